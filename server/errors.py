@@ -1,0 +1,124 @@
+"""The server's own exceptions: every failure an agent can see is one of these.
+
+Foreign errors (httpx exceptions, HTTP statuses, provider error codes, SQLite
+errors) are translated once, at the boundary that meets them, into this tree:
+
+    WanError                      code, message, retryable, hint
+    ├── InvalidRequest            the arguments break a model's rules (names the field)
+    ├── NotConfigured             no API key / unusable configuration
+    ├── BudgetExceeded            a spending cap refuses the request before submission
+    ├── TaskNotFound              no such task here or at the provider
+    ├── TaskFailed                the provider says the task failed (code, remedy)
+    ├── VideoUnavailable          no local copy and the remote URL has expired
+    ├── DownloadError             the MP4 could not be fetched or failed its checks
+    └── ProviderError             an HTTP call to the provider failed
+                                  (retryable, created: did a paid task possibly start?)
+
+Tool adapters turn any of them into an ``isError`` result carrying
+``error_code``, ``message``, ``retryable`` and ``hint``.
+"""
+
+from __future__ import annotations
+
+
+class WanError(Exception):
+    """Base of every error the server reports to an agent."""
+
+    code = "internal_error"
+    retryable = False
+    hint = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retryable: bool | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if retryable is not None:
+            self.retryable = retryable
+        if hint is not None:
+            self.hint = hint
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error_code": self.code, "message": self.message, "retryable": self.retryable, "hint": self.hint}
+
+
+class InvalidRequest(WanError):
+    """The request breaks a rule of the chosen model; nothing was submitted."""
+
+    code = "invalid_request"
+    hint = "Fix the named field and call again; nothing was submitted or charged."
+
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "field": self.field}
+
+
+class NotConfigured(WanError):
+    code = "not_configured"
+    hint = "Set DASHSCOPE_API_KEY (or WAN_API_KEY for a gateway) in the server's environment and restart it."
+
+
+class BudgetExceeded(WanError):
+    code = "budget_exceeded"
+    hint = "Choose a shorter duration or a smaller size, or raise WAN_MAX_COST_PER_TASK / WAN_MAX_COST_PER_DAY."
+
+
+class TaskNotFound(WanError):
+    code = "task_not_found"
+    hint = "Call list_tasks to see the tasks this server knows."
+
+
+class TaskFailed(WanError):
+    code = "task_failed"
+
+
+class VideoUnavailable(WanError):
+    code = "video_unavailable"
+
+
+class DownloadError(WanError):
+    code = "download_failed"
+    retryable = True
+    hint = "Call fetch_video again; the remote URL stays valid for 24 hours after the task finished."
+
+
+class ProviderError(WanError):
+    """An HTTP exchange with the provider failed.
+
+    ``created`` says whether a paid task may exist after the failure:
+    ``False`` provably not (the request never reached the service, or it was
+    refused with an error body), ``True`` it was, ``None`` unknown (a timeout
+    after the body was sent). Only ``created is False`` permits a re-submit.
+    """
+
+    code = "provider_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider_code: str | None = None,
+        http_status: int | None = None,
+        retryable: bool = False,
+        created: bool | None = False,
+        retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable, hint=hint)
+        self.provider_code = provider_code
+        self.http_status = http_status
+        self.created = created
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "provider_code": self.provider_code, "http_status": self.http_status}
