@@ -51,13 +51,11 @@ TIERS: dict[str, tuple[str, ...]] = {
 SIZE_TIER = {size: tier for tier, sizes in TIERS.items() for size in sizes}
 
 # Control characters other than tab, newline and carriage return.
-_CTRL = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f"
+_CTRL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
 PROMPT_PATTERN = f"^[^{_CTRL}]*[^{_CTRL}\\s][^{_CTRL}]*$"  # no control chars, not blank
 TEXT_PATTERN = f"^[^{_CTRL}]*$"  # no control chars
-HTTP_URL_PATTERN = "^https?://[^\\s/?#]+[^\\s]*$"
-IMAGE_URL_PATTERN = (
-    "^(https?://[^\\s/?#]+[^\\s]*|data:image/(png|jpeg|jpg|bmp|webp);base64,[A-Za-z0-9+/]+={0,2})$"
-)
+HTTP_URL_PATTERN = "^https?://\\S+$"
+IMAGE_URL_PATTERN = "^(https?://\\S+|data:image/(png|jpe?g|bmp|webp);base64,[A-Za-z0-9+/]+={0,2})$"
 IDEMPOTENCY_KEY_PATTERN = "^[A-Za-z0-9._:-]+$"
 
 _PROMPT_RE = re.compile(PROMPT_PATTERN)
@@ -323,29 +321,28 @@ class ValidatedCall(BaseModel):
 # --------------------------------------------------------------------------- schema
 
 _DESCRIPTIONS = {
-    "prompt": "What the video shows. Required for text-to-video and reference-video models. Max 1500 chars for "
-    "wan2.5/2.6, 800 for older; longer prompts are rejected, not truncated.",
+    "prompt": "What the video shows; required for t2v and r2v. Max 1500 chars (2.5/2.6), 800 (older); "
+    "never truncated: too long is rejected.",
     "negative_prompt": "What must not appear. Max 500 chars.",
-    "size": "Output width*height, for text-to-video and wan2.6-r2v. Allowed per model (default): {sizes}.",
-    "resolution": "Output tier, for image-to-video and first/last-frame models. Allowed per model (default): {res}.",
-    "duration": "Seconds; billed per second. Allowed per model (default 5): {durations}.",
-    "audio": "Generate a soundtrack (default true). Only {audio}.",
-    "audio_url": "http(s) URL of a wav/mp3 (3-30 s, <=15 MB) to sync the video to. Only {audio_url}. "
-    "Do not combine with audio=false.",
+    "size": "width*height for t2v/r2v, by tier (default): {sizes}.",
+    "resolution": "Tier for i2v/kf2v (default): {res}.",
+    "duration": "Seconds, billed per second (default 5): {durations}.",
+    "audio": "Generate sound (default true). Only {audio}.",
+    "audio_url": "http(s) wav/mp3, 3-30 s, <=15 MB, to sync to. Only {audio_url}. Not with audio=false.",
     "prompt_extend": "Let the service rewrite the prompt (default true).",
-    "shot_type": "single or multi shot. Only {shot}; multi needs prompt_extend=true.",
+    "shot_type": "Only {shot}; multi needs prompt_extend=true.",
     "watermark": "Add an 'AI generated' mark (default false).",
-    "seed": "Random seed 0..2147483647 for reproducibility.",
-    "img_url": "Input image (image-to-video models, required there): http(s) URL or data:image/...;base64.",
-    "first_frame_url": "First frame image (first/last-frame models, required there): http(s) URL or data URL.",
-    "last_frame_url": "Optional last frame image (first/last-frame models): http(s) URL or data URL.",
-    "reference_video_urls": "1-3 http(s) URLs of mp4/mov clips (wan2.6-r2v, required there); refer to them "
-    "as character1, character2... in the prompt.",
-    "wait_seconds": "How long this call waits for the video (0-900, default 45) before returning a task_id "
-    "to check later. The task keeps running either way.",
-    "idempotency_key": "Your key for this logical request: repeating it returns the same task, never a new charge.",
-    "force_new": "Submit (and pay) again even if an identical request was made recently.",
-    "dry_run": "Validate and estimate cost only; nothing is submitted.",
+    "seed": "For reproducibility.",
+    "img_url": "Image for i2v (required there): http(s) or data:image/...;base64.",
+    "first_frame_url": "First frame for kf2v (required there): http(s) or data URL.",
+    "last_frame_url": "Optional last frame for kf2v.",
+    "reference_video_urls": "r2v (required there): 1-3 mp4/mov URLs; call them character1, character2... in "
+    "the prompt.",
+    "wait_seconds": "Wait this long (default 45) for the video, then return a task_id for check_task; the task "
+    "runs on either way.",
+    "idempotency_key": "Repeating a key returns its task instead of paying again.",
+    "force_new": "Pay again even if an identical request was made recently.",
+    "dry_run": "Validate and price only; nothing is submitted.",
 }
 
 
@@ -355,12 +352,16 @@ def _grouped(models: Sequence[ModelSpec], key: Any) -> str:
     for spec in models:
         value = key(spec)
         if value is not None:
-            groups.setdefault(value, []).append(spec.id)
+            groups.setdefault(value, []).append(_short(spec.id))
     return "; ".join(f"{', '.join(ids)}: {value}" for value, ids in groups.items()) or "none"
 
 
+def _short(model_id: str) -> str:
+    return model_id.removeprefix("wan")
+
+
 def _ids(models: Iterable[ModelSpec], predicate: Any) -> str:
-    ids = [spec.id for spec in models if predicate(spec)]
+    ids = [_short(spec.id) for spec in models if predicate(spec)]
     return ", ".join(ids) if ids else "no offered model"
 
 
@@ -406,6 +407,63 @@ def _model_rules(spec: ModelSpec) -> dict[str, Any]:
     return rules
 
 
+def _implied(rule: Any, union: dict[str, Any]) -> bool:
+    """Whether a model's narrowing adds nothing to the field's own schema (e.g. every size is allowed)."""
+    return rule is not False and all(union.get(key) == value for key, value in rule.items())
+
+
+def _one_of(values: list[str]) -> dict[str, Any]:
+    return {"const": values[0]} if len(values) == 1 else {"enum": values}
+
+
+def _grouped_rules(models: Sequence[ModelSpec], default_model: str, properties: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every model's `then`, factored: one `if model in [...]` block per set of models sharing constraints.
+
+    Per-model blocks would repeat the same forbidden fields and enums fifteen times; grouping keeps
+    tools/list small. The semantics are exactly those of one block per model.
+    """
+    by_constraint: dict[str, tuple[tuple[str, Any], list[str]]] = {}
+    for spec in models:
+        rules = _model_rules(spec)
+        items = [(("properties", name), rule) for name, rule in rules["properties"].items()
+                 if name in properties and not _implied(rule, properties[name])]
+        items += [(("required", name), True) for name in rules.get("required", [])]
+        for key, rule in items:
+            token = json.dumps([key, rule], sort_keys=True)
+            by_constraint.setdefault(token, ((key, rule), []))[1].append(spec.id)
+    by_models: dict[tuple[str, ...], dict[str, Any]] = {}
+    for (key, rule), ids in by_constraint.values():
+        then = by_models.setdefault(tuple(ids), {})
+        kind, name = key
+        if kind == "properties":
+            then.setdefault("properties", {})[name] = rule
+        else:
+            then.setdefault("required", []).append(name)
+    blocks = []
+    offered = [spec.id for spec in models]
+    for ids, then in list(by_models.items()):
+        if ids not in by_models:
+            continue  # already merged as another block's `else`
+        del by_models[ids]
+        complement = tuple(i for i in offered if i not in ids)
+        otherwise = by_models.pop(complement, None)
+        others = [spec.id for spec in models if spec.id not in ids]
+        if len(others) < len(ids):
+            # "any offered model but these" is shorter; an unoffered value fails the top-level enum anyway.
+            match: dict[str, Any] = {"not": _one_of(others)}
+        else:
+            match = _one_of(list(ids))
+        condition: dict[str, Any] = {"properties": {"model": match}}
+        if default_model not in ids:
+            # Without `required`, an absent model would match every block; absent means the default.
+            condition["required"] = ["model"]
+        block = {"if": condition, "then": then}
+        if otherwise is not None:
+            block["else"] = otherwise  # the complementary models' rules: one block instead of two
+        blocks.append(block)
+    return blocks
+
+
 def input_schema(models: Sequence[ModelSpec] = MODELS) -> dict[str, Any]:
     """The generate_video input schema (JSON Schema 2020-12) for the offered models."""
     if not models:
@@ -431,8 +489,8 @@ def input_schema(models: Sequence[ModelSpec] = MODELS) -> dict[str, Any]:
             "type": "string",
             "enum": ids,
             "default": default_model,
-            "description": "Wan model. " + "; ".join(f"{s.id}: {s.summary}" for s in models)
-            + ". Full rules and prices: resource wan-video://models.",
+            "description": "Wan model. Input by name: t2v text, i2v image, kf2v first/last frame, r2v reference "
+            "videos. Per-model rules below; rules and prices: resource wan-video://models.",
         },
         "prompt": {"type": "string", "minLength": 1, "maxLength": max(s.prompt_max for s in models),
                    "pattern": PROMPT_PATTERN},
@@ -482,15 +540,7 @@ def input_schema(models: Sequence[ModelSpec] = MODELS) -> dict[str, Any]:
         if name in _DESCRIPTIONS:
             prop["description"] = text(name)
 
-    rules: list[dict[str, Any]] = []
-    for spec in models:
-        condition: dict[str, Any] = {"properties": {"model": {"const": spec.id}}}
-        if spec.id != default_model:
-            # Without `required`, an absent model would match every block; absent means the default.
-            condition["required"] = ["model"]
-        then = _model_rules(spec)
-        then["properties"] = {k: v for k, v in then["properties"].items() if k in properties}
-        rules.append({"if": condition, "then": then})
+    rules = _grouped_rules(models, default_model, properties)
     if "shot_type" in properties:
         rules.append({
             "if": {"properties": {"shot_type": {"const": "multi"}}, "required": ["shot_type"]},

@@ -1,0 +1,182 @@
+"""The composition root: build the MCPServer from Settings (tools, resources, lifespan).
+
+Nothing happens at import. ``build_server(settings)`` wires the catalog narrowed
+to what the provider offers; the lifespan opens the one ``httpx.AsyncClient``,
+the task store and (for ``provider=simulator``) the in-process simulator,
+starts the engine's poller and resumes every open task.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import anyio
+import httpx
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+
+from server.catalog import MODELS, ModelSpec, catalog_document, models_for
+from server.config import HTTP_TIMEOUT, SIMULATOR_API_KEY, Settings
+from server.errors import WanError
+from server.jobs import JobEngine
+from server.providers.base import Provider
+from server.store import TaskStore
+from tools import cancel_task, check_task, fetch_video, generate_video, list_tasks
+from tools.common import TASK_URI, VIDEO_URI, AppState, state_of, task_result
+
+logger = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "Generates videos with Alibaba Wan models. Call generate_video; if it returns a task_id instead of a video, "
+    "call check_task(task_id, wait_seconds=60) later: tasks survive client timeouts and server restarts, and the "
+    "server saves each finished video itself. Identical requests are not charged twice. Use dry_run=true to "
+    "validate and price a request for free. Catalog with rules and prices: resource wan-video://models."
+)
+
+
+def make_provider(settings: Settings, client: httpx.AsyncClient, base_url: str | None = None) -> Provider:
+    """The provider for the configured wire format (``base_url`` overrides, for the simulator)."""
+    # Without a key the server still starts (tools/list, dry runs, the local store); the engine refuses
+    # anything that would reach the provider, so this placeholder is never sent.
+    key = settings.api_key.get_secret_value() if settings.api_key else "sk-not-configured"
+    match settings.provider:
+        case "dashscope" | "simulator":
+            from server.providers.dashscope import DashScopeProvider
+
+            if settings.provider == "simulator":
+                key = SIMULATOR_API_KEY
+            return DashScopeProvider(client, api_key=key, region=settings.region,
+                                     base_url=base_url or settings.base_url, workspace_id=settings.workspace_id)
+        case "newapi" | "yuto" | "vtrix":
+            if not settings.base_url:
+                raise ValueError(f"WAN_PROVIDER={settings.provider} needs WAN_BASE_URL (the gateway's address)")
+            if settings.provider == "newapi":
+                from server.providers.newapi import NewApiProvider as cls
+            elif settings.provider == "yuto":
+                from server.providers.yuto import YutoProvider as cls  # type: ignore[assignment]
+            else:
+                from server.providers.vtrix import VtrixProvider as cls  # type: ignore[assignment]
+            return cls(client, api_key=key, base_url=settings.base_url)
+    raise ValueError(f"unknown provider {settings.provider!r}")
+
+
+def offered_models(settings: Settings) -> tuple[ModelSpec, ...]:
+    """The catalog narrowed to what the configured provider (and DashScope region) offers."""
+    probe = make_provider(settings, httpx.AsyncClient(), base_url="http://127.0.0.1:9/api/v1")
+    region = settings.region if settings.provider in ("dashscope", "simulator") else None
+    models = tuple(spec for spec in models_for(region) if probe.offers(spec.id))
+    return models or MODELS
+
+
+def endpoint_of(settings: Settings) -> str:
+    """Where tasks live: tasks recorded under another endpoint are not polled by this server."""
+    if settings.provider == "simulator":
+        return "simulator"
+    if settings.provider == "dashscope":
+        from server.providers.dashscope import base_url_for
+
+        return base_url_for(settings.region, settings.workspace_id, settings.base_url)
+    return f"{settings.provider}:{settings.base_url}"
+
+
+def build_server(settings: Settings) -> MCPServer[AppState]:
+    models = offered_models(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=True))
+            store = TaskStore(settings.db_path)
+            stack.callback(store.close)
+            base_url = None
+            if settings.provider == "simulator":
+                from server.simulator import Simulator, SimulatorConfig
+
+                sim = await stack.enter_async_context(Simulator(SimulatorConfig(
+                    queue_seconds=settings.sim_queue_seconds, run_seconds=settings.sim_run_seconds)))
+                base_url = sim.base_url
+                logger.info("simulator running at %s (every result is simulated)", base_url)
+            provider = make_provider(settings, client, base_url)
+            engine = JobEngine(
+                store=store, provider=provider, client=client, settings=settings, endpoint=endpoint_of(settings),
+                models=models, simulated=settings.provider == "simulator",
+                key_configured=settings.provider == "simulator" or settings.api_key is not None,
+            )
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            await engine.start(tg)
+            try:
+                yield AppState(settings=settings, engine=engine, models=models, provider_name=provider.name,
+                               simulated=settings.provider == "simulator")
+            finally:
+                tg.cancel_scope.cancel()
+
+    server: MCPServer[AppState] = MCPServer(
+        name="wan-video-mcp",
+        title="Wan video generation",
+        instructions=INSTRUCTIONS,
+        version=_version(),
+        lifespan=lifespan,
+        tools=[
+            generate_video.build(models),
+            check_task.build(),
+            fetch_video.build(),
+            list_tasks.build(),
+            cancel_task.build(),
+        ],
+    )
+    _register_resources(server, models, settings)
+    return server
+
+
+def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ...], settings: Settings) -> None:
+    region = settings.region if settings.provider in ("dashscope", "simulator") else None
+    document = json.dumps(catalog_document(models, region), indent=1)
+
+    @server.resource("wan-video://models", name="models", title="Wan model catalog",
+                     description="Every offered model's rules (sizes, durations, prompt limits, audio, shot type, "
+                     "media inputs) and estimated prices.", mime_type="application/json")
+    def models_resource() -> str:
+        return document
+
+    @server.resource(TASK_URI, name="task", title="A video task", description="A task's state as JSON.",
+                     mime_type="application/json")
+    async def task_resource(task_id: str, ctx: Context) -> str:
+        state = state_of(ctx)
+        try:
+            record = await state.engine.get(task_id)
+        except WanError as exc:
+            raise ResourceNotFoundError(exc.message) from exc
+        return task_result(state, record).model_dump_json(indent=1)
+
+    @server.resource(VIDEO_URI, name="video", title="A generated video", description="The MP4 of a finished task.",
+                     mime_type="video/mp4")
+    async def video_resource(task_id: str, ctx: Context) -> bytes:
+        state = state_of(ctx)
+        try:
+            record = await state.engine.ensure_downloaded(task_id)
+        except WanError as exc:
+            error = ResourceNotFoundError if exc.code == "task_not_found" else ResourceError
+            raise error(f"{exc.message}" + (f" — {exc.hint}" if exc.hint else "")) from exc
+        path = state.engine.local_file(record)
+        if path is None:
+            raise ResourceError(f"the video of task {task_id} is not on disk; call fetch_video")
+        return await anyio.Path(path).read_bytes()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wan-video-mcp")
+    except PackageNotFoundError:
+        return "0"
+
+
+def run_stdio(settings: Settings) -> None:
+    build_server(settings).run("stdio")
+
+
+__all__ = ["build_server", "endpoint_of", "make_provider", "offered_models", "run_stdio"]

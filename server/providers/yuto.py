@@ -1,0 +1,238 @@
+"""YutoAI's unified "/v2" video format (wire-formats.md section 5; seed 000).
+
+Submit is a flat ``POST /v2/videos/generations`` body (``model``, ``prompt``,
+``duration``, ``size`` or ``images[]`` + ``resolution``, ``negative_prompt``,
+``audio_url``, ``audio``, ``prompt_extend``, ``watermark``, ``seed``) answered by
+``{"task_id"}``. Polls read ``GET /v2/videos/generations/{task_id}``, which answers
+new-api's TaskDto shape (``status`` NOT_START/SUBMITTED/QUEUED/IN_PROGRESS/
+SUCCESS/FAILURE, ``progress`` as ``"30%"``, ``fail_reason``) with the result in
+``data.output`` (a URL) or ``data.outputs`` (a list of URLs). It looks like a
+new-api-derived engine (inference), so the envelope and error parsing are shared
+with ``server.providers.newapi``.
+
+``audio`` is sent as a JSON boolean although seed 000 types it as a string: the
+official document (seed 002) wins, as everywhere in the catalog. If YutoAI's
+engine ever insists on a string, the submit fails with a 4xx before anything is
+created.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from server.catalog import Family, GenerationRequest
+from server.errors import ProviderError
+from server.providers.base import RemoteState, RemoteStatus, RemoteTask, json_or_none, send
+from server.providers.newapi import (
+    gateway_root,
+    http_error,
+    legacy_url,
+    parse_epoch,
+    parse_error,
+    parse_fail_reason,
+    parse_progress,
+    scrub,
+    state_of,
+)
+
+__all__ = ["YUTO_MODELS", "YutoProvider", "build_submit", "parse_submit", "parse_task"]
+
+# Conservative on purpose. Seed 000 documents only wan2.5-t2v-preview on this route, and
+# YutoAI's model list adds wan2.6-t2v; the flat format's images[] + resolution carry the
+# image-to-video models of the same generations, which share the 2.5/2.6 field set
+# (audio, audio_url). Silent 2.1/2.2 models, wan2.6-i2v-flash (whose audio switch works
+# differently), first/last-frame (no field for a last frame in the flat format) and
+# reference-video models are not documented here, and a guess would be a paid mistake.
+YUTO_MODELS = frozenset({"wan2.6-t2v", "wan2.5-t2v-preview", "wan2.6-i2v", "wan2.5-i2v-preview"})
+
+
+def build_submit(request: GenerationRequest) -> dict[str, Any]:
+    """The flat ``POST /v2/videos/generations`` body for a validated request (None values omitted)."""
+    fields: dict[str, Any] = {
+        "model": request.model,
+        "prompt": request.prompt,
+        "duration": request.duration,
+        "negative_prompt": request.negative_prompt,
+        "audio_url": request.audio_url,
+        "audio": request.audio,
+        "prompt_extend": request.prompt_extend,
+        "watermark": request.watermark,
+        "seed": request.seed,
+        "shot_type": request.shot_type,
+    }
+    if request.family is Family.I2V:
+        fields["images"] = [request.img_url] if request.img_url else None
+        fields["resolution"] = request.resolution
+    else:
+        fields["size"] = request.size
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def parse_submit(body: Any, *, secret: str | None = None) -> RemoteTask:
+    """The task id from ``{"task_id"}``; ``ProviderError`` when a 2xx carries no id."""
+    if not isinstance(body, dict):
+        raise ProviderError(
+            "YutoAI accepted the submit but its answer was not JSON; the task may have been created",
+            retryable=False, created=None,
+        )
+    remote_id = body.get("task_id") or body.get("id") or _dict(body.get("data")).get("task_id")
+    if not isinstance(remote_id, str) or not remote_id.strip():
+        code, message = parse_error(body)
+        if (code and code != "success") or message:
+            raise ProviderError(
+                f"YutoAI refused the submit ({scrub(code, secret) or 'error'}: "
+                f"{scrub(message, secret) or 'no message'})",
+                provider_code=code, retryable=False, created=False,
+            )
+        raise ProviderError(
+            "YutoAI accepted the submit but returned no task_id; the task may have been created",
+            retryable=False, created=None,
+        )
+    remote_id = remote_id.strip()
+    state: RemoteState = state_of(body.get("status")) if body.get("status") else "queued"
+    return RemoteTask(remote_id=remote_id, status=RemoteStatus(remote_id=remote_id, state=state))
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _result_url(data: dict[str, Any]) -> str | None:
+    output = data.get("output")
+    if isinstance(output, str) and output.strip():
+        return output.strip()
+    outputs = data.get("outputs")
+    if isinstance(outputs, list):
+        for item in outputs:
+            if isinstance(item, str) and item.strip():
+                return item.strip()
+    if isinstance(output, dict):  # a raw DashScope body, as new-api keeps it
+        url = output.get("video_url")
+        if isinstance(url, str) and url.strip():
+            return url.strip()
+    return None
+
+
+def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> RemoteStatus:
+    """A ``RemoteStatus`` from a ``GET /v2/videos/generations/{task_id}`` body."""
+    if not isinstance(body, dict):
+        raise ProviderError("YutoAI's task answer was not a JSON object", retryable=True)
+    task: dict[str, Any] = body
+    # Tolerate new-api's {code, message, data: TaskDto} envelope around the same fields.
+    if "status" not in body and "code" in body:
+        if body.get("code") != "success":
+            code, message = parse_error(body)
+            raise ProviderError(
+                f"YutoAI could not report task {remote_id} ({scrub(code, secret)}: "
+                f"{scrub(message, secret) or 'no message'})",
+                provider_code=code, retryable=False,
+            )
+        task = _dict(body.get("data"))
+    if not task:
+        raise ProviderError(f"YutoAI returned no data for task {remote_id}", retryable=True)
+
+    data = _dict(task.get("data"))
+    state = state_of(task.get("status"))
+    fail_reason = _text(task.get("fail_reason"))
+    upstream = _dict(data.get("output"))
+    if str(upstream.get("task_status", "")).upper() == "UNKNOWN":
+        return RemoteStatus(
+            remote_id=remote_id, state="expired", error_code="expired",
+            error_message="the task is no longer known upstream (task ids expire 24 h after submission)",
+        )
+
+    video_url = error_code = error_message = None
+    if state == "succeeded":
+        video_url = _text(task.get("result_url")) or _result_url(data) or legacy_url(fail_reason)
+    elif state in ("failed", "canceled"):
+        error_code, error_message = parse_fail_reason(fail_reason)
+        error_code = _text(upstream.get("code")) or error_code
+        error_message = _text(upstream.get("message")) or error_message
+        default = "the task was canceled" if state == "canceled" else "the task failed without a reason"
+        error_message = scrub(error_message or default, secret)
+    return RemoteStatus(
+        remote_id=remote_id,
+        state=state,
+        progress=100.0 if state == "succeeded" else parse_progress(task.get("progress")),
+        video_url=video_url,
+        error_code=error_code,
+        error_message=error_message,
+        submitted_at=parse_epoch(task.get("submit_time")),
+        finished_at=parse_epoch(task.get("finish_time")),
+    )
+
+
+class YutoProvider:
+    """YutoAI's flat /v2 video API."""
+
+    name = "yuto"
+    service = "YutoAI API"
+
+    def __init__(self, client: httpx.AsyncClient, *, api_key: str, base_url: str) -> None:
+        self._client = client
+        self._api_key = api_key
+        self._root = gateway_root(base_url, ("/v2", "/v1"))
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"}
+
+    def offers(self, model: str) -> bool:
+        """Only the models YUTO_MODELS lists (see the comment there)."""
+        return model in YUTO_MODELS
+
+    async def submit(self, request: GenerationRequest) -> RemoteTask:
+        """Submit one paid task; one attempt."""
+        response = await send(
+            self._client, "POST", f"{self._root}/v2/videos/generations",
+            headers=self._headers, json_body=build_submit(request), paid=True,
+        )
+        data = json_or_none(response)
+        if not response.is_success:
+            code, message = parse_error(data)
+            raise http_error(response, service=self.service, code=code, message=message,
+                             structured=code is not None or message is not None, paid=True, secret=self._api_key)
+        return parse_submit(data, secret=self._api_key)
+
+    async def poll(self, remote_id: str) -> RemoteStatus:
+        """The task's current status."""
+        url = f"{self._root}/v2/videos/generations/{quote(remote_id, safe='')}"
+        response = await send(self._client, "GET", url, headers=self._headers)
+        data = json_or_none(response)
+        if not response.is_success:
+            code, message = parse_error(data)
+            if code == "task_not_exist" or response.status_code == 404:
+                raise ProviderError(
+                    f"the {self.service} has no task {remote_id} for this API key",
+                    provider_code=code or "not_found", http_status=response.status_code, retryable=False,
+                )
+            raise http_error(response, service=self.service, code=code, message=message,
+                             structured=code is not None or message is not None, paid=False, secret=self._api_key)
+        return parse_task(remote_id, data, secret=self._api_key)
+
+    async def cancel(self, remote_id: str) -> None:
+        """YutoAI documents no cancel: always raises."""
+        raise ProviderError(
+            f"cancelling is not supported by the {self.service}; task {remote_id} keeps running and may be billed",
+            provider_code="unsupported", retryable=False,
+            hint="Let the task finish and fetch or ignore its video.",
+        )
+
+    async def list_recent(self, since: datetime) -> list[RemoteStatus] | None:
+        """YutoAI documents no task list."""
+        return None
+
+    def download_target(self, remote_id: str, status: RemoteStatus) -> tuple[str, dict[str, str]]:
+        """The result URL itself, fetched without the API key (it is a public CDN/OSS URL)."""
+        if status.video_url:
+            return status.video_url, {}
+        raise ProviderError(f"task {remote_id} has no video URL to download from", retryable=False,
+                            hint="Poll the task again once it has succeeded.")
