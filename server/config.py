@@ -58,6 +58,8 @@ class Settings(BaseModel):
     poll_qps: float = DEFAULT_POLL_QPS
     # How long a task whose submit outcome is unknown may stay unlisted before it counts as never created.
     reconcile_grace_seconds: float = 60.0
+    # First delay of retry backoff (submits refused with 429/5xx, failed polls, failed downloads).
+    retry_base_seconds: float = 1.0
     # Simulator (provider=simulator): how long a simulated task queues and renders.
     sim_queue_seconds: float = 2.0
     sim_run_seconds: float = 20.0

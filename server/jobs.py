@@ -236,6 +236,10 @@ class JobEngine:
         record = await self._submit_once(record, call)
         return SubmitOutcome(record, "new")
 
+    @property
+    def _reconcile_interval(self) -> float:
+        return min(RECONCILE_INTERVAL_SECONDS, self.settings.reconcile_grace_seconds / 3)
+
     def _require_key(self, what: str) -> None:
         if not self.key_configured:
             raise NotConfigured(
@@ -290,7 +294,7 @@ class JobEngine:
             if error.created is False and error.retryable and attempt < SUBMIT_MAX_ATTEMPTS and (
                 elapsed < SUBMIT_RETRY_BUDGET_SECONDS
             ):
-                delay = backoff(attempt, retry_after=error.retry_after)
+                delay = backoff(attempt, base=self.settings.retry_base_seconds, retry_after=error.retry_after)
                 logger.info("submit of %s refused (%s); retrying in %.1fs", record.id, error.provider_code, delay)
                 try:
                     await anyio.sleep(delay)
@@ -316,7 +320,7 @@ class JobEngine:
                 error_message=f"{error.message}; the task may exist at the provider, so it will not be "
                 "re-submitted; the server is reconciling it with the provider's task list",
             )
-            self._reschedule(record.id, self.clock() + RECONCILE_INTERVAL_SECONDS)
+            self._reschedule(record.id, self.clock() + self._reconcile_interval)
             return record
 
     # ------------------------------------------------------------------ polling
@@ -462,7 +466,7 @@ class JobEngine:
             listed = await self.provider.list_recent(_from_ts(record.created_at - RECONCILE_LOOKBACK_SECONDS))
         except ProviderError as exc:
             self._last_poll_error[record.id] = exc.message
-            self._schedule[record.id] = now + backoff(1, base=RECONCILE_INTERVAL_SECONDS, retry_after=exc.retry_after)
+            self._schedule[record.id] = now + backoff(1, base=self._reconcile_interval, retry_after=exc.retry_after)
             return
         if listed is None:
             await self._update(
@@ -503,7 +507,7 @@ class JobEngine:
             )
             self._schedule.pop(record.id, None)
             return
-        self._schedule[record.id] = now + RECONCILE_INTERVAL_SECONDS
+        self._schedule[record.id] = now + self._reconcile_interval
 
     # ------------------------------------------------------------------ waiting
 
@@ -662,7 +666,8 @@ class JobEngine:
             except DownloadError as exc:
                 if not exc.retryable or attempt == DOWNLOAD_MAX_ATTEMPTS:
                     return
-                await anyio.sleep(backoff(attempt, base=2.0, retry_after=getattr(exc, "retry_after", None)))
+                await anyio.sleep(backoff(attempt, base=2 * self.settings.retry_base_seconds,
+                                          retry_after=getattr(exc, "retry_after", None)))
             except WanError:
                 return
             except Exception:
