@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -298,7 +299,14 @@ class GenerationRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """A stable hash of the normalized parameters: identical requests share it."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        # The service's own defaults (sound on, a single shot) are left unsent, but an explicit
+        # audio=true or shot_type="single" asks for the same video and must hash the same.
+        if self.spec.audio and data["audio"] is None:
+            data["audio"] = True
+        if self.spec.shot_type and data["shot_type"] is None:
+            data["shot_type"] = "single"
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def summary(self) -> str:
@@ -643,8 +651,9 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
 
     # Type and range checks that hold for every model.
     if present("prompt"):
+        # With the model known, its own limit is checked with the per-model rules, whose message names it.
         _check_string(problems, "prompt", arguments["prompt"], pattern=_PROMPT_RE,
-                      max_len=schema_props["prompt"]["maxLength"],
+                      max_len=schema_props["prompt"]["maxLength"] if spec is None else sys.maxsize,
                       what="a usable prompt (it is blank or contains control characters)", min_len=1)
     if present("negative_prompt"):
         _check_string(problems, "negative_prompt", arguments["negative_prompt"], pattern=_TEXT_RE,
@@ -845,3 +854,26 @@ def catalog_document(models: Sequence[ModelSpec] = MODELS, region: str | None = 
             for spec in models
         ],
     }
+
+
+def markdown_table(models: Sequence[ModelSpec] = MODELS) -> str:
+    """The README's model table, generated from the catalog (a test keeps the README in step)."""
+    rows = [
+        "| model | input | sizes / resolutions (default) | seconds (default) | prompt | sound | shot_type | "
+        "est. USD/s | regions |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for spec in models:
+        shape = f"{'/'.join(spec.tiers)} ({spec.default_size or spec.default_tier})"
+        sound = "auto + audio_url" if spec.audio_url else ("auto" if spec.audio else "silent")
+        prices = " / ".join(f"{spec.price.usd(t, silent=False):.3f}" for t in spec.tiers)
+        rows.append(
+            f"| {spec.id} | {spec.family.value} | {shape} | {spec.duration_text} ({spec.default_duration}) | "
+            f"{spec.prompt_max} | {sound} | {'yes' if spec.shot_type else 'no'} | {prices} | "
+            f"{', '.join(spec.regions)} |"
+        )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -333,7 +333,11 @@ def shallow_schema(schema: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in node.items() if k != "default"}
 
     out = {k: v for k, v in schema.items() if k not in ("$defs", "description", "additionalProperties")}
-    out["properties"] = {name: non_null(flatten(prop)) for name, prop in schema.get("properties", {}).items()}
+    props = {name: flatten(prop) for name, prop in schema.get("properties", {}).items()}
+    nullable = {name for name, prop in props.items() if "null" in (prop.get("type") or [])}
+    out["properties"] = {name: non_null(prop) for name, prop in props.items()}
+    if "required" in out:
+        out["required"] = [name for name in out["required"] if name not in nullable]
     return out
 
 
