@@ -53,11 +53,18 @@ SIZE_TIER = {size: tier for tier, sizes in TIERS.items() for size in sizes}
 
 # Control characters other than tab, newline and carriage return.
 _CTRL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
-PROMPT_PATTERN = f"^[^{_CTRL}]*[^{_CTRL}\\s][^{_CTRL}]*$"  # no control chars, not blank
-TEXT_PATTERN = f"^[^{_CTRL}]*$"  # no control chars
-HTTP_URL_PATTERN = "^https?://\\S+$"
-IMAGE_URL_PATTERN = "^(https?://\\S+|data:image/(png|jpe?g|bmp|webp);base64,[A-Za-z0-9+/]+={0,2})$"
-IDEMPOTENCY_KEY_PATTERN = "^[A-Za-z0-9._:-]+$"
+# Patterns must mean the same in Python's `re` (our validator, jsonschema) and ECMA-262 (JS clients):
+# no \s or \S (their classes differ), and `$(?!\n)` because Python's `$` also matches before a final newline.
+_WS = "\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff\\x1c-\\x1f\\x85"
+_END = "$(?!\\n)"
+PROMPT_PATTERN = f"^[^{_CTRL}]*[^{_CTRL}{_WS}][^{_CTRL}]*{_END}"  # no control chars, not blank
+TEXT_PATTERN = f"^[^{_CTRL}]*{_END}"  # no control chars
+_URL_CHARS = "[^\\x00-\\x20\\x7f]+"  # no spaces or control characters
+HTTP_URL_PATTERN = f"^https?://{_URL_CHARS}{_END}"
+IMAGE_URL_PATTERN = f"^(https?://{_URL_CHARS}|data:image/(png|jpe?g|bmp|webp);base64,[A-Za-z0-9+/]+={{0,2}}){_END}"
+IDEMPOTENCY_KEY_PATTERN = f"^[A-Za-z0-9._:-]+{_END}"
+# A schema that nothing satisfies: a forbidden field. (MCP Inspector's strict lint rejects a bare `false`.)
+FORBIDDEN: dict[str, Any] = {"not": {}}
 
 _PROMPT_RE = re.compile(PROMPT_PATTERN)
 _TEXT_RE = re.compile(TEXT_PATTERN)
@@ -408,7 +415,7 @@ def _model_rules(spec: ModelSpec) -> dict[str, Any]:
     if not spec.shot_type:
         forbidden.append("shot_type")
     for name in forbidden:
-        props[name] = False
+        props[name] = FORBIDDEN
     rules: dict[str, Any] = {"properties": props}
     if required:
         rules["required"] = required
@@ -417,7 +424,7 @@ def _model_rules(spec: ModelSpec) -> dict[str, Any]:
 
 def _implied(rule: Any, union: dict[str, Any]) -> bool:
     """Whether a model's narrowing adds nothing to the field's own schema (e.g. every size is allowed)."""
-    return rule is not False and all(union.get(key) == value for key, value in rule.items())
+    return rule != FORBIDDEN and all(union.get(key) == value for key, value in rule.items())
 
 
 def _one_of(values: list[str]) -> dict[str, Any]:
@@ -482,15 +489,18 @@ def input_schema(models: Sequence[ModelSpec] = MODELS) -> dict[str, Any]:
     sizes = [s for tier in TIERS for s in TIERS[tier] if any(s in spec.sizes for spec in models)]
     resolutions = [t for t in TIERS if any(t in spec.tiers and not spec.uses_size for spec in models)]
 
+    # Computed once, not per description: validate() rebuilds this schema on every call.
+    placeholders = {
+        "sizes": _grouped(models, lambda s: f"{'/'.join(s.tiers)} ({s.default_size})" if s.uses_size else None),
+        "res": _grouped(models, lambda s: None if s.uses_size else f"{'/'.join(s.tiers)} ({s.default_tier})"),
+        "durations": _grouped(models, lambda s: s.duration_text),
+        "audio": _ids(models, lambda s: s.audio),
+        "audio_url": _ids(models, lambda s: s.audio_url),
+        "shot": _ids(models, lambda s: s.shot_type),
+    }
+
     def text(name: str) -> str:
-        return _DESCRIPTIONS[name].format(
-            sizes=_grouped(models, lambda s: f"{'/'.join(s.tiers)} ({s.default_size})" if s.uses_size else None),
-            res=_grouped(models, lambda s: None if s.uses_size else f"{'/'.join(s.tiers)} ({s.default_tier})"),
-            durations=_grouped(models, lambda s: s.duration_text),
-            audio=_ids(models, lambda s: s.audio),
-            audio_url=_ids(models, lambda s: s.audio_url),
-            shot=_ids(models, lambda s: s.shot_type),
-        )
+        return _DESCRIPTIONS[name].format(**placeholders)
 
     properties: dict[str, Any] = {
         "model": {
@@ -618,6 +628,17 @@ def _check_string(
     return True
 
 
+_PROPERTIES_CACHE: dict[tuple[str, ...], dict[str, Any]] = {}
+
+
+def _properties_for(models: Sequence[ModelSpec]) -> dict[str, Any]:
+    """The schema's properties for an offer, built once (validate runs on every call)."""
+    key = tuple(spec.id for spec in models)
+    if key not in _PROPERTIES_CACHE:
+        _PROPERTIES_CACHE[key] = input_schema(models)["properties"]
+    return _PROPERTIES_CACHE[key]
+
+
 def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS) -> ValidatedCall:
     """Check generate_video arguments against the catalog; raise ``InvalidRequest`` naming every problem.
 
@@ -625,7 +646,7 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
     """
     if not isinstance(arguments, Mapping):
         raise InvalidRequest("arguments must be a JSON object", field=None)
-    schema_props = input_schema(models)["properties"]
+    schema_props = _properties_for(models)
     problems = _Problems()
     offered = {spec.id: spec for spec in models}
 
@@ -720,7 +741,7 @@ def _check_model_rules(problems: _Problems, spec: ModelSpec, arguments: Mapping[
         if name not in arguments or name not in schema_props or name in already:
             continue
         value = arguments[name]
-        if rule is False:
+        if rule == FORBIDDEN:
             problems.add(name, _forbidden_message(spec, name))
         elif "enum" in rule and value not in rule["enum"]:
             allowed = ", ".join(map(str, rule["enum"]))

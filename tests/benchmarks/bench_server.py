@@ -1,0 +1,436 @@
+"""Server numbers: cold start, per-call overhead, detection lag, concurrent tasks.
+
+Everything runs on this machine and talks to 127.0.0.1 only (the simulator).
+Run from the repository root:
+
+    .venv/bin/python -m tests.benchmarks.bench_server            # about 2-3 minutes
+    .venv/bin/python -m tests.benchmarks.bench_server --quick    # about 1 minute
+    options: --runs N  --calls N  --tasks K  --concurrent M  --only 1,2,3,4
+
+What each number means:
+
+1. Cold start (``--runs``, default 5). Wall time from spawning the process over
+   stdio to a completed ``initialize`` + ``tools/list`` through the MCP SDK
+   ``Client``: ``python -m server.cli serve`` with ``WAN_PROVIDER=simulator`` and a
+   fresh ``WAN_MCP_DATA_DIR`` (so it includes creating the SQLite store and
+   starting the in-process simulator), against a bare ``MCPServer`` with one
+   trivial tool spawned the same way. Median, min and max, in ms. The difference
+   is what this project adds to the interpreter + SDK import and handshake.
+
+2. Per-call overhead (``--calls``, default 200). In-process ``Client(server)``
+   (in-memory transport, no subprocess) on ``build_server(Settings(...))``:
+   median and p95 latency of ``list_tasks`` (empty store) and of
+   ``generate_video`` with ``dry_run=true`` (schema + validation + pricing,
+   nothing submitted), against the bare server's trivial tool. In ms.
+
+3. Detection lag and polls per task (``--tasks`` K, default 5). An in-process
+   simulator (DashScope protocol on 127.0.0.1, fallback renderer) and the real
+   server (``provider=dashscope``, ``DASHSCOPE_BASE_URL`` = the simulator, key
+   ``sk-bench``, default poll settings), driven in-process through the MCP
+   client. K distinct ``generate_video`` calls (wan2.6-t2v, 5 s); the simulated
+   tasks take about 20-30 s (queue 2 s + run 25 s, each scaled by a seeded
+   jitter of +-15 % so the K end times differ; with jitter 0 all K would end at
+   the same instant and be K copies of one sample).
+   - detection lag: the engine's ``finished_at`` (when it recorded SUCCEEDED)
+     minus the simulator's ``ends_at`` (the instant the task became SUCCEEDED).
+     Both clocks are this process's ``time.time()``.
+   - saved lag: the engine's ``downloaded_at`` minus ``ends_at`` (video on disk).
+   - polls/task: the simulator's count of task queries divided by K.
+   Two scenarios, run side by side with separate simulators and data dirs:
+   (a) nobody waits (``wait_seconds=0``: the background poller alone),
+   (b) every call waits (``wait_seconds=120``: the engine polls at
+       ``WAN_POLL_MIN_SECONDS`` while someone waits).
+
+4. Concurrent tasks per process (``--concurrent`` M, default 50). M distinct
+   ``generate_video`` calls issued at once in-process, each waiting
+   (``wait_seconds=120``), against a simulator with short tasks (queue 0.5 s +
+   run 3 s, fallback renderer). Wall time until every call has returned with its
+   video downloaded, polls issued (simulator count), submits (must equal M),
+   downloads completed, and this process's peak RSS (``ru_maxrss``, which
+   includes the simulator and everything run before section 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
+
+from server.app import build_server
+from server.config import Settings
+from server.simulator import Simulator, SimulatorConfig
+
+REPO = Path(__file__).resolve().parents[2]
+BARE_SERVER = '''\
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("bare")
+
+
+@server.tool()
+def ping() -> str:
+    return "pong"
+
+
+server.run("stdio")
+'''
+QUIET_LOGGERS = ("server", "tools", "httpx", "httpcore", "mcp")
+WAIT_SECONDS = 120  # long enough for every simulated task here; generate_video returns as soon as it is done
+
+
+@dataclass
+class Row:
+    section: str
+    metric: str
+    value: str
+    unit: str
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+
+    def add(self, section: str, metric: str, value: float | int | str, unit: str, fmt: str = ".1f") -> None:
+        text = value if isinstance(value, str) else format(value, fmt if isinstance(value, float) else "d")
+        self.rows.append(Row(section, metric, text, unit))
+
+    def print(self) -> None:
+        widths = [max(len(getattr(r, name)) for r in [Row("section", "metric", "value", "unit"), *self.rows])
+                  for name in ("section", "metric", "value", "unit")]
+        print()
+        for row in [Row("section", "metric", "value", "unit"), *self.rows]:
+            cells = (row.section.ljust(widths[0]), row.metric.ljust(widths[1]), row.value.rjust(widths[2]), row.unit)
+            print("  ".join(cells).rstrip())
+
+
+def quiet() -> None:
+    """MCPServer installs an INFO console handler; keep the engine's and httpx's chatter out of the numbers."""
+    import logging
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+def p95(values: Sequence[float]) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
+# --------------------------------------------------------------------------- 1. cold start
+
+
+async def time_cold_start(params: StdioServerParameters) -> tuple[float, int]:
+    """Seconds from spawn to a completed initialize + tools/list, and the number of tools."""
+    with open(os.devnull, "w") as devnull:
+        started = time.perf_counter()
+        async with Client(stdio_client(params, errlog=devnull)) as client:
+            listing = await client.list_tools()
+            elapsed = time.perf_counter() - started
+    return elapsed, len(listing.tools)
+
+
+async def bench_cold_start(report: Report, runs: int, tmp: Path) -> None:
+    bare_script = tmp / "bare_server.py"
+    bare_script.write_text(BARE_SERVER)
+    base_env = {"PYTHONPATH": str(REPO), "WAN_LOG_LEVEL": "WARNING"}
+
+    def ours(i: int) -> StdioServerParameters:
+        env = base_env | {"WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(tmp / f"cold-{i}")}
+        return StdioServerParameters(command=sys.executable, args=["-m", "server.cli", "serve"], env=env,
+                                     cwd=str(REPO))
+
+    bare = StdioServerParameters(command=sys.executable, args=[str(bare_script)], env=base_env, cwd=str(REPO))
+    # One unmeasured spawn of each warms the OS file cache and writes .pyc files.
+    await time_cold_start(ours(-1))
+    await time_cold_start(bare)
+    times: dict[str, list[float]] = {"wan-video-mcp": [], "bare MCPServer": []}
+    tools: dict[str, int] = {}
+    for i in range(runs):  # interleaved, so drift affects both alike
+        elapsed, tools["wan-video-mcp"] = await time_cold_start(ours(i))
+        times["wan-video-mcp"].append(elapsed)
+        elapsed, tools["bare MCPServer"] = await time_cold_start(bare)
+        times["bare MCPServer"].append(elapsed)
+    print(f"1. cold start (spawn -> initialize + tools/list), {runs} runs each")
+    for name, values in times.items():
+        med, lo, hi = ms(statistics.median(values)), ms(min(values)), ms(max(values))
+        print(f"   {name:15s} median {med:7.1f} ms  min {lo:7.1f}  max {hi:7.1f}  ({tools[name]} tools)")
+        report.add("1 cold start", f"{name} median", med, "ms")
+        report.add("1 cold start", f"{name} min / max", f"{lo:.1f} / {hi:.1f}", "ms")
+    extra = ms(statistics.median(times["wan-video-mcp"]) - statistics.median(times["bare MCPServer"]))
+    print(f"   added by this server: {extra:.1f} ms (median vs median)")
+    report.add("1 cold start", "added over bare (medians)", extra, "ms")
+
+
+# --------------------------------------------------------------------------- 2. per-call overhead
+
+
+async def time_calls(call: Callable[[], Awaitable[Any]], n: int, warmup: int = 20) -> list[float]:
+    for _ in range(warmup):
+        await call()
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+async def bench_per_call(report: Report, calls: int, tmp: Path) -> None:
+    bare = MCPServer("bare")
+
+    @bare.tool()
+    def ping() -> str:
+        return "pong"
+
+    server = build_server(Settings(provider="simulator", data_dir=tmp / "per-call"))
+    quiet()
+    dry = {"model": "wan2.6-t2v", "prompt": "a paper boat on a calm lake at sunrise", "size": "1280*720",
+           "duration": 5, "dry_run": True}
+    results: dict[str, list[float]] = {}
+    async with Client(bare) as client:
+        results["bare MCPServer ping"] = await time_calls(lambda: client.call_tool("ping", {}), calls)
+    async with Client(server) as client:
+        probe = await client.call_tool("generate_video", dry)
+        assert not probe.is_error and probe.structured_content["status"] == "dry_run", probe
+        results["list_tasks (empty store)"] = await time_calls(lambda: client.call_tool("list_tasks", {}), calls)
+        results["generate_video dry_run"] = await time_calls(lambda: client.call_tool("generate_video", dry), calls)
+    print(f"2. per-call latency, in-process Client (memory transport), {calls} calls each after 20 warm-up")
+    for name, values in results.items():
+        med, tail = ms(statistics.median(values)), ms(p95(values))
+        print(f"   {name:26s} median {med:6.2f} ms  p95 {tail:6.2f} ms")
+        report.add("2 per call", f"{name} median", med, "ms", ".2f")
+        report.add("2 per call", f"{name} p95", tail, "ms", ".2f")
+
+
+# --------------------------------------------------------------------------- 3 and 4: tasks through the engine
+
+
+@dataclass
+class TaskRow:
+    id: str
+    remote_id: str | None
+    state: str
+    submitted_at: float | None
+    finished_at: float | None
+    downloaded_at: float | None
+    download_state: str
+    poll_count: int
+
+
+def read_tasks(db: Path) -> list[TaskRow]:
+    """The engine's own records, read from its SQLite file (read-only; WAL allows it alongside the writer)."""
+    if not db.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        rows = conn.execute(
+            "SELECT id, remote_id, state, submitted_at, finished_at, downloaded_at, download_state, poll_count "
+            "FROM tasks").fetchall()
+    return [TaskRow(*row) for row in rows]
+
+
+def settled(rows: list[TaskRow], count: int) -> bool:
+    done = [r for r in rows if r.download_state in ("downloaded", "download_failed")
+            or r.state in ("failed", "canceled", "expired")]
+    return len(rows) == count and len(done) == count
+
+
+async def wait_settled(db: Path, count: int, timeout: float) -> list[TaskRow]:
+    with anyio.fail_after(timeout):
+        while True:
+            rows = await anyio.to_thread.run_sync(read_tasks, db)
+            if settled(rows, count):
+                return rows
+            await anyio.sleep(0.2)
+
+
+def engine_settings(sim: Simulator, data_dir: Path) -> Settings:
+    return Settings(provider="dashscope", api_key=SecretStr("sk-bench"), base_url=sim.base_url, data_dir=data_dir)
+
+
+@dataclass
+class Detection:
+    label: str
+    lags: list[float]
+    saved_lags: list[float]
+    durations: list[float]
+    engine_polls: list[int]
+    sim_polls: int
+    submits: int
+    k: int
+    wall: float
+
+
+async def detection_run(label: str, k: int, wait_seconds: int, queue: float, run: float, jitter: float,
+                        tmp: Path) -> Detection:
+    config = SimulatorConfig(queue_seconds=queue, run_seconds=run, jitter=jitter, seed=1, renderer="fallback")
+    data_dir = tmp / f"detect-{wait_seconds}"
+    async with Simulator(config) as sim:
+        server = build_server(engine_settings(sim, data_dir))
+        quiet()
+        async with Client(server) as client:
+            started = time.perf_counter()
+
+            async def one(i: int) -> None:
+                arguments = {"model": "wan2.6-t2v", "prompt": f"bench detection {label} task {i}",
+                             "size": "1280*720", "duration": 5, "wait_seconds": wait_seconds}
+                result = await client.call_tool("generate_video", arguments)
+                assert not result.is_error, result
+
+            async with anyio.create_task_group() as tg:
+                for i in range(k):
+                    tg.start_soon(one, i)
+            limit = 3 * (queue + run) * (1 + jitter) + 90  # worst case: a 30 s poll interval after the prior
+            rows = await wait_settled(data_dir / "tasks.sqlite3", k, limit)
+            wall = time.perf_counter() - started
+        sim_tasks = {t.task_id: t for t in sim.tasks}
+        lags, saved, durations = [], [], []
+        for row in rows:
+            task = sim_tasks[row.remote_id or ""]
+            assert row.state == "succeeded" and row.finished_at is not None, row
+            lags.append(row.finished_at - task.ends_at)
+            saved.append((row.downloaded_at or float("nan")) - task.ends_at)
+            durations.append(task.ends_at - task.submitted_at)
+        return Detection(label, lags, saved, durations, [r.poll_count for r in rows], sim.stats.polls,
+                         sim.stats.submits, k, wall)
+
+
+def print_detection(report: Report, d: Detection, key: str) -> None:
+    order = sorted(range(d.k), key=lambda i: d.durations[i])
+    print(f"   ({key}) {d.label}: {d.k} tasks, {d.submits} submits, {d.sim_polls} polls "
+          f"= {d.sim_polls / d.k:.1f} polls/task, done in {d.wall:.1f} s")
+    for i in order:
+        print(f"       task ran {d.durations[i]:5.1f} s  detected after +{d.lags[i]:5.2f} s  "
+              f"saved after +{d.saved_lags[i]:5.2f} s  engine polls {d.engine_polls[i]}")
+    section = f"3{key} detection"
+    report.add(section, f"{d.label}: lag median", statistics.median(d.lags), "s", ".2f")
+    report.add(section, f"{d.label}: lag min / max", f"{min(d.lags):.2f} / {max(d.lags):.2f}", "s")
+    report.add(section, f"{d.label}: saved lag median", statistics.median(d.saved_lags), "s", ".2f")
+    report.add(section, f"{d.label}: polls per task", d.sim_polls / d.k, "polls", ".1f")
+
+
+async def bench_detection(report: Report, k: int, quick: bool, tmp: Path) -> None:
+    queue, run, jitter = (1.0, 8.0, 0.25) if quick else (2.0, 25.0, 0.15)
+    results: dict[str, Detection] = {}
+
+    async def scenario(key: str, label: str, wait_seconds: int) -> None:
+        results[key] = await detection_run(label, k, wait_seconds, queue, run, jitter, tmp)
+
+    print(f"3. detection lag: {k} tasks each, queue {queue:g} s + run {run:g} s (+-{jitter:.0%} jitter), "
+          "default poll settings; running (a) and (b) side by side ...", flush=True)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(scenario, "a", "no waiter", 0)
+        tg.start_soon(scenario, "b", f"waiter {WAIT_SECONDS}s", WAIT_SECONDS)
+    for key in ("a", "b"):
+        print_detection(report, results[key], key)
+
+
+async def bench_concurrent(report: Report, m: int, tmp: Path) -> None:
+    config = SimulatorConfig(queue_seconds=0.5, run_seconds=3.0, jitter=0.0, renderer="fallback")
+    data_dir = tmp / "concurrent"
+    rss_before = peak_rss_mb()
+    async with Simulator(config) as sim:
+        server = build_server(engine_settings(sim, data_dir))
+        quiet()
+        async with Client(server) as client:
+            statuses: list[str] = []
+
+            async def one(i: int) -> None:
+                arguments = {"model": "wan2.6-t2v", "prompt": f"bench concurrent task {i}", "size": "1280*720",
+                             "duration": 5, "wait_seconds": WAIT_SECONDS}
+                result = await client.call_tool("generate_video", arguments)
+                statuses.append("error" if result.is_error else result.structured_content["status"])
+
+            started = time.perf_counter()
+            async with anyio.create_task_group() as tg:
+                for i in range(m):
+                    tg.start_soon(one, i)
+            wall = time.perf_counter() - started
+            rows = await wait_settled(data_dir / "tasks.sqlite3", m, 30)
+        stats = sim.stats
+        last_end = max(t.ends_at for t in sim.tasks)
+    rss_after = peak_rss_mb()
+    downloaded = sum(r.download_state == "downloaded" for r in rows)
+    last_saved = max(r.downloaded_at or 0.0 for r in rows)
+    ok = stats.submits == m and stats.submits_accepted == m and downloaded == m
+    print(f"4. {m} concurrent generate_video calls (wait_seconds={WAIT_SECONDS}), tasks queue 0.5 s + run 3 s")
+    print(f"   wall {wall:.2f} s until every call returned; last video saved {last_saved - last_end:.2f} s after the "
+          "last task finished")
+    print(f"   submits {stats.submits} (accepted {stats.submits_accepted}) {'== M' if ok else '!= M  <-- MISMATCH'}, "
+          f"polls {stats.polls} ({stats.polls / m:.1f}/task, {stats.polls / wall:.1f}/s), downloads completed "
+          f"{stats.downloads_completed}, statuses {sorted(set(statuses))}")
+    print(f"   peak RSS {rss_after:.1f} MB (was {rss_before:.1f} MB before this section)")
+    report.add("4 concurrent", f"{m} tasks: wall until all saved", wall, "s", ".2f")
+    report.add("4 concurrent", "last saved after last finished", last_saved - last_end, "s", ".2f")
+    report.add("4 concurrent", "polls issued", stats.polls, "polls")
+    report.add("4 concurrent", "polls per task", stats.polls / m, "polls", ".1f")
+    report.add("4 concurrent", "submits (accepted) == M", f"{stats.submits} ({stats.submits_accepted}) "
+               f"{'yes' if ok else 'NO'}", "")
+    report.add("4 concurrent", "peak RSS after / before", f"{rss_after:.1f} / {rss_before:.1f}", "MB")
+
+
+# --------------------------------------------------------------------------- main
+
+
+async def main(args: argparse.Namespace) -> None:
+    sections = {int(s) for s in args.only.split(",")} if args.only else {1, 2, 3, 4}
+    report = Report()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="wan-bench-") as name:
+        tmp = Path(name)
+        if 1 in sections:
+            await bench_cold_start(report, args.runs, tmp)
+        if 2 in sections:
+            await bench_per_call(report, args.calls, tmp)
+        if 3 in sections:
+            await bench_detection(report, args.tasks, args.quick, tmp)
+        if 4 in sections:
+            await bench_concurrent(report, args.concurrent, tmp)
+    report.print()
+    print(f"\ntotal {time.perf_counter() - started:.0f} s; python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs and shorter tasks (about a minute)")
+    parser.add_argument("--runs", type=int, help="cold starts per server (default 5, quick 3)")
+    parser.add_argument("--calls", type=int, help="timed calls per tool (default 200, quick 50)")
+    parser.add_argument("--tasks", type=int, help="tasks per detection scenario (default 5, quick 3)")
+    parser.add_argument("--concurrent", type=int, help="concurrent tasks in section 4 (default 50, quick 20)")
+    parser.add_argument("--only", help="comma-separated sections to run, e.g. 1,2")
+    args = parser.parse_args(argv)
+    defaults = {"runs": (5, 3), "calls": (200, 50), "tasks": (5, 3), "concurrent": (50, 20)}
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    return args
+
+
+if __name__ == "__main__":
+    anyio.run(main, parse_args())
