@@ -19,7 +19,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from server.catalog import MODELS, ModelSpec, catalog_document, models_for
-from server.config import HTTP_TIMEOUT, SIMULATOR_API_KEY, Settings
+from server.config import SIMULATOR_API_KEY, Settings
 from server.errors import WanError
 from server.jobs import JobEngine
 from server.providers.base import Provider
@@ -88,7 +88,8 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            client = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=True))
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=True))
             store = TaskStore(settings.db_path)
             stack.callback(store.close)
             base_url = None

@@ -15,8 +15,6 @@ ProviderName = Literal["dashscope", "newapi", "yuto", "vtrix", "simulator"]
 Region = Literal["intl", "us", "cn"]
 
 APP_NAME = "wan-video-mcp"
-# Provider HTTP: connect fast, allow slow reads (submits can take seconds), never hang forever.
-HTTP_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
 DOWNLOAD_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
 DEFAULT_DEDUPE_WINDOW_SECONDS = 600.0
 DEFAULT_POLL_MIN_SECONDS = 3.0
@@ -58,6 +56,8 @@ class Settings(BaseModel):
     poll_qps: float = DEFAULT_POLL_QPS
     # How long a task whose submit outcome is unknown may stay unlisted before it counts as never created.
     reconcile_grace_seconds: float = 60.0
+    # Read timeout for provider calls: a submit that hangs this long becomes "outcome unknown" (reconciled).
+    http_timeout_seconds: float = 60.0
     # First delay of retry backoff (submits refused with 429/5xx, failed polls, failed downloads).
     retry_base_seconds: float = 1.0
     # Simulator (provider=simulator): how long a simulated task queues and renders.
@@ -72,6 +72,11 @@ class Settings(BaseModel):
     @property
     def key_env_name(self) -> str:
         return "DASHSCOPE_API_KEY" if self.provider == "dashscope" else "WAN_API_KEY"
+
+    @property
+    def http_timeout(self) -> httpx.Timeout:
+        seconds = self.http_timeout_seconds
+        return httpx.Timeout(connect=min(10.0, seconds), read=seconds, write=30.0, pool=10.0)
 
     @property
     def db_path(self) -> Path:
@@ -108,6 +113,7 @@ class Settings(BaseModel):
             "WAN_POLL_MIN_SECONDS": "poll_min_seconds",
             "WAN_POLL_MAX_SECONDS": "poll_max_seconds",
             "WAN_POLL_QPS": "poll_qps",
+            "WAN_HTTP_TIMEOUT_SECONDS": "http_timeout_seconds",
             "WAN_SIM_QUEUE_SECONDS": "sim_queue_seconds",
             "WAN_SIM_RUN_SECONDS": "sim_run_seconds",
         }

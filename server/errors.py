@@ -27,6 +27,7 @@ class WanError(Exception):
     code = "internal_error"
     retryable = False
     hint = ""
+    task_id: str | None = None  # the task concerned, when there is one
 
     def __init__(
         self,
@@ -46,7 +47,11 @@ class WanError(Exception):
             self.hint = hint
 
     def to_dict(self) -> dict[str, object]:
-        return {"error_code": self.code, "message": self.message, "retryable": self.retryable, "hint": self.hint}
+        details: dict[str, object] = {
+            "error_code": self.code, "message": self.message, "retryable": self.retryable, "hint": self.hint}
+        if self.task_id:
+            details["task_id"] = self.task_id
+        return details
 
 
 class InvalidRequest(WanError):

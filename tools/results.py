@@ -47,6 +47,7 @@ async def task_or_video(state: AppState, record: TaskRecord, *, attached: str | 
             return await video_result(state, record, attached=attached)
         except WanError as exc:
             if exc.code == "video_unavailable":
+                exc.task_id = exc.task_id or record.id
                 raise
             # Still retrying the download in the background: report the task, not an error.
             record = await state.engine.get(record.id)

@@ -1,0 +1,151 @@
+"""Every simulator fault, and what the server does about it.
+
+The real server runs in-process (the MCP SDK client over its in-memory transport, for speed); the provider
+traffic is real HTTP to the simulator on 127.0.0.1. Each test asserts the outcome an agent sees, how many
+tasks were paid for, and that the server still answers afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import mcp_types as types
+import pytest
+from mcp import Client
+from pydantic import SecretStr
+
+from server.app import build_server
+from server.config import Settings
+from server.simulator import Simulator, SimulatorConfig
+
+pytestmark = pytest.mark.anyio
+
+PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"}
+
+
+@asynccontextmanager
+async def stack(tmp_path: Path, **sim_config) -> AsyncIterator[tuple[Client, Simulator]]:
+    values = dict(queue_seconds=0.2, run_seconds=0.8, jitter=0.0, fps=8, renderer="fallback")
+    async with Simulator(SimulatorConfig(**(values | sim_config))) as sim:
+        settings = Settings(
+            provider="dashscope", api_key=SecretStr("sk-test"), base_url=sim.base_url, data_dir=tmp_path,
+            poll_min_seconds=0.1, poll_max_seconds=0.5, retry_base_seconds=0.05, reconcile_grace_seconds=1.5,
+            http_timeout_seconds=1.0,
+        )
+        async with Client(build_server(settings)) as client:
+            yield client, sim
+
+
+async def generate(client: Client, **extra) -> types.CallToolResult:
+    return await client.call_tool("generate_video", PROMPT | {"wait_seconds": 30} | extra)
+
+
+def text_of(result: types.CallToolResult) -> str:
+    return " ".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+async def assert_still_answers(client: Client) -> None:
+    assert not (await client.call_tool("list_tasks", {})).is_error
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "503"])
+async def test_a_submit_refused_with_an_error_body_is_retried_and_paid_once(tmp_path, kind):
+    async with stack(tmp_path) as (client, sim):
+        sim.faults.submit(kind, count=2, retry_after=0.1)
+        result = await generate(client)
+        await assert_still_answers(client)
+    assert result.structured_content["status"] == "succeeded", text_of(result)
+    assert sim.stats.submits_accepted == 1 and sim.stats.submits == 3
+
+
+@pytest.mark.parametrize("kind", ["reset", "hang", "malformed"])
+async def test_a_submit_that_took_effect_but_whose_answer_was_lost_is_reconciled_not_resent(tmp_path, kind):
+    async with stack(tmp_path) as (client, sim):
+        sim.faults.submit(kind, processed=True, seconds=3)
+        result = await generate(client)
+        await assert_still_answers(client)
+    task = result.structured_content
+    assert task["status"] == "succeeded", text_of(result)
+    assert sim.stats.submits_accepted == 1 and sim.stats.submits == 1
+    assert task["remote_task_id"] == sim.tasks[0].task_id
+
+
+@pytest.mark.parametrize("kind", ["reset", "hang"])
+async def test_a_lost_submit_that_never_took_effect_ends_as_not_submitted_without_a_resend(tmp_path, kind):
+    # After a reset or a timeout the server cannot know whether the task exists, so it never resends:
+    # it looks for the task in the provider's list and, finding none, reports that nothing was charged.
+    async with stack(tmp_path) as (client, sim):
+        sim.faults.submit(kind, seconds=3)
+        first = await generate(client, wait_seconds=0)
+        assert first.structured_content["status"] == "unknown", text_of(first)
+        assert "Do not generate again" in first.structured_content["next_step"]
+        checked = await client.call_tool("check_task", {"task_id": first.structured_content["task_id"],
+                                                       "wait_seconds": 10})
+    task = checked.structured_content
+    assert task["status"] == "failed" and task["error"]["code"] == "not_submitted", text_of(checked)
+    assert sim.stats.submits_accepted == 0 and sim.stats.submits <= 1
+
+
+async def test_a_refused_submit_is_a_clear_error_and_costs_nothing(tmp_path):
+    async with stack(tmp_path) as (client, sim):
+        sim.faults.submit("500", count=10, code="InternalError", message="boom")
+        result = await generate(client)
+        await assert_still_answers(client)
+    assert result.is_error and "InternalError" in text_of(result)
+    assert result.structured_content["retryable"] is True
+    assert sim.stats.submits_accepted == 0
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "503", "reset", "hang", "malformed"])
+async def test_poll_faults_are_retried_and_the_task_still_completes(tmp_path, kind):
+    async with stack(tmp_path) as (client, sim):
+        sim.faults.poll(kind, count=2, retry_after=0.1, seconds=2)
+        result = await generate(client)
+    assert result.structured_content["status"] == "succeeded", text_of(result)
+    assert sim.stats.submits == 1
+
+
+async def test_an_expired_download_url_is_a_clear_error_not_a_crash(tmp_path):
+    async with stack(tmp_path) as (client, sim):
+        sim.faults.download("expired", count=10)
+        result = await generate(client)
+        fetched = await client.call_tool("fetch_video", {"task_id": result.structured_content["task_id"]})
+        await assert_still_answers(client)
+    assert result.is_error and result.structured_content["error_code"] == "video_unavailable", text_of(result)
+    assert result.structured_content["task_id"].startswith("wan_")
+    assert fetched.is_error and "expired" in text_of(fetched)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "slow"])
+async def test_a_broken_or_slow_download_is_retried_and_verified(tmp_path, kind):
+    async with stack(tmp_path) as (client, sim):
+        sim.faults.download(kind, count=1, bytes_per_second=20_000)
+        result = await generate(client)
+        assert result.structured_content["status"] == "succeeded", text_of(result)
+        fetched = await client.call_tool("fetch_video", {"task_id": result.structured_content["task_id"]})
+        read = await client.read_resource(fetched.structured_content["video"]["uri"])
+    video = fetched.structured_content["video"]
+    assert hashlib.sha256(base64.b64decode(read.contents[0].blob)).hexdigest() == video["sha256"]
+    assert hashlib.sha256(Path(video["path"]).read_bytes()).hexdigest() == video["sha256"]
+
+
+async def test_a_task_that_fails_at_the_provider_reports_its_code(tmp_path):
+    async with stack(tmp_path) as (client, sim):
+        sim.faults.fail_next_task("InternalError.Algo")
+        result = await generate(client)
+    task = result.structured_content
+    assert task["status"] == "failed" and task["error"]["code"] == "InternalError.Algo"
+    assert "generate again" in task["error"]["remedy"]
+
+
+async def test_cancel_works_only_while_queued(tmp_path):
+    async with stack(tmp_path, queue_seconds=30) as (client, sim):
+        handle = (await generate(client, wait_seconds=0)).structured_content
+        canceled = await client.call_tool("cancel_task", {"task_id": handle["task_id"]})
+        again = await client.call_tool("cancel_task", {"task_id": handle["task_id"]})
+    assert canceled.structured_content["status"] == "canceled", text_of(canceled)
+    assert again.is_error and again.structured_content["error_code"] == "not_cancelable"
