@@ -274,3 +274,51 @@ async def test_the_api_key_never_appears_in_results_logs_or_files(tmp_path):
     for path in run.data_dir.rglob("*"):
         if path.is_file():
             assert CANARY_KEY.encode() not in path.read_bytes(), path
+
+
+async def test_the_default_wait_returns_a_handle_for_a_3_minute_task_with_progress_on_the_way(tmp_path):
+    # The real default: no wait_seconds given, so the call waits 45 s for a task that needs 180 s.
+    messages: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async with simulator(queue_seconds=5, run_seconds=175) as sim, \
+            Client(server_run(tmp_path, sim_env(sim)).params) as client:
+        result = await client.call_tool("generate_video", {"prompt": "a three minute render"},
+                                        progress_callback=on_progress)
+    handle = result.structured_content
+    assert not result.is_error and handle["status"] in ("queued", "running")
+    assert handle["task_id"] and handle["poll_after_seconds"] > 0 and "check_task" in handle["next_step"]
+    assert 44 <= handle["elapsed_seconds"] < 60
+    assert len(messages) >= 8 and any("running" in m for m in messages)
+    assert sim.stats.submits == 1
+
+
+async def test_streamable_http_serves_the_same_tools_on_loopback(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    process = await anyio.open_process(
+        [sys.executable, "-m", "server.cli", "serve", "--http", "--port", str(port)], env=env, cwd=str(REPO))
+    try:
+        with anyio.fail_after(30):
+            while True:
+                try:
+                    async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                        tools = await client.list_tools()
+                        dry = await client.call_tool("generate_video", {"prompt": "x", "dry_run": True})
+                    break
+                except Exception:  # not listening yet
+                    await anyio.sleep(0.2)
+    finally:
+        process.terminate()
+        await process.wait()
+    assert len(tools.tools) == 5 and dry.structured_content["status"] == "dry_run"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
