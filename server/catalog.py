@@ -720,7 +720,8 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
     if spec is not None:
         _check_model_rules(problems, spec, arguments, schema_props)
     # Cross-field rules.
-    if arguments.get("shot_type") == "multi" and "prompt_extend" in arguments and arguments["prompt_extend"] is not True:
+    extend = arguments.get("prompt_extend", True)
+    if arguments.get("shot_type") == "multi" and extend is not True:
         problems.add("shot_type", "shot_type 'multi' takes effect only with prompt_extend=true; "
                      "set prompt_extend to true or drop shot_type")
     if "audio_url" in arguments and "audio" in arguments and arguments["audio"] is False:

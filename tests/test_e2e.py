@@ -322,3 +322,20 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def test_the_demo_saves_a_playable_mp4_that_matches_the_request(tmp_path):
+    import av
+
+    out = tmp_path / "demo.mp4"
+    result = await anyio.run_process(
+        [sys.executable, "-m", "server.cli", "demo", "--out", str(out), "--render-seconds", "2"],
+        cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    stdout = result.stdout.decode()
+    assert result.returncode == 0, stdout + result.stderr.decode()
+    assert f"Saved {out}" in stdout and "matches server: True" in stdout
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert (video.codec_context.width, video.codec_context.height) == (1280, 720)
+        assert video.codec_context.name == "h264" and container.streams.audio
+        assert abs(float(container.duration / av.time_base) - 3) < 0.5

@@ -10,7 +10,7 @@ import mcp_types as types
 from server import downloads
 from server.errors import WanError
 from server.store import TaskRecord
-from tools.common import AppState, MediaFacts, TaskResult, ok_result, task_result, video_file
+from tools.common import AppState, MediaFacts, ok_result, task_result, video_file
 
 
 async def video_result(state: AppState, record: TaskRecord, *, attached: str | None = None) -> types.CallToolResult:
