@@ -423,11 +423,15 @@ class JobEngine:
         if status.state in ("queued", "running"):
             changes["state"] = status.state
         elif status.state == "succeeded":
+            # The provider's own end time, when it gives one, so learned durations exclude our detection lag
+            # (clamped into [submitted, now] against clock skew).
+            started = record.submitted_at or record.created_at
             finished = status.finished_at.timestamp() if status.finished_at else now
+            finished = min(now, max(started, finished))
             changes |= {
                 "state": "succeeded",
                 "progress": 100.0,
-                "finished_at": now if record.finished_at is None else record.finished_at,
+                "finished_at": finished if record.finished_at is None else record.finished_at,
                 "video_url": status.video_url,
                 "video_url_expires_at": url_expiry(status.video_url or "", finished + URL_LIFETIME_SECONDS),
                 "actual_prompt": status.actual_prompt,
@@ -657,22 +661,32 @@ class JobEngine:
     # ------------------------------------------------------------------ downloads
 
     async def _auto_download(self, task_id: str) -> None:
+        """Download a finished video in the background, retrying transient failures.
+
+        Giving up always leaves ``download_failed`` (never ``downloading``), so waiters settle and
+        fetch_video can try again while the URL lives.
+        """
+        error = "unknown error"
         for attempt in range(1, DOWNLOAD_MAX_ATTEMPTS + 1):
             try:
                 await self.ensure_downloaded(task_id)
                 return
-            except VideoUnavailable:
-                return
             except DownloadError as exc:
+                error = exc.message
                 if not exc.retryable or attempt == DOWNLOAD_MAX_ATTEMPTS:
-                    return
+                    break
                 await anyio.sleep(backoff(attempt, base=2 * self.settings.retry_base_seconds,
                                           retry_after=getattr(exc, "retry_after", None)))
-            except WanError:
-                return
+            except WanError as exc:  # VideoUnavailable and friends: already recorded, or not retryable
+                error = exc.message
+                break
             except Exception:
                 logger.exception("downloading task %s failed unexpectedly", task_id)
-                return
+                error = "unexpected error (see the server log)"
+                break
+        record = await self.store.get(task_id)
+        if record is not None and record.download_state != "downloaded":
+            await self._update(task_id, download_state="download_failed", download_error=error)
 
     def local_file(self, record: TaskRecord) -> Path | None:
         """The task's MP4 when it is on disk and intact (size as recorded)."""
@@ -701,8 +715,6 @@ class JobEngine:
                     hint="Call check_task with wait_seconds to wait for it." if record.open else "",
                 )
             now = self.clock()
-            if not record.video_url:
-                raise VideoUnavailable(f"task {record.id} succeeded but the provider gave no video URL")
             if record.video_url_expires_at is not None and now >= record.video_url_expires_at:
                 await self._update(record.id, download_state="download_failed",
                                    download_error="the remote URL has expired")
@@ -711,7 +723,18 @@ class JobEngine:
                     f"{_iso(record.video_url_expires_at)}; it cannot be recovered. Generate it again.",
                     hint="Call generate_video again with force_new=true.",
                 )
-            url, headers = self.provider.download_target(record.remote_id or "", _status_of(record))
+            # The provider decides where the bytes come from (new-api proxies them through /content,
+            # so a missing result URL is not fatal there).
+            try:
+                url, headers = self.provider.download_target(record.remote_id or "", _status_of(record))
+            except ProviderError as exc:
+                url, headers = "", {}
+                logger.info("no download target for %s: %s", record.id, exc.message)
+            if not url:
+                await self._update(record.id, download_state="download_failed",
+                                   download_error="the provider gave no video URL")
+                raise VideoUnavailable(f"task {record.id} succeeded but the provider gave no video URL",
+                                       hint="Check the task in the provider's console.")
             dest = downloads.video_path(self.settings.data_dir, record.id)
             await self._update(record.id, download_state="downloading", download_attempts=record.download_attempts + 1)
             try:

@@ -8,6 +8,24 @@ where the SDK would take it for the output), an ``X-Wan-Simulator: 1`` header on
 response, and the label drawn on every video frame. It never contacts any
 address: it only listens on 127.0.0.1.
 
+On the same port it also speaks the three gateway formats of reference/wire-formats.md
+(sections 4 and 5), on top of the same tasks, timing, renders, faults and counters:
+
+- new-api (seed 001): ``POST /v1/video/generations`` (``metadata.input``/``parameters``
+  pass through to DashScope), ``GET /v1/video/generations/{id}`` (the ``{code, message,
+  data: TaskDto}`` envelope, raw DashScope poll body in ``data.data``, the result URL
+  also in ``fail_reason``), ``GET /v1/videos/{id}`` and ``GET /v1/videos/{id}/content``;
+- YutoAI (seed 000): the flat ``POST /v2/videos/generations`` and
+  ``GET /v2/videos/generations/{task_id}`` (a flat TaskDto, result in ``data.output(s)``);
+- vtrix (seed 004): ``POST /model/v1/generation`` under vtrix model ids (``wan26_t2v``)
+  and ``GET /model/v1/generation/task/{id}`` (``in_queue/processing/done/failed``).
+
+A gateway submit is validated exactly as DashScope validates the body the gateway makes
+of it (``plan_submit``), counts in ``stats.submits`` and arms the same fault targets
+(submit, poll, download); every dialect needs ``Authorization: Bearer``. Result URLs are
+the simulator's own signed, expiring URLs. The DashScope API also answers under the
+``/qwen/api/v1`` prefix (seed 003).
+
 Layout:
 
 - the pure core: ``plan_submit`` (validation against the catalog, as the real service
@@ -32,7 +50,20 @@ Choices where the real service is undocumented (kept in one place, here):
   PENDING status." (the message observed from the real service);
 - over-long prompts and negative prompts are truncated silently, like the real API;
 - ``start_time``/``end_time`` of the task list are read as UTC+8 (Beijing) times;
-- wan2.6-r2v bills its reference videos: each counts as ``REFERENCE_VIDEO_SECONDS``.
+- wan2.6-r2v bills its reference videos: each counts as ``REFERENCE_VIDEO_SECONDS``;
+- gateways: an unknown model has no channel (503 ``model_not_found``, as new-api's
+  distributor answers); a task id is known only to the dialect that handed it out and
+  only to the key that submitted it (new-api and YutoAI: 400 ``task_not_exist``, vtrix:
+  404); gateways answer from their own database, so a finished task keeps its final
+  state after DashScope would have forgotten it, while its result URL still expires;
+  new-api's ``/content`` then answers 502, as it does when the upstream fetch fails;
+- new-api and YutoAI report SUBMITTED for the first half of the queue time (before the
+  gateway's first upstream poll), then QUEUED; a FAILED task's ``fail_reason`` is
+  ``"task failed, code: X , message: Y"``;
+- vtrix reports every DashScope failure code as 001026095 "Internal generation error"
+  with the upstream code in the message (a 9-digit code injected with
+  ``fail_next_task`` passes through unchanged), and enforces seed 004's own
+  reference-video rules (001026001..001026003); ``usage.cost`` is the catalog's list price.
 """
 
 from __future__ import annotations
@@ -69,7 +100,7 @@ from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -355,6 +386,8 @@ class SimTask:
     ends_at: float
     failure: tuple[str, str] | None = None  # (code, message): ends FAILED instead of SUCCEEDED
     canceled_at: float | None = None
+    via: str = "/api/v1"  # where it was submitted: a DashScope API root, or a gateway dialect ("newapi", ...)
+    gateway_id: str | None = None  # the id a gateway dialect handed out for it
 
     def state(self, now: float) -> str:
         if self.canceled_at is not None:
@@ -468,6 +501,263 @@ def sign(secret: bytes, task_id: str, expires: int) -> str:
     return base64.b64encode(hmac.new(secret, f"{task_id}\n{expires}".encode(), hashlib.sha1).digest()).decode()
 
 
+# --------------------------------------------------------------------------- gateway dialects (pure)
+
+# The routes of each dialect begin with one of these; everything else is DashScope, the admin API or a result URL.
+DIALECT_PREFIXES: tuple[tuple[str, str], ...] = (("/v1/video", "newapi"), ("/v2/", "yuto"), ("/model/", "vtrix"))
+DIALECTS: tuple[str, ...] = ("newapi", "yuto", "vtrix")
+
+# new-api's TaskDto: DashScope task_status -> status, and the fixed progress string of each status.
+TASKDTO_STATUS = {PENDING: "QUEUED", RUNNING: "IN_PROGRESS", SUCCEEDED: "SUCCESS", FAILED: "FAILURE",
+                  CANCELED: "FAILURE", UNKNOWN: "FAILURE"}
+TASKDTO_PROGRESS = {"NOT_START": "0%", "SUBMITTED": "10%", "QUEUED": "20%", "IN_PROGRESS": "30%",
+                    "SUCCESS": "100%", "FAILURE": "100%"}
+TASKDTO_ACTION = {Family.T2V: "textGenerate", Family.I2V: "generate", Family.KF2V: "firstTailGenerate",
+                  Family.R2V: "referenceGenerate"}
+VTRIX_STATUS = {PENDING: "in_queue", RUNNING: "processing", SUCCEEDED: "done", FAILED: "failed",
+                CANCELED: "failed", UNKNOWN: "failed"}
+VTRIX_INTERNAL_ERROR = "001026095"  # "Internal generation error" (seed 004's table)
+_VTRIX_CODE_RE = re.compile(r"^\d{9}$")
+
+
+def dialect_of(path: str) -> str:
+    """The wire format a request path belongs to: "newapi", "yuto", "vtrix" or "dashscope"."""
+    for prefix, dialect in DIALECT_PREFIXES:
+        if path.startswith(prefix):
+            return dialect
+    return "dashscope"
+
+
+@lru_cache(maxsize=1)
+def _vtrix_models() -> dict[str, str]:
+    """vtrix model id -> catalog id (the provider's table, read lazily: the simulator needs no httpx to start)."""
+    from server.providers.vtrix import VTRIX_MODEL_IDS
+
+    return {vtrix_id: model for model, vtrix_id in VTRIX_MODEL_IDS.items()}
+
+
+def _gateway_model(model: Any) -> str:
+    """The model name of a gateway submit; an unknown one has no channel (new-api's distributor answers 503)."""
+    if model is None or model == "":
+        raise ApiError(400, "invalid_request", "model is required")
+    if not isinstance(model, str) or model not in _WIRE_NAMES:
+        raise ApiError(503, "model_not_found", f"No available channel for model {model} under group default")
+    return model
+
+
+def _service_of(model: str) -> str:
+    return "image2video" if _WIRE_NAMES[model].family is Family.KF2V else "video-generation"
+
+
+def newapi_upstream(body: Any) -> tuple[str, dict[str, Any]]:
+    """The DashScope (service, body) new-api's Ali adaptor makes of a ``POST /v1/video/generations`` body.
+
+    ``prompt`` -> input.prompt, ``input_reference`` -> input.img_url, ``duration`` (or the
+    string ``seconds``) -> parameters.duration (default 5), ``prompt_extend`` defaults to true
+    and ``watermark`` to false, a top-level ``size`` with ``*`` is a size and anything else a
+    resolution (newer builds). Then ``metadata`` is laid over the whole struct, so
+    ``metadata.input`` / ``metadata.parameters`` pass straight through (as newer builds keep
+    every key). The adaptor always posts to video-generation, never to image2video.
+    """
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "The request body must be a JSON object.")
+    model = _gateway_model(body.get("model"))
+    inputs: dict[str, Any] = {}
+    if body.get("prompt") is not None:
+        inputs["prompt"] = body["prompt"]
+    if body.get("input_reference"):
+        inputs["img_url"] = body["input_reference"]
+    duration = body.get("duration")
+    if duration is None and isinstance(body.get("seconds"), str) and body["seconds"].strip().isdigit():
+        duration = int(body["seconds"])
+    parameters: dict[str, Any] = {"duration": 5 if duration is None else duration, "prompt_extend": True,
+                                  "watermark": False}
+    size = body.get("size")
+    if isinstance(size, str) and size:
+        if "*" in size:
+            parameters["size"] = size
+        else:
+            parameters["resolution"] = size.upper() if size.upper().endswith("P") else size.upper() + "P"
+    metadata = body.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise ApiError(400, "invalid_request", "metadata must be a JSON object")
+        if metadata.get("model") not in (None, model):
+            raise ApiError(400, "invalid_request", "the model in metadata must match the request model")
+        for key, target in (("input", inputs), ("parameters", parameters)):
+            part = metadata.get(key)
+            if part is None:
+                continue
+            if not isinstance(part, dict):
+                raise ApiError(400, "invalid_request", f"metadata.{key} must be a JSON object")
+            target.update(part)
+    return "video-generation", {"model": model, "input": inputs, "parameters": parameters}
+
+
+def _flag(value: Any) -> Any:
+    """Seed 000 types ``audio`` as a string: "true"/"false" are read as booleans, anything else is left as is."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
+
+
+def yuto_upstream(body: Any) -> tuple[str, dict[str, Any]]:
+    """The DashScope (service, body) of a flat YutoAI ``POST /v2/videos/generations`` body.
+
+    ``images[0]`` is the image of an i2v model (first and last frame of a kf2v model, sent to
+    image2video), ``videos[]`` the reference videos of r2v; ``aspect_ratio`` is ignored.
+    """
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "The request body must be a JSON object.")
+    model = _gateway_model(body.get("model"))
+    family = _WIRE_NAMES[model].family
+    inputs = {k: body[k] for k in ("prompt", "negative_prompt", "audio_url", "template") if body.get(k) is not None}
+    images = body.get("images")
+    if images is not None and not isinstance(images, list):
+        raise ApiError(400, "InvalidParameter", "images must be a list of URLs")
+    if images:
+        if family is Family.KF2V:
+            inputs["first_frame_url"] = images[0]
+            if len(images) > 1:
+                inputs["last_frame_url"] = images[1]
+        else:
+            inputs["img_url"] = images[0]
+    videos = body.get("videos")
+    if videos:
+        inputs["reference_video_urls"] = videos
+    parameters = {k: _flag(body[k]) for k in ("size", "resolution", "duration", "prompt_extend", "watermark", "seed",
+                                               "audio", "shot_type") if body.get(k) is not None}
+    return _service_of(model), {"model": model, "input": inputs, "parameters": parameters}
+
+
+def vtrix_upstream(body: Any) -> tuple[str, dict[str, Any]]:
+    """The DashScope (service, body) of a vtrix ``POST /model/v1/generation`` body, with seed 004's own rules.
+
+    vtrix ids map back to catalog ids (``wan26_t2v`` -> ``wan2.6-t2v``). Seed 004 refuses
+    more than 2 reference videos (001026001), audio with reference videos (001026002) and
+    reference-video durations other than 5 or 10 (001026003), stricter than Alibaba.
+    """
+    if not isinstance(body, dict):
+        raise ApiError(400, "InvalidParameter", "The request body must be a JSON object.")
+    vtrix_id = body.get("model")
+    if not isinstance(vtrix_id, str) or vtrix_id not in _vtrix_models():
+        raise ApiError(400, "ModelNotFound", f"Model {vtrix_id!r} is not supported.")
+    model = _vtrix_models()[vtrix_id]
+    inputs = body.get("input")
+    parameters = body.get("parameters")
+    if isinstance(inputs, dict) and "reference_video_urls" in inputs:
+        urls = inputs["reference_video_urls"]
+        if not isinstance(urls, list) or not 1 <= len(urls) <= 2:
+            raise ApiError(400, "001026001", "reference_video_urls must be 1-2 video URL array")
+        if isinstance(parameters, dict) and parameters.get("audio") is True:
+            raise ApiError(400, "001026002", "reference_video_urls cannot be used with audio parameter")
+        if isinstance(parameters, dict) and parameters.get("duration", 5) not in (5, 10):
+            raise ApiError(400, "001026003", "When using reference_video_urls, duration must be 5 or 10")
+    return _service_of(model), {"model": model, "input": inputs, "parameters": parameters}
+
+
+GATEWAY_UPSTREAM: dict[str, Callable[[Any], tuple[str, dict[str, Any]]]] = {
+    "newapi": newapi_upstream, "yuto": yuto_upstream, "vtrix": vtrix_upstream}
+
+
+def taskdto_status(task: SimTask, now: float) -> str:
+    """new-api's TaskDto status: SUBMITTED for the first half of the queue time (before the gateway's
+    first upstream poll), then QUEUED, IN_PROGRESS, SUCCESS or FAILURE."""
+    state = task.state(now)
+    if state == PENDING and now < (task.submitted_at + task.scheduled_at) / 2:
+        return "SUBMITTED"
+    return TASKDTO_STATUS[state]
+
+
+def _fail_reason(task: SimTask, state: str) -> str:
+    if state == FAILED and task.failure:
+        return f"task failed, code: {task.failure[0]} , message: {task.failure[1]}"
+    if state == CANCELED:
+        return "task canceled upstream"
+    return ""
+
+
+def _times(task: SimTask, state: str) -> dict[str, int]:
+    started = state in (RUNNING, SUCCEEDED, FAILED)
+    finished = task.canceled_at if state == CANCELED else task.ends_at if state in (SUCCEEDED, FAILED) else None
+    return {"submit_time": int(task.submitted_at), "start_time": int(task.scheduled_at) if started else 0,
+            "finish_time": int(finished) if finished is not None else 0}
+
+
+def newapi_task_body(task: SimTask, now: float, video_url: str | None) -> dict[str, Any]:
+    """``GET /v1/video/generations/{id}``: the ``{code, message, data: TaskDto}`` envelope, with the raw
+    DashScope poll body in ``data.data`` and (legacy) the result URL in ``fail_reason`` on success."""
+    state, status = task.state(now), taskdto_status(task, now)
+    dto: dict[str, Any] = {"task_id": task.gateway_id, "action": TASKDTO_ACTION[task.plan.spec.family],
+                           "status": status, "fail_reason": _fail_reason(task, state)}
+    if state == SUCCEEDED and video_url:
+        dto["fail_reason"] = dto["result_url"] = video_url
+    dto |= _times(task, state)
+    dto["progress"] = TASKDTO_PROGRESS[status]
+    dto["data"] = poll_body(task, now, video_url)
+    return {"code": "success", "message": "", "data": dto}
+
+
+def newapi_video_body(task: SimTask, now: float, video_url: str | None) -> dict[str, Any]:
+    """``GET /v1/videos/{id}`` (new-api's OpenAI-style view of the same task)."""
+    state = task.state(now)
+    status = {PENDING: "queued", RUNNING: "in_progress", SUCCEEDED: "completed"}.get(state, "failed")
+    body: dict[str, Any] = {"id": task.gateway_id, "object": "video", "model": task.plan.model_name,
+                            "status": status, "progress": int(TASKDTO_PROGRESS[taskdto_status(task, now)][:-1]),
+                            "created_at": int(task.submitted_at)}
+    if state in (SUCCEEDED, FAILED):
+        body["completed_at"] = int(task.ends_at)
+    if state == SUCCEEDED:
+        body["metadata"] = {"url": video_url}
+    elif state in (FAILED, CANCELED):
+        code, message = task.failure or ("Canceled", "task canceled upstream")
+        body["error"] = {"code": code, "message": message}
+    return body
+
+
+def yuto_task_body(task: SimTask, now: float, video_url: str | None) -> dict[str, Any]:
+    """``GET /v2/videos/generations/{task_id}``: a flat TaskDto with the result in ``data.output(s)``."""
+    state, status = task.state(now), taskdto_status(task, now)
+    body: dict[str, Any] = {"task_id": task.gateway_id, "status": status, "fail_reason": _fail_reason(task, state)}
+    body |= _times(task, state)
+    body["progress"] = TASKDTO_PROGRESS[status]
+    body["data"] = {"output": video_url, "outputs": [video_url]} if state == SUCCEEDED and video_url else None
+    return body
+
+
+def vtrix_failure(failure: tuple[str, str]) -> tuple[str, str]:
+    """A task failure as vtrix reports it: a 9-digit code passes through; DashScope's codes become
+    001026095 "Internal generation error", with the upstream code and message kept in the message."""
+    code, message = failure
+    if _VTRIX_CODE_RE.match(code):
+        return code, message
+    return VTRIX_INTERNAL_ERROR, f"Internal generation error: {code}: {message}"
+
+
+def vtrix_cost(plan: SubmitPlan) -> str:
+    """``usage.cost`` in USD: the catalog's list price of the output seconds."""
+    try:
+        per_second = plan.spec.price.usd(plan.tier, silent=not plan.audio)
+    except (KeyError, AttributeError):
+        per_second = 0.0
+    return f"{per_second * plan.duration:.2f}"
+
+
+def vtrix_task_body(task: SimTask, now: float, video_url: str | None) -> dict[str, Any]:
+    """``GET /model/v1/generation/task/{id}``: ``output``/``usage`` only when done, ``error`` only when failed."""
+    state = task.state(now)
+    status = VTRIX_STATUS[state]
+    body: dict[str, Any] = {"id": task.gateway_id, "status": status}
+    if state == SUCCEEDED and video_url:
+        body["output"] = [{"status": status,
+                           "content": [{"type": "video", "url": video_url, "jobId": task.task_id}]}]
+        body["usage"] = {"cost": vtrix_cost(task.plan), "discount": 0}
+    elif state in (FAILED, CANCELED):
+        code, message = vtrix_failure(task.failure or (VTRIX_INTERNAL_ERROR, "Task canceled upstream"))
+        body["error"] = {"code": code, "message": message}
+    return body
+
+
 # --------------------------------------------------------------------------- faults and counters
 
 FAULT_TARGETS: tuple[str, ...] = ("submit", "poll", "cancel", "list", "download")
@@ -579,7 +869,7 @@ class Faults:
 
 @dataclass
 class Stats:
-    """What the simulator received. ``submits`` counts every submit request, refused or not."""
+    """What the simulator received. ``submits`` counts every submit request, refused or not, in every dialect."""
 
     connections: int = 0
     requests: int = 0
@@ -924,6 +1214,16 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return _json(status, {"code": code, "message": message, "request_id": new_id()}, headers)
 
 
+def _gateway_error(dialect: str, status: int, code: str, message: str, *, openai: bool = False) -> _Response:
+    """An error in a gateway's own shape: vtrix ``{"error": {code, message}}``; new-api (and YutoAI) answer
+    task errors as ``{code, message, data}`` and their middleware's (key, channel) OpenAI-style."""
+    if dialect == "vtrix":
+        return _json(status, {"error": {"code": code, "message": message}})
+    if openai:
+        return _json(status, {"error": {"message": message, "type": "new_api_error", "code": code}})
+    return _json(status, {"code": code, "message": message, "data": None})
+
+
 def _oss_error(status: int, code: str, message: str, **extra: str) -> _Response:
     fields = "".join(f"  <{k}>{v}</{k}>\n" for k, v in {"Code": code, "Message": message,
                                                           "RequestId": uuid.uuid4().hex.upper()[:24],
@@ -1021,8 +1321,9 @@ Handler = Callable[[_Request, Fault | None], Awaitable[_Response]]
 class Simulator:
     """The simulated service: ``async with Simulator(config) as sim:`` serves on 127.0.0.1 until exit.
 
-    ``sim.base_url`` (…/api/v1) goes where a DashScope base URL goes; ``sim.faults``
-    arms faults, ``sim.stats`` counts what arrived, ``sim.advance(s)`` moves its clock.
+    ``sim.base_url`` (…/api/v1) goes where a DashScope base URL goes, ``sim.root_url`` where a
+    gateway's (new-api, YutoAI, vtrix) goes; ``sim.faults`` arms faults, ``sim.stats`` counts
+    what arrived, ``sim.advance(s)`` moves its clock.
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -1032,6 +1333,7 @@ class Simulator:
         self.port = 0
         self._offset = 0.0
         self._tasks: dict[str, SimTask] = {}
+        self._gateway_ids: dict[tuple[str, str], str] = {}  # (dialect, gateway id) -> task id
         self._renders: dict[str, _RenderState] = {}
         self._random = random.Random(self.config.seed)
         self._secret = uuid.uuid4().bytes
@@ -1097,7 +1399,7 @@ class Simulator:
         return (f"{self.root_url}/results/{task.task_id}.mp4?Expires={expires}"
                 f"&OSSAccessKeyId=SIMULATED&Signature={signature}")
 
-    def _create_task(self, plan: SubmitPlan, api_key: str) -> SimTask:
+    def _create_task(self, plan: SubmitPlan, api_key: str, via: str = "/api/v1") -> SimTask:
         cfg, now = self.config, self.now()
 
         def spread(seconds: float) -> float:
@@ -1105,10 +1407,20 @@ class Simulator:
 
         queue, run = spread(cfg.queue_seconds), spread(cfg.run_seconds)
         task = SimTask(task_id=new_id(), request_id=new_id(), plan=plan, api_key=api_key, submitted_at=now,
-                       scheduled_at=now + queue, ends_at=now + queue + run, failure=self.faults.take_task_failure())
+                       scheduled_at=now + queue, ends_at=now + queue + run, failure=self.faults.take_task_failure(),
+                       via=via)
+        if via in DIALECTS:
+            # new-api hands out its own task_... ids; YutoAI and vtrix ids are opaque (uuid-like) here.
+            task.gateway_id = "task_" + uuid.uuid4().hex if via == "newapi" else new_id()
+            self._gateway_ids[(via, task.gateway_id)] = task.task_id
         self._tasks[task.task_id] = task
         self.stats.submits_accepted += 1
         return task
+
+    def gateway_task(self, dialect: str, gateway_id: str) -> SimTask | None:
+        """The task a gateway dialect knows by ``gateway_id``."""
+        task_id = self._gateway_ids.get((dialect, gateway_id))
+        return self._tasks.get(task_id) if task_id else None
 
     def _fail_task(self, task_id: str, code: str, message: str) -> None:
         task = self._tasks.get(task_id)
@@ -1197,6 +1509,9 @@ class Simulator:
             return "admin", self._admin
         if path.startswith("/results/"):
             return "download", self._download
+        dialect = dialect_of(path)
+        if dialect != "dashscope":
+            return self._gateway_route(req, dialect)
         for prefix in API_PREFIXES:
             if path.startswith(prefix + "/"):
                 sub = path[len(prefix):].rstrip("/")  # the aio SDK polls /tasks/{id}/
@@ -1205,7 +1520,8 @@ class Simulator:
             return "other", self._not_found
         if sub in SERVICES:
             service = SERVICES[sub]
-            return ("submit", lambda r, f: self._submit(r, service)) if method == "POST" else ("other", self._method)
+            return (("submit", lambda r, f: self._submit(r, service, prefix)) if method == "POST"
+                    else ("other", self._method))
         if match := re.fullmatch(r"/tasks/([^/]+)/cancel", sub):
             task_id = match.group(1)
             return ("cancel", lambda r, f: self._cancel(r, task_id)) if method == "POST" else ("other", self._method)
@@ -1236,7 +1552,7 @@ class Simulator:
             await self._break(stream, fault)
             return False
         if fault is not None and not fault.processed and replaces:
-            response = self._fault_response(fault)
+            response = self._fault_response(fault, dialect_of(req.path))
         else:
             try:
                 response = await handler(req, fault)
@@ -1247,7 +1563,7 @@ class Simulator:
                 await self._break(stream, fault)
                 return False
             if fault is not None and fault.processed and replaces:
-                response = self._fault_response(fault)
+                response = self._fault_response(fault, dialect_of(req.path))
         keep_alive = req.keep_alive and not response.close
         return await self._send(stream, req, response, keep_alive) and keep_alive
 
@@ -1258,11 +1574,16 @@ class Simulator:
         else:
             await _reset(stream)
 
-    def _fault_response(self, fault: Fault) -> _Response:
+    def _fault_response(self, fault: Fault, dialect: str = "dashscope") -> _Response:
         if fault.kind == "malformed":
+            if dialect != "dashscope":
+                return _Response(200, b'{"code":"success","data":{"task_id":"' + new_id().encode())
             return _Response(200, b'{"request_id":"' + new_id().encode() + b'","output":{"task_id":"')
         status, code, message = FAULT_ERRORS[fault.kind]
         headers = {"Retry-After": str(math.ceil(fault.retry_after))} if fault.kind == "429" else {}
+        if dialect != "dashscope":  # the gateway relays the upstream error in its own shape
+            return _json(status, {"error": {"code": fault.code or code, "message": fault.message or message,
+                                            "type": "upstream_error"}}, headers)
         return _error(status, fault.code or code, fault.message or message, headers)
 
     async def _send(self, stream: SocketStream, req: _Request, resp: _Response, keep_alive: bool) -> bool:
@@ -1321,7 +1642,7 @@ class Simulator:
             return None, _error(401, "InvalidApiKey", MSG_BAD_KEY)
         return key, None
 
-    async def _submit(self, req: _Request, service: str) -> _Response:
+    async def _submit(self, req: _Request, service: str, prefix: str = "/api/v1") -> _Response:
         key, refused = self._auth(req)
         if refused is not None:
             return refused
@@ -1336,7 +1657,7 @@ class Simulator:
             plan = plan_submit(service, body)
         except ApiError as exc:
             return _error(exc.status, exc.code, exc.message)
-        task = self._create_task(plan, key)
+        task = self._create_task(plan, key, via=prefix)
         return _json(200, {"output": {"task_status": PENDING, "task_id": task.task_id}, "request_id": task.request_id})
 
     async def _poll(self, req: _Request, task_id: str) -> _Response:
@@ -1347,11 +1668,16 @@ class Simulator:
         if task is None:
             return _json(200, unknown_body(task_id))
         now = self.now()
-        succeeded = task.state(now) == SUCCEEDED
-        if succeeded and task_id not in self._renders:  # render now, so the first download is quick
-            self._renders[task_id] = state = _RenderState(anyio.Event())
+        return _json(200, poll_body(task, now, self._result_url(task, now)))
+
+    def _result_url(self, task: SimTask, now: float) -> str | None:
+        """The signed video URL of a SUCCEEDED task (its rendering starts now, so the first download is quick)."""
+        if task.state(now) != SUCCEEDED:
+            return None
+        if task.task_id not in self._renders:
+            self._renders[task.task_id] = state = _RenderState(anyio.Event())
             self._tg.start_soon(self._render, task, state)
-        return _json(200, poll_body(task, now, self.video_url(task) if succeeded else None))
+        return self.video_url(task)
 
     async def _cancel(self, req: _Request, task_id: str) -> _Response:
         _, refused = self._auth(req)
@@ -1415,6 +1741,10 @@ class Simulator:
             return _oss_error(403, "AccessDenied", "Request has expired.",
                               Expires=time.strftime(iso, time.gmtime(int(expires))),
                               ServerTime=time.strftime(iso, time.gmtime(self.now())))
+        return await self._video(req, task, fault)
+
+    async def _video(self, req: _Request, task: SimTask, fault: Fault | None) -> _Response:
+        """The MP4 of a SUCCEEDED task (whole or one range), with the download faults applied."""
         path = await self.rendered(task.task_id)
         size = (await anyio.Path(path).stat()).st_size
         headers = {"Accept-Ranges": "bytes", "ETag": f'"{task.task_id}"',
@@ -1446,6 +1776,119 @@ class Simulator:
 
     async def _method(self, req: _Request, fault: Fault | None = None) -> _Response:
         return _error(405, "MethodNotAllowed", f"{req.method} is not allowed on {req.path}")
+
+    # ---- gateway dialects: the same tasks, timing, renders, faults and counters under other wire formats
+
+    def _gateway_route(self, req: _Request, dialect: str) -> tuple[str, Handler]:
+        path, method = req.path.rstrip("/") or "/", req.method
+
+        def only(methods: tuple[str, ...], target: str, handler: Handler) -> tuple[str, Handler]:
+            if method in methods:
+                return target, handler
+            return "other", lambda r, f: self._gw_respond(dialect, 405, "method_not_allowed",
+                                                          f"{r.method} is not allowed on {r.path}")
+
+        if dialect == "newapi":
+            if path == "/v1/video/generations":
+                return only(("POST",), "submit", lambda r, f: self._gw_submit(r, dialect))
+            if match := re.fullmatch(r"/v1/video/generations/([^/]+)", path):
+                task_id = unquote(match.group(1))
+                return only(("GET",), "poll", lambda r, f: self._gw_poll(r, dialect, task_id, newapi_task_body))
+            if match := re.fullmatch(r"/v1/videos/([^/]+)/content", path):
+                task_id = unquote(match.group(1))
+                return only(("GET", "HEAD"), "download", lambda r, f: self._newapi_content(r, task_id, f))
+            if match := re.fullmatch(r"/v1/videos/([^/]+)", path):
+                task_id = unquote(match.group(1))
+                return only(("GET",), "poll", lambda r, f: self._gw_poll(r, dialect, task_id, newapi_video_body))
+        elif dialect == "yuto":
+            if path == "/v2/videos/generations":
+                return only(("POST",), "submit", lambda r, f: self._gw_submit(r, dialect))
+            if match := re.fullmatch(r"/v2/videos/generations/([^/]+)", path):
+                task_id = unquote(match.group(1))
+                return only(("GET",), "poll", lambda r, f: self._gw_poll(r, dialect, task_id, yuto_task_body))
+        elif dialect == "vtrix":
+            if path == "/model/v1/generation":
+                return only(("POST",), "submit", lambda r, f: self._gw_submit(r, dialect))
+            if match := re.fullmatch(r"/model/v1/generation/task/([^/]+)", path):
+                task_id = unquote(match.group(1))
+                return only(("GET",), "poll", lambda r, f: self._gw_poll(r, dialect, task_id, vtrix_task_body))
+        return "other", lambda r, f: self._gw_respond(dialect, 404, "not_found", f"No such resource: {r.path}")
+
+    async def _gw_respond(self, dialect: str, status: int, code: str, message: str) -> _Response:
+        return _gateway_error(dialect, status, code, message, openai=True)
+
+    def _gw_auth(self, req: _Request, dialect: str) -> tuple[str | None, _Response | None]:
+        scheme, _, key = req.headers.get("authorization", "").partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            return None, _gateway_error(dialect, 401, "unauthorized", "No API key provided (Authorization: Bearer).",
+                                        openai=True)
+        if self.config.required_key is not None and key != self.config.required_key:
+            return None, _gateway_error(dialect, 401, "unauthorized", "Invalid API key.", openai=True)
+        return key, None
+
+    def _owned_task(self, dialect: str, gateway_id: str, key: str) -> SimTask | None:
+        """A gateway answers for a task only to the key that submitted it (and, from its own database, for good)."""
+        task = self.gateway_task(dialect, gateway_id)
+        return task if task is not None and task.api_key == key else None
+
+    async def _gw_submit(self, req: _Request, dialect: str) -> _Response:
+        key, refused = self._gw_auth(req, dialect)
+        if refused is not None:
+            return refused
+        assert key is not None
+        try:
+            body = json.loads(req.body or b"null")
+        except ValueError:
+            return _gateway_error(dialect, 400, "invalid_request", "The request body is not valid JSON.")
+        try:
+            service, upstream = GATEWAY_UPSTREAM[dialect](body)
+            plan = plan_submit(service, upstream)  # what DashScope behind the gateway would accept
+        except ApiError as exc:
+            return _gateway_error(dialect, exc.status, exc.code, exc.message, openai=exc.code == "model_not_found")
+        task = self._create_task(plan, key, via=dialect)
+        if dialect == "newapi":
+            return _json(200, {"id": task.gateway_id, "object": "video", "model": plan.model_name, "status": "queued",
+                               "progress": 0, "created_at": int(task.submitted_at)})
+        if dialect == "yuto":
+            return _json(200, {"task_id": task.gateway_id})
+        return _json(200, {"id": task.gateway_id, "status": VTRIX_STATUS[PENDING]})
+
+    async def _gw_poll(self, req: _Request, dialect: str, gateway_id: str,
+                       render: Callable[[SimTask, float, str | None], dict[str, Any]]) -> _Response:
+        key, refused = self._gw_auth(req, dialect)
+        if refused is not None:
+            return refused
+        assert key is not None
+        task = self._owned_task(dialect, gateway_id, key)
+        if task is None:
+            if dialect == "vtrix":
+                return _gateway_error(dialect, 404, "task_not_found", f"Task {gateway_id} not found")
+            return _gateway_error(dialect, 400, "task_not_exist", "task_not_exist")
+        now = self.now()
+        return _json(200, render(task, now, self._result_url(task, now)))
+
+    async def _newapi_content(self, req: _Request, gateway_id: str, fault: Fault | None) -> _Response:
+        """new-api's ``/v1/videos/{id}/content``: the gateway streams the upstream video (Range forwarded)."""
+        if req.method == "GET":
+            self.stats.downloads += 1
+        key, refused = self._gw_auth(req, "newapi")
+        if refused is not None:
+            return refused
+        assert key is not None
+        task = self._owned_task("newapi", gateway_id, key)
+        if task is None:
+            return _json(404, {"error": {"message": "Task not found", "type": "invalid_request_error"}})
+        now = self.now()
+        status = taskdto_status(task, now)
+        if status != "SUCCESS":
+            return _json(400, {"error": {"message": f"Task is not completed yet, current status: {status}",
+                                         "type": "invalid_request_error"}})
+        self._result_url(task, now)  # starts the render if no poll has yet
+        if (fault is not None and fault.kind == "expired") or now > int(task.ends_at + self.config.url_ttl_seconds):
+            return _json(502, {"error": {"message": "Failed to fetch the video from upstream: HTTP 403 "
+                                                    "(the upstream URL has expired)", "type": "server_error"}})
+        return await self._video(req, task, fault)
 
     # ---- admin (/_sim/...): for a simulator in another process
 
@@ -1484,7 +1927,8 @@ class Simulator:
                 now = self.now()
                 return _json(200, {"tasks": [
                     {**list_item(t, now), "size": t.plan.size, "duration": t.plan.duration, "audio": t.plan.audio,
-                     "failure": list(t.failure) if t.failure else None} for t in self._tasks.values()]})
+                     "failure": list(t.failure) if t.failure else None, "via": t.via, "gateway_id": t.gateway_id}
+                    for t in self._tasks.values()]})
             if action == ("GET", "/"):
                 return _json(200, {"service": "wan-video-mcp simulator", "base_url": self.base_url,
                                    "now": format_time(self.now())})
@@ -1561,8 +2005,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def ready(sim: Simulator) -> None:
         print(sim.base_url, flush=True)  # for humans and scripts; everything else goes to stderr
-        logger.info("use it as the DashScope base URL, with any API key; admin and counters under %s/_sim/",
-                    sim.root_url)
+        logger.info("use it as the DashScope base URL, with any API key; new-api, YutoAI and vtrix gateways "
+                    "at %s; admin and counters under %s/_sim/", sim.root_url, sim.root_url)
 
     try:
         run_forever(config=config, on_ready=ready)

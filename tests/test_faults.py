@@ -149,3 +149,17 @@ async def test_cancel_works_only_while_queued(tmp_path):
         again = await client.call_tool("cancel_task", {"task_id": handle["task_id"]})
     assert canceled.structured_content["status"] == "canceled", text_of(canceled)
     assert again.is_error and again.structured_content["error_code"] == "not_cancelable"
+
+
+@pytest.mark.parametrize("provider", ["newapi", "yuto", "vtrix"])
+async def test_a_gateway_5xx_after_the_task_was_created_is_never_paid_twice(tmp_path, provider):
+    async with Simulator(SimulatorConfig(queue_seconds=0.2, run_seconds=0.8, renderer="fallback")) as sim:
+        settings = Settings(provider=provider, api_key=SecretStr("sk-test"), base_url=sim.root_url,
+                            data_dir=tmp_path, poll_min_seconds=0.1, retry_base_seconds=0.05)
+        async with Client(build_server(settings)) as client:
+            sim.faults.submit("500", processed=True)
+            result = await client.call_tool("generate_video", PROMPT | {"model": "wan2.6-t2v", "wait_seconds": 2})
+            await assert_still_answers(client)
+    assert result.structured_content["status"] == "unknown", text_of(result)
+    assert "Do not generate again" in result.structured_content["next_step"]
+    assert sim.stats.submits == 1 and sim.stats.submits_accepted == 1

@@ -188,13 +188,13 @@ async def test_an_http_400_with_a_documented_code_explains_the_rule(
 
 
 @pytest.mark.anyio
-async def test_an_http_500_with_a_transient_code_is_retryable_because_nothing_was_created(
+async def test_an_http_500_on_submit_is_not_resent_because_the_task_may_exist(
     router: respx.MockRouter, provider: VtrixProvider
 ) -> None:
     router.post(f"{ROOT}/model/v1/generation").respond(500, json={"code": "001026097", "msg": "upstream 503"})
     with pytest.raises(ProviderError) as caught:
         await provider.submit(seed_request())
-    assert (caught.value.retryable, caught.value.created, caught.value.provider_code) == (True, False, "001026097")
+    assert (caught.value.retryable, caught.value.created, caught.value.provider_code) == (False, None, "001026097")
 
 
 @pytest.mark.anyio

@@ -155,9 +155,9 @@ def test_a_submit_answer_carrying_an_error_created_nothing() -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize(("status", "retryable", "created"), [(400, False, False), (401, False, False),
                                                               (403, False, False), (429, True, False),
-                                                              (500, True, False), (503, True, False)])
+                                                              (500, False, None), (503, False, None)])
 async def test_submit_http_errors_say_whether_a_retry_is_safe(
-    router: respx.MockRouter, provider: YutoProvider, status: int, retryable: bool, created: bool
+    router: respx.MockRouter, provider: YutoProvider, status: int, retryable: bool, created: bool | None
 ) -> None:
     router.post(f"{ROOT}/v2/videos/generations").respond(status, json={
         "error": {"message": f"no luck for {CANARY}", "type": "upstream_error"}})

@@ -26,7 +26,13 @@ from dashscope import VideoSynthesis
 from dashscope.aigc.video_synthesis import AioVideoSynthesis
 from dashscope.api_entities.aio_session import get_shared_aio_session
 
-from server import simulator
+from server import downloads, simulator
+from server.catalog import GenerationRequest, validate
+from server.errors import ProviderError
+from server.providers.dashscope import DashScopeProvider
+from server.providers.newapi import NewApiProvider
+from server.providers.vtrix import VtrixProvider
+from server.providers.yuto import YutoProvider
 from server.simulator import Simulator, SimulatorConfig, simulator_in_thread
 
 KEY = {"Authorization": "Bearer sk-test"}
@@ -619,3 +625,439 @@ def test_the_standalone_command_prints_only_its_url_on_stdout() -> None:
         out, err = proc.communicate(timeout=10)
     assert out == "" and "listening on" in err and "stopping on SIGTERM" in err
     assert proc.returncode == 0
+
+
+# --------------------------------------------------------------------------- gateway dialects
+
+NEWAPI = "/v1/video/generations"
+YUTO = "/v2/videos/generations"
+VTRIX = "/model/v1/generation"
+VIDEO = "https://e.com/ref.mp4"
+
+
+@pytest.fixture
+async def gw(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=sim.root_url, headers=KEY, timeout=5, trust_env=False) as c:
+        yield c
+
+
+async def ok_json(response_or_awaitable: Any) -> dict[str, Any]:
+    response = await response_or_awaitable
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Wan-Simulator"] == "1"
+    return response.json()
+
+
+@pytest.mark.anyio
+async def test_new_api_tasks_go_submitted_queued_in_progress_success_in_the_taskdto_envelope(
+        sim: Simulator, gw: httpx.AsyncClient) -> None:
+    created = await ok_json(gw.post(NEWAPI, json={
+        "model": "wan2.6-t2v", "prompt": "a red fox", "duration": 2,
+        "metadata": {"input": {"negative_prompt": "blur"}, "parameters": {"size": "1280*720", "audio": False}}}))
+    gid = created["id"]
+    assert re.fullmatch(r"task_[0-9a-f]{32}", gid)
+    assert created == {"id": gid, "object": "video", "model": "wan2.6-t2v", "status": "queued", "progress": 0,
+                       "created_at": created["created_at"], "simulated": True}
+    [task] = sim.tasks
+    assert (task.via, task.gateway_id, task.plan.size, task.plan.duration, task.plan.audio) == (
+        "newapi", gid, "1280*720", 2, False)
+    assert task.plan.negative_prompt == "blur"
+
+    seen = []
+    for step in (0, 60, 100, 100):
+        sim.advance(step)
+        body = await ok_json(gw.get(f"{NEWAPI}/{gid}"))
+        assert (body["code"], body["message"]) == ("success", "")
+        dto = body["data"]
+        assert dto["task_id"] == gid and dto["action"] == "textGenerate"
+        assert dto["data"]["output"]["task_id"] == task.task_id  # the raw DashScope poll body
+        seen.append((dto["status"], dto["progress"], dto["data"]["output"]["task_status"]))
+    assert seen == [("SUBMITTED", "10%", "PENDING"), ("QUEUED", "20%", "PENDING"),
+                    ("IN_PROGRESS", "30%", "RUNNING"), ("SUCCESS", "100%", "SUCCEEDED")]
+    url = dto["data"]["output"]["video_url"]
+    assert url.startswith(sim.root_url + f"/results/{task.task_id}.mp4?Expires=")
+    assert dto["fail_reason"] == dto["result_url"] == url  # legacy builds: the URL in fail_reason
+    assert dto["submit_time"] < dto["start_time"] < dto["finish_time"]
+    assert dto["finish_time"] - dto["submit_time"] in (199, 200, 201)
+
+    direct = (await gw.get(url, headers={"Authorization": ""})).content
+    content = await gw.get(f"/v1/videos/{gid}/content")
+    assert content.status_code == 200 and content.headers["content-type"] == "video/mp4"
+    assert content.content == direct and len(direct) > 1000
+    tail = await gw.get(f"/v1/videos/{gid}/content", headers={"Range": "bytes=100-"})
+    assert tail.status_code == 206 and tail.content == direct[100:]
+    openai = await ok_json(gw.get(f"/v1/videos/{gid}"))
+    assert (openai["status"], openai["progress"], openai["metadata"]["url"]) == ("completed", 100, url)
+    # The same task, seen through DashScope's own API under its upstream id.
+    assert (await ok_json(gw.get(f"/api/v1/tasks/{task.task_id}")))["output"]["task_status"] == "SUCCEEDED"
+    assert (sim.stats.submits, sim.stats.submits_accepted, sim.stats.downloads_completed) == (1, 1, 3)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("body", "expected"), [
+    ({"model": "wan2.6-t2v", "prompt": "p", "size": "1280*720"}, ("1280*720", 5, "p")),
+    ({"model": "wan2.6-i2v", "prompt": "p", "input_reference": IMG, "size": "720p"}, ("1280*720", 5, "p")),
+    ({"model": "wan2.6-t2v", "prompt": "p", "seconds": "3", "metadata": {
+        "input": {"prompt": "from metadata"}, "parameters": {"size": "832*480", "future_key": 1}}},
+     None),  # 832*480 is no wan2.6 size: refused below
+    ({"model": "wan2.6-t2v", "prompt": "p", "seconds": "3", "metadata": {
+        "input": {"prompt": "from metadata"}, "parameters": {"size": "720*1280"}}}, ("720*1280", 3, "from metadata")),
+])
+async def test_new_api_maps_top_level_fields_and_lays_metadata_over_them(
+        sim: Simulator, gw: httpx.AsyncClient, body: dict[str, Any], expected: tuple[str, int, str] | None) -> None:
+    response = await gw.post(NEWAPI, json=body)
+    if expected is None:
+        assert response.status_code == 400 and response.json()["code"] == "InvalidParameter"
+        return
+    assert response.status_code == 200, response.text
+    plan = sim.tasks[0].plan
+    assert (plan.size, plan.duration, plan.prompt) == expected
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("case", "status", "code"), [
+    ("no key", 401, "unauthorized"),
+    ("unknown model", 503, "model_not_found"),
+    ("kf2v model (the adaptor never uses image2video)", 400, "InvalidParameter"),
+    ("size not allowed", 400, "InvalidParameter"),
+    ("i2v without an image", 400, "InvalidParameter"),
+    ("metadata changes the model", 400, "invalid_request"),
+    ("body is not JSON", 400, "invalid_request"),
+])
+async def test_new_api_refusals_use_the_gateways_error_shapes(
+        sim: Simulator, gw: httpx.AsyncClient, case: str, status: int, code: str) -> None:
+    bodies: dict[str, Any] = {
+        "no key": {"model": "wan2.6-t2v", "prompt": "p"},
+        "unknown model": {"model": "wan9-t2v", "prompt": "p"},
+        "kf2v model (the adaptor never uses image2video)": {
+            "model": "wan2.1-kf2v-plus", "prompt": "p", "metadata": {"input": {"first_frame_url": IMG}}},
+        "size not allowed": {"model": "wan2.6-t2v", "prompt": "p", "metadata": {"parameters": {"size": "1*1"}}},
+        "i2v without an image": {"model": "wan2.6-i2v", "prompt": "p"},
+        "metadata changes the model": {"model": "wan2.6-t2v", "prompt": "p", "metadata": {"model": "wan2.5-t2v"}},
+    }
+    if case == "body is not JSON":
+        response = await gw.post(NEWAPI, content=b"{nope")
+    else:
+        response = await gw.post(NEWAPI, json=bodies[case], headers={"Authorization": ""} if case == "no key" else None)
+    assert response.status_code == status, response.text
+    body = response.json()
+    if status in (401, 503):  # the gateway's middleware: OpenAI-style
+        assert body["error"]["code"] == code and body["error"]["type"] == "new_api_error" and body["error"]["message"]
+    else:  # task relay errors: {code, message, data}
+        assert (body["code"], body["data"]) == (code, None) and body["message"]
+    if case.startswith("kf2v"):
+        assert body["message"].startswith("url error")
+    assert (sim.stats.submits, sim.stats.submits_refused, sim.tasks) == (1, 1, [])
+
+
+@pytest.mark.anyio
+async def test_new_api_failures_unknown_ids_and_other_keys(sim: Simulator, gw: httpx.AsyncClient) -> None:
+    sim.faults.fail_next_task("DataInspectionFailed")
+    gid = (await ok_json(gw.post(NEWAPI, json={"model": "wan2.6-t2v", "prompt": "p"})))["id"]
+    not_yet = await gw.get(f"/v1/videos/{gid}/content")
+    assert not_yet.status_code == 400
+    assert not_yet.json()["error"] == {"message": "Task is not completed yet, current status: SUBMITTED",
+                                       "type": "invalid_request_error"}
+    sim.advance(250)
+    body = await ok_json(gw.get(f"{NEWAPI}/{gid}"))
+    dto = body["data"]
+    assert body["code"] == "success" and (dto["status"], dto["progress"]) == ("FAILURE", "100%")
+    assert dto["fail_reason"] == ("task failed, code: DataInspectionFailed , message: "
+                                  "Output data may contain inappropriate content.")
+    assert "result_url" not in dto and dto["data"]["output"]["code"] == "DataInspectionFailed"
+    failed = await gw.get(f"/v1/videos/{gid}/content")
+    assert failed.status_code == 400 and failed.json()["error"]["message"].endswith("current status: FAILURE")
+    assert (await ok_json(gw.get(f"/v1/videos/{gid}")))["error"]["code"] == "DataInspectionFailed"
+
+    upstream_id = sim.tasks[0].task_id
+    for unknown, key in (("task_nope", KEY), (gid, {"Authorization": "Bearer sk-someone-else"}), (upstream_id, KEY)):
+        refused = await gw.get(f"{NEWAPI}/{unknown}", headers=key)
+        assert refused.status_code == 400 and refused.json()["code"] == "task_not_exist", unknown
+    assert (await gw.get("/v1/videos/task_nope/content")).status_code == 404
+    assert (await gw.get(f"{NEWAPI}/{gid}", headers={"Authorization": ""})).status_code == 401
+    # A gateway id means nothing to DashScope itself.
+    assert (await ok_json(gw.get(f"/api/v1/tasks/{gid}")))["output"]["task_status"] == "UNKNOWN"
+
+
+@pytest.mark.anyio
+async def test_gateways_keep_finished_tasks_but_their_urls_expire(sim: Simulator, gw: httpx.AsyncClient) -> None:
+    gid = (await ok_json(gw.post(NEWAPI, json={"model": "wan2.6-t2v", "prompt": "p"})))["id"]
+    yid = (await ok_json(gw.post(YUTO, json={"model": "wan2.6-t2v", "prompt": "p"})))["task_id"]
+    sim.advance(250)
+    url = (await ok_json(gw.get(f"{YUTO}/{yid}")))["data"]["output"]
+    sim.advance(24 * 3600 + 1)
+    assert (await ok_json(gw.get(f"{NEWAPI}/{gid}")))["data"]["status"] == "SUCCESS"  # from the gateway's database
+    assert (await ok_json(gw.get(f"{YUTO}/{yid}")))["status"] == "SUCCESS"
+    assert (await ok_json(gw.get(f"/api/v1/tasks/{sim.tasks[0].task_id}")))["output"]["task_status"] == "UNKNOWN"
+    gone = await gw.get(f"/v1/videos/{gid}/content")
+    assert gone.status_code == 502 and "expired" in gone.json()["error"]["message"]
+    assert (await gw.get(url)).status_code == 403
+
+
+@pytest.mark.anyio
+async def test_yuto_flat_submits_and_flat_taskdto_polls(sim: Simulator, gw: httpx.AsyncClient) -> None:
+    created = await ok_json(gw.post(YUTO, json={
+        "model": "wan2.6-i2v", "prompt": "the cat jumps", "images": [IMG], "resolution": "720P", "duration": 2,
+        "audio": "false", "negative_prompt": "blur", "prompt_extend": True, "watermark": False, "seed": 7}))
+    yid = created["task_id"]
+    assert set(created) == {"task_id", "simulated"}
+    [task] = sim.tasks
+    assert (task.via, task.plan.spec.id, task.plan.tier, task.plan.duration, task.plan.audio, task.plan.seed) == (
+        "yuto", "wan2.6-i2v", "720P", 2, False, 7)
+    seen = []
+    for step in (0, 60, 100, 100):
+        sim.advance(step)
+        body = await ok_json(gw.get(f"{YUTO}/{yid}"))
+        assert set(body) == {"task_id", "status", "fail_reason", "submit_time", "start_time", "finish_time",
+                             "progress", "data", "simulated"}
+        seen.append((body["status"], body["progress"], body["data"] is None))
+    assert seen == [("SUBMITTED", "10%", True), ("QUEUED", "20%", True), ("IN_PROGRESS", "30%", True),
+                    ("SUCCESS", "100%", False)]
+    url = body["data"]["output"]
+    assert body["data"]["outputs"] == [url] and body["fail_reason"] == ""
+    video = await gw.get(url, headers={"Authorization": ""})  # a signed URL: no key needed
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+
+    sim.faults.fail_next_task("InternalError.Timeout")
+    doomed = (await ok_json(gw.post(YUTO, json={"model": "wan2.5-t2v-preview", "prompt": "p", "size": "832*480",
+                                                "duration": 10, "audio_url": "https://e.com/a.mp3"})))["task_id"]
+    sim.advance(250)
+    failed = await ok_json(gw.get(f"{YUTO}/{doomed}"))
+    assert (failed["status"], failed["data"]) == ("FAILURE", None)
+    assert failed["fail_reason"].startswith("task failed, code: InternalError.Timeout , message: ")
+
+    unknown = await gw.get(f"{YUTO}/nope")
+    assert unknown.status_code == 400 and unknown.json()["code"] == "task_not_exist"
+    bad = await gw.post(YUTO, json={"model": "wan2.6-t2v", "prompt": "p", "size": "832*480"})
+    assert bad.status_code == 400 and bad.json()["code"] == "InvalidParameter" and bad.json()["data"] is None
+    assert (sim.stats.submits, sim.stats.submits_accepted) == (3, 2)
+
+
+@pytest.mark.anyio
+async def test_vtrix_submits_under_vtrix_ids_and_polls_in_queue_processing_done(
+        sim: Simulator, gw: httpx.AsyncClient) -> None:
+    created = await ok_json(gw.post(VTRIX, json={"model": "wan26_t2v", "input": {"prompt": "a kitten"},
+                                                 "parameters": {"size": "1280*720", "duration": 2, "audio": False}}))
+    vid = created["id"]
+    assert created["status"] == "in_queue"
+    [task] = sim.tasks
+    assert (task.via, task.plan.model_name, task.plan.size) == ("vtrix", "wan2.6-t2v", "1280*720")
+    seen = []
+    for step in (0, 150, 100):
+        sim.advance(step)
+        body = await ok_json(gw.get(f"{VTRIX}/task/{vid}"))
+        seen.append((body["status"], "output" in body, "usage" in body, "error" in body))
+    assert seen == [("in_queue", False, False, False), ("processing", False, False, False),
+                    ("done", True, True, False)]
+    [part] = body["output"][0]["content"]
+    assert part["type"] == "video" and part["jobId"] == task.task_id and part["url"].startswith(sim.root_url)
+    assert body["usage"] == {"cost": "0.20", "discount": 0}  # 2 s of silent 720P wan2.6 at the list price
+    assert (await gw.get(part["url"], headers={"Authorization": ""})).status_code == 200
+
+    sim.faults.fail_next_task("DataInspectionFailed")
+    flagged = (await ok_json(gw.post(VTRIX, json={"model": "wan25_t2v", "input": {"prompt": "p"}})))["id"]
+    sim.faults.fail_next_task("001026096", "Result parsing error")
+    parsed = (await ok_json(gw.post(VTRIX, json={"model": "wan25_i2v", "input": {"img_url": IMG},
+                                                 "parameters": {"resolution": "480P"}})))["id"]
+    sim.advance(250)
+    failed = await ok_json(gw.get(f"{VTRIX}/task/{flagged}"))
+    assert (failed["status"], failed["error"]["code"]) == ("failed", "001026095")
+    assert "DataInspectionFailed" in failed["error"]["message"] and "output" not in failed
+    assert (await ok_json(gw.get(f"{VTRIX}/task/{parsed}")))["error"] == {
+        "code": "001026096", "message": "Result parsing error"}
+    missing = await gw.get(f"{VTRIX}/task/nope")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "task_not_found"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"model": "wan2.6-t2v", "input": {"prompt": "p"}}, 400, "ModelNotFound"),  # catalog id, not a vtrix id
+    ({"model": "wan26_t2v", "input": {"prompt": "p"}, "parameters": {"size": "1*1"}}, 400, "InvalidParameter"),
+    ({"model": "wan26_r2v", "input": {"prompt": "character1", "reference_video_urls": [VIDEO] * 3}}, 400,
+     "001026001"),
+    ({"model": "wan26_r2v", "input": {"prompt": "character1", "reference_video_urls": [VIDEO]},
+      "parameters": {"audio": True}}, 400, "001026002"),
+    ({"model": "wan26_r2v", "input": {"prompt": "character1", "reference_video_urls": [VIDEO]},
+      "parameters": {"duration": 15}}, 400, "001026003"),
+])
+async def test_vtrix_refusals_carry_vtrix_codes(sim: Simulator, gw: httpx.AsyncClient, body: dict[str, Any],
+                                                status: int, code: str) -> None:
+    response = await gw.post(VTRIX, json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
+    assert (sim.stats.submits, sim.tasks) == (1, [])
+    no_key = await gw.post(VTRIX, json=body, headers={"Authorization": "Basic x"})
+    assert no_key.status_code == 401 and no_key.json()["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("path", "body"), [
+    (NEWAPI, {"model": "wan2.6-t2v", "prompt": "p"}),
+    (YUTO, {"model": "wan2.6-t2v", "prompt": "p"}),
+    (VTRIX, {"model": "wan26_t2v", "input": {"prompt": "p"}}),
+])
+async def test_faults_hit_gateway_submits_and_polls_in_the_gateways_shape(
+        sim: Simulator, gw: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+    sim.faults.submit("429", retry_after=3)
+    throttled = await gw.post(path, json=body)
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "3"
+    assert throttled.json()["error"]["code"] == "Throttling.RateQuota"
+    created = await ok_json(gw.post(path, json=body))
+    gid = created.get("id") or created["task_id"]
+    poll_path = f"{VTRIX}/task/{gid}" if path == VTRIX else f"{path}/{gid}"
+    sim.faults.poll("503")
+    assert (await gw.get(poll_path)).status_code == 503
+    sim.faults.poll("malformed")
+    with pytest.raises(json.JSONDecodeError):
+        (await gw.get(poll_path)).json()
+    await ok_json(gw.get(poll_path))
+    sim.faults.submit("500", processed=True)
+    assert (await gw.post(path, json=body)).status_code == 500
+    assert (sim.stats.submits, sim.stats.submits_accepted, sim.stats.polls, sim.stats.faults_applied) == (3, 2, 3, 4)
+
+
+@pytest.mark.anyio
+async def test_download_faults_hit_the_new_api_content_endpoint(sim: Simulator, gw: httpx.AsyncClient) -> None:
+    gid = (await ok_json(gw.post(NEWAPI, json={"model": "wan2.6-t2v", "prompt": "p"})))["id"]
+    sim.advance(250)
+    whole = (await gw.get(f"/v1/videos/{gid}/content")).content
+    sim.faults.download("truncated", truncate_at=500)
+    with pytest.raises(httpx.RemoteProtocolError):
+        await gw.get(f"/v1/videos/{gid}/content")
+    sim.faults.download("expired")
+    assert (await gw.get(f"/v1/videos/{gid}/content")).status_code == 502
+    sim.faults.download("503")
+    assert (await gw.get(f"/v1/videos/{gid}/content")).status_code == 503
+    assert (await gw.get(f"/v1/videos/{gid}/content")).content == whole
+    with anyio.fail_after(2):  # the counter moves just after the last byte went out
+        while sim.stats.downloads_completed < 2:
+            await anyio.sleep(0.01)
+    assert (sim.stats.downloads, sim.stats.downloads_completed) == (4, 2)  # the 503 replaced the handler
+
+
+# --------------------------------------------------------------------------- the real providers over loopback
+
+
+def gen_request(**arguments: Any) -> GenerationRequest:
+    return validate(arguments).request
+
+
+def make_provider(name: str, client: httpx.AsyncClient, sim: Simulator) -> Any:
+    if name == "dashscope":  # seed 003: DashScope behind the /qwen gateway prefix
+        return DashScopeProvider(client, api_key="sk-test", base_url=sim.root_url + "/qwen/api/v1")
+    cls = {"newapi": NewApiProvider, "yuto": YutoProvider, "vtrix": VtrixProvider}[name]
+    return cls(client, api_key="sk-test", base_url=sim.root_url)
+
+
+PROVIDER_CASES = [
+    ("newapi", {"model": "wan2.6-t2v", "prompt": "a fox", "size": "1280*720", "duration": 2, "audio": False}),
+    ("newapi", {"model": "wan2.6-i2v", "prompt": "the cat jumps", "img_url": IMG, "resolution": "720P",
+                "duration": 3, "negative_prompt": "blur", "seed": 5}),
+    ("newapi", {"model": "wan2.6-r2v", "prompt": "character1 waves", "reference_video_urls": [VIDEO],
+                "size": "1280*720", "shot_type": "multi"}),
+    ("yuto", {"model": "wan2.6-t2v", "prompt": "a fox", "size": "1280*720", "duration": 2, "audio": True}),
+    ("yuto", {"model": "wan2.5-i2v-preview", "prompt": "the cat jumps", "img_url": IMG, "resolution": "480P"}),
+    ("vtrix", {"model": "wan2.6-t2v", "prompt": "a fox", "size": "1280*720", "duration": 2}),
+    ("vtrix", {"model": "wan2.6-r2v", "prompt": "character1 waves", "reference_video_urls": [VIDEO],
+               "size": "1280*720", "duration": 10}),
+    ("dashscope", {"model": "wan2.6-i2v", "prompt": "the cat jumps", "img_url": IMG, "resolution": "720P",
+                   "duration": 2}),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("name", "arguments"), PROVIDER_CASES, ids=[f"{n}-{a['model']}" for n, a in PROVIDER_CASES])
+async def test_each_real_provider_completes_a_task_against_the_simulator(
+        sim: Simulator, tmp_path: Path, name: str, arguments: dict[str, Any]) -> None:
+    request = gen_request(**arguments)
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        provider = make_provider(name, client, sim)
+        created = await provider.submit(request)
+        assert created.status.state == "queued"
+        assert (await provider.poll(created.remote_id)).state == "queued"
+        sim.advance(150)
+        running = await provider.poll(created.remote_id)
+        assert running.state == "running" and running.video_url is None
+        sim.advance(100)
+        done = await provider.poll(created.remote_id)
+        assert done.state == "succeeded" and done.video_url and done.video_url.startswith(sim.root_url)
+        url, headers = provider.download_target(created.remote_id, done)
+        result = await downloads.download(client, url, tmp_path / "v.mp4", headers=headers)
+        direct = (await client.get(done.video_url)).content
+    [task] = sim.tasks
+    assert task.via == ("/qwen/api/v1" if name == "dashscope" else name)
+    assert (task.plan.spec.id, task.plan.duration) == (request.model, request.duration)
+    if request.resolution:
+        assert task.plan.tier == request.resolution
+    else:
+        assert task.plan.size == request.size
+    if request.audio is not None:
+        assert task.plan.audio is request.audio
+    assert result.size == len(direct) > 1000 and (tmp_path / "v.mp4").read_bytes() == direct
+    assert sim.stats.submits == sim.stats.submits_accepted == 1
+    if name == "newapi":
+        assert url == f"{sim.root_url}/v1/videos/{created.remote_id}/content" and headers
+    else:
+        assert url == done.video_url and not headers
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("name", "model", "code"), [
+    ("newapi", "wan2.6-t2v", "DataInspectionFailed"),
+    ("yuto", "wan2.6-t2v", "DataInspectionFailed"),
+    ("vtrix", "wan2.6-t2v", "001026095"),
+    ("dashscope", "wan2.6-t2v", "DataInspectionFailed"),
+])
+async def test_each_real_provider_reads_a_failed_task_with_its_code(
+        sim: Simulator, name: str, model: str, code: str) -> None:
+    sim.faults.fail_next_task("DataInspectionFailed")
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        provider = make_provider(name, client, sim)
+        created = await provider.submit(gen_request(model=model, prompt="something flagged", size="1280*720"))
+        sim.advance(250)
+        status = await provider.poll(created.remote_id)
+    assert (status.state, status.error_code, status.video_url) == ("failed", code, None)
+    assert status.error_message and ("inappropriate" in status.error_message or
+                                     "DataInspectionFailed" in status.error_message)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", ["newapi", "yuto", "vtrix"])
+async def test_each_gateway_provider_reports_unknown_ids_and_refusals_as_final(sim: Simulator, name: str) -> None:
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        provider = make_provider(name, client, sim)
+        with pytest.raises(ProviderError) as unknown:
+            await provider.poll("no-such-task")
+        assert unknown.value.retryable is False and unknown.value.http_status in (400, 404)
+        sim.faults.submit("429", retry_after=2)
+        with pytest.raises(ProviderError) as throttled:
+            await provider.submit(gen_request(prompt="p", size="1280*720"))
+        assert (throttled.value.retryable, throttled.value.created, throttled.value.retry_after) == (True, False, 2)
+    assert sim.stats.submits_accepted == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", ["newapi", "yuto", "vtrix"])
+async def test_each_gateway_provider_is_told_a_wrong_key_is_refused(name: str) -> None:
+    async with Simulator(SimulatorConfig(required_key="sk-right", renderer="fallback")) as sim, \
+            httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        provider = make_provider(name, client, sim)  # it sends sk-test
+        with pytest.raises(ProviderError) as refused:
+            await provider.submit(gen_request(prompt="p", size="1280*720"))
+        with pytest.raises(ProviderError) as poll_refused:
+            await provider.poll("whatever")
+    assert (refused.value.http_status, refused.value.retryable, refused.value.created) == (401, False, False)
+    assert (poll_refused.value.http_status, poll_refused.value.retryable) == (401, False)
+    assert "sk-test" not in refused.value.message and sim.tasks == []
+
+
+@pytest.mark.anyio
+async def test_vtrix_refuses_three_reference_videos_although_alibaba_allows_them(sim: Simulator) -> None:
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        provider = make_provider("vtrix", client, sim)
+        with pytest.raises(ProviderError) as caught:
+            await provider.submit(gen_request(model="wan2.6-r2v", prompt="character1", size="1280*720",
+                                              reference_video_urls=[VIDEO] * 3))
+    error = caught.value
+    assert (error.provider_code, error.retryable, error.created) == ("001026001", False, False)
+    assert "1-2" in error.message and sim.tasks == []

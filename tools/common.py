@@ -48,6 +48,9 @@ REMEDIES = {
 }
 
 
+GENERIC_REMEDY = "Read the provider's message above; adjust the request if it names a parameter, else generate again."
+
+
 @dataclass
 class AppState:
     """What the lifespan yields; tools reach it through the request context."""
@@ -134,7 +137,7 @@ def task_result(state: AppState, record: TaskRecord, *, attached: str | None = N
     error = None
     if record.error_code and record.state in ("failed", "unknown", "expired"):
         error = TaskError(code=record.error_code, message=record.error_message or "",
-                          remedy=REMEDIES.get(record.error_code, ""))
+                          remedy=REMEDIES.get(record.error_code, GENERIC_REMEDY))
     poll_after = None
     tid = record.id
     if record.state in ("queued", "running", "submitting"):

@@ -20,7 +20,15 @@ import httpx
 
 from server.catalog import Family, GenerationRequest, models_for
 from server.errors import InvalidRequest, NotConfigured, ProviderError
-from server.providers.base import RemoteState, RemoteStatus, RemoteTask, json_or_none, parse_retry_after, send
+from server.providers.base import (
+    RemoteState,
+    RemoteStatus,
+    RemoteTask,
+    json_or_none,
+    parse_retry_after,
+    send,
+    wire_fields,
+)
 
 __all__ = [
     "REGION_BASE_URLS",
@@ -102,14 +110,6 @@ def base_url_for(region: str, workspace_id: str | None = None, base_url: str | N
 
 # --------------------------------------------------------------------------- request bodies
 
-# Which GenerationRequest fields go into ``input``, per family, besides the prompts and audio_url.
-_MEDIA_INPUTS: dict[Family, tuple[str, ...]] = {
-    Family.T2V: (),
-    Family.I2V: ("img_url",),
-    Family.KF2V: ("first_frame_url", "last_frame_url"),
-    Family.R2V: ("reference_video_urls",),
-}
-
 
 def build_submit(request: GenerationRequest, region: str) -> tuple[str, dict[str, Any]]:
     """The submit path (relative to the API root) and JSON body for a validated request."""
@@ -120,30 +120,8 @@ def build_submit(request: GenerationRequest, region: str) -> tuple[str, dict[str
             f"{spec.id} is not offered in DashScope region '{region}' (available in: {', '.join(spec.regions)})",
             field="model",
         )
-    family = request.family
-    inputs: dict[str, Any] = {}
-    for name in ("prompt", "negative_prompt", *_MEDIA_INPUTS[family], "audio_url"):
-        value = getattr(request, name)
-        if value is not None:
-            inputs[name] = list(value) if isinstance(value, tuple) else value
-
-    parameters: dict[str, Any] = {}
-    # t2v and r2v take an exact width*height; i2v and kf2v take a tier such as "720P".
-    if spec.uses_size:
-        if request.size is not None:
-            parameters["size"] = request.size
-    elif request.resolution is not None:
-        parameters["resolution"] = request.resolution
-    parameters["duration"] = request.duration
-    parameters["prompt_extend"] = request.prompt_extend
-    parameters["watermark"] = request.watermark
-    # Optional switches are sent only when set, so the service's own defaults apply otherwise.
-    for name in ("seed", "audio", "shot_type"):
-        value = getattr(request, name)
-        if value is not None:
-            parameters[name] = value
-
-    path = KF2V_SYNTHESIS_PATH if family is Family.KF2V else VIDEO_SYNTHESIS_PATH
+    inputs, parameters = wire_fields(request)
+    path = KF2V_SYNTHESIS_PATH if request.family is Family.KF2V else VIDEO_SYNTHESIS_PATH
     return path, {"model": spec.wire_name(region), "input": inputs, "parameters": parameters}
 
 

@@ -21,15 +21,16 @@ and ``seed`` are ``omitempty`` non-pointers there, so ``prompt_extend=false``
 and ``seed=0`` never reach DashScope on such builds.
 
 The pure functions (``build_submit``, ``parse_submit``, ``parse_task``,
-``parse_error``, ``http_error``) hold all the wire knowledge; the provider class
-adds the header and one HTTP exchange per call.
+``parse_error``) hold all the wire knowledge; the provider class adds the header
+and one HTTP exchange per call. The HTTP-status rules (``http_error``) and the
+parsing helpers yuto and vtrix share live in ``server.providers.base`` and are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -37,7 +38,24 @@ import httpx
 
 from server.catalog import MODELS, Family, GenerationRequest
 from server.errors import ProviderError
-from server.providers.base import RemoteState, RemoteStatus, RemoteTask, json_or_none, parse_retry_after, send
+from server.providers.base import (
+    GatewayDefaults,
+    RemoteState,
+    RemoteStatus,
+    RemoteTask,
+    ambiguous_submit,
+    as_dict,
+    gateway_root,
+    http_error,
+    json_or_none,
+    parse_epoch,
+    parse_progress,
+    scrub,
+    send,
+    stripped,
+    unknown_task,
+    wire_fields,
+)
 
 __all__ = [
     "NEWAPI_FAMILIES",
@@ -52,8 +70,12 @@ __all__ = [
     "parse_progress",
     "parse_submit",
     "parse_task",
+    "poll_error",
+    "report_failure",
     "scrub",
     "state_of",
+    "submit_error",
+    "submit_refusal",
 ]
 
 # The Ali adaptor posts every task to .../video-generation/video-synthesis and never
@@ -85,59 +107,9 @@ _STATES: dict[str, RemoteState] = {
 # "task failed, code: InvalidParameter , message: image_url must provided"
 _FAIL_REASON_RE = re.compile(r"code:\s*(?P<code>[^,\s]+)\s*,\s*message:\s*(?P<message>.*)", re.DOTALL)
 _HTTP_URL_RE = re.compile(r"^https?://\S+$")
-_MAX_TEXT = 300  # provider text quoted in a message is cut to this length
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-def gateway_root(base_url: str, suffixes: tuple[str, ...] = ("/v1", "/v2")) -> str:
-    """The gateway root: trailing slashes and one trailing API-version segment removed."""
-    root = base_url.strip().rstrip("/")
-    for suffix in suffixes:
-        if root.endswith(suffix):
-            return root[: -len(suffix)].rstrip("/")
-    return root
-
-
-def scrub(text: Any, secret: str | None) -> str:
-    """Provider text made safe for a message: the API key removed, the length bounded."""
-    value = "" if text is None else str(text)
-    if secret:
-        value = value.replace(secret, "***")
-    value = " ".join(value.split())
-    return value if len(value) <= _MAX_TEXT else value[: _MAX_TEXT - 3] + "..."
-
-
-def parse_progress(value: Any) -> float | None:
-    """Progress as 0..100 from ``30``, ``30.5``, ``"30%"`` or ``"30"``; None when absent or unreadable."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        text = value.strip().rstrip("%").strip()
-        if not text:
-            return None
-        try:
-            number = float(text)
-        except ValueError:
-            return None
-    elif isinstance(value, int | float):
-        number = float(value)
-    else:
-        return None
-    if number != number:  # NaN
-        return None
-    return min(100.0, max(0.0, number))
-
-
-def parse_epoch(value: Any) -> datetime | None:
-    """A UTC datetime from epoch seconds; None for 0, absent or unreadable values."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def state_of(status: Any) -> RemoteState:
@@ -145,14 +117,6 @@ def state_of(status: Any) -> RemoteState:
     if not isinstance(status, str):
         return "queued"
     return _STATES.get(status.strip().upper(), "queued")
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def parse_fail_reason(text: str | None) -> tuple[str | None, str | None]:
@@ -172,24 +136,8 @@ def legacy_url(text: str | None) -> str | None:
 
 def build_submit(request: GenerationRequest, model_name: str | None = None) -> dict[str, Any]:
     """The ``POST /v1/video/generations`` body for a validated request (None values omitted)."""
-    inputs = {
-        "negative_prompt": request.negative_prompt,
-        "audio_url": request.audio_url,
-        "img_url": request.img_url,
-        "first_frame_url": request.first_frame_url,
-        "last_frame_url": request.last_frame_url,
-        "reference_video_urls": list(request.reference_video_urls) if request.reference_video_urls else None,
-    }
-    parameters = {
-        "size": request.size,
-        "resolution": request.resolution,
-        "duration": request.duration,
-        "prompt_extend": request.prompt_extend,
-        "watermark": request.watermark,
-        "seed": request.seed,
-        "audio": request.audio,
-        "shot_type": request.shot_type,
-    }
+    inputs, parameters = wire_fields(request)
+    inputs.pop("prompt", None)  # the prompt travels at the top level, where every build reads it
     body: dict[str, Any] = {"model": model_name or request.model}
     if request.prompt is not None:
         body["prompt"] = request.prompt
@@ -197,10 +145,9 @@ def build_submit(request: GenerationRequest, model_name: str | None = None) -> d
     # for builds that read only the metadata. Top-level size is deliberately absent.
     body["duration"] = request.duration
     metadata: dict[str, Any] = {}
-    kept_inputs = {k: v for k, v in inputs.items() if v is not None}
-    if kept_inputs:
-        metadata["input"] = kept_inputs
-    metadata["parameters"] = {k: v for k, v in parameters.items() if v is not None}
+    if inputs:
+        metadata["input"] = inputs
+    metadata["parameters"] = parameters
     body["metadata"] = metadata
     return body
 
@@ -216,66 +163,47 @@ def parse_error(body: Any) -> tuple[str | None, str | None]:
     error = body.get("error")
     if isinstance(error, dict):
         code = error.get("code") or error.get("type")
-        return (str(code) if code not in (None, "") else None), _text(error.get("message"))
+        return (str(code) if code not in (None, "") else None), stripped(error.get("message"))
     if isinstance(error, str) and error.strip():
         return None, error.strip()
     code = body.get("code")
-    message = _text(body.get("message")) or _text(body.get("msg"))
+    message = stripped(body.get("message")) or stripped(body.get("msg"))
     return (str(code) if code not in (None, "") else None), message
 
 
-def http_error(
-    response: httpx.Response,
-    *,
-    service: str,
-    code: str | None,
-    message: str | None,
-    structured: bool,
-    paid: bool,
-    secret: str | None,
-) -> ProviderError:
-    """Translate a non-2xx answer into ``ProviderError``: 408/429/5xx retryable, other 4xx not.
+def submit_error(response: httpx.Response, body: Any, *, service: str, secret: str | None) -> ProviderError:
+    """A non-2xx submit answer as ``ProviderError``: the HTTP-status rules, with the gateway's code and message."""
+    code, message = parse_error(body)
+    return http_error(response, service=service, code=code, message=message, paid=True, secret=secret)
 
-    ``structured`` says the body was an error the service itself wrote. For a paid
-    submit that is what proves nothing was started: a 502/504 or an HTML page from a
-    proxy in front of the service may hide a task that was created, so it leaves
-    ``created=None`` and is not retried.
-    """
-    status = response.status_code
-    detail = scrub(message, secret) if message else ""
-    code = scrub(code, secret) if code else None
-    said = f" ({code}: {detail})" if code and detail else f" ({code or detail})" if code or detail else ""
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    if status in (401, 403):
+
+def poll_error(
+    response: httpx.Response, body: Any, *, service: str, remote_id: str, secret: str | None, hint: str | None = None
+) -> ProviderError:
+    """A non-2xx poll answer as ``ProviderError``: a 404 or ``task_not_exist`` is an id this key does not own."""
+    code, message = parse_error(body)
+    if code == "task_not_exist" or response.status_code == 404:
+        return unknown_task(service, remote_id, code=code, http_status=response.status_code, hint=hint)
+    return http_error(response, service=service, code=code, message=message, paid=False, secret=secret)
+
+
+def submit_refusal(body: Any, who: str, *, secret: str | None) -> ProviderError | None:
+    """The refusal an id-less 2xx submit answer carries (new-api writes some errors into a 2xx), if any."""
+    code, message = parse_error(body)
+    if (code and code != "success") or message:
         return ProviderError(
-            f"the {service} refused the API key (HTTP {status}){said}",
-            provider_code=code, http_status=status, retryable=False, created=False,
-            hint="Check WAN_API_KEY and WAN_BASE_URL (a key works only on the gateway that issued it).",
+            f"{who} refused the submit ({scrub(code, secret) or 'error'}: {scrub(message, secret) or 'no message'})",
+            provider_code=code, retryable=False, created=False,
         )
-    if status == 429:
-        return ProviderError(
-            f"the {service} is rate-limiting requests (HTTP 429){said}",
-            provider_code=code, http_status=status, retryable=True, created=False, retry_after=retry_after,
-        )
-    if status == 408 or status >= 500:
-        if paid and (status in (502, 504) or not structured):
-            return ProviderError(
-                f"the {service} failed while handling the submit (HTTP {status}){said}; "
-                "the task may have been created",
-                provider_code=code, http_status=status, retryable=False, created=None,
-            )
-        return ProviderError(
-            f"the {service} is temporarily unavailable (HTTP {status}){said}",
-            provider_code=code, http_status=status, retryable=True, created=False, retry_after=retry_after,
-        )
-    if status == 404:
-        return ProviderError(
-            f"the {service} has no such resource (HTTP 404){said}",
-            provider_code=code, http_status=status, retryable=False, created=False,
-        )
+    return None
+
+
+def report_failure(body: Any, who: str, remote_id: str, *, secret: str | None) -> ProviderError:
+    """A ``{code, message}`` envelope whose code is not "success": the gateway could not report the task."""
+    code, message = parse_error(body)
     return ProviderError(
-        f"the {service} rejected the request (HTTP {status}){said}",
-        provider_code=code, http_status=status, retryable=False, created=False,
+        f"{who} could not report task {remote_id} ({scrub(code, secret)}: {scrub(message, secret) or 'no message'})",
+        provider_code=code, retryable=False,
     )
 
 
@@ -286,24 +214,11 @@ def parse_submit(body: Any, *, secret: str | None = None) -> RemoteTask:
     and did not say what became of it.
     """
     if not isinstance(body, dict):
-        raise ProviderError(
-            "the gateway accepted the submit but its answer was not JSON; the task may have been created",
-            retryable=False, created=None,
-        )
+        raise ambiguous_submit("the gateway accepted the submit but its answer was not JSON")
     remote_id = body.get("id") or body.get("task_id")
     if not isinstance(remote_id, str | int) or isinstance(remote_id, bool) or not str(remote_id).strip():
-        code, message = parse_error(body)
-        if (code and code != "success") or message:
-            # An error body behind a 2xx: the gateway refused the request.
-            raise ProviderError(
-                f"the gateway refused the submit ({scrub(code, secret) or 'error'}: "
-                f"{scrub(message, secret) or 'no message'})",
-                provider_code=code, retryable=False, created=False,
-            )
-        raise ProviderError(
-            "the gateway accepted the submit but returned no task id; the task may have been created",
-            retryable=False, created=None,
-        )
+        raise (submit_refusal(body, "the gateway", secret=secret)
+               or ambiguous_submit("the gateway accepted the submit but returned no task id"))
     remote_id = str(remote_id).strip()
     status = RemoteStatus(
         remote_id=remote_id,
@@ -319,28 +234,22 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
     if not isinstance(body, dict):
         raise ProviderError("the gateway's task answer was not a JSON object", retryable=True)
     if "code" in body and ("data" in body or "message" in body):
-        code = body.get("code")
-        if code != "success":
-            err_code, message = parse_error(body)
-            raise ProviderError(
-                f"the gateway could not report task {remote_id} ({scrub(err_code, secret)}: "
-                f"{scrub(message, secret) or 'no message'})",
-                provider_code=err_code, retryable=False,
-            )
-        task = _dict(body.get("data"))
+        if body.get("code") != "success":
+            raise report_failure(body, "the gateway", remote_id, secret=secret)
+        task = as_dict(body.get("data"))
     else:
         task = body
     if not task:
         raise ProviderError(f"the gateway returned no data for task {remote_id}", retryable=True)
 
-    upstream = _dict(task.get("data"))
-    output = _dict(upstream.get("output"))
-    upstream_status = _text(output.get("task_status"))
-    raw_status = _text(task.get("status"))
+    upstream = as_dict(task.get("data"))
+    output = as_dict(upstream.get("output"))
+    upstream_status = stripped(output.get("task_status"))
+    raw_status = stripped(task.get("status"))
     state = state_of(raw_status if raw_status else upstream_status)
-    fail_reason = _text(task.get("fail_reason"))
+    fail_reason = stripped(task.get("fail_reason"))
 
-    video_url = _text(task.get("result_url")) or _text(output.get("video_url"))
+    video_url = stripped(task.get("result_url")) or stripped(output.get("video_url"))
     if video_url is None and state == "succeeded":
         video_url = legacy_url(fail_reason)  # older builds write the result URL into fail_reason
 
@@ -353,8 +262,8 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
     elif upstream_status and upstream_status.upper() in ("CANCELED", "CANCELLED") and state == "failed":
         state = "canceled"
     if state in ("failed", "canceled"):
-        error_code = _text(output.get("code"))
-        error_message = _text(output.get("message"))
+        error_code = stripped(output.get("code"))
+        error_message = stripped(output.get("message"))
         if error_code is None or error_message is None:
             reason_code, reason_message = parse_fail_reason(fail_reason)
             error_code = error_code or reason_code
@@ -371,7 +280,7 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
         video_url=video_url if state == "succeeded" else None,
         error_code=error_code,
         error_message=error_message,
-        actual_prompt=_text(output.get("actual_prompt")),
+        actual_prompt=stripped(output.get("actual_prompt")),
         usage=dict(usage) if isinstance(usage, dict) else {},
         submitted_at=parse_epoch(task.get("submit_time")),
         finished_at=parse_epoch(task.get("finish_time")),
@@ -381,11 +290,15 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
 # --------------------------------------------------------------------------- provider
 
 
-class NewApiProvider:
+class NewApiProvider(GatewayDefaults):
     """A new-api (OpenAI-style) gateway in front of DashScope."""
 
     name = "newapi"
     service = "new-api gateway"
+    cancel_refusal = ("cancelling is not supported by this gateway (new-api has no cancel endpoint); task {remote_id} "
+                      "keeps running and may still be billed")
+    missing_url_hint = "Poll the task again; if it succeeded, enable the gateway's /content endpoint."
+    root_suffixes = ("/v1",)
 
     def __init__(
         self,
@@ -396,18 +309,12 @@ class NewApiProvider:
         use_content_endpoint: bool = True,
         model_names: Mapping[str, str] | None = None,
     ) -> None:
-        self._client = client
-        self._api_key = api_key
-        self._root = gateway_root(base_url, ("/v1",))
+        super().__init__(client, api_key=api_key, base_url=base_url)
         self._use_content = use_content_endpoint
         # Gateway operators name models themselves (new-api's default list uses the
         # Beijing spellings wanx2.1-*); map catalog ids to their names here if they differ.
         self._model_names = dict(model_names or {})
         self._offered = frozenset(spec.id for spec in MODELS if spec.family in NEWAPI_FAMILIES)
-
-    @property
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"}
 
     def _task_url(self, remote_id: str) -> str:
         return f"{self._root}/v1/video/generations/{quote(remote_id, safe='')}"
@@ -425,9 +332,7 @@ class NewApiProvider:
         )
         data = json_or_none(response)
         if not response.is_success:
-            code, message = parse_error(data)
-            raise http_error(response, service=self.service, code=code, message=message,
-                             structured=code is not None or message is not None, paid=True, secret=self._api_key)
+            raise submit_error(response, data, service=self.service, secret=self._api_key)
         return parse_submit(data, secret=self._api_key)
 
     async def poll(self, remote_id: str) -> RemoteStatus:
@@ -435,38 +340,14 @@ class NewApiProvider:
         response = await send(self._client, "GET", self._task_url(remote_id), headers=self._headers)
         data = json_or_none(response)
         if not response.is_success:
-            code, message = parse_error(data)
-            if code == "task_not_exist" or response.status_code == 404:
-                raise ProviderError(
-                    f"the {self.service} has no task {remote_id} for this API key",
-                    provider_code=code or "not_found", http_status=response.status_code, retryable=False,
-                    hint="The id may belong to another key or gateway.",
-                )
-            raise http_error(response, service=self.service, code=code, message=message,
-                             structured=code is not None or message is not None, paid=False, secret=self._api_key)
+            raise poll_error(response, data, service=self.service, remote_id=remote_id, secret=self._api_key,
+                             hint="The id may belong to another key or gateway.")
         return parse_task(remote_id, data, secret=self._api_key)
 
-    async def cancel(self, remote_id: str) -> None:
-        """new-api has no cancel route: always raises."""
-        raise ProviderError(
-            f"cancelling is not supported by this gateway (new-api has no cancel endpoint); task {remote_id} "
-            "keeps running and may still be billed",
-            provider_code="unsupported", retryable=False,
-            hint="Let the task finish and fetch or ignore its video.",
-        )
-
-    async def list_recent(self, since: datetime) -> list[RemoteStatus] | None:
-        """The gateway exposes no task list to API keys."""
-        return None
+    # cancel and list_recent: GatewayDefaults (new-api has neither a cancel route nor a task list for keys).
 
     def download_target(self, remote_id: str, status: RemoteStatus) -> tuple[str, dict[str, str]]:
         """``/v1/videos/{id}/content`` with the key (the gateway proxies the upstream URL), else the URL itself."""
         if self._use_content:
             return f"{self._root}/v1/videos/{quote(remote_id, safe='')}/content", self._headers
-        if status.video_url:
-            return status.video_url, {}
-        raise ProviderError(
-            f"task {remote_id} has no video URL to download from",
-            retryable=False,
-            hint="Poll the task again; if it succeeded, enable the gateway's /content endpoint.",
-        )
+        return super().download_target(remote_id, status)

@@ -13,14 +13,14 @@ spelling is accepted (``STATUS_MAP``).
 Seed 004 adds rules Alibaba does not document (reference_video_urls takes 1-2
 items, audio must be false with reference videos); requests are sent as the
 catalog validated them and vtrix's refusal comes back as a clear, non-retryable
-``ProviderError`` before anything is created. The HTTP-status rules are shared
-with ``server.providers.newapi.http_error``.
+``ProviderError`` before anything is created. The HTTP-status rules
+(``http_error``), the ``input`` / ``parameters`` split (``wire_fields``) and
+cancel, list and download (``GatewayDefaults``) come from ``server.providers.base``.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -28,8 +28,20 @@ import httpx
 
 from server.catalog import GenerationRequest
 from server.errors import ProviderError
-from server.providers.base import RemoteState, RemoteStatus, RemoteTask, json_or_none, send
-from server.providers.newapi import gateway_root, http_error, parse_progress, scrub
+from server.providers.base import (
+    GatewayDefaults,
+    RemoteState,
+    RemoteStatus,
+    RemoteTask,
+    ambiguous_submit,
+    http_error,
+    json_or_none,
+    parse_progress,
+    scrub,
+    send,
+    unknown_task,
+    wire_fields,
+)
 
 __all__ = [
     "STATUS_MAP",
@@ -149,28 +161,8 @@ def parse_error(body: Any) -> tuple[str | None, str | None]:
 
 def build_submit(request: GenerationRequest) -> dict[str, Any]:
     """The ``POST /model/v1/generation`` body for a validated request (None values omitted)."""
-    inputs = {
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt,
-        "audio_url": request.audio_url,
-        "img_url": request.img_url,
-        "reference_video_urls": list(request.reference_video_urls) if request.reference_video_urls else None,
-    }
-    parameters = {
-        "size": request.size,
-        "resolution": request.resolution,
-        "duration": request.duration,
-        "prompt_extend": request.prompt_extend,
-        "watermark": request.watermark,
-        "audio": request.audio,
-        "shot_type": request.shot_type,
-        "seed": request.seed,
-    }
-    return {
-        "model": VTRIX_MODEL_IDS[request.model],
-        "input": {k: v for k, v in inputs.items() if v is not None},
-        "parameters": {k: v for k, v in parameters.items() if v is not None},
-    }
+    inputs, parameters = wire_fields(request)
+    return {"model": VTRIX_MODEL_IDS[request.model], "input": inputs, "parameters": parameters}
 
 
 def _unwrap(body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -184,10 +176,7 @@ def _unwrap(body: dict[str, Any], key: str) -> dict[str, Any]:
 def parse_submit(body: Any, *, secret: str | None = None) -> RemoteTask:
     """The task id and first status from a 2xx submit answer; ``ProviderError`` for an error body."""
     if not isinstance(body, dict):
-        raise ProviderError(
-            "vtrix accepted the submit but its answer was not JSON; the task may have been created",
-            retryable=False, created=None,
-        )
+        raise ambiguous_submit("vtrix accepted the submit but its answer was not JSON")
     code, message = parse_error(body)
     task = _unwrap(body, "id")
     remote_id = task.get("id") or task.get("task_id")
@@ -198,10 +187,7 @@ def parse_submit(body: Any, *, secret: str | None = None) -> RemoteTask:
             provider_code=code, retryable=bool(retryable), created=False,
         )
     if not isinstance(remote_id, str | int) or isinstance(remote_id, bool) or not str(remote_id).strip():
-        raise ProviderError(
-            "vtrix accepted the submit but returned no task id; the task may have been created",
-            retryable=False, created=None,
-        )
+        raise ambiguous_submit("vtrix accepted the submit but returned no task id")
     remote_id = str(remote_id).strip()
     return RemoteTask(remote_id=remote_id, status=_status_from(remote_id, task, secret=secret))
 
@@ -271,20 +257,12 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
 # --------------------------------------------------------------------------- provider
 
 
-class VtrixProvider:
-    """vtrix.ai's generation API."""
+class VtrixProvider(GatewayDefaults):
+    """vtrix.ai's generation API; it documents no cancel and no task list (see GatewayDefaults)."""
 
     name = "vtrix"
     service = "vtrix API"
-
-    def __init__(self, client: httpx.AsyncClient, *, api_key: str, base_url: str) -> None:
-        self._client = client
-        self._api_key = api_key
-        self._root = gateway_root(base_url, ("/model/v1", "/model"))
-
-    @property
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"}
+    root_suffixes = ("/model/v1", "/model")
 
     def offers(self, model: str) -> bool:
         """The catalog models with a known vtrix id (VTRIX_MODEL_IDS)."""
@@ -319,29 +297,7 @@ class VtrixProvider:
         response = await send(self._client, "GET", url, headers=self._headers)
         body = json_or_none(response)
         if response.status_code == 404:
-            raise ProviderError(
-                f"the {self.service} has no task {remote_id} for this API key",
-                provider_code=parse_error(body)[0] or "not_found", http_status=404, retryable=False,
-            )
+            raise unknown_task(self.service, remote_id, code=parse_error(body)[0], http_status=404)
         if not response.is_success:
             raise self._http_error(response, body, paid=False)
         return parse_task(remote_id, body, secret=self._api_key)
-
-    async def cancel(self, remote_id: str) -> None:
-        """vtrix documents no cancel: always raises."""
-        raise ProviderError(
-            f"cancelling is not supported by the {self.service}; task {remote_id} keeps running and may be billed",
-            provider_code="unsupported", retryable=False,
-            hint="Let the task finish and fetch or ignore its video.",
-        )
-
-    async def list_recent(self, since: datetime) -> list[RemoteStatus] | None:
-        """vtrix documents no task list."""
-        return None
-
-    def download_target(self, remote_id: str, status: RemoteStatus) -> tuple[str, dict[str, str]]:
-        """The CDN URL itself, fetched without the API key."""
-        if status.video_url:
-            return status.video_url, {}
-        raise ProviderError(f"task {remote_id} has no video URL to download from", retryable=False,
-                            hint="Poll the task again once it has succeeded.")

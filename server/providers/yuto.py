@@ -8,7 +8,7 @@ new-api's TaskDto shape (``status`` NOT_START/SUBMITTED/QUEUED/IN_PROGRESS/
 SUCCESS/FAILURE, ``progress`` as ``"30%"``, ``fail_reason``) with the result in
 ``data.output`` (a URL) or ``data.outputs`` (a list of URLs). It looks like a
 new-api-derived engine (inference), so the envelope and error parsing are shared
-with ``server.providers.newapi``.
+with ``server.providers.newapi``; cancel, list and download are ``GatewayDefaults``.
 
 ``audio`` is sent as a JSON boolean although seed 000 types it as a string: the
 official document (seed 002) wins, as everywhere in the catalog. If YutoAI's
@@ -18,25 +18,33 @@ created.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from server.catalog import Family, GenerationRequest
 from server.errors import ProviderError
-from server.providers.base import RemoteState, RemoteStatus, RemoteTask, json_or_none, send
-from server.providers.newapi import (
-    gateway_root,
-    http_error,
-    legacy_url,
+from server.providers.base import (
+    GatewayDefaults,
+    RemoteState,
+    RemoteStatus,
+    RemoteTask,
+    ambiguous_submit,
+    as_dict,
+    json_or_none,
     parse_epoch,
-    parse_error,
-    parse_fail_reason,
     parse_progress,
     scrub,
+    send,
+    stripped,
+)
+from server.providers.newapi import (
+    legacy_url,
+    parse_fail_reason,
+    poll_error,
+    report_failure,
     state_of,
+    submit_error,
+    submit_refusal,
 )
 
 __all__ = ["YUTO_MODELS", "YutoProvider", "build_submit", "parse_submit", "parse_task"]
@@ -75,34 +83,14 @@ def build_submit(request: GenerationRequest) -> dict[str, Any]:
 def parse_submit(body: Any, *, secret: str | None = None) -> RemoteTask:
     """The task id from ``{"task_id"}``; ``ProviderError`` when a 2xx carries no id."""
     if not isinstance(body, dict):
-        raise ProviderError(
-            "YutoAI accepted the submit but its answer was not JSON; the task may have been created",
-            retryable=False, created=None,
-        )
-    remote_id = body.get("task_id") or body.get("id") or _dict(body.get("data")).get("task_id")
+        raise ambiguous_submit("YutoAI accepted the submit but its answer was not JSON")
+    remote_id = body.get("task_id") or body.get("id") or as_dict(body.get("data")).get("task_id")
     if not isinstance(remote_id, str) or not remote_id.strip():
-        code, message = parse_error(body)
-        if (code and code != "success") or message:
-            raise ProviderError(
-                f"YutoAI refused the submit ({scrub(code, secret) or 'error'}: "
-                f"{scrub(message, secret) or 'no message'})",
-                provider_code=code, retryable=False, created=False,
-            )
-        raise ProviderError(
-            "YutoAI accepted the submit but returned no task_id; the task may have been created",
-            retryable=False, created=None,
-        )
+        raise (submit_refusal(body, "YutoAI", secret=secret)
+               or ambiguous_submit("YutoAI accepted the submit but returned no task_id"))
     remote_id = remote_id.strip()
     state: RemoteState = state_of(body.get("status")) if body.get("status") else "queued"
     return RemoteTask(remote_id=remote_id, status=RemoteStatus(remote_id=remote_id, state=state))
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _result_url(data: dict[str, Any]) -> str | None:
@@ -129,20 +117,15 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
     # Tolerate new-api's {code, message, data: TaskDto} envelope around the same fields.
     if "status" not in body and "code" in body:
         if body.get("code") != "success":
-            code, message = parse_error(body)
-            raise ProviderError(
-                f"YutoAI could not report task {remote_id} ({scrub(code, secret)}: "
-                f"{scrub(message, secret) or 'no message'})",
-                provider_code=code, retryable=False,
-            )
-        task = _dict(body.get("data"))
+            raise report_failure(body, "YutoAI", remote_id, secret=secret)
+        task = as_dict(body.get("data"))
     if not task:
         raise ProviderError(f"YutoAI returned no data for task {remote_id}", retryable=True)
 
-    data = _dict(task.get("data"))
+    data = as_dict(task.get("data"))
     state = state_of(task.get("status"))
-    fail_reason = _text(task.get("fail_reason"))
-    upstream = _dict(data.get("output"))
+    fail_reason = stripped(task.get("fail_reason"))
+    upstream = as_dict(data.get("output"))
     if str(upstream.get("task_status", "")).upper() == "UNKNOWN":
         return RemoteStatus(
             remote_id=remote_id, state="expired", error_code="expired",
@@ -151,11 +134,11 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
 
     video_url = error_code = error_message = None
     if state == "succeeded":
-        video_url = _text(task.get("result_url")) or _result_url(data) or legacy_url(fail_reason)
+        video_url = stripped(task.get("result_url")) or _result_url(data) or legacy_url(fail_reason)
     elif state in ("failed", "canceled"):
         error_code, error_message = parse_fail_reason(fail_reason)
-        error_code = _text(upstream.get("code")) or error_code
-        error_message = _text(upstream.get("message")) or error_message
+        error_code = stripped(upstream.get("code")) or error_code
+        error_message = stripped(upstream.get("message")) or error_message
         default = "the task was canceled" if state == "canceled" else "the task failed without a reason"
         error_message = scrub(error_message or default, secret)
     return RemoteStatus(
@@ -170,20 +153,12 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
     )
 
 
-class YutoProvider:
-    """YutoAI's flat /v2 video API."""
+class YutoProvider(GatewayDefaults):
+    """YutoAI's flat /v2 video API; it documents no cancel and no task list (see GatewayDefaults)."""
 
     name = "yuto"
     service = "YutoAI API"
-
-    def __init__(self, client: httpx.AsyncClient, *, api_key: str, base_url: str) -> None:
-        self._client = client
-        self._api_key = api_key
-        self._root = gateway_root(base_url, ("/v2", "/v1"))
-
-    @property
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"}
+    root_suffixes = ("/v2", "/v1")
 
     def offers(self, model: str) -> bool:
         """Only the models YUTO_MODELS lists (see the comment there)."""
@@ -197,9 +172,7 @@ class YutoProvider:
         )
         data = json_or_none(response)
         if not response.is_success:
-            code, message = parse_error(data)
-            raise http_error(response, service=self.service, code=code, message=message,
-                             structured=code is not None or message is not None, paid=True, secret=self._api_key)
+            raise submit_error(response, data, service=self.service, secret=self._api_key)
         return parse_submit(data, secret=self._api_key)
 
     async def poll(self, remote_id: str) -> RemoteStatus:
@@ -208,31 +181,5 @@ class YutoProvider:
         response = await send(self._client, "GET", url, headers=self._headers)
         data = json_or_none(response)
         if not response.is_success:
-            code, message = parse_error(data)
-            if code == "task_not_exist" or response.status_code == 404:
-                raise ProviderError(
-                    f"the {self.service} has no task {remote_id} for this API key",
-                    provider_code=code or "not_found", http_status=response.status_code, retryable=False,
-                )
-            raise http_error(response, service=self.service, code=code, message=message,
-                             structured=code is not None or message is not None, paid=False, secret=self._api_key)
+            raise poll_error(response, data, service=self.service, remote_id=remote_id, secret=self._api_key)
         return parse_task(remote_id, data, secret=self._api_key)
-
-    async def cancel(self, remote_id: str) -> None:
-        """YutoAI documents no cancel: always raises."""
-        raise ProviderError(
-            f"cancelling is not supported by the {self.service}; task {remote_id} keeps running and may be billed",
-            provider_code="unsupported", retryable=False,
-            hint="Let the task finish and fetch or ignore its video.",
-        )
-
-    async def list_recent(self, since: datetime) -> list[RemoteStatus] | None:
-        """YutoAI documents no task list."""
-        return None
-
-    def download_target(self, remote_id: str, status: RemoteStatus) -> tuple[str, dict[str, str]]:
-        """The result URL itself, fetched without the API key (it is a public CDN/OSS URL)."""
-        if status.video_url:
-            return status.video_url, {}
-        raise ProviderError(f"task {remote_id} has no video URL to download from", retryable=False,
-                            hint="Poll the task again once it has succeeded.")
