@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("WAN_LOG_LEVEL", "INFO").upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every URL in full at INFO, signed result-URL query strings included; our own
+    # log lines say what happened with the query redacted.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.command == "serve":
         return _serve(args)
     if args.command == "demo":

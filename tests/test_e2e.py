@@ -13,7 +13,6 @@ import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -21,44 +20,13 @@ import jsonschema
 import mcp_types as types
 import pytest
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters
 
 from server.simulator import Simulator, SimulatorConfig
+from tests.stdio_server import REPO, server_run, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
-REPO = Path(__file__).resolve().parent.parent
 CANARY_KEY = "sk-canary-7f3e9b21d4c8a6e0"
-
-
-@dataclass
-class ServerRun:
-    params: StdioServerParameters
-    pidfile: Path
-    logfile: Path
-    data_dir: Path
-
-    def pid(self) -> int:
-        return int(self.pidfile.read_text().strip())
-
-
-def server_run(tmp_path: Path, env: dict[str, str], name: str = "server") -> ServerRun:
-    """A stdio server command whose stderr goes to a file and whose pid is recorded (for kill -9)."""
-    data_dir = tmp_path / "data"
-    pidfile, logfile = tmp_path / f"{name}.pid", tmp_path / f"{name}.log"
-    base_env = {
-        "WAN_MCP_DATA_DIR": str(data_dir),
-        "WAN_POLL_MIN_SECONDS": "0.2",
-        "WAN_POLL_MAX_SECONDS": "1",
-        "WAN_LOG_LEVEL": "DEBUG",
-        "PYTHONPATH": str(REPO),
-    }
-    script = 'echo $$ > "$1"; exec "$0" -m server.cli serve 2>>"$2"'
-    params = StdioServerParameters(
-        command="sh", args=["-c", script, sys.executable, str(pidfile), str(logfile)],
-        env=base_env | env, cwd=str(REPO),
-    )
-    return ServerRun(params, pidfile, logfile, data_dir)
 
 
 @asynccontextmanager
@@ -80,9 +48,6 @@ def _stored_remote_id(data_dir: Path) -> str | None:
         row = conn.execute("SELECT remote_id FROM tasks").fetchone()
     return row[0] if row else None
 
-
-def text_of(result: types.CallToolResult) -> str:
-    return " ".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
 async def test_tools_list_carries_every_model_rule_in_a_valid_2020_12_schema_under_16_kb(tmp_path):
@@ -157,16 +122,18 @@ async def test_a_generation_finishes_within_the_wait_and_the_link_reads_back_the
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         progress.append((value, total, message))
 
-    async with simulator() as sim, Client(server_run(tmp_path, sim_env(sim)).params) as client:
-        result = await client.call_tool(
-            "generate_video",
-            {"prompt": "a paper boat on a lake", "size": "1280*720", "duration": 2, "wait_seconds": 60},
-            progress_callback=on_progress,
-        )
-        assert not result.is_error, text_of(result)
-        task = result.structured_content
-        [link] = [c for c in result.content if isinstance(c, types.ResourceLink)]
-        read = await client.read_resource(str(link.uri))
+    async with simulator() as sim:
+        run = server_run(tmp_path, sim_env(sim))
+        async with Client(run.params) as client:
+            result = await client.call_tool(
+                "generate_video",
+                {"prompt": "a paper boat on a lake", "size": "1280*720", "duration": 2, "wait_seconds": 60},
+                progress_callback=on_progress,
+            )
+            assert not result.is_error, text_of(result)
+            task = result.structured_content
+            [link] = [c for c in result.content if isinstance(c, types.ResourceLink)]
+            read = await client.read_resource(str(link.uri))
     assert task["status"] == "succeeded"
     assert link.mime_type == "video/mp4" and link.size == task["video"]["size_bytes"]
     data = base64.b64decode(read.contents[0].blob)
@@ -177,6 +144,7 @@ async def test_a_generation_finishes_within_the_wait_and_the_link_reads_back_the
     assert (media["width"], media["height"]) == (1280, 720) and abs(media["duration_seconds"] - 2) < 0.5
     assert progress and all(total == 100 for _, total, _ in progress) and all(message for *_, message in progress)
     assert sim.stats.submits == 1
+    assert "Signature=" not in run.logfile.read_text()  # signed URLs are logged without their query
 
 
 async def test_a_pending_handle_then_check_then_fetch_with_exactly_one_submit(tmp_path):
@@ -252,7 +220,8 @@ async def test_killing_the_server_mid_wait_loses_nothing_and_submits_nothing_new
 async def test_throttled_submits_honour_retry_after_and_create_one_task(tmp_path):
     async with simulator() as sim, Client(server_run(tmp_path, sim_env(sim)).params) as client:
         sim.faults.submit(429, count=2, retry_after=0.2)
-        result = await client.call_tool("generate_video", {"prompt": "patience", "wait_seconds": 60})
+        result = await client.call_tool("generate_video", {"prompt": "patience", "size": "1280*720", "duration": 2,
+                                                           "wait_seconds": 60})
     assert result.structured_content["status"] == "succeeded", text_of(result)
     assert sim.stats.submits == 3 and sim.stats.submits_accepted == 1
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,46 +15,18 @@ from typing import Any
 import mcp_types as types
 import pytest
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters
 
 from server.catalog import MODELS, models_for
 from server.providers.newapi import NEWAPI_FAMILIES
 from server.providers.vtrix import VTRIX_MODEL_IDS
 from server.providers.yuto import YUTO_MODELS
 from server.simulator import Simulator, SimulatorConfig
+from tests.stdio_server import server_run, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
-REPO = Path(__file__).resolve().parent.parent
 KEY = "sk-test"
 IMG = "https://example.com/cat.png"
-
-
-@dataclass
-class ServerRun:
-    params: StdioServerParameters
-    pidfile: Path
-    logfile: Path
-    data_dir: Path
-
-
-def server_run(tmp_path: Path, env: dict[str, str], name: str = "server") -> ServerRun:
-    """A stdio server command whose stderr goes to a file and whose pid is recorded."""
-    data_dir = tmp_path / "data"
-    pidfile, logfile = tmp_path / f"{name}.pid", tmp_path / f"{name}.log"
-    base_env = {
-        "WAN_MCP_DATA_DIR": str(data_dir),
-        "WAN_POLL_MIN_SECONDS": "0.2",
-        "WAN_POLL_MAX_SECONDS": "1",
-        "WAN_LOG_LEVEL": "DEBUG",
-        "PYTHONPATH": str(REPO),
-    }
-    script = 'echo $$ > "$1"; exec "$0" -m server.cli serve 2>>"$2"'
-    params = StdioServerParameters(
-        command="sh", args=["-c", script, sys.executable, str(pidfile), str(logfile)],
-        env=base_env | env, cwd=str(REPO),
-    )
-    return ServerRun(params, pidfile, logfile, data_dir)
 
 
 @asynccontextmanager
@@ -66,9 +37,6 @@ async def simulator(**config: Any) -> AsyncIterator[Simulator]:
     async with Simulator(SimulatorConfig(**(values | config))) as sim:
         yield sim
 
-
-def text_of(result: types.CallToolResult) -> str:
-    return " ".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
 @dataclass(frozen=True)
