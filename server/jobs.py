@@ -142,7 +142,6 @@ class JobEngine:
         self._last_poll_error: dict[str, str] = {}
         self._history: dict[tuple[Any, ...], list[float]] = {}  # (model, size, duration) -> seconds taken
         self._tg: TaskGroup | None = None
-        self.stats = {"submits": 0, "polls": 0, "downloads": 0}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -186,9 +185,6 @@ class JobEngine:
         return record
 
     # ------------------------------------------------------------------ submit
-
-    def _spec(self, model: str) -> ModelSpec:
-        return self.models[model]
 
     async def submit(self, call: ValidatedCall) -> SubmitOutcome:
         """Attach to an identical task or persist a new one and submit it exactly once."""
@@ -273,7 +269,6 @@ class JobEngine:
             # call and recording its id.
             with anyio.CancelScope(shield=True):
                 await self.store.update(record.id, self.clock(), submit_attempts=attempt)
-                self.stats["submits"] += 1
                 try:
                     remote = await self.provider.submit(call.request)
                 except ProviderError as exc:
@@ -384,7 +379,6 @@ class JobEngine:
                 await self._reconcile(record)
                 return
             await self._limiter.acquire()
-            self.stats["polls"] += 1
             now = self.clock()
             try:
                 status = await self.provider.poll(record.remote_id or "")
@@ -627,22 +621,10 @@ class JobEngine:
     async def refresh(self, task_id: str) -> TaskRecord:
         """Poll an open task now (outside the schedule) so a check shows fresh state."""
         record = await self.get(task_id)
-        if record.open and record.remote_id and task_id not in self._inflight:
-            self._inflight.add(record.id)
-            try:
-                await self._limiter.acquire()
-                self.stats["polls"] += 1
-                now = self.clock()
-                try:
-                    status = await self.provider.poll(record.remote_id)
-                except ProviderError as exc:
-                    self._last_poll_error[record.id] = exc.message
-                    return record
-                record = await self._apply_status(record, status, polled_at=now)
-                if not record.open:
-                    self._schedule.pop(record.id, None)
-            finally:
-                self._inflight.discard(record.id)
+        if record.open and record.remote_id and record.id not in self._inflight:
+            self._inflight.add(record.id)  # the poll loop skips it meanwhile; _poll_task releases it
+            await self._poll_task(record.id)
+            record = await self.get(record.id)
         return record
 
     async def cancel(self, task_id: str) -> TaskRecord:
@@ -739,7 +721,6 @@ class JobEngine:
             await self._update(record.id, download_state="downloading", download_attempts=record.download_attempts + 1)
             try:
                 async with self._download_slots:
-                    self.stats["downloads"] += 1
                     result = await downloads.download(self.client, url, dest, headers=headers,
                                                       timeout=DOWNLOAD_TIMEOUT)
             except VideoUnavailable as exc:

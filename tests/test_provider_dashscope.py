@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,22 +33,6 @@ GATEWAY = "https://gw.example.test/qwen/api/v1"
 TASK_ID = "0385dc79-5ff8-4d82-bcb6-caf2ba8d7d2c"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    # assert_all_mocked: any request to a URL without a route fails the test instead of reaching the internet.
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
-        yield c
 
 
 @pytest.fixture
