@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import mcp_types as types
 import pytest
 from mcp import Client
@@ -163,3 +164,14 @@ async def test_a_gateway_5xx_after_the_task_was_created_is_never_paid_twice(tmp_
     assert result.structured_content["status"] == "unknown", text_of(result)
     assert "Do not generate again" in result.structured_content["next_step"]
     assert sim.stats.submits == 1 and sim.stats.submits_accepted == 1
+
+
+async def test_a_client_that_cancels_a_waiting_call_loses_nothing_and_pays_once(tmp_path):
+    async with stack(tmp_path, run_seconds=3) as (client, sim):
+        with anyio.move_on_after(1.0):  # the client gives up mid-wait; the SDK cancels the request
+            await generate(client, wait_seconds=60)
+        listed = await client.call_tool("list_tasks", {})
+        [task] = listed.structured_content["tasks"]
+        checked = await client.call_tool("check_task", {"task_id": task["task_id"], "wait_seconds": 30})
+    assert checked.structured_content["status"] == "succeeded", text_of(checked)
+    assert sim.stats.submits == 1
