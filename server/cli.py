@@ -44,8 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("wan-demo.mp4"), help="where to save the video")
     demo.add_argument("--prompt", default="A paper boat sails across a calm blue lake at sunrise")
     demo.add_argument("--render-seconds", type=float, default=6.0, help="how long the simulated render takes")
-    sim = sub.add_parser("simulate", help="run the DashScope-compatible simulator on 127.0.0.1")
-    sim.add_argument("rest", nargs=argparse.REMAINDER, help="simulator options (see simulate --help)")
+    sub.add_parser("simulate", help="run the DashScope-compatible simulator on 127.0.0.1 (simulate --help)")
     tasks = sub.add_parser("tasks", help="list recorded tasks")
     _common(tasks)
     tasks.add_argument("--limit", type=int, default=20)
@@ -56,25 +55,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["serve", *argv]
+    if argv[0] == "simulate":  # the simulator owns its flags (argparse can't forward them reliably)
+        from server import simulator
+
+        _configure_logging()
+        return simulator.main(argv[1:])
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("WAN_LOG_LEVEL", "INFO").upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every URL in full at INFO, signed result-URL query strings included; our own
-    # log lines say what happened with the query redacted.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _configure_logging()
     if args.command == "serve":
         return _serve(args)
     if args.command == "demo":
         from server.demo import run_demo
 
         return run_demo(out=args.out, prompt=args.prompt, render_seconds=args.render_seconds)
-    if args.command == "simulate":
-        from server import simulator
-
-        return simulator.main(args.rest)
     if args.command == "tasks":
         return _tasks(args)
     return 2
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=os.environ.get("WAN_LOG_LEVEL", "INFO").upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every URL in full at INFO, signed result-URL query strings included; our own
+    # log lines say what happened with the query redacted.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -308,3 +308,26 @@ async def test_the_demo_saves_a_playable_mp4_that_matches_the_request(tmp_path):
         assert (video.codec_context.width, video.codec_context.height) == (1280, 720)
         assert video.codec_context.name == "h264" and container.streams.audio
         assert abs(float(container.duration / av.time_base) - 3) < 0.5
+
+
+async def test_the_standalone_simulator_command_serves_dashscope_on_loopback(tmp_path):
+    import httpx
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = await anyio.open_process(
+        [sys.executable, "-m", "server.cli", "simulate", "--port", "0", "--run-seconds", "1"], env=env, cwd=str(REPO))
+    try:
+        assert process.stdout is not None
+        with anyio.fail_after(20):
+            line = (await process.stdout.receive()).decode().strip().splitlines()[0]
+        assert line.startswith("http://127.0.0.1:") and line.endswith("/api/v1")
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(
+                f"{line}/services/aigc/video-generation/video-synthesis",
+                headers={"Authorization": "Bearer sk-x", "X-DashScope-Async": "enable"},
+                json={"model": "wan2.6-t2v", "input": {"prompt": "hello"}, "parameters": {"size": "1280*720"}})
+        assert answer.status_code == 200 and answer.json()["output"]["task_status"] == "PENDING"
+        assert answer.headers["X-Wan-Simulator"] == "1"
+    finally:
+        process.terminate()
+        await process.wait()
