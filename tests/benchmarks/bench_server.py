@@ -31,7 +31,8 @@ What each number means:
    tasks take about 20-30 s (queue 2 s + run 25 s, each scaled by a seeded
    jitter of +-15 % so the K end times differ; with jitter 0 all K would end at
    the same instant and be K copies of one sample).
-   - detection lag: the engine's ``finished_at`` (when it recorded SUCCEEDED)
+   - detection lag: the engine's ``last_polled_at`` for the poll that saw SUCCEEDED (``finished_at``
+     holds the provider's own end time)
      minus the simulator's ``ends_at`` (the instant the task became SUCCEEDED).
      Both clocks are this process's ``time.time()``.
    - saved lag: the engine's ``downloaded_at`` minus ``ends_at`` (video on disk).
@@ -248,6 +249,7 @@ class TaskRow:
     downloaded_at: float | None
     download_state: str
     poll_count: int
+    last_polled_at: float | None
 
 
 def read_tasks(db: Path) -> list[TaskRow]:
@@ -256,7 +258,8 @@ def read_tasks(db: Path) -> list[TaskRow]:
         return []
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
         rows = conn.execute(
-            "SELECT id, remote_id, state, submitted_at, finished_at, downloaded_at, download_state, poll_count "
+            "SELECT id, remote_id, state, submitted_at, finished_at, downloaded_at, download_state, poll_count, "
+            "last_polled_at "
             "FROM tasks").fetchall()
     return [TaskRow(*row) for row in rows]
 
@@ -342,8 +345,8 @@ async def detection_run(label: str, k: int, wait_seconds: int, queue: float, run
         lags, saved, durations = [], [], []
         for row in rows:
             task = sim_tasks[row.remote_id or ""]
-            done = row.state == "succeeded" and row.finished_at is not None
-            lags.append(row.finished_at - task.ends_at if done and row.finished_at else math.nan)
+            done = row.state == "succeeded" and row.last_polled_at is not None
+            lags.append(row.last_polled_at - task.ends_at if done and row.last_polled_at else math.nan)
             saved.append(row.downloaded_at - task.ends_at if row.downloaded_at else math.nan)
             durations.append(task.ends_at - task.submitted_at)
         return Detection(label, lags, saved, durations, [r.poll_count for r in rows], sim.stats.polls,
