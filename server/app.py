@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 import anyio
 import httpx
@@ -146,25 +146,30 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
                      mime_type="application/json")
     async def task_resource(task_id: str, ctx: Context) -> str:
         state = state_of(ctx)
-        try:
+        with _as_resource_error():
             record = await state.engine.get(task_id)
-        except WanError as exc:
-            raise ResourceNotFoundError(exc.message) from exc
         return task_result(state, record).model_dump_json(indent=1)
 
     @server.resource(VIDEO_URI, name="video", title="A generated video", description="The MP4 of a finished task.",
                      mime_type="video/mp4")
     async def video_resource(task_id: str, ctx: Context) -> bytes:
         state = state_of(ctx)
-        try:
+        with _as_resource_error():
             record = await state.engine.ensure_downloaded(task_id)
-        except WanError as exc:
-            error = ResourceNotFoundError if exc.code == "task_not_found" else ResourceError
-            raise error(f"{exc.message}" + (f" — {exc.hint}" if exc.hint else "")) from exc
         path = state.engine.local_file(record)
         if path is None:
             raise ResourceError(f"the video of task {task_id} is not on disk; call fetch_video")
         return await anyio.Path(path).read_bytes()
+
+
+@contextmanager
+def _as_resource_error() -> Iterator[None]:
+    """Our errors as the SDK's resource errors: unknown task -> not found (-32602), else -32603 with the hint."""
+    try:
+        yield
+    except WanError as exc:
+        error = ResourceNotFoundError if exc.code == "task_not_found" else ResourceError
+        raise error(exc.message + (f" — {exc.hint}" if exc.hint else "")) from exc
 
 
 def _version() -> str:

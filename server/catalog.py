@@ -895,7 +895,3 @@ def markdown_table(models: Sequence[ModelSpec] = MODELS) -> str:
             f"{', '.join(spec.regions)} |"
         )
     return "\n".join(rows)
-
-
-if __name__ == "__main__":
-    print(markdown_table())

@@ -1,4 +1,4 @@
-"""wan-video-mcp [serve|demo|simulate|tasks]: the human-facing entry points.
+"""wan-video-mcp [serve|demo|simulate|tasks|models]: the human-facing entry points.
 
 ``serve`` (the default) speaks MCP over stdio: in that mode nothing but protocol
 may reach stdout, so logging goes to stderr and this module prints only in the
@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--prompt", default="A paper boat sails across a calm blue lake at sunrise")
     demo.add_argument("--render-seconds", type=float, default=6.0, help="how long the simulated render takes")
     sub.add_parser("simulate", help="run the DashScope-compatible simulator on 127.0.0.1 (simulate --help)")
+    sub.add_parser("models", help="print the model catalog as the README's Markdown table")
     tasks = sub.add_parser("tasks", help="list recorded tasks")
     _common(tasks)
     tasks.add_argument("--limit", type=int, default=20)
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from server import simulator
 
         _configure_logging()
-        return simulator.main(argv[1:])
+        return simulator.main(argv[1:], announce=lambda url: print(url, flush=True))
     args = _parser().parse_args(argv)
     _configure_logging()
     if args.command == "serve":
@@ -67,9 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from server.demo import run_demo
 
-        return run_demo(out=args.out, prompt=args.prompt, render_seconds=args.render_seconds)
+        def echo(text: str) -> None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+        return run_demo(out=args.out, prompt=args.prompt, render_seconds=args.render_seconds, echo=echo)
     if args.command == "tasks":
         return _tasks(args)
+    if args.command == "models":
+        from server.catalog import markdown_table
+
+        print(markdown_table())
+        return 0
     return 2
 
 

@@ -1973,8 +1973,11 @@ def run_forever(port: int | None = None, config: SimulatorConfig | None = None,
     anyio.run(serve)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``wan-video-mcp simulate``: serve the simulator on 127.0.0.1 until Ctrl-C."""
+def main(argv: list[str] | None = None, announce: Callable[[str], None] | None = None) -> int:
+    """``wan-video-mcp simulate``: serve the simulator on 127.0.0.1 until Ctrl-C.
+
+    ``announce`` receives the base URL once listening (the CLI prints it to stdout for scripts).
+    """
     parser = argparse.ArgumentParser(
         prog="wan-video-mcp simulate",
         description="Serve an offline, simulated DashScope video-synthesis API on 127.0.0.1 "
@@ -2004,7 +2007,8 @@ def main(argv: list[str] | None = None) -> int:
         renderer="fallback" if args.no_render else "auto")
 
     def ready(sim: Simulator) -> None:
-        print(sim.base_url, flush=True)  # for humans and scripts; everything else goes to stderr
+        if announce is not None:
+            announce(sim.base_url)
         logger.info("use it as the DashScope base URL, with any API key; new-api, YutoAI and vtrix gateways "
                     "at %s; admin and counters under %s/_sim/", sim.root_url, sim.root_url)
 
