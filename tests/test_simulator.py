@@ -11,6 +11,7 @@ import logging
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -611,9 +612,12 @@ def test_a_simulator_in_a_thread_serves_synchronous_code() -> None:
 
 
 def test_the_standalone_command_prints_only_its_url_on_stdout() -> None:
-    code = "import sys; from server.simulator import main; sys.exit(main(sys.argv[1:]))"
-    proc = subprocess.Popen([sys.executable, "-c", code, "--port", "0", "--no-render"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    # The command as users run it (`wan-video-mcp simulate`); the CLI owns stdout.
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "simulate", "--port", "0", "--no-render"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    watchdog = threading.Timer(30, proc.kill)  # a silent process must fail the test, not hang the suite
+    watchdog.start()
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
@@ -621,6 +625,7 @@ def test_the_standalone_command_prints_only_its_url_on_stdout() -> None:
         response = httpx.get(url.removesuffix("/api/v1") + "/_sim/stats", trust_env=False)
         assert response.json()["submits"] == 0
     finally:
+        watchdog.cancel()
         proc.terminate()
         out, err = proc.communicate(timeout=10)
     assert out == "" and "listening on" in err and "stopping on SIGTERM" in err
