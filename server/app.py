@@ -12,29 +12,45 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from typing import Any
 
 import anyio
 import httpx
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 
 from server.catalog import MODELS, ModelSpec, catalog_document, models_for
 from server.config import SIMULATOR_API_KEY, Settings
 from server.errors import WanError
 from server.jobs import JobEngine
 from server.providers.base import Provider
-from server.store import TaskStore
-from tools import cancel_task, check_task, fetch_video, generate_video, list_tasks
-from tools.common import TASK_URI, VIDEO_URI, AppState, state_of, task_result
+from server.store import TaskRecord, TaskStore
+from tools import cancel_task, check_task, fetch_video, generate_video, list_tasks, prompts
+from tools.client_log import ClientLog
+from tools.common import RESULT_RESERVE_SECONDS, AppState, state_of
+from tools.view import TASK_URI, VIDEO_URI, task_result
 
 logger = logging.getLogger(__name__)
 
-INSTRUCTIONS = (
-    "Generates videos with Alibaba Wan models. Call generate_video; if it returns a task_id instead of a video, "
-    "call check_task(task_id, wait_seconds=60) later: tasks survive client timeouts and server restarts, and the "
-    "server saves each finished video itself. Identical requests are not charged twice. Use dry_run=true to "
-    "validate and price a request for free. Catalog with rules and prices: resource wan-video://models."
-)
+
+
+def instructions(settings: Settings) -> str:
+    """The server's instructions to the agent, with this server's wait cap (and a missing key said up front)."""
+    cap = settings.max_wait_seconds
+    text = (
+        "Generates videos with Alibaba Wan models. Call generate_video; if it returns a task_id instead of a "
+        f"video, call check_task(task_id, wait_seconds={cap}) later (waits are capped at {cap}s so no call outlives "
+        "its client): tasks survive client timeouts and server restarts, and the server saves each finished video "
+        "itself. Identical requests are not charged twice. Use dry_run=true to validate and price a request for "
+        "free; the prompt wan_video_prompt helps write a good one. Catalog with rules and prices: resource "
+        "wan-video://models."
+    )
+    if not settings.key_configured:
+        text += (f" No API key is configured: only dry runs work until {settings.key_env_name} is set in this "
+                 "server's environment; tell the user.")
+    return text
 
 
 def make_provider(settings: Settings, client: httpx.AsyncClient, base_url: str | None = None) -> Provider:
@@ -82,8 +98,33 @@ def endpoint_of(settings: Settings) -> str:
     return f"{settings.provider}:{settings.base_url}"
 
 
-def build_server(settings: Settings) -> MCPServer[AppState]:
+class WanServer(MCPServer[AppState]):
+    """The SDK's server, answering a bad ``prompts/get`` with -32602 (invalid params) as the spec says.
+
+    The SDK turns an unknown prompt name or a missing argument into a plain exception, which reaches the
+    client as JSON-RPC error code 0.
+    """
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None,
+                         context: Context[AppState, Any] | None = None) -> Any:
+        prompt = self._prompt_manager.get_prompt(name)
+        if prompt is None:
+            names = ", ".join(p.name for p in self._prompt_manager.list_prompts())
+            raise MCPError(INVALID_PARAMS, f"unknown prompt '{name}'; this server has: {names}")
+        declared = {arg.name: arg for arg in prompt.arguments or []}
+        given = arguments or {}
+        unknown = sorted(set(given) - set(declared))
+        missing = sorted(n for n, arg in declared.items() if arg.required and not str(given.get(n) or "").strip())
+        if unknown or missing:
+            problems = ([f"unknown argument(s) {', '.join(unknown)}"] if unknown else []) + \
+                ([f"missing required argument(s) {', '.join(missing)}"] if missing else [])
+            raise MCPError(INVALID_PARAMS, f"prompt '{name}': {'; '.join(problems)}; it takes: {', '.join(declared)}")
+        return await super().get_prompt(name, arguments, context)
+
+
+def build_server(settings: Settings) -> WanServer:
     models = offered_models(settings)
+    client_log = ClientLog()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -93,7 +134,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
             store = TaskStore(settings.db_path)
             stack.callback(store.close)
             base_url = None
-            if settings.provider == "simulator":
+            if settings.simulated:
                 from server.simulator import Simulator, SimulatorConfig
 
                 sim = await stack.enter_async_context(Simulator(SimulatorConfig(
@@ -103,33 +144,39 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
             provider = make_provider(settings, client, base_url)
             engine = JobEngine(
                 store=store, provider=provider, client=client, settings=settings, endpoint=endpoint_of(settings),
-                models=models, simulated=settings.provider == "simulator",
-                key_configured=settings.provider == "simulator" or settings.api_key is not None,
+                models=models, simulated=settings.simulated, key_configured=settings.key_configured,
             )
             tg = await stack.enter_async_context(anyio.create_task_group())
             await engine.start(tg)
             try:
                 yield AppState(settings=settings, engine=engine, models=models, provider_name=provider.name,
-                               simulated=settings.provider == "simulator")
+                               simulated=settings.simulated, client_log=client_log)
             finally:
                 tg.cancel_scope.cancel()
 
-    server: MCPServer[AppState] = MCPServer(
+    cap = settings.max_wait_seconds
+    server = WanServer(
         name="wan-video-mcp",
         title="Wan video generation",
-        instructions=INSTRUCTIONS,
-        version=_version(),
+        instructions=instructions(settings),
+        version=version(),
         lifespan=lifespan,
         tools=[
-            generate_video.build(models),
-            check_task.build(),
+            generate_video.build(models, cap),
+            check_task.build(cap),
             fetch_video.build(),
             list_tasks.build(),
             cancel_task.build(),
         ],
     )
     _register_resources(server, models, settings)
+    prompts.install(server, models, recent_tasks)
+    client_log.install(server)
     return server
+
+
+async def recent_tasks(state: AppState) -> list[TaskRecord]:
+    return await state.engine.list(None, prompts.COMPLETION_LIMIT)
 
 
 def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ...], settings: Settings) -> None:
@@ -155,9 +202,13 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
     async def video_resource(task_id: str, ctx: Context) -> bytes:
         state = state_of(ctx)
         with _as_resource_error():
-            record = await state.engine.ensure_downloaded(task_id)
+            # A read is a request too: bounded by the same cap as a tool call; the download carries on.
+            record = await state.engine.download(task_id, state.max_wait - RESULT_RESERVE_SECONDS)
         path = state.engine.local_file(record)
         if path is None:
+            if record.state == "succeeded" and record.download_state in ("none", "downloading"):
+                raise ResourceError(f"the video of task {record.id} is still being saved; read it again in a few "
+                                    "seconds (or call fetch_video)")
             raise ResourceError(f"the video of task {task_id} is not on disk; call fetch_video")
         return await anyio.Path(path).read_bytes()
 
@@ -172,17 +223,15 @@ def _as_resource_error() -> Iterator[None]:
         raise error(exc.message + (f" — {exc.hint}" if exc.hint else "")) from exc
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def version() -> str:
+    """This distribution's installed version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
 
     try:
-        return version("wan-video-mcp")
+        return installed("wan-video-mcp")
     except PackageNotFoundError:
-        return "0"
+        return "0+unknown"
 
 
-def run_stdio(settings: Settings) -> None:
-    build_server(settings).run("stdio")
-
-
-__all__ = ["build_server", "endpoint_of", "make_provider", "offered_models", "run_stdio"]
+__all__ = ["WanServer", "build_server", "endpoint_of", "instructions", "make_provider", "offered_models", "version"]

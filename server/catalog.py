@@ -353,8 +353,8 @@ _DESCRIPTIONS = {
     "last_frame_url": "Optional last frame for kf2v.",
     "reference_video_urls": "r2v (required there): 1-3 mp4/mov URLs; call them character1, character2... in "
     "the prompt.",
-    "wait_seconds": "Wait this long (default 45) for the video, then return a task_id for check_task; the task "
-    "runs on either way.",
+    "wait_seconds": "Wait this long (default {wait_default}, at most {wait_max}: this server's cap) for the "
+    "video, then return a task_id for check_task; the task runs on either way.",
     "idempotency_key": "Repeating a key returns its task instead of paying again.",
     "force_new": "Pay again even if an identical request was made recently.",
     "dry_run": "Validate and price only; nothing is submitted.",
@@ -479,7 +479,7 @@ def _grouped_rules(models: Sequence[ModelSpec], default_model: str, properties: 
     return blocks
 
 
-def input_schema(models: Sequence[ModelSpec] = MODELS) -> dict[str, Any]:
+def input_schema(models: Sequence[ModelSpec] = MODELS, max_wait: int = WAIT_SECONDS_MAX) -> dict[str, Any]:
     """The generate_video input schema (JSON Schema 2020-12) for the offered models."""
     if not models:
         raise ValueError("no models offered")
@@ -497,6 +497,8 @@ def input_schema(models: Sequence[ModelSpec] = MODELS) -> dict[str, Any]:
         "audio": _ids(models, lambda s: s.audio),
         "audio_url": _ids(models, lambda s: s.audio_url),
         "shot": _ids(models, lambda s: s.shot_type),
+        "wait_default": min(WAIT_SECONDS_DEFAULT, max_wait),
+        "wait_max": max_wait,
     }
 
     def text(name: str) -> str:
@@ -535,8 +537,10 @@ def input_schema(models: Sequence[ModelSpec] = MODELS) -> dict[str, Any]:
             "minItems": 1,
             "maxItems": MAX_REFERENCE_VIDEOS,
         },
-        "wait_seconds": {"type": "integer", "minimum": 0, "maximum": WAIT_SECONDS_MAX,
-                         "default": WAIT_SECONDS_DEFAULT},
+        # The published maximum is the server's cap (WAN_MAX_WAIT_SECONDS); validate() accepts up to
+        # WAIT_SECONDS_MAX and the tool shortens a longer wait to the cap, saying so.
+        "wait_seconds": {"type": "integer", "minimum": 0, "maximum": max_wait,
+                         "default": min(WAIT_SECONDS_DEFAULT, max_wait)},
         "idempotency_key": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX,
                             "pattern": IDEMPOTENCY_KEY_PATTERN},
         "force_new": {"type": "boolean", "default": False},

@@ -1,22 +1,25 @@
-"""wan-video-mcp [serve|demo|simulate|tasks|models]: the human-facing entry points.
+"""wan-video-mcp [serve|demo|generate|fetch|tasks|models|config|bundle|doctor|simulate]: the entry points.
 
 ``serve`` (the default) speaks MCP over stdio: in that mode nothing but protocol
-may reach stdout, so logging goes to stderr and this module prints only in the
-human commands.
+may reach stdout, so logging and the start-up line go to stderr, and only the
+human commands print to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from server.config import Settings
+from server.config import Settings, SettingsError
+from server.ports import SERVE_HTTP_PORT
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+COMMANDS = ("serve", "demo", "generate", "fetch", "tasks", "models", "config", "bundle", "doctor", "simulate")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -32,37 +35,73 @@ def _settings(args: argparse.Namespace) -> Settings:
                              data_dir=args.data_dir)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(request_schema: dict | None = None) -> argparse.ArgumentParser:
+    from server.app import version
+
     parser = argparse.ArgumentParser(prog="wan-video-mcp", description="MCP server for Alibaba Wan video generation")
+    parser.add_argument("--version", action="version", version=f"wan-video-mcp {version()}")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
     _common(serve)
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (loopback only)")
-    serve.add_argument("--port", type=int, default=8765, help="HTTP port")
+    serve.add_argument("--port", type=int, default=SERVE_HTTP_PORT, help=f"HTTP port (default {SERVE_HTTP_PORT})")
     demo = sub.add_parser("demo", help="offline demo: an MCP client generates a real MP4 via the simulator")
     demo.add_argument("--out", type=Path, default=Path("wan-demo.mp4"), help="where to save the video")
     demo.add_argument("--prompt", default="A paper boat sails across a calm blue lake at sunrise")
     demo.add_argument("--render-seconds", type=float, default=6.0, help="how long the simulated render takes")
+    generate = sub.add_parser("generate", help="generate a video from the shell, with a progress bar")
+    _common(generate)
+    generate.add_argument("--out", type=Path, help="save the video here (default: ./<task_id>.mp4)")
+    if request_schema is not None:
+        from server.human import add_request_options
+
+        add_request_options(generate, request_schema)
+    fetch = sub.add_parser("fetch", help="wait for a task (ours or the provider's id) and save its video")
+    _common(fetch)
+    fetch.add_argument("task_id")
+    fetch.add_argument("--out", type=Path, help="save the video here (default: ./<task_id>.mp4)")
     sub.add_parser("simulate", help="run the DashScope-compatible simulator on 127.0.0.1 (simulate --help)")
     sub.add_parser("models", help="print the model catalog as the README's Markdown table")
     tasks = sub.add_parser("tasks", help="list recorded tasks")
     _common(tasks)
     tasks.add_argument("--limit", type=int, default=20)
+    config = sub.add_parser("config", help="print (or --write) this server's entry for an MCP host")
+    _common(config)
+    config.add_argument("--client", required=True, choices=["claude-desktop", "claude-code", "cursor", "vscode"])
+    config.add_argument("--scope", choices=["user", "project"], default="user",
+                        help="user-wide file (default) or the project's (.mcp.json, .cursor/, .vscode/)")
+    config.add_argument("--name", default="wan-video", help="the server's name in the host (default wan-video)")
+    config.add_argument("--write", action="store_true", help="merge it into the host's file (a backup is kept)")
+    bundle = sub.add_parser("bundle", help="build an MCP Bundle (.mcpb) that installs this server in Claude Desktop")
+    _common(bundle)
+    bundle.add_argument("--out", type=Path, default=Path("wan-video-mcp.mcpb"), help="where to write the bundle")
+    doctor = sub.add_parser("doctor", help="check the settings, key, data directory and PyAV")
+    _common(doctor)
+    doctor.add_argument("--online", action="store_true", help="also ask the provider (a free query)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["serve", *argv]
     if argv[0] == "simulate":  # the simulator owns its flags (argparse can't forward them reliably)
         from server import simulator
 
         _configure_logging()
         return simulator.main(argv[1:], announce=lambda url: print(url, flush=True))
-    args = _parser().parse_args(argv)
-    _configure_logging()
+    schema = _request_schema() if argv[0] == "generate" else None
+    args = _parser(schema).parse_args(argv)
+    _configure_logging("WARNING" if args.command in ("generate", "fetch", "config", "bundle", "doctor") else "INFO")
+    try:
+        return _run(args, schema)
+    except SettingsError as exc:
+        print(f"wan-video-mcp: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, schema: dict | None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "demo":
@@ -73,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
 
         return run_demo(out=args.out, prompt=args.prompt, render_seconds=args.render_seconds, echo=echo)
+    if args.command in ("generate", "fetch"):
+        return _human(args, schema)
     if args.command == "tasks":
         return _tasks(args)
     if args.command == "models":
@@ -80,11 +121,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(markdown_table())
         return 0
+    if args.command == "config":
+        return _config(args)
+    if args.command == "bundle":
+        from server.bundle import build
+
+        manifest = build(_settings(args), args.out)
+        print(f"Wrote {args.out} (MCPB manifest {manifest['manifest_version']}, {len(manifest['tools'])} tools). "
+              "Open it with Claude Desktop to install; it asks for the API key and keeps it in the keychain. It "
+              f"runs this installation ({manifest['server']['mcp_config']['command']}).")
+        return 0
+    if args.command == "doctor":
+        from server.doctor import checks
+
+        failed = False
+        for check in checks(lambda: _settings(args), args.online):
+            print(check.line())
+            failed |= check.status == "FAIL"
+        return 1 if failed else 0
     return 2
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=os.environ.get("WAN_LOG_LEVEL", "INFO").upper(), stream=sys.stderr,
+def _request_schema() -> dict:
+    """generate_video's input schema for the configured provider (the CLI's options follow it)."""
+    from server.app import offered_models
+    from server.catalog import input_schema
+
+    try:
+        return input_schema(offered_models(Settings.from_env()))
+    except (SettingsError, ValueError):
+        return input_schema()
+
+
+def _configure_logging(default: str = "INFO") -> None:
+    logging.basicConfig(level=os.environ.get("WAN_LOG_LEVEL", default).upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every URL in full at INFO, signed result-URL query strings included; our own
     # log lines say what happened with the query redacted.
@@ -93,6 +163,7 @@ def _configure_logging() -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from server.app import build_server
+    from server.ports import can_listen, port_in_use_message
 
     try:
         settings = _settings(args)
@@ -105,10 +176,34 @@ def _serve(args: argparse.Namespace) -> int:
             print("wan-video-mcp: --http binds to loopback only (no authentication is built in); "
                   "put an authenticating proxy in front to expose it", file=sys.stderr)
             return 2
+        if not can_listen(args.host, args.port):
+            print(port_in_use_message("wan-video-mcp serve --http", args.host, args.port), file=sys.stderr)
+            return 2
+    print(settings.describe() + (f"; streamable HTTP at http://{args.host}:{args.port}/mcp" if args.http else ""),
+          file=sys.stderr, flush=True)
+    if args.http:
         server.run("streamable-http", host=args.host, port=args.port)
     else:
         server.run("stdio")
     return 0
+
+
+def _human(args: argparse.Namespace, schema: dict | None) -> int:
+    import anyio
+    from rich.console import Console
+
+    from server import human
+
+    settings = _settings(args)
+    console = Console()
+    if args.command == "generate":
+        assert schema is not None
+        arguments = human.request_arguments(args, schema)
+        if "prompt" not in arguments and "model" not in arguments:
+            print("wan-video-mcp generate: give at least --prompt (see --help for every field)", file=sys.stderr)
+            return 2
+        return anyio.run(human.run, settings, "generate_video", arguments, args.out, console)
+    return anyio.run(human.run, settings, "check_task", {"task_id": args.task_id}, args.out, console)
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -119,12 +214,37 @@ def _tasks(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = TaskStore(settings.db_path)
     try:
-        for record in store.list_sync(None, args.limit):
-            created = datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            print(f"{record.id}  {created}  {record.state:<10} {record.model:<20} "
-                  f"{record.download_state:<15} {record.local_path or ''}")
+        records = store.list_sync(None, args.limit)
     finally:
         store.close()
+    if not records:
+        print(f"No tasks recorded yet in {settings.db_path}. Start one with: wan-video-mcp generate --prompt '...'")
+        return 0
+    for record in records:
+        created = datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{record.id}  {created}  {record.state:<10} {record.model:<20} "
+              f"{record.download_state:<15} {record.local_path or ''}")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    from server.hosts import ConfigFileError, config_path, host_entry, merge_into
+
+    settings = _settings(args)
+    entry = host_entry(args.client, settings, name=args.name, literal_key=args.write)
+    if not args.write:
+        print(json.dumps(entry.document(), indent=2))
+        print(f"# {entry.key_note} Add it to {config_path(args.client, args.scope)} or run again with --write.",
+              file=sys.stderr)
+        return 0
+    path = config_path(args.client, args.scope)
+    try:
+        backup = merge_into(path, entry)
+    except (ConfigFileError, OSError) as exc:
+        print(f"wan-video-mcp config: {exc}", file=sys.stderr)
+        return 1
+    kept = f" (the previous file is kept as {backup})" if backup else ""
+    print(f"Added '{args.name}' to {path}{kept}. {entry.key_note} Restart the client to load it.")
     return 0
 
 

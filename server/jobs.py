@@ -32,7 +32,8 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup
 
-from server import downloads
+from server import background, downloads
+from server.background import Heartbeat
 from server.catalog import ModelSpec, ValidatedCall, estimate_cost
 from server.config import DOWNLOAD_TIMEOUT, Settings
 from server.errors import (
@@ -56,12 +57,11 @@ SUBMIT_MAX_ATTEMPTS = 4
 SUBMIT_RETRY_BUDGET_SECONDS = 60.0
 DOWNLOAD_MAX_ATTEMPTS = 5
 DOWNLOAD_CONCURRENCY = 2
-PROGRESS_EVERY_SECONDS = 5.0
 RECONCILE_INTERVAL_SECONDS = 10.0
 RECONCILE_LOOKBACK_SECONDS = 120.0
 HISTORY_SAMPLES = 20
 
-ProgressFn = Callable[[float, float, str], Awaitable[None]]
+ProgressFn = Callable[[float, str], Awaitable[None]]  # percent, message
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 60.0, retry_after: float | None = None) -> float:
@@ -186,8 +186,13 @@ class JobEngine:
 
     # ------------------------------------------------------------------ submit
 
-    async def submit(self, call: ValidatedCall) -> SubmitOutcome:
-        """Attach to an identical task or persist a new one and submit it exactly once."""
+    async def submit(self, call: ValidatedCall, timeout: float | None = None,
+                     heartbeat: Heartbeat | None = None) -> SubmitOutcome:
+        """Attach to an identical task or persist a new one and submit it exactly once.
+
+        The paid call runs as a background job: after ``timeout`` seconds the caller gets the task as it
+        stands (``submitting``) while the submit carries on and records its outcome.
+        """
         request = call.request
         fingerprint = request.fingerprint()
         cost = estimate_cost(request)
@@ -229,8 +234,10 @@ class JobEngine:
             )
             # Persist before the paid call: from here on this task cannot be lost.
             await self.store.insert(record)
-        record = await self._submit_once(record, call)
-        return SubmitOutcome(record, "new")
+        job = await background.start(self._tg, f"submit {record.id}", lambda: self._submit_once(record, call))
+        if await job.wait(timeout, heartbeat):
+            return SubmitOutcome(job.outcome(), "new")
+        return SubmitOutcome(await self.get(record.id), "new")
 
     @property
     def _reconcile_interval(self) -> float:
@@ -238,8 +245,9 @@ class JobEngine:
 
     def _require_key(self, what: str) -> None:
         if not self.key_configured:
+            why = f" ({self.settings.key_env_name}: {self.settings.key_note})" if self.settings.key_note else ""
             raise NotConfigured(
-                f"no API key is configured, so nothing can be {what}; set {self.settings.key_env_name} "
+                f"no API key is configured{why}, so nothing can be {what}; set {self.settings.key_env_name} "
                 "in the server's environment (or run with WAN_PROVIDER=simulator to try it offline)"
             )
 
@@ -265,8 +273,8 @@ class JobEngine:
         attempt = 0
         while True:
             attempt += 1
-            # Shielded: a client that cancels mid-submit must not cut us off between the paid
-            # call and recording its id.
+            # Shielded: a server shutting down mid-submit must not cut us off between the paid
+            # call and recording its id (callers no longer wait here: this runs as a background job).
             with anyio.CancelScope(shield=True):
                 await self.store.update(record.id, self.clock(), submit_attempts=attempt)
                 try:
@@ -534,9 +542,9 @@ class JobEngine:
                     return record
                 if report is not None:
                     percent, message = self.progress(record)
-                    await report(percent, 100.0, message)
+                    await report(percent, message)
                 event = self._event(task_id)
-                with anyio.move_on_after(min(remaining, PROGRESS_EVERY_SECONDS)):
+                with anyio.move_on_after(min(remaining, background.HEARTBEAT_SECONDS)):
                     await event.wait()
         finally:
             self._hot[task_id] -= 1
@@ -577,7 +585,8 @@ class JobEngine:
             raise TaskNotFound(f"no task '{task_id}' is known to this server")
         return record
 
-    async def get_or_adopt(self, task_id: str) -> TaskRecord:
+    async def get_or_adopt(self, task_id: str, timeout: float | None = None,
+                           heartbeat: Heartbeat | None = None) -> TaskRecord:
         """A task by our id or the provider's; a provider id never seen here is adopted."""
         try:
             return await self.get(task_id)
@@ -585,6 +594,15 @@ class JobEngine:
             if task_id.startswith("wan_"):
                 raise
         self._require_key("looked up at the provider")
+        job = await background.start(self._tg, f"adopt {task_id}", lambda: self._adopt(task_id))
+        if not await job.wait(timeout, heartbeat):
+            raise WanError(
+                f"task '{task_id}' is not known here and the provider has not answered about it yet "
+                f"(asked {timeout:.0f}s ago); the server keeps asking", code="provider_slow", retryable=True,
+                hint="Call check_task with the same id again in a few seconds.")
+        return job.outcome()
+
+    async def _adopt(self, task_id: str) -> TaskRecord:
         try:
             status = await self.provider.poll(task_id)
         except ProviderError as exc:
@@ -618,16 +636,23 @@ class JobEngine:
     async def list(self, states: Sequence[str] | None, limit: int) -> list[TaskRecord]:
         return await self.store.run(self.store.list_sync, states, limit)
 
-    async def refresh(self, task_id: str) -> TaskRecord:
-        """Poll an open task now (outside the schedule) so a check shows fresh state."""
+    async def refresh(self, task_id: str, timeout: float | None = None,
+                      heartbeat: Heartbeat | None = None) -> TaskRecord:
+        """Poll an open task now (outside the schedule) so a check shows fresh state.
+
+        A provider slower than ``timeout`` seconds leaves the stored state; the poll still lands.
+        """
         record = await self.get(task_id)
         if record.open and record.remote_id and record.id not in self._inflight:
             self._inflight.add(record.id)  # the poll loop skips it meanwhile; _poll_task releases it
-            await self._poll_task(record.id)
+            job = await background.start(self._tg, f"poll {record.id}", lambda: self._poll_task(record.id))
+            await job.wait(timeout, heartbeat)
             record = await self.get(record.id)
         return record
 
-    async def cancel(self, task_id: str) -> TaskRecord:
+    async def cancel(self, task_id: str, timeout: float | None = None,
+                     heartbeat: Heartbeat | None = None) -> TaskRecord:
+        """Ask the provider to cancel an open task; after ``timeout`` seconds, the task as it stands."""
         record = await self.get(task_id)
         if not record.open:
             raise WanError(f"task {record.id} is already {record.state}; nothing to cancel",
@@ -636,6 +661,13 @@ class JobEngine:
             raise WanError(
                 f"task {record.id} has no provider id yet (state {record.state}), so it cannot be canceled; "
                 "check it again shortly", code="not_cancelable", retryable=True)
+        job = await background.start(self._tg, f"cancel {record.id}", lambda: self._cancel(record))
+        if await job.wait(timeout, heartbeat):
+            return job.outcome()
+        return await self.get(record.id)
+
+    async def _cancel(self, record: TaskRecord) -> TaskRecord:
+        assert record.remote_id
         await self.provider.cancel(record.remote_id)
         status = await self.provider.poll(record.remote_id)
         return await self._apply_status(record, status, polled_at=self.clock())
@@ -681,6 +713,15 @@ class JobEngine:
         except OSError:
             return None
         return None
+
+    async def download(self, task_id: str, timeout: float | None = None,
+                       heartbeat: Heartbeat | None = None) -> TaskRecord:
+        """``ensure_downloaded`` for at most ``timeout`` seconds: then the task as it stands (still
+        ``downloading``) while the download carries on."""
+        job = await background.start(self._tg, f"download {task_id}", lambda: self.ensure_downloaded(task_id))
+        if await job.wait(timeout, heartbeat):
+            return job.outcome()
+        return await self.get(task_id)
 
     async def ensure_downloaded(self, task_id: str) -> TaskRecord:
         """The task with its MP4 on disk: downloads it now if needed (once, even when asked concurrently)."""

@@ -109,6 +109,7 @@ from anyio.from_thread import start_blocking_portal
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from server.catalog import MODELS, NEGATIVE_PROMPT_MAX, SEED_MAX, TIERS, Family, ModelSpec
+from server.ports import SIMULATOR_PORT
 
 __all__ = [
     "ApiError",
@@ -126,10 +127,11 @@ __all__ = [
     "simulator_in_thread",
 ]
 
+
 logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
+DEFAULT_PORT = SIMULATOR_PORT  # serve --http uses another (SERVE_HTTP_PORT)
 API_PREFIXES = ("/api/v1", "/qwen/api/v1")
 SERVICES = {
     "/services/aigc/video-generation/video-synthesis": "video-generation",
@@ -2017,7 +2019,12 @@ def main(argv: list[str] | None = None, announce: Callable[[str], None] | None =
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
-        logger.error("cannot listen on %s:%s: %s", HOST, args.port, exc)
+        from server.ports import can_listen, port_in_use_message
+
+        if args.port and not can_listen(HOST, args.port):
+            sys.stderr.write(port_in_use_message("wan-video-mcp simulate", HOST, args.port) + "\n")
+        else:
+            logger.error("cannot listen on %s:%s: %s", HOST, args.port, exc)
         return 1
     return 0
 

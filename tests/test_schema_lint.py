@@ -20,6 +20,7 @@ import pytest
 from server.app import build_server
 from server.config import Settings
 
+TOOLS_LIST_BUDGET = 20_000  # bytes of compact JSON
 SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
 SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 SCHEMA_ONE = ("not", "if", "then", "else", "items", "contains", "propertyNames", "additionalProperties",
@@ -82,9 +83,10 @@ def test_every_tool_schema_passes_the_inspector_strict_lint(tmp_path, config):
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=list(CONFIGS))
-def test_the_tool_listing_stays_under_16_kb_for_every_provider(tmp_path, config):
+def test_the_tool_listing_stays_within_20_kb_for_every_provider(tmp_path, config):
+    # The budget of the current-models issue: every model's rules plus both outcomes of every tool.
     size = len(json.dumps({"tools": tools_for(tmp_path, **CONFIGS[config])}, separators=(",", ":")))
-    assert size < 16 * 1024, size
+    assert size <= TOOLS_LIST_BUDGET, size
 
 
 def test_the_lint_catches_what_it_should():

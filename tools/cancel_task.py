@@ -5,22 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import mcp_types as types
-from mcp.server.mcpserver import Context
 
 from tools.check_task import TaskId
-from tools.common import AdapterTool, TaskResult, ToolArgs, args_schema, make_tool, ok_result, parse_args, state_of
-from tools.common import task_result as view
+from tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, ok_result, parse_args
+from tools.outputs import TaskResult
+from tools.view import task_result
 
 
 class CancelTaskArgs(ToolArgs):
     task_id: TaskId
 
 
-async def handler(arguments: dict[str, Any], ctx: Context) -> types.CallToolResult:
+async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
     args: CancelTaskArgs = parse_args(CancelTaskArgs, arguments)
-    state = state_of(ctx)
-    record = await state.engine.cancel(args.task_id)
-    return ok_result(view(state, record))
+    record = await call.state.engine.cancel(args.task_id, call.remaining(), call.beat("asking the provider to cancel"))
+    return ok_result(task_result(call.state, record))
 
 
 def build() -> AdapterTool:

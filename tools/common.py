@@ -1,54 +1,44 @@
-"""What every tool shares: result models, the task view, and the adapter to MCP results.
+"""What every tool shares: the app state, the per-call budget, and the adapter to MCP results.
 
 Tools are registered as ``AdapterTool``s: the handler receives the raw argument
-object, validates it with our own validator (which mirrors the published input
-schema exactly), and raises ``WanError``s, which become ``isError`` results
-carrying ``error_code``, ``message``, ``retryable`` and ``hint``.
+object and a ``Call``, validates the arguments with our own validator (which
+mirrors the published input schema), and raises ``WanError``s, which become
+``isError`` results whose structured content (``ErrorResult``) the tool's output
+schema declares.
+
+Every call answers within ``Settings.max_wait_seconds`` (the cap, below the
+60-second request timeout most hosts use): slow work (a paid submit, a provider
+query, a download) runs in the background and the call returns a handle.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import mcp_types as types
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.mcpserver.utilities.func_metadata import func_metadata
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server.catalog import CostEstimate, ModelSpec
+from server.catalog import ModelSpec
 from server.config import Settings
 from server.errors import InvalidRequest, WanError
-from server.store import TaskRecord
+from tools.outputs import ErrorResult, compact_schema, output_schema
 
 if TYPE_CHECKING:
     from server.jobs import JobEngine
+    from tools.client_log import ClientLog
 
-VIDEO_URI = "wan-video://videos/{task_id}.mp4"
-TASK_URI = "wan-video://tasks/{task_id}"
+logger = logging.getLogger(__name__)
 
-# What to do about a provider's task failure code.
-REMEDIES = {
-    "InvalidParameter": "A parameter was refused by the provider; fix it and generate again.",
-    "DataInspectionFailed": "Content moderation refused the prompt or media; rephrase and generate again.",
-    "IPInfringementSuspect": "The request looks like protected IP; change the content and generate again.",
-    "InternalError": "A provider-side failure, not your request; generate again (nothing was billed).",
-    "InternalError.Algo": "A provider-side failure, not your request; generate again (nothing was billed).",
-    "InternalError.Timeout": "The provider timed out; generate again (nothing was billed).",
-    "SystemError": "A provider-side failure; generate again (nothing was billed).",
-    "InvalidURL": "An input URL could not be fetched by the provider; use a public http(s) URL.",
-    "BadRequest.InputDownloadFailed": "The provider could not download an input file; check the URL is public.",
-    "not_submitted": "Nothing was created or billed; call generate_video again.",
-    "expired": "The provider forgot this task (task ids live 24 hours); generate again if you still need it.",
-}
-
-
-GENERIC_REMEDY = "Read the provider's message above; adjust the request if it names a parameter, else generate again."
+# Kept free at the end of every call for building the result (probing the MP4, a poster frame).
+RESULT_RESERVE_SECONDS = 2.0
 
 
 @dataclass
@@ -60,155 +50,64 @@ class AppState:
     models: tuple[ModelSpec, ...]
     provider_name: str
     simulated: bool
+    client_log: ClientLog
+
+    @property
+    def max_wait(self) -> int:
+        return self.settings.max_wait_seconds
 
 
 def state_of(ctx: Context) -> AppState:
     return ctx.request_context.lifespan_context  # type: ignore[no-any-return]
 
 
-# --------------------------------------------------------------------------- result models
+@dataclass
+class Call:
+    """One tool call: the app state, its context, and the time by which it must answer."""
 
+    state: AppState
+    ctx: Context
+    deadline: float  # on anyio's clock
+    _last_progress: float = field(default=-1.0, repr=False)
 
-class MediaFacts(BaseModel):
-    duration_seconds: float | None = None
-    width: int | None = None
-    height: int | None = None
-    video_codec: str | None = None
-    fps: float | None = None
-    has_audio: bool = False
-    audio_codec: str | None = None
+    @classmethod
+    def begin(cls, ctx: Context) -> Call:
+        state = state_of(ctx)
+        return cls(state, ctx, anyio.current_time() + state.max_wait)
 
+    def remaining(self) -> float:
+        """Seconds left for waiting, keeping the result-building reserve."""
+        return max(0.0, self.deadline - anyio.current_time() - RESULT_RESERVE_SECONDS)
 
-class VideoFile(BaseModel):
-    uri: str
-    mime_type: str = "video/mp4"
-    size_bytes: int
-    sha256: str
-    path: str
-    file_uri: str
-    media: MediaFacts | None = None
+    def wait_budget(self, requested: int) -> tuple[float, int | None]:
+        """How long this call may wait for ``requested`` seconds, and the cap when it had to shorten it."""
+        capped = requested > self.state.max_wait
+        return min(float(requested), self.remaining()), (self.state.max_wait if capped else None)
 
+    async def progress(self, percent: float, message: str) -> None:
+        """A progress notification (only clients that sent a token get one).
 
-class TaskError(BaseModel):
-    code: str
-    message: str
-    remedy: str = ""
+        The spec wants every value larger than the last: the render maps to 0-95 of 100, and heartbeats and
+        the download step nudge the value up by 0.01, never past 99.99 (the result itself says 'done').
+        """
+        value = max(round(0.95 * min(max(percent, 0.0), 100.0), 2), round(self._last_progress + 0.01, 2))
+        self._last_progress = min(value, 99.99)
+        await self.ctx.report_progress(self._last_progress, 100.0, message)
 
+    async def log(self, level: types.LoggingLevel, message: str) -> None:
+        """An MCP log message to this call's client, when its chosen level lets it through."""
+        await self.state.client_log.send(self.ctx, level, message)
 
-class TaskResult(BaseModel):
-    """A task as every tool reports it (generate_video, check_task, fetch_video, cancel_task)."""
+    async def heartbeat(self, message: str) -> None:
+        await self.progress(self._last_progress if self._last_progress >= 0 else 0.0, message)
 
-    model_config = ConfigDict(extra="forbid")
+    def beat(self, message: str) -> Callable[[], Awaitable[None]]:
+        """A heartbeat callback for background jobs, repeating ``message``."""
 
-    task_id: str | None
-    status: str
-    model: str
-    message: str
-    next_step: str
-    summary: str | None = None
-    attached: str | None = None  # generate_video: new | idempotency_key | duplicate
-    progress_percent: float | None = None
-    poll_after_seconds: int | None = None
-    elapsed_seconds: float | None = None
-    remote_task_id: str | None = None
-    provider: str
-    simulated: bool = False
-    cost_estimate: CostEstimate | None = None
-    request: dict[str, Any] | None = None
-    download_status: str | None = None
-    video: VideoFile | None = None
-    remote_url: str | None = None
-    remote_url_expires_at: str | None = None
-    error: TaskError | None = None
-    created_at: str | None = None
-    finished_at: str | None = None
+        async def send() -> None:
+            await self.heartbeat(message)
 
-
-def iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
-
-def task_result(state: AppState, record: TaskRecord, *, attached: str | None = None,
-                video: VideoFile | None = None) -> TaskResult:
-    """The agent's view of a task: state, timings, what to do next."""
-    engine = state.engine
-    percent, progress_text = engine.progress(record)
-    request = record.request
-    error = None
-    if record.error_code and record.state in ("failed", "unknown", "expired"):
-        error = TaskError(code=record.error_code, message=record.error_message or "",
-                          remedy=REMEDIES.get(record.error_code, GENERIC_REMEDY))
-    poll_after = None
-    tid = record.id
-    if record.state in ("queued", "running", "submitting"):
-        poll_after = engine.poll_after(record)
-        next_step = (f"Call check_task(task_id='{tid}', wait_seconds=60) in about {poll_after}s; "
-                     "the server keeps polling and downloads the video itself.")
-        message = f"Task {tid} is {progress_text}."
-        poll_error = engine.last_poll_error(tid)
-        if poll_error:
-            message += f" Last status check failed: {poll_error}."
-    elif record.state == "unknown":
-        poll_after = 30
-        next_step = (f"Do not generate again: the server is reconciling. Call check_task(task_id='{tid}') "
-                     "in 30s.")
-        message = f"Task {tid}: {record.error_message or 'submit outcome unknown'}"
-    elif record.state == "succeeded":
-        if video is not None:
-            next_step = f"Open or read the resource {video.uri}; the file is at {video.path}."
-            message = f"Video ready: {record.model}, {video.size_bytes} bytes, saved to {video.path}."
-        else:
-            next_step = f"Call fetch_video(task_id='{tid}') to get the file and its resource link."
-            message = f"Task {tid} finished; video download: {record.download_state}."
-    elif record.state == "failed":
-        next_step = error.remedy if error and error.remedy else "Adjust the request and call generate_video again."
-        message = f"Task {tid} failed: {record.error_code}: {record.error_message}"
-    elif record.state == "canceled":
-        next_step = "Nothing more to do; canceled tasks are not billed."
-        message = f"Task {tid} was canceled."
-    else:  # expired
-        next_step = REMEDIES["expired"]
-        message = f"Task {tid} expired at the provider."
-    cost = CostEstimate.model_validate_json(record.cost_json) if record.cost_json else None
-    shape = request.get("size") or request.get("resolution")
-    summary = f"{record.model} {shape} {request.get('duration')}s" if shape else record.model
-    if record.simulated:
-        message = "[SIMULATED] " + message
-    return TaskResult(
-        task_id=tid,
-        status=record.state,
-        model=record.model,
-        message=message,
-        next_step=next_step,
-        summary=summary,
-        attached=attached,
-        progress_percent=round(percent, 1),
-        poll_after_seconds=poll_after,
-        elapsed_seconds=round(((record.finished_at or engine.clock()) - record.created_at), 1),
-        remote_task_id=record.remote_id,
-        provider=record.provider,
-        simulated=record.simulated,
-        cost_estimate=cost,
-        request=request,
-        download_status=record.download_state,
-        video=video,
-        remote_url=record.video_url,
-        remote_url_expires_at=iso(record.video_url_expires_at),
-        error=error,
-        created_at=iso(record.created_at),
-        finished_at=iso(record.finished_at),
-    )
-
-
-def video_file(record: TaskRecord, path: Path, media: MediaFacts | None) -> VideoFile:
-    return VideoFile(
-        uri=VIDEO_URI.format(task_id=record.id),
-        size_bytes=record.file_size or 0,
-        sha256=record.sha256 or "",
-        path=str(path),
-        file_uri=path.resolve().as_uri(),
-        media=media,
-    )
+        return send
 
 
 # --------------------------------------------------------------------------- MCP adapters
@@ -225,14 +124,16 @@ def ok_result(result: BaseModel, *, text: str | None = None,
 
 
 def error_result(error: WanError) -> types.CallToolResult:
-    details = error.to_dict()
+    """An ``isError`` result whose structured content is a valid ``ErrorResult``."""
+    details = {k: v for k, v in error.to_dict().items() if v is not None}
     problems = getattr(error, "problems", None)
     if problems:
         details["problems"] = problems
+    structured = ErrorResult.model_validate(details).model_dump(mode="json", exclude_none=True)
     text = error.message + (f" — {error.hint}" if error.hint else "")
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=text)],
-        structured_content=details,
+        structured_content=structured,
         is_error=True,
     )
 
@@ -259,24 +160,31 @@ class ToolArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-Handler = Callable[[dict[str, Any], Context], Awaitable[types.CallToolResult]]
+Handler = Callable[[dict[str, Any], Call], Awaitable[types.CallToolResult]]
 
 
 class AdapterTool(Tool):
     """A tool whose handler sees the raw arguments and whose errors become isError results."""
 
     handler: Handler = Field(exclude=True)
+    declared_output_schema: dict[str, Any] = Field(exclude=True)
 
     @property
     def output_schema(self) -> dict[str, Any] | None:  # type: ignore[override]
-        schema = self.fn_metadata.output_schema
-        return shallow_schema(compact_schema(schema)) if schema is not None else None
+        return self.declared_output_schema
 
     async def run(self, arguments: dict[str, Any], context: Context, convert_result: bool = False) -> Any:
         try:
-            return await self.handler(arguments, context)
+            return await self.handler(arguments, Call.begin(context))
         except WanError as exc:
             return error_result(exc)
+        except Exception:
+            # A bug of ours: still an error result every client accepts, with the details in the log only.
+            logger.exception("tool %s failed unexpectedly", self.name)
+            return error_result(WanError(
+                f"{self.name} failed unexpectedly inside the server (the details are in the server's log)",
+                code="internal_error",
+                hint="Call list_tasks to see whether a task was recorded before calling generate_video again."))
 
 
 def make_tool(
@@ -291,78 +199,19 @@ def make_tool(
 ) -> AdapterTool:
     async def stub() -> Any: ...
 
-    stub.__annotations__ = {"return": output_model}
-    metadata = func_metadata(stub, structured_output=True)
     return AdapterTool(
         fn=stub,
         name=name,
         title=title,
         description=description,
         parameters=input_schema,
-        fn_metadata=metadata,
+        fn_metadata=func_metadata(stub),
         is_async=True,
         annotations=annotations,
         handler=handler,
+        declared_output_schema=output_schema(output_model),
     )
 
 
 def args_schema(model: type[BaseModel]) -> dict[str, Any]:
     return compact_schema(model.model_json_schema())
-
-
-def shallow_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """An output schema that types nested objects only as objects: the full shapes are documented in the
-    README and in the results themselves, and repeating them in every tool would bloat tools/list."""
-
-    def flatten(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return {"type": "object"}
-            if "anyOf" in node:
-                kinds = [flatten(option) for option in node["anyOf"]]
-                types_ = [k.get("type") for k in kinds]
-                if all(isinstance(t, str) for t in types_):
-                    return {k: v for k, v in node.items() if k != "anyOf"} | {"type": types_}
-            if node.get("type") == "array" and isinstance(node.get("items"), dict):
-                return node | {"items": flatten(node["items"])}
-        return node
-
-    def non_null(node: dict[str, Any]) -> dict[str, Any]:
-        # Results leave out null fields, so an optional field is typed by its value alone.
-        kinds = node.get("type")
-        if isinstance(kinds, list) and "null" in kinds:
-            kinds = [k for k in kinds if k != "null"]
-            node = node | {"type": kinds[0] if len(kinds) == 1 else kinds}
-        return {k: v for k, v in node.items() if k != "default"}
-
-    out = {k: v for k, v in schema.items() if k not in ("$defs", "description", "additionalProperties")}
-    props = {name: flatten(prop) for name, prop in schema.get("properties", {}).items()}
-    nullable = {name for name, prop in props.items() if "null" in (prop.get("type") or [])}
-    out["properties"] = {name: non_null(prop) for name, prop in props.items()}
-    if "required" in out:
-        out["required"] = [name for name in out["required"] if name not in nullable]
-    return out
-
-
-def compact_schema(schema: Any) -> Any:
-    """The same JSON Schema, smaller: no generated titles, ``X | None`` as a type list.
-
-    tools/list is read by every client on every connection; pydantic's verbose
-    rendering of optional fields would more than double it.
-    """
-    if isinstance(schema, list):
-        return [compact_schema(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: compact_schema(v) for k, v in schema.items() if k != "title" or not isinstance(v, str)}
-    if "properties" in schema:  # a property may be *named* title
-        out["properties"] = {k: compact_schema(v) for k, v in schema["properties"].items()}
-    options = out.get("anyOf")
-    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
-        other = next(o for o in options if o != {"type": "null"})
-        if set(other) == {"type"} and isinstance(other["type"], str):
-            del out["anyOf"]
-            out["type"] = [other["type"], "null"]
-    if out.get("default", 0) is None:
-        del out["default"]
-    return out

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import mcp_types as types
-from mcp.server.mcpserver import Context
 
 from tools.check_task import TaskId
-from tools.common import AdapterTool, TaskResult, ToolArgs, args_schema, make_tool, parse_args, state_of
+from tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, parse_args
+from tools.outputs import TaskResult
 from tools.results import video_result
 
 
@@ -16,11 +16,10 @@ class FetchVideoArgs(ToolArgs):
     task_id: TaskId
 
 
-async def handler(arguments: dict[str, Any], ctx: Context) -> types.CallToolResult:
+async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
     args: FetchVideoArgs = parse_args(FetchVideoArgs, arguments)
-    state = state_of(ctx)
-    record = await state.engine.get_or_adopt(args.task_id)
-    return await video_result(state, record)
+    record = await call.state.engine.get_or_adopt(args.task_id, call.remaining(), call.beat("asking the provider"))
+    return await video_result(call, record)
 
 
 def build() -> AdapterTool:

@@ -1,14 +1,14 @@
-"""generate_video: validate, budget, persist, submit once, wait with progress."""
+"""generate_video: validate, budget, persist, submit once, wait with progress (never past the cap)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import mcp_types as types
-from mcp.server.mcpserver import Context
 
 from server.catalog import ModelSpec, estimate_cost, input_schema, validate
-from tools.common import AdapterTool, TaskResult, make_tool, ok_result, state_of
+from tools.common import AdapterTool, Call, make_tool, ok_result
+from tools.outputs import TaskResult
 from tools.results import task_or_video
 
 DESCRIPTION = (
@@ -25,35 +25,37 @@ ATTACHED_TEXT = {
 }
 
 
-def build(models: tuple[ModelSpec, ...]) -> AdapterTool:
-    async def handler(arguments: dict[str, Any], ctx: Context) -> types.CallToolResult:
-        state = state_of(ctx)
-        call = validate(arguments, state.models)
-        if call.dry_run:
-            cost = estimate_cost(call.request)
+def build(models: tuple[ModelSpec, ...], max_wait: int) -> AdapterTool:
+    async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
+        state = call.state
+        validated = validate(arguments, state.models)
+        if validated.dry_run:
+            cost = estimate_cost(validated.request)
             result = TaskResult(
                 task_id=None,
                 status="dry_run",
-                model=call.request.model,
-                summary=call.request.summary(),
-                message=f"Valid request: {call.request.summary()}, estimated ${cost.amount_usd:.2f} "
+                model=validated.request.model,
+                summary=validated.request.summary(),
+                message=f"Valid request: {validated.request.summary()}, estimated ${cost.amount_usd:.2f} "
                 f"({cost.per_second_usd}/s). Nothing was submitted.",
                 next_step="Call generate_video again without dry_run to submit it (this is billed).",
                 provider=state.provider_name,
                 simulated=state.simulated,
                 cost_estimate=cost,
-                request=call.request.model_dump(mode="json", exclude_none=True),
+                request=validated.request.model_dump(mode="json", exclude_none=True),
             )
             return ok_result(result)
-        outcome = await state.engine.submit(call)
+        # The submit's answer is worth the whole budget (a refusal is reported now, not on the next check);
+        # wait_seconds is about the render.
+        started = call.remaining()
+        outcome = await state.engine.submit(validated, timeout=started,
+                                            heartbeat=call.beat("submitting to the provider"))
         record = outcome.record
-        if call.wait_seconds > 0 and not record.terminal:
-
-            async def report(progress: float, total: float, message: str) -> None:
-                await ctx.report_progress(progress, total, message)
-
-            record = await state.engine.wait(record.id, call.wait_seconds, report)
-        result = await task_or_video(state, record, attached=outcome.attached)
+        wait, capped = call.wait_budget(validated.wait_seconds)
+        wait = min(wait, max(0.0, validated.wait_seconds - (started - call.remaining())))
+        if wait > 0 and not record.terminal and record.state != "submitting":
+            record = await state.engine.wait(record.id, wait, call.progress)
+        result = await task_or_video(call, record, attached=outcome.attached, wait_capped_to=capped)
         prefix = ATTACHED_TEXT.get(outcome.attached)
         if prefix:
             first = result.content[0]
@@ -66,7 +68,7 @@ def build(models: tuple[ModelSpec, ...]) -> AdapterTool:
         title="Generate a Wan video",
         description=DESCRIPTION,
         handler=handler,
-        input_schema=input_schema(models),
+        input_schema=input_schema(models, max_wait=max_wait),
         output_model=TaskResult,
         annotations=types.ToolAnnotations(
             title="Generate a Wan video", read_only_hint=False, destructive_hint=False, idempotent_hint=False,

@@ -5,21 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import mcp_types as types
-from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from server.store import OPEN_STATES
-from tools.common import (
-    VIDEO_URI,
-    AdapterTool,
-    ToolArgs,
-    args_schema,
-    iso,
-    make_tool,
-    ok_result,
-    parse_args,
-    state_of,
-)
+from tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, ok_result, parse_args
+from tools.view import VIDEO_URI, iso
 
 StatusFilter = Literal["open", "submitting", "unknown", "queued", "running", "succeeded", "failed", "canceled",
                        "expired"]
@@ -48,9 +38,9 @@ class TaskList(BaseModel):
     tasks: list[TaskSummary]
 
 
-async def handler(arguments: dict[str, Any], ctx: Context) -> types.CallToolResult:
+async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
     args: ListTasksArgs = parse_args(ListTasksArgs, arguments)
-    state = state_of(ctx)
+    state = call.state
     states = OPEN_STATES if args.status == "open" else ((args.status,) if args.status else None)
     records = await state.engine.list(states, args.limit)
     tasks = [

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
@@ -10,20 +13,37 @@ import mcp_types as types
 from server import downloads
 from server.errors import WanError
 from server.store import TaskRecord
-from tools.common import AppState, MediaFacts, ok_result, task_result, video_file
+from tools.common import Call, ok_result
+from tools.outputs import MediaFacts
+from tools.view import task_result, video_file
+
+T = TypeVar("T")
 
 
-async def video_result(state: AppState, record: TaskRecord, *, attached: str | None = None) -> types.CallToolResult:
-    """The finished video: ensures the MP4 is on disk, then a resource link, media facts and a poster frame."""
-    record = await state.engine.ensure_downloaded(record.id)
+async def _bounded(call: Call, fn: Callable[[Path], T], path: Path) -> T | None:
+    """A PyAV step on a worker thread, given up (the thread left to finish) when the call runs out of time."""
+    with anyio.move_on_after(max(0.0, call.deadline - anyio.current_time() - 0.5)):
+        return await anyio.to_thread.run_sync(fn, path, abandon_on_cancel=True)
+    return None
+
+
+async def video_result(call: Call, record: TaskRecord, **view: Any) -> types.CallToolResult:
+    """The finished video: the MP4 on disk, a resource link, media facts and a poster frame.
+
+    A download that outlasts the call carries on in the background; the result then says when to come back.
+    """
+    state = call.state
+    record = await state.engine.download(record.id, call.remaining(), call.beat("saving the video"))
     path = state.engine.local_file(record)
     if path is None:
+        if record.state == "succeeded" and record.download_state in ("none", "downloading"):
+            return ok_result(task_result(state, record, **view))
         raise WanError(f"the video of task {record.id} is not on disk", code="download_failed", retryable=True,
                        hint="Call fetch_video again.")
-    info = await anyio.to_thread.run_sync(downloads.probe, path)
+    info = await _bounded(call, downloads.probe, path)
     media = MediaFacts(**vars(info)) if info is not None else None
     video = video_file(record, path, media)
-    result = task_result(state, record, attached=attached, video=video)
+    result = task_result(state, record, video=video, **view)
     link = types.ResourceLink(
         type="resource_link",
         uri=video.uri,
@@ -34,21 +54,21 @@ async def video_result(state: AppState, record: TaskRecord, *, attached: str | N
         size=video.size_bytes,
     )
     extra: list[types.ContentBlock] = [link]
-    poster = await anyio.to_thread.run_sync(downloads.poster_frame_png, path)
+    poster = await _bounded(call, downloads.poster_frame_png, path)
     if poster:
         extra.append(types.ImageContent(type="image", data=base64.b64encode(poster).decode(), mime_type="image/png"))
     return ok_result(result, extra=extra)
 
 
-async def task_or_video(state: AppState, record: TaskRecord, *, attached: str | None = None) -> types.CallToolResult:
+async def task_or_video(call: Call, record: TaskRecord, **view: Any) -> types.CallToolResult:
     """A finished task's video when it can be had now; otherwise the task's state and next step."""
     if record.state == "succeeded":
         try:
-            return await video_result(state, record, attached=attached)
+            return await video_result(call, record, **view)
         except WanError as exc:
             if exc.code == "video_unavailable":
                 exc.task_id = exc.task_id or record.id
                 raise
             # Still retrying the download in the background: report the task, not an error.
-            record = await state.engine.get(record.id)
-    return ok_result(task_result(state, record, attached=attached))
+            record = await call.state.engine.get(record.id)
+    return ok_result(task_result(call.state, record, **view))

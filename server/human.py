@@ -1,0 +1,177 @@
+"""``wan-video-mcp generate`` and ``fetch``: the tools, for a person at a terminal.
+
+Both drive the real MCP server in-process with the SDK's client, so a person gets
+exactly what an agent gets (the same validation messages, the same single paid
+submit, the same store), and follow each result's next step until the video is
+saved: a live progress bar on a terminal, plain lines otherwise. Ctrl-C stops the
+waiting, never the task: it stays recorded and ``fetch`` picks it up again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp import Client
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from server.config import Settings
+
+OPEN = ("submitting", "queued", "running", "unknown")
+PLAIN_EVERY_SECONDS = 15.0
+SERVER_FIELDS = ("wait_seconds",)  # the CLI waits until the video is saved
+
+
+def add_request_options(parser: argparse.ArgumentParser, schema: dict[str, Any]) -> None:
+    """One option per generate_video field, typed from the published input schema."""
+    for name, prop in schema["properties"].items():
+        if name in SERVER_FIELDS:
+            continue
+        flag = "--" + name.replace("_", "-")
+        help_text = (prop.get("description") or "").replace("%", "%%")
+        kind = prop.get("type")
+        if kind == "boolean":
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif kind == "array":
+            parser.add_argument(flag, dest=name, nargs="+", default=None, help=help_text)
+        elif kind == "integer":
+            parser.add_argument(flag, dest=name, type=int, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, dest=name, choices=prop.get("enum"), default=None, help=help_text,
+                                metavar=name.upper() if prop.get("enum") and len(prop["enum"]) > 12 else None)
+
+
+def request_arguments(args: argparse.Namespace, schema: dict[str, Any]) -> dict[str, Any]:
+    """The generate_video arguments a person gave (unset options are left to the server's defaults)."""
+    return {name: getattr(args, name) for name in schema["properties"]
+            if name not in SERVER_FIELDS and getattr(args, name, None) is not None}
+
+
+class ProgressView:
+    """A rich progress bar on a terminal; otherwise a plain line when the state changes or every 15 s."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                             TimeElapsedColumn(), console=console, transient=True) if self.live else None
+        self._row: Any = None
+        self._last_line = ("", 0.0)
+
+    def __enter__(self) -> ProgressView:
+        if self._bar is not None:
+            self._bar.__enter__()
+            self._row = self._bar.add_task("starting", total=100)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+    async def update(self, progress: float, total: float | None, message: str | None) -> None:
+        text = message or ""
+        if self._bar is not None:
+            self._bar.update(self._row, completed=progress, total=total or 100, description=text[:70])
+            return
+        state = text.split(":", 1)[0]
+        last_state, last_time = self._last_line
+        if state != last_state or time.monotonic() - last_time >= PLAIN_EVERY_SECONDS:
+            self.console.print(f"[{progress:5.1f}%] {text}", highlight=False)
+            self._last_line = (state, time.monotonic())
+
+
+async def follow(client: Client, first: types.CallToolResult, view: ProgressView, cap: int,
+                 on_task: Callable[[str], None]) -> types.CallToolResult:
+    """Follow next steps (check_task, then fetch_video) until the task ends: the last result."""
+    result = first
+    while True:
+        data = result.structured_content or {}
+        if result.is_error or not data.get("task_id"):
+            return result
+        task_id = data["task_id"]
+        on_task(task_id)
+        status = data.get("status")
+        if status in OPEN:
+            result = await client.call_tool("check_task", {"task_id": task_id, "wait_seconds": cap},
+                                            progress_callback=view.update)
+        elif status == "succeeded" and "video" not in data:
+            await anyio.sleep(float(data.get("poll_after_seconds") or 1))
+            result = await client.call_tool("fetch_video", {"task_id": task_id}, progress_callback=view.update)
+        else:
+            return result
+
+
+async def run(settings: Settings, tool: str, arguments: dict[str, Any], out: Path | None, console: Console) -> int:
+    """Call ``tool`` on an in-process server, follow it to the end and save the video: the exit code."""
+    from server.app import build_server
+
+    task: dict[str, str] = {}
+    interrupted = False
+    final: types.CallToolResult | None = None
+    async with Client(build_server(settings)) as client:
+        async with anyio.create_task_group() as tg:
+
+            async def on_interrupt(scope: anyio.CancelScope) -> None:
+                nonlocal interrupted
+                with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                    async for _ in signals:
+                        interrupted = True
+                        scope.cancel()
+                        return
+
+            with anyio.CancelScope() as scope, ProgressView(console) as view:
+                tg.start_soon(on_interrupt, scope)
+                first = await client.call_tool(tool, arguments, progress_callback=view.update)
+                final = await follow(client, first, view, settings.max_wait_seconds,
+                                     lambda tid: task.__setitem__("id", tid))
+            tg.cancel_scope.cancel()
+    if interrupted:
+        tid = task.get("id")
+        if tid:
+            console.print(f"Stopped waiting. Task {tid} is still recorded and keeps its place at the provider; "
+                          f"resume with: wan-video-mcp fetch {tid}")
+        else:
+            console.print("Stopped waiting before the provider answered; if the request was sent, "
+                          "`wan-video-mcp tasks` lists it and `wan-video-mcp fetch TASK_ID` resumes it.")
+        return 130
+    assert final is not None
+    return report(final, out, console)
+
+
+def report(result: types.CallToolResult, out: Path | None, console: Console) -> int:
+    """Print how a call ended (copying the video to ``out``): the exit code."""
+    data = result.structured_content or {}
+    text = " ".join(c.text for c in result.content if isinstance(c, types.TextContent))
+    if result.is_error:
+        console.print(f"Error: {text}", highlight=False)
+        return 1
+    if data.get("status") == "dry_run":
+        console.print(text, highlight=False)
+        return 0
+    video = data.get("video")
+    if data.get("status") == "succeeded" and video:
+        source = Path(video["path"])
+        target = out or Path.cwd() / source.name
+        if target.resolve() != source.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        media = video.get("media") or {}
+        facts = ", ".join(f for f in (
+            f"{media['width']}x{media['height']}" if media.get("width") else "",
+            f"{media['duration_seconds']:.1f} s" if media.get("duration_seconds") else "",
+            "with sound" if media.get("has_audio") else "silent" if media else "",
+        ) if f)
+        prefix = "[SIMULATED] " if data.get("simulated") else ""
+        console.print(f"{prefix}Saved {target} ({video['size_bytes']:,} bytes{', ' + facts if facts else ''}); "
+                      f"task {data['task_id']}", highlight=False)
+        return 0
+    console.print(f"{text}\nNext: {data.get('next_step', '')}", highlight=False)
+    return 1

@@ -1,0 +1,119 @@
+"""Prompts and completions: guidance for writing a Wan prompt, and argument completion for it and for task URIs.
+
+The recipe follows Alibaba's own prompt guide ("Model Studio: Wan video generation
+prompts recipe", alibabacloud.com/blog/602777, read 2026-12): subject + scene +
+motion, then aesthetic control and style; for image inputs, motion and camera only.
+The model's own limits (prompt length, sound, multi-shot) come from the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import mcp_types as types
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
+
+from server.catalog import DEFAULT_MODEL, Family, ModelSpec
+from server.store import TaskRecord
+
+PROMPT_NAME = "wan_video_prompt"
+COMPLETION_LIMIT = 100  # the spec's maximum number of values per completion
+
+RECIPES = {
+    Family.T2V: "Write it as Subject (with a short description) + Scene (foreground, background, light) + Motion "
+    "(what moves, how fast, how far), then aesthetic control (shot size, camera angle and movement, lens, light, "
+    "colour) and a style (e.g. cinematic, anime, watercolour).",
+    Family.I2V: "The image already fixes subject, scene and style: describe only the motion (what moves, how, how "
+    "fast) and the camera (push in, pan, orbit, or 'fixed camera'), plus sound if the model makes any.",
+    Family.KF2V: "The two frames fix the start and the end: describe briefly how the first becomes the last "
+    "(motion and camera during the transition).",
+    Family.R2V: "Name the people or things of the reference videos character1, character2, ... in the order of "
+    "reference_video_urls, and describe their actions, lines and the scene.",
+}
+
+
+def _guidance(idea: str, spec: ModelSpec, duration: str | None) -> str:
+    seconds = duration or str(spec.default_duration)
+    lines = [
+        f"Write a prompt for the Wan model {spec.id} ({spec.family.value}, {seconds} s) that shows: {idea.strip()}",
+        "",
+        RECIPES[spec.family],
+        f"Keep it under {spec.prompt_max} characters: a longer prompt is rejected, not shortened.",
+        "Describe motion that fits the length: one or two clear actions for 5 s, a short sequence for 10-15 s.",
+    ]
+    if spec.audio:
+        lines.append("This model makes sound: describe ambience, effects and any spoken line (in quotes).")
+    else:
+        lines.append("This model makes silent video: leave sound out of the prompt.")
+    if spec.shot_type:
+        lines.append("For several shots set shot_type='multi' (with prompt_extend=true) and write the prompt as "
+                     "'Shot 1 [0-3s] ...', 'Shot 2 [3-6s] ...'.")
+    lines += [
+        "Put what must not appear in negative_prompt (at most 500 characters).",
+        f"Then call generate_video with model='{spec.id}' and dry_run=true to check the request and its price; "
+        "if the user agrees, call it again without dry_run.",
+    ]
+    return "\n".join(lines)
+
+
+def wan_prompt(models: tuple[ModelSpec, ...]) -> Prompt:
+    """The ``wan_video_prompt`` prompt for the offered models."""
+    by_id = {spec.id: spec for spec in models}
+    default = DEFAULT_MODEL if DEFAULT_MODEL in by_id else models[0].id
+
+    def render(idea: str, model: str = default, duration: str | None = None) -> list[dict[str, Any]]:
+        spec = by_id.get(model.strip())
+        if spec is None:
+            raise MCPError(INVALID_PARAMS, f"model '{model}' is not offered here; offered: {', '.join(by_id)}")
+        if duration is not None and duration.strip() not in {str(d) for d in spec.durations}:
+            raise MCPError(INVALID_PARAMS, f"duration '{duration}' is not offered by {spec.id}; allowed: "
+                           f"{spec.duration_text} seconds")
+        return [{"role": "user", "content": {"type": "text", "text": _guidance(idea, spec, duration)}}]
+
+    return Prompt(
+        name=PROMPT_NAME,
+        title="Write a Wan video prompt",
+        description="Turn an idea into a prompt that suits a Wan model (its recipe, length limit, sound and "
+        "shots), then check it with a free dry run.",
+        arguments=[
+            PromptArgument(name="idea", description="What the video should show, in your words.",
+                                 required=True),
+            PromptArgument(name="model", description=f"Model id (default {default}).", required=False),
+            PromptArgument(name="duration", description="Seconds (default: the model's).", required=False),
+        ],
+        fn=render,
+    )
+
+
+def complete(ref: Any, argument: types.CompletionArgument, models: tuple[ModelSpec, ...],
+             recent: list[TaskRecord]) -> types.Completion:
+    """Completion values: model ids (and their durations) for the prompt, task ids for the task URIs."""
+    prefix = argument.value or ""
+    values: list[str] = []
+    if isinstance(ref, types.PromptReference) and ref.name == PROMPT_NAME:
+        if argument.name == "model":
+            values = [spec.id for spec in models]
+        elif argument.name == "duration":
+            values = sorted({str(d) for spec in models for d in spec.durations}, key=int)
+    elif isinstance(ref, types.ResourceTemplateReference) and argument.name == "task_id":
+        values = [record.id for record in recent]
+    matches = [v for v in values if v.startswith(prefix)]
+    return types.Completion(values=matches[:COMPLETION_LIMIT], total=len(matches),
+                            has_more=len(matches) > COMPLETION_LIMIT)
+
+
+def install(server: MCPServer[Any], models: tuple[ModelSpec, ...],
+            recent: Callable[[Any], Awaitable[list[TaskRecord]]]) -> None:
+    """Register the prompt and the ``completion/complete`` handler (which needs the caller's state)."""
+    server.add_prompt(wan_prompt(models))
+
+    async def handler(ctx: Any, params: types.CompleteRequestParams) -> types.CompleteResult:
+        tasks = await recent(ctx.lifespan_context) if isinstance(params.ref, types.ResourceTemplateReference) else []
+        completion = complete(params.ref, params.argument, models, tasks)
+        return types.CompleteResult(completion=completion)
+
+    server._lowlevel_server.add_request_handler("completion/complete", types.CompleteRequestParams, handler)

@@ -1,0 +1,132 @@
+"""The agent's view of a task: state, timings, what went wrong and what to do next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from server.catalog import CostEstimate
+from server.store import TaskRecord
+from tools.outputs import MediaFacts, TaskError, TaskResult, VideoFile
+
+if TYPE_CHECKING:
+    from tools.common import AppState
+
+VIDEO_URI = "wan-video://videos/{task_id}.mp4"
+TASK_URI = "wan-video://tasks/{task_id}"
+
+# What to do about a provider's task failure code.
+REMEDIES = {
+    "InvalidParameter": "A parameter was refused by the provider; fix it and generate again.",
+    "DataInspectionFailed": "Content moderation refused the prompt or media; rephrase and generate again.",
+    "IPInfringementSuspect": "The request looks like protected IP; change the content and generate again.",
+    "InternalError": "A provider-side failure, not your request; generate again (nothing was billed).",
+    "InternalError.Algo": "A provider-side failure, not your request; generate again (nothing was billed).",
+    "InternalError.Timeout": "The provider timed out; generate again (nothing was billed).",
+    "SystemError": "A provider-side failure; generate again (nothing was billed).",
+    "InvalidURL": "An input URL could not be fetched by the provider; use a public http(s) URL.",
+    "BadRequest.InputDownloadFailed": "The provider could not download an input file; check the URL is public.",
+    "not_submitted": "Nothing was created or billed; call generate_video again.",
+    "expired": "The provider forgot this task (task ids live 24 hours); generate again if you still need it.",
+}
+
+
+GENERIC_REMEDY = "Read the provider's message above; adjust the request if it names a parameter, else generate again."
+
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def task_result(state: AppState, record: TaskRecord, *, attached: str | None = None,
+                video: VideoFile | None = None, wait_capped_to: int | None = None) -> TaskResult:
+    """The agent's view of a task: state, timings, what to do next."""
+    engine = state.engine
+    percent, progress_text = engine.progress(record)
+    request = record.request
+    error = None
+    if record.error_code and record.state in ("failed", "unknown", "expired"):
+        error = TaskError(code=record.error_code, message=record.error_message or "",
+                          remedy=REMEDIES.get(record.error_code, GENERIC_REMEDY))
+    poll_after = None
+    tid = record.id
+    if record.state in ("queued", "running", "submitting"):
+        poll_after = engine.poll_after(record)
+        next_step = (f"Call check_task(task_id='{tid}', wait_seconds={state.max_wait}) in about {poll_after}s; "
+                     "the server keeps polling and downloads the video itself.")
+        message = f"Task {tid} is {progress_text}."
+        poll_error = engine.last_poll_error(tid)
+        if poll_error:
+            message += f" Last status check failed: {poll_error}."
+    elif record.state == "unknown":
+        poll_after = 30
+        next_step = (f"Do not generate again: the server is reconciling. Call check_task(task_id='{tid}') "
+                     "in 30s.")
+        message = f"Task {tid}: {record.error_message or 'submit outcome unknown'}"
+    elif record.state == "succeeded":
+        if video is not None:
+            next_step = f"Open or read the resource {video.uri}; the file is at {video.path}."
+            message = f"Video ready: {record.model}, {video.size_bytes} bytes, saved to {video.path}."
+        elif record.download_state == "downloading" or (record.download_state == "none"
+                                                         and state.settings.auto_download):
+            poll_after = 5
+            next_step = f"Call fetch_video(task_id='{tid}') in about 5s: the server is saving the video now."
+            message = f"Task {tid} finished; the video is being downloaded ({record.download_state})."
+        else:
+            next_step = f"Call fetch_video(task_id='{tid}') to get the file and its resource link."
+            message = f"Task {tid} finished; video download: {record.download_state}."
+    elif record.state == "failed":
+        next_step = error.remedy if error and error.remedy else "Adjust the request and call generate_video again."
+        message = f"Task {tid} failed: {record.error_code}: {record.error_message}"
+    elif record.state == "canceled":
+        next_step = "Nothing more to do; canceled tasks are not billed."
+        message = f"Task {tid} was canceled."
+    else:  # expired
+        next_step = REMEDIES["expired"]
+        message = f"Task {tid} expired at the provider."
+    cost = CostEstimate.model_validate_json(record.cost_json) if record.cost_json else None
+    shape = request.get("size") or request.get("resolution")
+    summary = f"{record.model} {shape} {request.get('duration')}s" if shape else record.model
+    if wait_capped_to is not None:
+        message += (f" (The wait asked for was shortened to {wait_capped_to}s, this server's cap, so the call "
+                    "ends before the client's own timeout.)")
+    if record.simulated:
+        message = "[SIMULATED] " + message
+    return TaskResult(
+        task_id=tid,
+        status=record.state,
+        model=record.model,
+        message=message,
+        next_step=next_step,
+        summary=summary,
+        attached=attached,
+        progress_percent=round(percent, 1),
+        poll_after_seconds=poll_after,
+        elapsed_seconds=round(((record.finished_at or engine.clock()) - record.created_at), 1),
+        wait_capped_to=wait_capped_to,
+        remote_task_id=record.remote_id,
+        provider=record.provider,
+        simulated=record.simulated,
+        cost_estimate=cost,
+        request=request,
+        download_status=record.download_state,
+        video=video,
+        remote_url=record.video_url,
+        remote_url_expires_at=iso(record.video_url_expires_at),
+        error=error,
+        created_at=iso(record.created_at),
+        finished_at=iso(record.finished_at),
+    )
+
+
+def video_file(record: TaskRecord, path: Path, media: MediaFacts | None) -> VideoFile:
+    return VideoFile(
+        uri=VIDEO_URI.format(task_id=record.id),
+        size_bytes=record.file_size or 0,
+        sha256=record.sha256 or "",
+        path=str(path),
+        file_uri=path.resolve().as_uri(),
+        media=media,
+    )
