@@ -195,7 +195,7 @@ def _human(args: argparse.Namespace, schema: dict | None) -> int:
     from server import human
 
     settings = _settings(args)
-    console = Console()
+    console = Console(soft_wrap=True, highlight=False)
     if args.command == "generate":
         assert schema is not None
         arguments = human.request_arguments(args, schema)

@@ -21,6 +21,10 @@ import mcp_types as types
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
+from server.config import DEFAULT_MAX_WAIT_SECONDS
+
+WAIT_SECONDS = DEFAULT_MAX_WAIT_SECONDS
+
 
 def _server_params(data_dir: Path, render_seconds: float) -> StdioServerParameters:
     return StdioServerParameters(
@@ -74,9 +78,10 @@ async def _demo(out: Path, prompt: str, render_seconds: float, echo: Callable[[s
         result = await demo.call("generate_video", {"model": "wan2.6-t2v", "prompt": prompt, "size": "1280*720",
                                                     "duration": 3, "wait_seconds": 2})
         task = (result.structured_content or {}) if result else {}
-        if result and task.get("status") != "succeeded":
+        while result and task.get("status") in ("submitting", "queued", "running", "unknown"):
+            # As next_step says: check again, waiting at most the server's cap, until the video is there.
             demo.say("Following the handle:")
-            result = await demo.call("check_task", {"task_id": task["task_id"], "wait_seconds": 120})
+            result = await demo.call("check_task", {"task_id": task["task_id"], "wait_seconds": WAIT_SECONDS})
             task = (result.structured_content or {}) if result else {}
         links = [c for c in result.content if isinstance(c, types.ResourceLink)] if result else []
         if task.get("status") != "succeeded" or not links:

@@ -114,6 +114,7 @@ async def run(settings: Settings, tool: str, arguments: dict[str, Any], out: Pat
     from server.app import build_server
 
     task: dict[str, str] = {}
+    started = time.time()
     interrupted = False
     final: types.CallToolResult | None = None
     async with Client(build_server(settings)) as client:
@@ -134,7 +135,7 @@ async def run(settings: Settings, tool: str, arguments: dict[str, Any], out: Pat
                                      lambda tid: task.__setitem__("id", tid))
             tg.cancel_scope.cancel()
     if interrupted:
-        tid = task.get("id")
+        tid = task.get("id") or _started_since(settings, started)
         if tid:
             console.print(f"Stopped waiting. Task {tid} is still recorded and keeps its place at the provider; "
                           f"resume with: wan-video-mcp fetch {tid}")
@@ -144,6 +145,18 @@ async def run(settings: Settings, tool: str, arguments: dict[str, Any], out: Pat
         return 130
     assert final is not None
     return report(final, out, console)
+
+
+def _started_since(settings: Settings, since: float) -> str | None:
+    """The task this command recorded, when it was stopped before its first answer named it."""
+    from server.store import TaskStore
+
+    store = TaskStore(settings.db_path)
+    try:
+        mine = [r for r in store.list_sync(None, 20) if r.created_at >= since - 1]
+    finally:
+        store.close()
+    return mine[0].id if len(mine) == 1 else None
 
 
 def report(result: types.CallToolResult, out: Path | None, console: Console) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import pytest
 
 from server.catalog import markdown_table
 from server.config import Settings
+from server.hosts import host_entry
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text()
 
 
 def test_the_readme_model_table_is_the_one_generated_from_the_catalog():
@@ -29,7 +32,7 @@ def test_every_documented_setting_is_read_from_the_environment():
         "WAN_PROVIDER": "newapi", "WAN_API_KEY": "sk-gw", "WAN_BASE_URL": "https://gw.test/",
         "WAN_MCP_DATA_DIR": "/tmp/wan-x", "WAN_DEDUPE_WINDOW_SECONDS": "30", "WAN_MAX_COST_PER_TASK": "1.5",
         "WAN_MAX_COST_PER_DAY": "20", "WAN_AUTO_DOWNLOAD": "false", "WAN_POLL_MIN_SECONDS": "2",
-        "WAN_POLL_MAX_SECONDS": "20", "WAN_POLL_QPS": "5",
+        "WAN_POLL_MAX_SECONDS": "20", "WAN_POLL_QPS": "5", "WAN_MAX_WAIT_SECONDS": "240",
     }
     settings = Settings.from_env(env)
     assert (settings.provider, settings.api_key.get_secret_value(), settings.base_url) == (
@@ -38,6 +41,7 @@ def test_every_documented_setting_is_read_from_the_environment():
         30, 1.5, 20)
     assert (settings.auto_download, settings.poll_min_seconds, settings.poll_max_seconds, settings.poll_qps) == (
         False, 2, 20, 5)
+    assert settings.max_wait_seconds == 240
     for name in env:
         assert f"`{name}`" in README or name in README, name
 
@@ -53,3 +57,14 @@ def test_dashscope_settings_and_flags_override_the_environment():
 def test_an_unknown_provider_is_refused_with_the_allowed_values():
     with pytest.raises(ValueError, match="dashscope"):
         Settings.from_env({"WAN_PROVIDER": "openai"})
+
+
+def test_mcp_json_holds_the_entries_config_writes_with_the_path_to_fill_in():
+    document = json.loads((REPO / "mcp.json").read_text())["mcpServers"]
+    command = ["/absolute/path/to/wan-video-mcp/.venv/bin/wan-video-mcp"]
+    for name, provider in (("wan-video", "dashscope"), ("wan-video-offline", "simulator")):
+        expected = host_entry("claude-desktop", Settings(provider=provider), command=command).entry
+        expected["env"].pop("WAN_MCP_DATA_DIR")  # the platform's default, unless the user chooses one
+        assert document[name] == expected, name
+    assert document["wan-video-http"]["url"] == "http://127.0.0.1:8765/mcp"
+    assert "/absolute/path/to/wan-video-mcp" in README and "config --client claude-desktop --write" in README

@@ -19,8 +19,10 @@ from mcp_types import INVALID_PARAMS
 
 from server.catalog import DEFAULT_MODEL, Family, ModelSpec
 from server.store import TaskRecord
+from tools.view import TASK_URI, VIDEO_URI
 
 PROMPT_NAME = "wan_video_prompt"
+TASK_TEMPLATES = (TASK_URI, VIDEO_URI)
 COMPLETION_LIMIT = 100  # the spec's maximum number of values per completion
 
 RECIPES = {
@@ -94,13 +96,19 @@ def complete(ref: Any, argument: types.CompletionArgument, models: tuple[ModelSp
     """Completion values: model ids (and their durations) for the prompt, task ids for the task URIs."""
     prefix = argument.value or ""
     values: list[str] = []
-    if isinstance(ref, types.PromptReference) and ref.name == PROMPT_NAME:
+    if isinstance(ref, types.PromptReference):
+        if ref.name != PROMPT_NAME:
+            raise MCPError(INVALID_PARAMS, f"unknown prompt '{ref.name}'; this server has: {PROMPT_NAME}")
         if argument.name == "model":
             values = [spec.id for spec in models]
         elif argument.name == "duration":
             values = sorted({str(d) for spec in models for d in spec.durations}, key=int)
-    elif isinstance(ref, types.ResourceTemplateReference) and argument.name == "task_id":
-        values = [record.id for record in recent]
+    elif isinstance(ref, types.ResourceTemplateReference):
+        if ref.uri not in TASK_TEMPLATES:
+            raise MCPError(INVALID_PARAMS, f"unknown resource template '{ref.uri}'; this server has: "
+                           f"{', '.join(TASK_TEMPLATES)}")
+        if argument.name == "task_id":
+            values = [record.id for record in recent]
     matches = [v for v in values if v.startswith(prefix)]
     return types.Completion(values=matches[:COMPLETION_LIMIT], total=len(matches),
                             has_more=len(matches) > COMPLETION_LIMIT)

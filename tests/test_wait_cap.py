@@ -1,0 +1,131 @@
+"""No call outlives its client: every tool call and resource read answers within WAN_MAX_WAIT_SECONDS, whatever
+the provider or the download does; slow work carries on in the background and nothing is paid twice.
+
+The server runs in-process (the SDK's in-memory client); the provider is the simulator over real loopback HTTP,
+with faults that make it slower than the cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from pydantic import SecretStr
+
+from server.app import build_server, instructions
+from server.config import Settings
+from server.simulator import Simulator, SimulatorConfig
+
+pytestmark = pytest.mark.anyio
+
+CAP = 5
+MARGIN = 1.5  # scheduling slack on a busy 2-core machine; the cap itself keeps 10 s below the 60 s client limit
+PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"}
+
+
+@asynccontextmanager
+async def stack(tmp_path: Path, **sim_config) -> AsyncIterator[tuple[Client, Simulator, Settings]]:
+    values = dict(queue_seconds=0.2, run_seconds=0.8, jitter=0.0, fps=8, renderer="fallback")
+    async with Simulator(SimulatorConfig(**(values | sim_config))) as sim:
+        settings = Settings(
+            provider="dashscope", api_key=SecretStr("sk-test"), base_url=sim.base_url, data_dir=tmp_path,
+            poll_min_seconds=0.1, poll_max_seconds=0.5, retry_base_seconds=0.05, reconcile_grace_seconds=30,
+            http_timeout_seconds=60, max_wait_seconds=CAP,
+        )
+        async with Client(build_server(settings)) as client:
+            yield client, sim, settings
+
+
+async def timed(coro):
+    started = anyio.current_time()
+    result = await coro
+    return result, anyio.current_time() - started
+
+
+async def until(predicate, seconds: float = 60) -> None:
+    with anyio.fail_after(seconds):
+        while not await predicate():
+            await anyio.sleep(0.1)
+
+
+async def test_the_published_wait_maximum_and_every_piece_of_advice_follow_the_cap(tmp_path):
+    async with stack(tmp_path, run_seconds=600) as (client, _, settings):
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        handle = (await client.call_tool("generate_video", PROMPT | {"wait_seconds": 0})).structured_content
+    for name in ("generate_video", "check_task"):
+        wait = tools[name].input_schema["properties"]["wait_seconds"]
+        assert wait["maximum"] == CAP and str(CAP) in wait["description"]
+    assert tools["generate_video"].input_schema["properties"]["wait_seconds"]["default"] == CAP
+    assert f"wait_seconds={CAP})" in handle["next_step"]
+    assert f"wait_seconds={CAP})" in instructions(settings)
+
+
+async def test_a_longer_wait_is_shortened_to_the_cap_and_the_result_says_so(tmp_path):
+    async with stack(tmp_path, run_seconds=600) as (client, sim, _):
+        handle = (await client.call_tool("generate_video", PROMPT | {"wait_seconds": 0})).structured_content
+        result, took = await timed(client.call_tool("check_task", {"task_id": handle["task_id"],
+                                                                   "wait_seconds": 120}))
+    checked = result.structured_content
+    assert not result.is_error and took <= CAP + MARGIN
+    assert checked["wait_capped_to"] == CAP and f"shortened to {CAP}s" in checked["message"]
+    assert checked["status"] in ("queued", "running") and sim.stats.submits == 1
+
+
+async def test_a_submit_slower_than_the_cap_returns_the_task_id_in_time_and_is_never_sent_twice(tmp_path):
+    async with stack(tmp_path) as (client, sim, _):
+        sim.faults.submit("hang", seconds=CAP + 4, processed=True)  # created, then no answer at all
+        result, took = await timed(client.call_tool("generate_video", PROMPT))
+        handle = result.structured_content
+        assert not result.is_error and took <= CAP + MARGIN
+        assert handle["status"] == "submitting" and handle["task_id"]
+        assert "check_task" in handle["next_step"]
+
+        async def settled() -> bool:
+            checked = await client.call_tool("check_task", {"task_id": handle["task_id"], "wait_seconds": CAP})
+            return checked.structured_content["status"] == "succeeded"
+
+        await until(settled)
+    assert sim.stats.submits == 1
+
+
+async def test_a_provider_that_hangs_on_a_status_query_does_not_hold_check_task(tmp_path):
+    async with stack(tmp_path, run_seconds=600) as (client, sim, _):
+        handle = (await client.call_tool("generate_video", PROMPT | {"wait_seconds": 0})).structured_content
+        sim.faults.poll("hang", seconds=CAP + 10, count=50)
+        result, took = await timed(client.call_tool("check_task", {"task_id": handle["task_id"]}))
+    assert not result.is_error and took <= CAP + MARGIN
+    assert result.structured_content["status"] in ("queued", "running")
+
+
+async def test_a_download_slower_than_the_cap_returns_a_handle_then_the_video(tmp_path):
+    async with stack(tmp_path) as (client, sim, _):
+        sim.faults.download("slow", bytes_per_second=400)  # the 5.8 kB fallback clip takes ~15 s
+        handle = (await client.call_tool("generate_video", PROMPT | {"wait_seconds": 0})).structured_content
+        sim.advance(5)
+        for tool in ("check_task", "fetch_video"):  # the first sees the task finish and starts the download
+            result, took = await timed(client.call_tool(tool, {"task_id": handle["task_id"]}))
+            fetched = result.structured_content
+            assert not result.is_error and took <= CAP + MARGIN, (tool, took, fetched)
+            # Still saving: a handle to come back with, not an error.
+            assert fetched["status"] == "succeeded" and "video" not in fetched, (tool, fetched)
+            assert fetched["download_status"] == "downloading" and "fetch_video" in fetched["next_step"]
+        (read_error, took) = await timed(_read_error(client, f"wan-video://videos/{handle['task_id']}.mp4"))
+        assert "still being saved" in read_error and took <= CAP + MARGIN
+
+        async def saved() -> bool:
+            again = await client.call_tool("fetch_video", {"task_id": handle["task_id"]})
+            return "video" in again.structured_content
+
+        await until(saved)
+    assert sim.stats.submits == 1 and sim.stats.downloads == 1
+
+
+async def _read_error(client: Client, uri: str) -> str:
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource(uri)
+    return str(caught.value)
