@@ -7,6 +7,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
+from server.app import offered_models
+from server.config import Settings
 from tests.ts_clients import python_server, run_plan
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -86,8 +88,10 @@ async def test_a_render_longer_than_the_client_timeout_returns_a_task_id_in_time
     reports: dict[str, dict] = {}
 
     async def one(client: str) -> None:
+        # 113 s: longer than the default wait (45 s) plus one check_task of 60 s, the wait the server used to
+        # advise, so advice above the cap would end in a client timeout here.
         server = python_server(tmp_path / client, WAN_PROVIDER="simulator", WAN_SIM_QUEUE_SECONDS="3",
-                               WAN_SIM_RUN_SECONDS="70", WAN_POLL_MIN_SECONDS="0.5", WAN_POLL_MAX_SECONDS="2")
+                               WAN_SIM_RUN_SECONDS="110", WAN_POLL_MIN_SECONDS="0.5", WAN_POLL_MAX_SECONDS="2")
         reports[client] = await run_plan(client, server, [
             {"op": "list"},
             {"op": "follow", "name": "generate_video", "arguments": {"prompt": "a very slow sunrise"}},
@@ -129,3 +133,47 @@ async def test_progress_comes_at_least_every_5_seconds_so_a_host_that_resets_its
     assert max(b - a for a, b in zip(times, times[1:], strict=False)) <= 5000, times
     values = [p["progress"] for p in waited["progress"]]
     assert values == sorted(set(values)) and all(p["total"] == 100 for p in waited["progress"])
+
+
+async def test_log_messages_follow_the_level_the_client_sets(tmp_path):
+    server = python_server(tmp_path / "data", WAN_PROVIDER="simulator", WAN_SIM_RUN_SECONDS="600")
+    generate = {"op": "call", "name": "generate_video", "arguments": {"prompt": "logged", "wait_seconds": 0}}
+    check = {"op": "call", "name": "check_task", "arguments": {"task_id": "$last_task_id", "wait_seconds": 90}}
+    quiet = await run_plan("v1", server, [{"op": "set_level", "level": "warning"}, generate])
+    chatty = await run_plan("v1", server, [{"op": "set_level", "level": "info"},
+                                           generate | {"arguments": {"prompt": "logged", "wait_seconds": 0,
+                                                                     "force_new": True}}, check])
+    assert quiet["logs"] == []
+    levels_and_text = [(log["level"], log["data"]) for log in chatty["logs"]]
+    assert any(level == "info" and "submitted once" in text for level, text in levels_and_text), levels_and_text
+    assert any(level == "notice" and "shortened to 50s" in text for level, text in levels_and_text)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_the_prompt_and_completions_are_real_and_an_unknown_prompt_is_invalid_params(tmp_path, client):
+    server = python_server(tmp_path / "data", WAN_PROVIDER="simulator")
+    report = await run_plan(client, server, [
+        {"op": "prompts"},
+        {"op": "get_prompt", "name": "wan_video_prompt",
+         "arguments": {"idea": "a fox in the snow", "model": "wan2.6-t2v", "duration": "10"}},
+        {"op": "get_prompt", "name": "test_simple_prompt"},
+        {"op": "get_prompt", "name": "wan_video_prompt", "arguments": {"model": "wan2.6-t2v"}},
+        {"op": "get_prompt", "name": "wan_video_prompt", "arguments": {"idea": "x", "model": "wan9"}},
+        {"op": "complete", "ref": {"type": "ref/prompt", "name": "wan_video_prompt"},
+         "argument": {"name": "model", "value": "wan2.2-"}},
+        {"op": "call", "name": "generate_video", "arguments": {"prompt": "a fox", "wait_seconds": 0}},
+        {"op": "complete", "ref": {"type": "ref/resource", "uri": "wan-video://videos/{task_id}.mp4"},
+         "argument": {"name": "task_id", "value": "wan_"}},
+        {"op": "complete", "ref": {"type": "ref/prompt", "name": "test_prompt_with_arguments"},
+         "argument": {"name": "arg1", "value": ""}},
+    ])
+    listed, rendered, unknown, missing, bad_model, models, generated, task_ids, unknown_ref = report["steps"]
+    assert [p["name"] for p in listed["prompts"]] == ["wan_video_prompt"]
+    text = rendered["messages"][0]["content"]["text"]
+    assert "a fox in the snow" in text and "1500 characters" in text and "dry_run=true" in text
+    for failed, words in ((unknown, "unknown prompt"), (missing, "idea"), (bad_model, "wan9"),
+                          (unknown_ref, "unknown prompt")):
+        assert not failed["ok"] and failed["error"]["code"] == -32602 and words in failed["error"]["message"]
+    offered = offered_models(Settings(provider="simulator"))
+    assert models["completion"]["values"] == [m.id for m in offered if m.id.startswith("wan2.2-")] != []
+    assert generated["structuredContent"]["task_id"] in task_ids["completion"]["values"]

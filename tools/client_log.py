@@ -11,11 +11,13 @@ takes one.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, get_args
 from weakref import WeakKeyDictionary
 
 import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ class ClientLog:
 
     def install(self, server: MCPServer[Any]) -> None:
         async def set_level(ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
-            self._levels[ctx.session] = params.level
+            self._levels[_connection(ctx.session)] = params.level
             return types.EmptyResult()
 
         server._lowlevel_server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
@@ -39,11 +41,19 @@ class ClientLog:
     async def send(self, ctx: Context, level: types.LoggingLevel, message: str) -> None:
         """Send ``message`` at ``level`` when this connection's level lets it through (never fails the call)."""
         session = ctx.request_context.session
-        threshold = self._levels.get(session, DEFAULT_LEVEL)
+        threshold = self._levels.get(_connection(session), DEFAULT_LEVEL)
         if LEVELS.index(level) < LEVELS.index(threshold):
             return
         try:
-            await session.send_log_message(level=level, data=message, logger="wan-video-mcp",
-                                           related_request_id=ctx.request_id)
+            with warnings.catch_warnings():  # deprecated only from 2026-07-28; the SDK filters that era itself
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                await session.send_log_message(level=level, data=message, logger="wan-video-mcp",
+                                               related_request_id=ctx.request_id)
         except Exception as exc:  # a client gone away must not turn a result into an error
             logger.debug("could not send a log message: %r", exc)
+
+
+def _connection(session: Any) -> Any:
+    """The connection a request arrived on: the level is chosen once per connection, while the SDK makes a new
+    session object for every request. The SDK keeps the connection private (2.3 has no public accessor)."""
+    return getattr(session, "_connection", session)

@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import mcp_types as types
@@ -58,7 +58,7 @@ class AppState:
 
 
 def state_of(ctx: Context) -> AppState:
-    return ctx.request_context.lifespan_context  # type: ignore[no-any-return]
+    return cast(AppState, ctx.request_context.lifespan_context)
 
 
 @dataclass
@@ -208,6 +208,7 @@ def make_tool(
         fn_metadata=func_metadata(stub),
         is_async=True,
         annotations=annotations,
+        context_kwarg=None,
         handler=handler,
         declared_output_schema=output_schema(output_model),
     )

@@ -7,6 +7,7 @@ from typing import Any
 import mcp_types as types
 
 from server.catalog import ModelSpec, estimate_cost, input_schema, validate
+from server.store import TaskRecord
 from tools.common import AdapterTool, Call, make_tool, ok_result
 from tools.outputs import TaskResult
 from tools.results import task_or_video
@@ -31,7 +32,7 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> AdapterTool:
         validated = validate(arguments, state.models)
         if validated.dry_run:
             cost = estimate_cost(validated.request)
-            result = TaskResult(
+            priced = TaskResult(
                 task_id=None,
                 status="dry_run",
                 model=validated.request.model,
@@ -44,14 +45,18 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> AdapterTool:
                 cost_estimate=cost,
                 request=validated.request.model_dump(mode="json", exclude_none=True),
             )
-            return ok_result(result)
+            return ok_result(priced)
         # The submit's answer is worth the whole budget (a refusal is reported now, not on the next check);
         # wait_seconds is about the render.
         started = call.remaining()
         outcome = await state.engine.submit(validated, timeout=started,
                                             heartbeat=call.beat("submitting to the provider"))
         record = outcome.record
+        await _log_submit(call, outcome.attached, record)
         wait, capped = call.wait_budget(validated.wait_seconds)
+        if capped is not None:
+            await call.log("notice", f"wait_seconds={validated.wait_seconds} shortened to {capped}s, this "
+                           "server's cap (WAN_MAX_WAIT_SECONDS)")
         wait = min(wait, max(0.0, validated.wait_seconds - (started - call.remaining())))
         if wait > 0 and not record.terminal and record.state != "submitting":
             record = await state.engine.wait(record.id, wait, call.progress)
@@ -62,6 +67,15 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> AdapterTool:
             assert isinstance(first, types.TextContent)
             first.text = prefix + first.text
         return result
+
+    async def _log_submit(call: Call, attached: str, record: TaskRecord) -> None:
+        if attached != "new":
+            await call.log("info", f"attached to the existing task {record.id} ({attached}); nothing new was paid")
+        elif record.remote_id:
+            await call.log("info", f"task {record.id} submitted once to {record.provider} as {record.remote_id}")
+        elif record.state == "submitting":
+            await call.log("warning", f"task {record.id}: the provider has not answered the submit yet; it is "
+                           "not sent again, and its outcome is recorded when it comes")
 
     return make_tool(
         name="generate_video",

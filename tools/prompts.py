@@ -88,6 +88,7 @@ def wan_prompt(models: tuple[ModelSpec, ...]) -> Prompt:
             PromptArgument(name="duration", description="Seconds (default: the model's).", required=False),
         ],
         fn=render,
+        context_kwarg=None,
     )
 
 

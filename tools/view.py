@@ -57,6 +57,9 @@ def task_result(state: AppState, record: TaskRecord, *, attached: str | None = N
         next_step = (f"Call check_task(task_id='{tid}', wait_seconds={state.max_wait}) in about {poll_after}s; "
                      "the server keeps polling and downloads the video itself.")
         message = f"Task {tid} is {progress_text}."
+        if record.state == "submitting":
+            message = (f"Task {tid} is recorded and its request is on its way to the provider (sent once, never "
+                       "again); the server records the answer when it comes.")
         poll_error = engine.last_poll_error(tid)
         if poll_error:
             message += f" Last status check failed: {poll_error}."

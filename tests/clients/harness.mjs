@@ -149,6 +149,13 @@ async function runStep(client, step) {
 }
 
 const { client, transport } = await connect();
+const logs = [];
+if (plan.client === "v1") {
+  const { LoggingMessageNotificationSchema } = await import("@modelcontextprotocol/sdk/types.js");
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => logs.push(n.params));
+} else {
+  client.setNotificationHandler("notifications/message", (n) => logs.push(n.params));
+}
 let stderr = "";
 transport.stderr?.on("data", (chunk) => { stderr += chunk.toString(); });
 const report = { client: plan.client, server: client.getServerVersion?.() ?? null,
@@ -162,4 +169,5 @@ for (const step of plan.steps) {
 }
 await client.close();
 report.stderr = stderr;
+report.logs = logs;
 process.stdout.write(JSON.stringify(report) + "\n");
