@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -101,7 +102,7 @@ def run(workdir: Path) -> list[Scenario]:
         log.close()
     scenarios = []
     for checks in sorted(out.glob("server-*/checks.json")):
-        name = checks.parent.name.removeprefix("server-").rsplit("-20", 1)[0]
+        name = re.sub(r"-\d{4}-\d{2}-\d{2}T[\d-]+Z?$", "", checks.parent.name.removeprefix("server-"))
         items = json.loads(checks.read_text())
         scenarios.append(Scenario(
             name=name,

@@ -136,9 +136,10 @@ async def test_progress_comes_at_least_every_5_seconds_so_a_host_that_resets_its
 
 
 async def test_log_messages_follow_the_level_the_client_sets(tmp_path):
-    server = python_server(tmp_path / "data", WAN_PROVIDER="simulator", WAN_SIM_RUN_SECONDS="600")
+    server = python_server(tmp_path / "data", WAN_PROVIDER="simulator", WAN_SIM_RUN_SECONDS="600",
+                           WAN_MAX_WAIT_SECONDS="5")
     generate = {"op": "call", "name": "generate_video", "arguments": {"prompt": "logged", "wait_seconds": 0}}
-    check = {"op": "call", "name": "check_task", "arguments": {"task_id": "$last_task_id", "wait_seconds": 90}}
+    check = {"op": "call", "name": "check_task", "arguments": {"task_id": "$last_task_id", "wait_seconds": 60}}
     quiet = await run_plan("v1", server, [{"op": "set_level", "level": "warning"}, generate])
     chatty = await run_plan("v1", server, [{"op": "set_level", "level": "info"},
                                            generate | {"arguments": {"prompt": "logged", "wait_seconds": 0,
@@ -146,7 +147,7 @@ async def test_log_messages_follow_the_level_the_client_sets(tmp_path):
     assert quiet["logs"] == []
     levels_and_text = [(log["level"], log["data"]) for log in chatty["logs"]]
     assert any(level == "info" and "submitted once" in text for level, text in levels_and_text), levels_and_text
-    assert any(level == "notice" and "shortened to 50s" in text for level, text in levels_and_text)
+    assert any(level == "notice" and "shortened to 5s" in text for level, text in levels_and_text)
 
 
 @pytest.mark.parametrize("client", CLIENTS)

@@ -90,16 +90,19 @@ class Call:
         The spec wants every value larger than the last: the render maps to 0-95 of 100, and heartbeats and
         the download step nudge the value up by 0.01, never past 99.99 (the result itself says 'done').
         """
-        value = max(round(0.95 * min(max(percent, 0.0), 100.0), 2), round(self._last_progress + 0.01, 2))
-        self._last_progress = min(value, 99.99)
+        await self._send(max(round(0.95 * min(max(percent, 0.0), 100.0), 2), self._last_progress + 0.01), message)
+
+    async def heartbeat(self, message: str) -> None:
+        """A keep-alive while slow work runs: the same progress, nudged up."""
+        await self._send(max(0.0, self._last_progress + 0.01), message)
+
+    async def _send(self, value: float, message: str) -> None:
+        self._last_progress = min(round(value, 2), 99.99)
         await self.ctx.report_progress(self._last_progress, 100.0, message)
 
     async def log(self, level: types.LoggingLevel, message: str) -> None:
         """An MCP log message to this call's client, when its chosen level lets it through."""
         await self.state.client_log.send(self.ctx, level, message)
-
-    async def heartbeat(self, message: str) -> None:
-        await self.progress(self._last_progress if self._last_progress >= 0 else 0.0, message)
 
     def beat(self, message: str) -> Callable[[], Awaitable[None]]:
         """A heartbeat callback for background jobs, repeating ``message``."""
