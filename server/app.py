@@ -107,10 +107,10 @@ class WanServer(MCPServer[AppState]):
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None,
                          context: Context[AppState, Any] | None = None) -> Any:
-        prompt = self._prompt_manager.get_prompt(name)
+        prompts = {p.name: p for p in await self.list_prompts()}
+        prompt = prompts.get(name)
         if prompt is None:
-            names = ", ".join(p.name for p in self._prompt_manager.list_prompts())
-            raise MCPError(INVALID_PARAMS, f"unknown prompt '{name}'; this server has: {names}")
+            raise MCPError(INVALID_PARAMS, f"unknown prompt '{name}'; this server has: {', '.join(prompts)}")
         declared = {arg.name: arg for arg in prompt.arguments or []}
         given = arguments or {}
         unknown = sorted(set(given) - set(declared))

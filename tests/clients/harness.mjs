@@ -25,20 +25,12 @@ const plan = JSON.parse(readFileSync(process.argv[2] ?? 0, "utf8"));
 const FOLLOW_MAX_CALLS = 25;
 
 async function connect() {
-  const info = { name: `wan-harness-${plan.client}`, version: "1.0.0" };
-  const params = { ...plan.server, stderr: "pipe" };
-  if (plan.client === "v1") {
-    const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
-    const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js");
-    const client = new Client(info, { capabilities: {} });
-    const transport = new StdioClientTransport(params);
-    await client.connect(transport);
-    return { client, transport };
-  }
-  const { Client } = await import("@modelcontextprotocol/client");
-  const { StdioClientTransport } = await import("@modelcontextprotocol/client/stdio");
-  const client = new Client(info, { capabilities: {} });
-  const transport = new StdioClientTransport(params);
+  const modules = plan.client === "v1"
+    ? ["@modelcontextprotocol/sdk/client/index.js", "@modelcontextprotocol/sdk/client/stdio.js"]
+    : ["@modelcontextprotocol/client", "@modelcontextprotocol/client/stdio"];
+  const [{ Client }, { StdioClientTransport }] = await Promise.all(modules.map((m) => import(m)));
+  const client = new Client({ name: `wan-harness-${plan.client}`, version: "1.0.0" }, { capabilities: {} });
+  const transport = new StdioClientTransport({ ...plan.server, stderr: "pipe" });
   await client.connect(transport);
   return { client, transport };
 }
