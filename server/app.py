@@ -1,9 +1,10 @@
-"""The composition root: build the MCPServer from Settings (tools, resources, lifespan).
+"""The composition root: build the MCPServer from Settings (tools, resources, prompts, lifespan).
 
 Nothing happens at import. ``build_server(settings)`` wires the catalog narrowed
-to what the provider offers; the lifespan opens the one ``httpx.AsyncClient``,
-the task store and (for ``provider=simulator``) the in-process simulator,
-starts the engine's poller and resumes every open task.
+to what the provider offers, the tools (their waits capped by the settings), the
+resources, the prompt with its completions, and MCP logging; the lifespan opens
+the one ``httpx.AsyncClient``, the task store and (for ``provider=simulator``)
+the in-process simulator, starts the engine's poller and resumes every open task.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from tools.common import RESULT_RESERVE_SECONDS, AppState, state_of
 from tools.view import TASK_URI, VIDEO_URI, task_result
 
 logger = logging.getLogger(__name__)
-
 
 
 def instructions(settings: Settings) -> str:
