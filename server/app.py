@@ -206,7 +206,7 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
             record = await state.engine.download(task_id, state.max_wait - RESULT_RESERVE_SECONDS)
         path = state.engine.local_file(record)
         if path is None:
-            if record.state == "succeeded" and record.download_state in ("none", "downloading"):
+            if record.video_pending:
                 raise ResourceError(f"the video of task {record.id} is still being saved; read it again in a few "
                                     "seconds (or call fetch_video)")
             raise ResourceError(f"the video of task {task_id} is not on disk; call fetch_video")

@@ -14,6 +14,7 @@ built per machine and rebuilt after the installation moves.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import zipfile
@@ -23,6 +24,7 @@ from typing import Any
 import anyio
 
 from server.config import Settings
+from server.downloads import write_atomically
 
 MANIFEST_VERSION = "0.3"
 ENTRY_POINT = "server/main.py"
@@ -119,10 +121,9 @@ def build(settings: Settings, out: Path) -> dict[str, Any]:
     from server.app import version
 
     document = manifest(settings, anyio.run(_tools, settings), version())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         bundle.writestr("manifest.json", json.dumps(document, indent=2) + "\n")
         bundle.writestr(ENTRY_POINT, LAUNCHER)
-    tmp.replace(out)
+    write_atomically(out, packed.getvalue())
     return document

@@ -426,6 +426,19 @@ def _commit(fh: IO[bytes], tmp: Path, dest: Path) -> None:
     _fsync_dir(dest.parent)
 
 
+def write_atomically(dest: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``dest`` with ``data`` the way a download lands: a temp file, fsync'd, renamed over it."""
+    tmp, fh = _open_temp(dest)
+    try:
+        if mode is not None:
+            os.chmod(tmp, mode)
+        fh.write(data)
+        _commit(fh, tmp, dest)
+    except BaseException:
+        _discard(fh, tmp)
+        raise
+
+
 def _discard(fh: IO[bytes], tmp: Path) -> None:
     try:
         fh.close()

@@ -20,13 +20,13 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from server.config import Settings
+from server.downloads import write_atomically
 
 HOSTS = ("claude-desktop", "claude-code", "cursor", "vscode")
 Scope = Literal["user", "project"]
@@ -166,21 +166,7 @@ def merge_into(path: Path, entry: HostEntry) -> Path | None:
     if entry.inputs:
         inputs = [i for i in document.get("inputs", []) if i.get("id") not in {n["id"] for n in entry.inputs}]
         document["inputs"] = inputs + entry.inputs
-    _write_atomically(path, json.dumps(document, indent=2) + "\n")
+    # It may hold a key: a new file is private; an existing one keeps its permissions.
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    write_atomically(path, (json.dumps(document, indent=2) + "\n").encode(), mode)
     return backup
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600  # it may hold a key: private when new
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -27,13 +27,13 @@ from server.config import Settings
 
 OPEN = ("submitting", "queued", "running", "unknown")
 PLAIN_EVERY_SECONDS = 15.0
-SERVER_FIELDS = ("wait_seconds",)  # the CLI waits until the video is saved
+CLI_OMITS = ("wait_seconds",)  # the CLI waits until the video is saved
 
 
 def add_request_options(parser: argparse.ArgumentParser, schema: dict[str, Any]) -> None:
     """One option per generate_video field, typed from the published input schema."""
     for name, prop in schema["properties"].items():
-        if name in SERVER_FIELDS:
+        if name in CLI_OMITS:
             continue
         flag = "--" + name.replace("_", "-")
         help_text = (prop.get("description") or "").replace("%", "%%")
@@ -52,7 +52,7 @@ def add_request_options(parser: argparse.ArgumentParser, schema: dict[str, Any])
 def request_arguments(args: argparse.Namespace, schema: dict[str, Any]) -> dict[str, Any]:
     """The generate_video arguments a person gave (unset options are left to the server's defaults)."""
     return {name: getattr(args, name) for name in schema["properties"]
-            if name not in SERVER_FIELDS and getattr(args, name, None) is not None}
+            if name not in CLI_OMITS and getattr(args, name, None) is not None}
 
 
 class ProgressView:

@@ -140,6 +140,11 @@ class TaskRecord:
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    @property
+    def video_pending(self) -> bool:
+        """Finished at the provider, and its video not saved yet (nor given up on)."""
+        return self.state == "succeeded" and self.download_state in ("none", "downloading")
+
 
 _COLUMNS = tuple(f.name for f in fields(TaskRecord) if f.name != "extra")
 _BOOL_COLUMNS = {"adopted", "simulated", "error_retryable"}

@@ -27,10 +27,7 @@ async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult
     record = await engine.get_or_adopt(args.task_id, call.remaining(), call.beat("asking the provider"))
     if record.open:
         record = await engine.refresh(record.id, call.remaining(), call.beat("asking the provider"))
-    wait, capped = call.wait_budget(args.wait_seconds)
-    if capped is not None:
-        await call.log("notice", f"wait_seconds={args.wait_seconds} shortened to {capped}s, this server's cap "
-                       "(WAN_MAX_WAIT_SECONDS)")
+    wait, capped = await call.wait_budget(args.wait_seconds)
     if wait > 0 and not record.terminal:
         record = await engine.wait(record.id, wait, call.progress)
     return await task_or_video(call, record, wait_capped_to=capped)

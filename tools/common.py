@@ -79,10 +79,15 @@ class Call:
         """Seconds left for waiting, keeping the result-building reserve."""
         return max(0.0, self.deadline - anyio.current_time() - RESULT_RESERVE_SECONDS)
 
-    def wait_budget(self, requested: int) -> tuple[float, int | None]:
-        """How long this call may wait for ``requested`` seconds, and the cap when it had to shorten it."""
-        capped = requested > self.state.max_wait
-        return min(float(requested), self.remaining()), (self.state.max_wait if capped else None)
+    async def wait_budget(self, requested: int) -> tuple[float, int | None]:
+        """How long this call may wait for ``requested`` seconds, and the cap when it had to shorten it (which
+        the client is also told in a log message)."""
+        cap = self.state.max_wait
+        if requested <= cap:
+            return min(float(requested), self.remaining()), None
+        await self.log("notice", f"wait_seconds={requested} shortened to {cap}s, this server's cap "
+                       "(WAN_MAX_WAIT_SECONDS)")
+        return min(float(requested), self.remaining()), cap
 
     async def progress(self, percent: float, message: str) -> None:
         """A progress notification (only clients that sent a token get one).

@@ -53,10 +53,7 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> AdapterTool:
                                             heartbeat=call.beat("submitting to the provider"))
         record = outcome.record
         await _log_submit(call, outcome.attached, record)
-        wait, capped = call.wait_budget(validated.wait_seconds)
-        if capped is not None:
-            await call.log("notice", f"wait_seconds={validated.wait_seconds} shortened to {capped}s, this "
-                           "server's cap (WAN_MAX_WAIT_SECONDS)")
+        wait, capped = await call.wait_budget(validated.wait_seconds)
         wait = min(wait, max(0.0, validated.wait_seconds - (started - call.remaining())))
         if wait > 0 and not record.terminal and record.state != "submitting":
             record = await state.engine.wait(record.id, wait, call.progress)

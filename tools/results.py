@@ -36,7 +36,7 @@ async def video_result(call: Call, record: TaskRecord, **view: Any) -> types.Cal
     record = await state.engine.download(record.id, call.remaining(), call.beat("saving the video"))
     path = state.engine.local_file(record)
     if path is None:
-        if record.state == "succeeded" and record.download_state in ("none", "downloading"):
+        if record.video_pending:
             return ok_result(task_result(state, record, **view))
         raise WanError(f"the video of task {record.id} is not on disk", code="download_failed", retryable=True,
                        hint="Call fetch_video again.")

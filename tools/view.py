@@ -72,8 +72,7 @@ def task_result(state: AppState, record: TaskRecord, *, attached: str | None = N
         if video is not None:
             next_step = f"Open or read the resource {video.uri}; the file is at {video.path}."
             message = f"Video ready: {record.model}, {video.size_bytes} bytes, saved to {video.path}."
-        elif record.download_state == "downloading" or (record.download_state == "none"
-                                                         and state.settings.auto_download):
+        elif record.video_pending and (record.download_state == "downloading" or state.settings.auto_download):
             poll_after = 5
             next_step = f"Call fetch_video(task_id='{tid}') in about 5s: the server is saving the video now."
             message = f"Task {tid} finished; the video is being downloaded ({record.download_state})."
