@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -24,7 +24,7 @@ from mcp_types import INVALID_PARAMS
 
 from server.catalog import MODELS, ModelSpec, catalog_document, models_for
 from server.config import SIMULATOR_API_KEY, Settings
-from server.errors import WanError
+from server.errors import StoreUnavailable, WanError
 from server.jobs import JobEngine
 from server.providers.base import Provider
 from server.store import TaskRecord, TaskStore
@@ -129,9 +129,16 @@ def build_server(settings: Settings) -> WanServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=True))
-            store = TaskStore(settings.db_path)
+            # Redirects are followed by hand where they are wanted (downloads check every hop's address).
+            client = await stack.enter_async_context(httpx.AsyncClient(timeout=settings.http_timeout))
+            try:
+                store = TaskStore(settings.db_path)
+            except StoreUnavailable as exc:
+                # One line naming the file; the server still starts, and every tool that needs the store says why.
+                logger.error("%s %s", exc.message, exc.hint)
+                yield AppState(settings=settings, engine=cast(JobEngine, _Unavailable(exc)), models=models,
+                               provider_name=settings.provider, simulated=settings.simulated, client_log=client_log)
+                return
             stack.callback(store.close)
             base_url = None
             if settings.simulated:
@@ -153,6 +160,7 @@ def build_server(settings: Settings) -> WanServer:
                                simulated=settings.simulated, client_log=client_log)
             finally:
                 tg.cancel_scope.cancel()
+                await engine.stop()
 
     cap = settings.max_wait_seconds
     server = WanServer(
@@ -176,7 +184,11 @@ def build_server(settings: Settings) -> WanServer:
 
 
 async def recent_tasks(state: AppState) -> list[TaskRecord]:
-    return await state.engine.list(None, prompts.COMPLETION_LIMIT)
+    """Task ids to offer as completions: none when the store cannot be read (the tools say why)."""
+    try:
+        return await state.engine.list(None, prompts.COMPLETION_LIMIT)
+    except StoreUnavailable:
+        return []
 
 
 def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ...], settings: Settings) -> None:
@@ -221,6 +233,16 @@ def _as_resource_error() -> Iterator[None]:
     except WanError as exc:
         error = ResourceNotFoundError if exc.code == "task_not_found" else ResourceError
         raise error(exc.message + (f" — {exc.hint}" if exc.hint else "")) from exc
+
+
+class _Unavailable:
+    """Stands in for the engine when the task store cannot be opened: every use raises why."""
+
+    def __init__(self, error: StoreUnavailable) -> None:
+        self._error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise self._error
 
 
 def version() -> str:

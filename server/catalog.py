@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from server.errors import InvalidRequest
+from server.errors import InvalidRequest, clip
 
 SEED_MAX = 2_147_483_647
 NEGATIVE_PROMPT_MAX = 500
@@ -592,16 +592,21 @@ def _is_int(value: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
-    return text if len(text) <= 80 else text[:77] + "...'"
+    return clip(repr(value) if not isinstance(value, str) else f"'{value}'")
 
 
 class _Problems:
+    SHOWN = 10  # more problems than this are counted, not listed
+
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
+        self.more = 0
 
     def add(self, name: str, message: str) -> None:
-        self.items.append((name, message))
+        if len(self.items) >= self.SHOWN:
+            self.more += 1
+            return
+        self.items.append((clip(name), message))
 
     def raise_if_any(self) -> None:
         if not self.items:
@@ -610,7 +615,10 @@ class _Problems:
         if len(self.items) == 1:
             message = self.items[0][1]
         else:
-            message = f"{len(self.items)} problems: " + "; ".join(text for _, text in self.items)
+            total = len(self.items) + self.more
+            message = f"{total} problems: " + "; ".join(text for _, text in self.items)
+            if self.more:
+                message += f"; and {self.more} more"
         error = InvalidRequest(message, field=first)
         error.problems = [{"field": name, "message": text} for name, text in self.items]  # type: ignore[attr-defined]
         raise error
@@ -659,7 +667,7 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
         if name in _ALL_FIELDS:
             problems.add(name, f"{name} is not accepted by any model this server offers")
         else:
-            problems.add(name, f"unknown field '{name}'; allowed fields: {', '.join(schema_props)}")
+            problems.add(name, f"unknown field '{clip(name)}'; allowed fields: {', '.join(schema_props)}")
 
     model_id = arguments.get("model", schema_props["model"]["default"])
     spec: ModelSpec | None = None

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from server.config import Settings, SettingsError
+from server.errors import StoreUnavailable
 from server.ports import SERVE_HTTP_PORT
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -99,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"wan-video-mcp: {exc}", file=sys.stderr)
         return 2
+    except StoreUnavailable as exc:
+        print(f"wan-video-mcp: {exc.message} {exc.hint}", file=sys.stderr)
+        return 1
 
 
 def _run(args: argparse.Namespace, schema: dict | None) -> int:
@@ -182,7 +186,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(settings.describe() + (f"; streamable HTTP at http://{args.host}:{args.port}/mcp" if args.http else ""),
           file=sys.stderr, flush=True)
     if args.http:
-        server.run("streamable-http", host=args.host, port=args.port)
+        server.run("streamable-http", host=args.host, port=args.port,
+                   session_idle_timeout=settings.http_session_idle_seconds)
     else:
         server.run("stdio")
     return 0

@@ -68,8 +68,10 @@ class Settings(BaseModel):
     poll_qps: float = DEFAULT_POLL_QPS
     max_wait_seconds: int = Field(DEFAULT_MAX_WAIT_SECONDS, ge=5, le=MAX_WAIT_SECONDS_LIMIT)
     key_note: str | None = None  # why the key variable was not taken as a key
-    # How long a task whose submit outcome is unknown may stay unlisted before it counts as never created.
-    reconcile_grace_seconds: float = 60.0
+    # How often a task whose submit outcome is unknown is looked for in the provider's task list.
+    reconcile_interval_seconds: float = 10.0
+    # Streamable HTTP sessions with no request for this long are closed (their memory freed).
+    http_session_idle_seconds: float = Field(600.0, gt=0)
     # Read timeout for provider calls: a submit that hangs this long becomes "outcome unknown" (reconciled).
     http_timeout_seconds: float = 60.0
     # First delay of retry backoff (submits refused with 429/5xx, failed polls, failed downloads).
@@ -188,6 +190,7 @@ ENV_VARS = {
     "WAN_POLL_QPS": "poll_qps",
     "WAN_MAX_WAIT_SECONDS": "max_wait_seconds",
     "WAN_HTTP_TIMEOUT_SECONDS": "http_timeout_seconds",
+    "WAN_HTTP_SESSION_IDLE_SECONDS": "http_session_idle_seconds",
     "WAN_SIM_QUEUE_SECONDS": "sim_queue_seconds",
     "WAN_SIM_RUN_SECONDS": "sim_run_seconds",
 }

@@ -1,10 +1,13 @@
 """Fetching a finished video into the data directory, and reading facts from it.
 
-``download`` makes one attempt: it streams the body into a temporary file next
-to the destination, hashing as it goes, checks the size, fsyncs and renames
-the file into place, so ``dest`` is either absent, the old file, or the whole
-new one. Failures leave no partial file and are translated here, once, into
-``VideoUnavailable`` (the signed URL has expired: nothing to retry) or
+``download`` makes one attempt: it follows redirects by hand, checking every
+hop against an ``AddressPolicy`` (``server.addresses``) before connecting,
+streams the body into a temporary file next to the destination, hashing as it
+goes, checks the size and that the body is a video (Content-Type, the MP4 box
+signature, and with PyAV that the file opens with a video stream), fsyncs and
+renames the file into place, so ``dest`` is either absent, the old file, or the
+whole new video. Failures leave no partial file and are translated here, once,
+into ``VideoUnavailable`` (the signed URL has expired: nothing to retry) or
 ``DownloadError`` (``retryable`` says whether trying again can help). Retries
 belong to the caller.
 
@@ -15,13 +18,14 @@ a worker thread.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -30,6 +34,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
+from server.addresses import AddressPolicy
 from server.errors import DownloadError, VideoUnavailable
 from server.providers.base import parse_retry_after
 
@@ -40,15 +45,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "AddressPolicy",
     "DownloadFailed",
     "DownloadResult",
     "MediaInfo",
     "RemoteUrlExpired",
     "download",
     "file_sha256",
+    "has_mp4_signature",
     "poster_frame_png",
     "probe",
     "redact_url",
+    "remove_orphaned_parts",
+    "verify_video_file",
     "video_path",
 ]
 
@@ -65,6 +74,19 @@ WRITE_BATCH_BYTES = 1024**2
 # How much of an error body is read to recognise an expired signed URL.
 ERROR_BODY_LIMIT = 64 * 1024
 POSTER_AT_SECONDS = 1.0
+MAX_REDIRECTS = 5
+PART_SUFFIX = ".part"
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# What a storage host may call an MP4; no Content-Type at all is accepted too.
+_VIDEO_TYPES = frozenset({"application/mp4", "application/octet-stream", "binary/octet-stream"})
+# The first box of an ISO-BMFF file (MP4, MOV, fragmented MP4) is one of these.
+_FIRST_BOX_TYPES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"styp"})
+SIGNATURE_BYTES = 12
+# How much of a body that is not a video is quoted in the error message.
+QUOTE_CHARS = 120
+QUOTE_BYTES = 4 * QUOTE_CHARS  # enough UTF-8 for QUOTE_CHARS characters
+_PART_TAG = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _EXPIRED_STATUSES = frozenset({403, 404, 410})
@@ -180,8 +202,20 @@ async def download(
     headers: dict[str, str] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: httpx.Timeout | None = None,
+    policy: AddressPolicy | None = None,
+    part_tag: str | None = None,
 ) -> DownloadResult:
-    """Stream ``url`` into ``dest`` atomically, verifying its length; one attempt."""
+    """Fetch the video at ``url`` into ``dest`` atomically, checking where it comes from and that it is one.
+
+    One attempt. ``policy`` says which addresses may serve the video, checked
+    before every hop (default: public addresses only; pass
+    ``AddressPolicy.for_base_url(<provider base URL>)``). ``headers`` go to
+    ``url``'s own origin only, never to a host it redirects to. ``part_tag``
+    is put into the temporary file's name, ``<stem>.<tag>.<hex>.part``, so
+    ``remove_orphaned_parts`` can tell whose leftovers a part file is.
+    """
+    if part_tag is not None and not _PART_TAG.fullmatch(part_tag):
+        raise ValueError(f"part_tag must be 1-64 letters, digits, '_' or '-': {part_tag!r}")
     try:
         target = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -190,39 +224,144 @@ async def download(
     if target.scheme not in ("http", "https"):
         raise DownloadFailed(f"the video URL is not http(s): {shown}", retryable=False)
 
-    request = _build_request(client, target, headers, timeout)
     started = time.monotonic()
     logger.info("downloading %s to %s", shown, dest)
     try:
-        # client.stream() cannot drop a client-wide Authorization header, so
-        # build the request ourselves and send it streamed, which is all
-        # stream() does. auth=None: the client's auth is for the provider API.
-        response = await client.send(request, stream=True, auth=None, follow_redirects=True)
-    except httpx.TransportError as exc:
-        raise _transport_failure(exc, shown) from exc
-    except httpx.RequestError as exc:  # too many redirects, undecodable body
-        raise DownloadFailed(f"downloading {shown} failed: {type(exc).__name__}", retryable=False) from exc
-
-    try:
-        if response.status_code != 200:
-            raise await _status_failure(response, target, shown)
-        expected = _content_length(response)
-        if expected is not None and expected > max_bytes:
-            raise DownloadFailed(
-                f"the video at {shown} is {expected} bytes, more than the limit of {max_bytes}",
-                retryable=False,
-                http_status=200,
-            )
-        result = await _stream_to_file(response, dest, expected, max_bytes, shown)
+        response = await _follow(client, target, headers, timeout, policy or AddressPolicy())
+        try:
+            hop = _shown_hop(response.url, target)
+            if response.status_code != 200:
+                raise await _status_failure(response, target, hop)
+            expected = _content_length(response)
+            refusal = await _content_type_failure(response, expected, hop)
+            if refusal is not None:
+                raise refusal
+            if expected is not None and expected > max_bytes:
+                raise DownloadFailed(
+                    f"the video at {hop} is {expected} bytes, more than the limit of {max_bytes}",
+                    retryable=False,
+                    http_status=200,
+                )
+            result = await _stream_to_file(response, dest, expected, max_bytes, hop, part_tag)
+        finally:
+            await response.aclose()
     except (DownloadError, VideoUnavailable) as exc:
         logger.warning("download of %s failed: %s", shown, exc.message)
         raise
-    finally:
-        await response.aclose()
 
     elapsed = time.monotonic() - started
     logger.info("downloaded %s: %d bytes in %.1f s, sha256 %s", shown, result.size, elapsed, result.sha256)
     return result
+
+
+async def _follow(
+    client: httpx.AsyncClient,
+    target: httpx.URL,
+    headers: dict[str, str] | None,
+    timeout: httpx.Timeout | None,
+    policy: AddressPolicy,
+) -> httpx.Response:
+    """The streamed response at the end of ``target``'s redirects, each hop checked by ``policy`` first."""
+    url = target
+    for hops in range(MAX_REDIRECTS + 1):
+        try:
+            await policy.check(url)
+        except DownloadFailed as exc:
+            if url == target:
+                raise
+            raise DownloadFailed(
+                f"{redact_url(target)} redirected to a URL that may not be fetched: {exc.message}",
+                retryable=exc.retryable,
+            ) from exc
+        if headers is not None and _origin(url) != _origin(target):
+            # The caller's headers (an Authorization for the provider's own
+            # endpoint) belong to the first origin; once the chain leaves it they stay behind.
+            headers = None
+        shown = _shown_hop(url, target)
+        request = _build_request(client, url, headers, timeout)
+        try:
+            # client.stream() cannot drop a client-wide Authorization header, so
+            # build the request ourselves and send it streamed, which is all
+            # stream() does. auth=None: the client's auth is for the provider API.
+            response = await client.send(request, stream=True, auth=None, follow_redirects=False)
+        except httpx.TransportError as exc:
+            raise _transport_failure(exc, shown) from exc
+        except httpx.RequestError as exc:  # an undecodable body
+            raise DownloadFailed(f"downloading {shown} failed: {type(exc).__name__}", retryable=False) from exc
+        status = response.status_code
+        if status not in _REDIRECT_STATUSES:
+            return response
+        location = response.headers.get("Location")
+        await response.aclose()
+        if not location:
+            raise DownloadFailed(
+                f"the server at {shown} answered HTTP {status}, a redirect without a Location; nothing was saved",
+                retryable=False,
+                http_status=status,
+            )
+        if hops == MAX_REDIRECTS:
+            raise DownloadFailed(
+                f"{redact_url(target)} redirected more than {MAX_REDIRECTS} times; nothing was saved",
+                retryable=False,
+                http_status=status,
+            )
+        try:
+            url = url.join(location)
+        except httpx.InvalidURL as exc:
+            raise DownloadFailed(
+                f"the server at {shown} redirected to a malformed URL ({exc}); nothing was saved",
+                retryable=False,
+                http_status=status,
+            ) from exc
+        logger.info("%s redirects (HTTP %d) to %s", shown, status, redact_url(url))
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _shown_hop(url: httpx.URL, target: httpx.URL) -> str:
+    """A hop's redacted URL for messages, naming the URL it was reached from."""
+    if url == target:
+        return redact_url(url)
+    return f"{redact_url(url)} (redirected from {redact_url(target)})"
+
+
+async def _content_type_failure(response: httpx.Response, expected: int | None, shown: str) -> DownloadFailed | None:
+    """The error for a 200 whose Content-Type says it is not a video (an HTML portal page, a JSON error)."""
+    value = response.headers.get("Content-Type", "")
+    media = value.split(";", 1)[0].strip().lower()
+    if not media or media.startswith("video/") or media in _VIDEO_TYPES:
+        return None
+    size = f" ({expected} bytes)" if expected is not None else ""
+    body = await _read_prefix(response, QUOTE_BYTES)
+    return DownloadFailed(
+        f"the server at {shown} answered {media}{size} instead of a video, beginning {_quote(body)}; "
+        "nothing was saved",
+        retryable=True,
+        http_status=200,
+    )
+
+
+def _quote(data: bytes) -> str:
+    """At most QUOTE_CHARS printable characters of ``data``, quoted, for an error message."""
+    text = data.decode("utf-8", errors="replace")
+    chars = (" " if ch.isspace() else ch if ch.isprintable() and ch != "\ufffd" else "?" for ch in text)
+    scrubbed = " ".join("".join(chars).split())
+    if len(scrubbed) > QUOTE_CHARS:
+        scrubbed = scrubbed[: QUOTE_CHARS - 1] + "…"
+    return f'"{scrubbed}"' if scrubbed else "(an empty body)"
+
+
+def _signature_problem(head: bytes) -> str | None:
+    """Why ``head``, the first bytes of a body, cannot begin an MP4; None when it can."""
+    if len(head) < SIGNATURE_BYTES:
+        return f"is only {len(head)} bytes long, too short to be an MP4"
+    size = int.from_bytes(head[:4], "big")
+    if head[4:8] not in _FIRST_BOX_TYPES or 1 < size < 8:
+        return f"does not start like an MP4 (no ISO-BMFF box; it begins {_quote(head)})"
+    return None
 
 
 def _build_request(
@@ -319,16 +458,23 @@ def _content_length(response: httpx.Response) -> int | None:
 
 
 async def _stream_to_file(
-    response: httpx.Response, dest: Path, expected: int | None, max_bytes: int, shown: str
+    response: httpx.Response, dest: Path, expected: int | None, max_bytes: int, shown: str, tag: str | None
 ) -> DownloadResult:
     try:
-        tmp, fh = await anyio.to_thread.run_sync(_open_temp, dest)
+        tmp, fh = await anyio.to_thread.run_sync(_open_temp, dest, tag)
     except OSError as exc:
         raise _disk_failure(exc, dest) from exc
     hasher = hashlib.sha256()
     try:
         size = await _receive(response, fh, hasher, expected, max_bytes, shown)
-        await anyio.to_thread.run_sync(_commit, fh, tmp, dest)
+        await anyio.to_thread.run_sync(_seal, fh)
+        # The last check before the file becomes "the video": does it open as one?
+        reason = await anyio.to_thread.run_sync(verify_video_file, tmp)
+        if reason is not None:
+            raise DownloadFailed(
+                f"the body from {shown} {reason}; nothing was saved", retryable=True, http_status=200
+            )
+        await anyio.to_thread.run_sync(_place, tmp, dest)
     except BaseException as exc:
         # Shielded: a cancelled download still removes its temporary file.
         with anyio.CancelScope(shield=True):
@@ -349,10 +495,14 @@ async def _receive(
     max_bytes: int,
     shown: str,
 ) -> int:
-    """Copy the body to ``fh`` and ``hasher``; return the number of bytes stored."""
+    """Copy the body to ``fh`` and ``hasher``; return the number of bytes stored.
+
+    Abandons the body as soon as its first bytes show it is no MP4.
+    """
     # With Content-Encoding, Content-Length counts the encoded bytes on the wire.
     encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
     received = 0
+    head = b""  # the first bytes, for the signature check and the error message
     batch: list[bytes] = []
     batch_size = 0
     try:
@@ -370,6 +520,10 @@ async def _receive(
                     retryable=True,
                     http_status=response.status_code,
                 )
+            if len(head) < SIGNATURE_BYTES:
+                head = (head + chunk)[:QUOTE_BYTES]
+                if len(head) >= SIGNATURE_BYTES:
+                    _check_signature(head, shown)
             batch.append(chunk)
             batch_size += len(chunk)
             if batch_size >= WRITE_BATCH_BYTES:
@@ -388,26 +542,46 @@ async def _receive(
             retryable=True,
             http_status=response.status_code,
         )
+    if len(head) < SIGNATURE_BYTES:
+        _check_signature(head, shown)
     return received
 
 
+def _check_signature(head: bytes, shown: str) -> None:
+    reason = _signature_problem(head)
+    if reason is not None:
+        raise DownloadFailed(f"the body from {shown} {reason}; nothing was saved", retryable=True, http_status=200)
+
+
 def _disk_failure(exc: OSError, dest: Path) -> DownloadFailed:
+    """A write that failed here, not at the provider. Out of space may pass (retryable, and the hint says
+    when); a permission or read-only error will not until someone fixes it (not retryable, and the hint
+    says what to fix, not to call again)."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return DownloadFailed(
+            f"could not write the video to {dest.parent}: {reason}", retryable=True,
+            hint=f"Free space in {dest.parent}, then call fetch_video again; the provider keeps the video for "
+            "24 hours after the task finished.",
+        )
     return DownloadFailed(
-        f"could not write the video to {dest.parent}: {exc.strerror or exc}",
-        retryable=False,
-        hint="Check free space and permissions of the server's data directory, then call fetch_video again.",
+        f"could not write the video to {dest.parent}: {reason}", retryable=False,
+        hint=f"The server cannot write to {dest.parent}: fix its permissions or set WAN_MCP_DATA_DIR to a writable "
+        "folder and restart the server; the provider keeps the video for 24 hours after the task finished.",
     )
 
 
 # Blocking helpers, each run in a worker thread.
 
 
-def _open_temp(dest: Path) -> tuple[Path, IO[bytes]]:
+def _open_temp(dest: Path, tag: str | None = None) -> tuple[Path, IO[bytes]]:
+    """A new temporary file next to ``dest``: ``<stem>.<hex>.part``, or ``<stem>.<tag>.<hex>.part``."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f"{dest.stem}.{tag}" if tag else dest.stem
     while True:
-        tmp = dest.with_name(f"{dest.stem}.{secrets.token_hex(6)}.part")
+        tmp = dest.with_name(f"{prefix}.{secrets.token_hex(6)}{PART_SUFFIX}")
         try:
-            return tmp, open(tmp, "xb")  # closed by _commit or _discard
+            return tmp, open(tmp, "xb")  # closed by _seal (or _commit) or _discard
         except FileExistsError:
             continue
 
@@ -419,9 +593,18 @@ def _write_batch(fh: IO[bytes], hasher: hashlib._Hash, chunks: Sequence[bytes]) 
 
 
 def _commit(fh: IO[bytes], tmp: Path, dest: Path) -> None:
+    _seal(fh)
+    _place(tmp, dest)
+
+
+def _seal(fh: IO[bytes]) -> None:
+    """Flush, fsync and close the temporary file: its content is final and readable by path."""
     fh.flush()
     os.fsync(fh.fileno())
     fh.close()
+
+
+def _place(tmp: Path, dest: Path) -> None:
     os.replace(tmp, dest)
     _fsync_dir(dest.parent)
 
@@ -459,6 +642,85 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def remove_orphaned_parts(video_dir: Path, keep: Callable[[Path], bool] | None = None) -> int:
+    """Delete the ``*.part`` files downloads left in ``video_dir``; return how many went.
+
+    A part file outlives its download only when the process died mid-way.
+    Not recursive. ``keep`` spares the files it returns True for (say, those
+    whose name carries this process's ``part_tag``: downloads still running);
+    without it every part file goes, so call it before any download starts.
+    Blocking: run it in a worker thread.
+    """
+    removed = 0
+    for path in sorted(Path(video_dir).glob(f"*{PART_SUFFIX}")):
+        if keep is not None and keep(path):
+            continue
+        try:
+            if path.is_dir() and not path.is_symlink():
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            logger.warning("could not remove the leftover download %s: %s", path, exc.strerror or exc)
+            continue
+        removed += 1
+    if removed:
+        logger.info("removed %d leftover partial download(s) from %s", removed, video_dir)
+    return removed
+
+
+# Media checks and facts (PyAV, optional).
+
+
+def verify_video_file(path: Path) -> str | None:
+    """Why the file at ``path`` is not a video to hand out; None when it is one.
+
+    Always checks the MP4 box signature; with PyAV also that the container
+    opens and has a video stream. The reason reads after the file's name:
+    "<path> is not a playable MP4 (PyAV: no video stream)". Blocking: run it
+    in a worker thread.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(QUOTE_BYTES)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    reason = _signature_problem(head)
+    if reason is not None:
+        return reason
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return "is not a playable MP4 (PyAV: no video stream)"
+    except av.FFmpegError as exc:
+        return f"is not a playable MP4 (PyAV: {_short(exc.strerror or type(exc).__name__)})"
+    except (OSError, ValueError, IndexError, UnicodeError) as exc:
+        return f"is not a playable MP4 (PyAV: {type(exc).__name__})"
+    return None
+
+
+def has_mp4_signature(path: Path) -> bool:
+    """Whether the file at ``path`` begins like an MP4: the cheap check of a file already accepted once.
+
+    Reads 12 bytes; False when the file cannot be read. ``verify_video_file``
+    is the full check.
+    """
+    try:
+        with open(path, "rb") as fh:
+            return _signature_problem(fh.read(SIGNATURE_BYTES)) is None
+    except OSError:
+        return False
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # Media facts (PyAV, optional).

@@ -11,6 +11,7 @@ errors) are translated once, at the boundary that meets them, into this tree:
     ├── TaskFailed                the provider says the task failed (code, remedy)
     ├── VideoUnavailable          no local copy and the remote URL has expired
     ├── DownloadError             the MP4 could not be fetched or failed its checks
+    ├── StoreUnavailable          the task store cannot be opened (named, never touched)
     └── ProviderError             an HTTP call to the provider failed
                                   (retryable, created: did a paid task possibly start?)
 
@@ -19,6 +20,13 @@ Tool adapters turn any of them into an ``isError`` result carrying
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """An input echoed in a message, cut so that a huge value cannot flood it."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 class WanError(Exception):
@@ -95,6 +103,20 @@ class DownloadError(WanError):
     code = "download_failed"
     retryable = True
     hint = "Call fetch_video again; the remote URL stays valid for 24 hours after the task finished."
+
+
+class StoreUnavailable(WanError):
+    """The task store cannot be opened (not a database, unreadable, newer schema): named, never touched."""
+
+    code = "store_unavailable"
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"the task store {path} cannot be used: {reason}. The server did not modify it.",
+            hint=f"Move {path} aside (or set WAN_MCP_DATA_DIR to another folder) and restart the server; "
+            "dry runs work meanwhile.",
+        )
+        self.path = path
 
 
 class ProviderError(WanError):

@@ -4,13 +4,18 @@ The rules this module exists to keep:
 - the task row is written *before* the paid call, and the provider's id is
   written the moment it arrives (the submit and that write are shielded from
   cancellation);
+- the duplicate/idempotency check and the insert are one store transaction, so
+  every process on one data directory pays once;
 - a submit is retried only when the provider provably did not create the task
   (``ProviderError.created is False``); an ambiguous outcome becomes state
-  ``unknown`` and is reconciled against the provider's task list, never resent;
-- one poller serves every open task under one rate limiter, on an adaptive
-  schedule, honouring ``Retry-After``;
-- a finished video is downloaded straight away, so an agent that never comes
-  back still has its file; on start, every open task and pending download resumes.
+  ``unknown`` and is reconciled against the provider's task list (``reconcile``),
+  never resent, and never called uncharged on a guess;
+- one poller per process serves every open task under one rate limiter, on an
+  adaptive schedule shared through the store (``next_poll_at``), honouring
+  ``Retry-After``; a task is polled, submitted or downloaded by one process at a
+  time (the store's leases);
+- a finished video is downloaded straight away and verified, so an agent that never
+  comes back still has its file; on start, every open task and pending download resumes.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import logging
 import math
 import random
+import re
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,7 +38,7 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup
 
-from server import background, downloads
+from server import background, downloads, reconcile
 from server.background import Heartbeat
 from server.catalog import ModelSpec, ValidatedCall, estimate_cost
 from server.config import DOWNLOAD_TIMEOUT, Settings
@@ -45,8 +51,10 @@ from server.errors import (
     TaskNotFound,
     VideoUnavailable,
     WanError,
+    clip,
 )
 from server.providers.base import Provider, RemoteStatus
+from server.reconcile import ClockSkew
 from server.store import TaskRecord, TaskStore, new_task_id
 
 logger = logging.getLogger(__name__)
@@ -57,11 +65,22 @@ SUBMIT_MAX_ATTEMPTS = 4
 SUBMIT_RETRY_BUDGET_SECONDS = 60.0
 DOWNLOAD_MAX_ATTEMPTS = 5
 DOWNLOAD_CONCURRENCY = 2
-RECONCILE_INTERVAL_SECONDS = 10.0
-RECONCILE_LOOKBACK_SECONDS = 120.0
 HISTORY_SAMPLES = 20
+# Processes on one store: how often this one says it is alive, and looks for tasks others left.
+INSTANCE_HEARTBEAT_SECONDS = 3.0
+SCAN_SECONDS = 5.0
+# How long a lease may run before others may take it even from a live holder.
+POLL_LEASE_SECONDS = 300.0
+DOWNLOAD_LEASE_SECONDS = 1800.0
+WAIT_RECHECK_SECONDS = 1.0  # a waiter rereads the store this often (another process may have moved the task)
+RECONCILE_CANDIDATES = 5  # listed tasks looked at closely per pass
+UNCONFIRMED = ("not confirmed: the submit may or may not have created a task at the provider, so the server will "
+               "not send it again; it is looking for it in the provider's task list. Do not generate again yet")
 
 ProgressFn = Callable[[float, str], Awaitable[None]]  # percent, message
+# What a provider's task id can look like (DashScope: a UUID); anything else is never sent to the provider.
+_PROVIDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_INSTANCE_ID = re.compile(r"p_[0-9a-f]{12}")
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 60.0, retry_after: float | None = None) -> float:
@@ -120,6 +139,7 @@ class JobEngine:
         simulated: bool = False,
         key_configured: bool = True,
         clock: Callable[[], float] = time.time,
+        address_policy: downloads.AddressPolicy | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -141,29 +161,69 @@ class JobEngine:
         self._download_slots = anyio.Semaphore(DOWNLOAD_CONCURRENCY)
         self._last_poll_error: dict[str, str] = {}
         self._history: dict[tuple[Any, ...], list[float]] = {}  # (model, size, duration) -> seconds taken
+        self._auto: set[str] = set()  # tasks with a background download running here
         self._tg: TaskGroup | None = None
+        # This process among those sharing the store; leases name it.
+        self.instance_id = "p_" + new_task_id()[4:16]
+        self.skew = ClockSkew()
+        self._policy = address_policy  # where downloads may go; from the provider's base URL unless given
+        client.event_hooks.setdefault("response", []).append(self._observe_date)
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, tg: TaskGroup) -> None:
-        """Resume every open task and pending download, then start the poller."""
+        """Join the processes on this store, resume every open task and pending download, start the poller."""
         self._tg = tg
+        if self._policy is None:
+            self._policy = await downloads.AddressPolicy.resolved_for(getattr(self.provider, "base_url", None))
+        now = self.clock()
+        await self.store.run(self.store.register_instance_sync, self.instance_id, now)
+        live = await self.store.run(self.store.live_instances_sync, now)
+        removed = await anyio.to_thread.run_sync(
+            lambda: downloads.remove_orphaned_parts(self.settings.data_dir / downloads.VIDEO_DIR,
+                                                    keep=lambda part: _part_owner(part) in live))
+        if removed:
+            logger.info("removed %d partial download(s) left by stopped processes", removed)
+        resumed = await self._scan()
+        if resumed:
+            logger.info("resuming %d open task(s)", resumed)
+        tg.start_soon(self._heartbeat_loop)
+        tg.start_soon(self._poll_loop)
+
+    async def stop(self) -> None:
+        """Leave the store: other processes may take over this one's leases at once."""
+        with anyio.CancelScope(shield=True):
+            await self.store.run(self.store.unregister_instance_sync, self.instance_id)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await anyio.sleep(INSTANCE_HEARTBEAT_SECONDS)
+            try:
+                await self.store.run(self.store.heartbeat_sync, self.instance_id, self.clock())
+            except Exception:
+                logger.exception("could not refresh this process's heartbeat in the task store")
+
+    async def _scan(self) -> int:
+        """Schedule open tasks and start pending downloads this process does not track yet (ours after a
+        restart, or another process's that stopped). Returns how many tasks were added."""
+        added = 0
         now = self.clock()
         for record in await self.store.run(self.store.open_tasks_sync, self.endpoint):
-            if record.state == "submitting":
-                # We stopped mid-submit: the task may or may not exist. Reconcile, never resend.
-                record = await self.store.update(
-                    record.id, now, state="unknown",
-                    error_message="the server stopped while this task was being submitted; reconciling "
-                    "with the provider's task list",
-                )
-            self._schedule[record.id] = now
-        for record in await self.store.run(self.store.pending_downloads_sync, self.endpoint):
-            if self.settings.auto_download:
-                tg.start_soon(self._auto_download, record.id)
-        if self._schedule:
-            logger.info("resuming %d open task(s)", len(self._schedule))
-        tg.start_soon(self._poll_loop)
+            if record.id not in self._schedule and record.id not in self._inflight:
+                self._schedule[record.id] = min(now + self.settings.poll_max_seconds,
+                                                max(now, record.next_poll_at or now))
+                added += 1
+        if self.settings.auto_download and self._tg is not None:
+            for record in await self.store.run(self.store.pending_downloads_sync, self.endpoint):
+                if record.id not in self._auto:
+                    self._start_auto_download(record.id)
+        self._wake.set()
+        return added
+
+    async def _observe_date(self, response: httpx.Response) -> None:
+        """Learn the provider's clock from the Date of its answers (requests that carry our key)."""
+        if "authorization" in response.request.headers:
+            self.skew.observe_date(response.headers.get("Date"), self.clock())
 
     def _changed(self, task_id: str) -> None:
         event = self._events.pop(task_id, None)
@@ -190,58 +250,59 @@ class JobEngine:
                      heartbeat: Heartbeat | None = None) -> SubmitOutcome:
         """Attach to an identical task or persist a new one and submit it exactly once.
 
-        The paid call runs as a background job: after ``timeout`` seconds the caller gets the task as it
-        stands (``submitting``) while the submit carries on and records its outcome.
+        Attaching and inserting is one store transaction, so any number of processes sharing the store pay
+        once; the loser of a race gets the winner's task. The paid call runs as a background job: after
+        ``timeout`` seconds the caller gets the task as it stands (``submitting``) while the submit carries on
+        and records its outcome.
         """
         request = call.request
         fingerprint = request.fingerprint()
         cost = estimate_cost(request)
+        now = self.clock()
+        record = TaskRecord(
+            id=new_task_id(),
+            created_at=now,
+            updated_at=now,
+            provider=self.provider.name,
+            endpoint=self.endpoint,
+            model=request.model,
+            request_json=request.model_dump_json(exclude_none=True),
+            fingerprint=fingerprint,
+            state="submitting",
+            idempotency_key=call.idempotency_key,
+            cost_usd=cost.amount_usd,
+            cost_json=cost.model_dump_json(),
+            simulated=self.simulated,
+            lease_owner=self.instance_id,  # the submit is this process's until it records the outcome
+            lease_until=now + self._submit_lease,
+        )
+        dedupe_since = None
+        if not call.force_new and self.settings.dedupe_window_seconds > 0:
+            dedupe_since = now - self.settings.dedupe_window_seconds
         async with self._submit_lock:
-            now = self.clock()
-            if call.idempotency_key:
-                existing = await self.store.run(self.store.find_idempotency_key_sync, call.idempotency_key)
-                if existing is not None:
-                    if existing.fingerprint != fingerprint:
-                        raise InvalidRequest(
-                            f"idempotency_key '{call.idempotency_key}' was already used for a different request "
-                            f"(task {existing.id}); use a new key for new parameters",
-                            field="idempotency_key",
-                        )
-                    return SubmitOutcome(existing, "idempotency_key")
-            if not call.force_new and self.settings.dedupe_window_seconds > 0:
-                existing = await self.store.run(
-                    self.store.find_duplicate_sync, fingerprint, now - self.settings.dedupe_window_seconds,
-                    self.endpoint,
-                )
-                if existing is not None:
-                    return SubmitOutcome(existing, "duplicate")
-            self._require_key("submitted")
-            await self._check_budget(cost.amount_usd, now)
-            record = TaskRecord(
-                id=new_task_id(),
-                created_at=now,
-                updated_at=now,
-                provider=self.provider.name,
-                endpoint=self.endpoint,
-                model=request.model,
-                request_json=request.model_dump_json(exclude_none=True),
-                fingerprint=fingerprint,
-                state="submitting",
-                idempotency_key=call.idempotency_key,
-                cost_usd=cost.amount_usd,
-                cost_json=cost.model_dump_json(),
-                simulated=self.simulated,
-            )
             # Persist before the paid call: from here on this task cannot be lost.
-            await self.store.insert(record)
+            found, how = await self.store.run(self.store.create_sync, record, dedupe_since=dedupe_since,
+                                              admit=lambda spent: self._admit(cost.amount_usd, spent))
+        if how == "idempotency_key" and found.fingerprint != fingerprint:
+            raise InvalidRequest(
+                f"idempotency_key '{clip(call.idempotency_key or '')}' was already used for a different request "
+                f"(task {found.id}); use a new key for new parameters",
+                field="idempotency_key",
+            )
+        if how != "new":
+            return SubmitOutcome(found, how)
         job = await background.start(self._tg, f"submit {record.id}", lambda: self._submit_once(record, call))
         if await job.wait(timeout, heartbeat):
             return SubmitOutcome(job.outcome(), "new")
         return SubmitOutcome(await self.get(record.id), "new")
 
     @property
+    def _submit_lease(self) -> float:
+        return SUBMIT_MAX_ATTEMPTS * self.settings.http_timeout_seconds + SUBMIT_RETRY_BUDGET_SECONDS
+
+    @property
     def _reconcile_interval(self) -> float:
-        return min(RECONCILE_INTERVAL_SECONDS, self.settings.reconcile_grace_seconds / 3)
+        return self.settings.reconcile_interval_seconds
 
     def _require_key(self, what: str) -> None:
         if not self.key_configured:
@@ -251,7 +312,9 @@ class JobEngine:
                 "in the server's environment (or run with WAN_PROVIDER=simulator to try it offline)"
             )
 
-    async def _check_budget(self, amount: float, now: float) -> None:
+    def _admit(self, amount: float, spent_today: float) -> None:
+        """Whether a new paid task may be created (run inside the store's transaction): key and budgets."""
+        self._require_key("submitted")
         cap = self.settings.max_cost_per_task_usd
         if cap is not None and amount > cap:
             raise BudgetExceeded(
@@ -259,14 +322,11 @@ class JobEngine:
                 "(WAN_MAX_COST_PER_TASK); nothing was submitted"
             )
         day_cap = self.settings.max_cost_per_day_usd
-        if day_cap is not None:
-            day_start = now - now % 86400  # UTC day
-            spent = await self.store.run(self.store.spent_since_sync, day_start)
-            if spent + amount > day_cap:
-                raise BudgetExceeded(
-                    f"today's estimated spend is ${spent:.2f}; this request (${amount:.2f}) would pass the daily "
-                    f"cap of ${day_cap:.2f} (WAN_MAX_COST_PER_DAY); nothing was submitted"
-                )
+        if day_cap is not None and spent_today + amount > day_cap:
+            raise BudgetExceeded(
+                f"today's estimated spend is ${spent_today:.2f}; this request (${amount:.2f}) would pass the daily "
+                f"cap of ${day_cap:.2f} (WAN_MAX_COST_PER_DAY); nothing was submitted"
+            )
 
     async def _submit_once(self, record: TaskRecord, call: ValidatedCall) -> TaskRecord:
         started = self.clock()
@@ -276,7 +336,8 @@ class JobEngine:
             # Shielded: a server shutting down mid-submit must not cut us off between the paid
             # call and recording its id (callers no longer wait here: this runs as a background job).
             with anyio.CancelScope(shield=True):
-                await self.store.update(record.id, self.clock(), submit_attempts=attempt)
+                await self.store.update(record.id, self.clock(), submit_attempts=attempt,
+                                        lease_until=self.clock() + self._submit_lease)
                 try:
                     remote = await self.provider.submit(call.request)
                 except ProviderError as exc:
@@ -285,12 +346,14 @@ class JobEngine:
                     error = None
                     now = self.clock()
                     state = remote.status.state if remote.status.state in ("queued", "running") else "queued"
+                    first = now + self._poll_interval(record, now)
                     record = await self._update(
                         record.id, state=state, remote_id=remote.remote_id, remote_state=remote.status.state,
                         submitted_at=now, error_code=None, error_message=None,
+                        lease_owner=None, lease_until=None, next_poll_at=first,
                     )
                     logger.info("task %s submitted as %s", record.id, remote.remote_id)
-                    self._reschedule(record.id, now + self._poll_interval(record, now))
+                    self._reschedule(record.id, first)
                     return record
             assert error is not None
             elapsed = self.clock() - started
@@ -304,26 +367,28 @@ class JobEngine:
                 except anyio.get_cancelled_exc_class():
                     with anyio.CancelScope(shield=True):
                         await self._update(
-                            record.id, state="failed", error_code="not_submitted",
-                            error_message="the call was cancelled before the provider accepted the task; "
-                            "nothing was charged", error_retryable=True,
+                            record.id, state="failed", error_code="not_submitted", lease_owner=None,
+                            lease_until=None, error_message="the server stopped while retrying a submit the "
+                            "provider had refused, so no task was created", error_retryable=True,
                         )
                     raise
                 continue
             if error.created is False:
-                # Refused: no task exists and nothing is billed. Record it, then tell the agent.
+                # Refused: the provider says no task exists. Record it, then tell the agent.
                 await self._update(
                     record.id, state="failed", error_code=error.provider_code or error.code,
                     error_message=error.message, error_retryable=error.retryable,
+                    lease_owner=None, lease_until=None,
                 )
                 raise error
             # The request may have reached the service: never resend; reconcile instead.
+            later = self.clock() + self._reconcile_interval
             record = await self._update(
                 record.id, state="unknown", error_code=error.provider_code or "submit_outcome_unknown",
-                error_message=f"{error.message}; the task may exist at the provider, so it will not be "
-                "re-submitted; the server is reconciling it with the provider's task list",
+                error_message=f"{error.message}; {UNCONFIRMED}",
+                lease_owner=None, lease_until=None, next_poll_at=later,
             )
-            self._reschedule(record.id, self.clock() + self._reconcile_interval)
+            self._reschedule(record.id, later)
             return record
 
     # ------------------------------------------------------------------ polling
@@ -350,70 +415,119 @@ class JobEngine:
         del samples[:-HISTORY_SAMPLES]
 
     def _poll_interval(self, record: TaskRecord, now: float) -> float:
-        """Sparse early, dense near the expected finish (or while someone waits), backing off after."""
+        """Prompt at first, sparse through the bulk of the render, dense near its expected end (or while
+        someone waits), backing off after.
+
+        The first poll comes at a tenth of the expected render time and the gaps then grow with the time
+        elapsed (at most a quarter of the expected time), so a task that finishes early is seen early.
+        """
         low, high = self.settings.poll_min_seconds, self.settings.poll_max_seconds
         if self._hot.get(record.id):
             return low
         expected = self.expected_seconds(record)
         elapsed = now - (record.submitted_at or record.created_at)
         if elapsed < 0.8 * expected:
-            return min(high, max(low, (0.8 * expected - elapsed) / 2))
+            return min(high, max(low, min(max(0.1 * expected, 0.5 * elapsed), 0.25 * expected)))
         if elapsed < 1.5 * expected:
             return low
         overdue = (elapsed - 1.5 * expected) / max(expected, 1.0)
         return min(high, low * (1 + overdue * 2))
 
     async def _poll_loop(self) -> None:
+        next_scan = self.clock() + SCAN_SECONDS
         while True:
             now = self.clock()
+            if now >= next_scan:
+                try:
+                    await self._scan()
+                except Exception:
+                    logger.exception("looking for open tasks in the store failed")
+                next_scan = now + SCAN_SECONDS
             due = [tid for tid, when in self._schedule.items() if when <= now and tid not in self._inflight]
             for task_id in due:
                 self._inflight.add(task_id)
                 assert self._tg is not None
                 self._tg.start_soon(self._poll_task, task_id)
             pending = [when for tid, when in self._schedule.items() if tid not in self._inflight]
-            delay = max(0.0, min(pending) - now) if pending else 3600.0
+            delay = max(0.0, min([*pending, next_scan]) - now)
             self._wake = anyio.Event()
             with anyio.move_on_after(delay):
                 await self._wake.wait()
 
-    async def _poll_task(self, task_id: str) -> None:
+    async def _poll_task(self, task_id: str, *, force: bool = False) -> None:
+        """Poll (or reconcile) one open task if this process gets its lease; ``force``: even before it is due."""
+        next_at: float | None = None
+        claimed = False
+        lease: float | None = None
         try:
-            record = await self.store.get(task_id)
-            if record is None or not record.open:
-                self._schedule.pop(task_id, None)
-                return
-            if record.state in ("unknown", "submitting"):
-                await self._reconcile(record)
-                return
-            await self._limiter.acquire()
             now = self.clock()
-            try:
-                status = await self.provider.poll(record.remote_id or "")
-            except ProviderError as exc:
-                errors = record.poll_errors + 1
-                self._last_poll_error[task_id] = exc.message
-                delay = backoff(errors, base=self.settings.poll_min_seconds, cap=self.settings.poll_max_seconds * 4,
-                                retry_after=exc.retry_after)
-                logger.warning("poll of %s failed (%s); next try in %.1fs", task_id, exc.message, delay)
-                await self._update(task_id, poll_errors=errors, last_polled_at=now)
-                self._schedule[task_id] = self.clock() + delay
+            record = await self.store.run(self.store.claim_sync, task_id, self.instance_id, now,
+                                          now + POLL_LEASE_SECONDS, due=not force)
+            if record is None:
+                next_at = await self._not_ours(task_id, now)
                 return
-            self._last_poll_error.pop(task_id, None)
-            record = await self._apply_status(record, status, polled_at=now)
+            claimed = True
+            lease = record.lease_until
             if record.open:
-                self._schedule[task_id] = self.clock() + self._poll_interval(record, self.clock())
-            else:
-                self._schedule.pop(task_id, None)
+                next_at = await self._poll_claimed(record)
         except Exception:
             logger.exception("polling task %s failed unexpectedly", task_id)
-            self._schedule[task_id] = self.clock() + self.settings.poll_max_seconds
+            next_at = self.clock() + self.settings.poll_max_seconds
         finally:
+            if claimed:
+                with anyio.CancelScope(shield=True):
+                    await self.store.run(self.store.release_sync, task_id, self.instance_id, lease, self.clock(),
+                                         next_poll_at=next_at)
+            if next_at is None:
+                self._schedule.pop(task_id, None)
+            else:
+                self._schedule[task_id] = next_at
             self._inflight.discard(task_id)
             self._wake.set()
 
+    async def _not_ours(self, task_id: str, now: float) -> float | None:
+        """When to look at a task another process holds (or that is not due): its shared poll time, bounded."""
+        record = await self.store.get(task_id)
+        if record is None or not record.open:
+            return None
+        if record.lease_owner == self.instance_id and record.state == "submitting":
+            return now + self.settings.poll_max_seconds  # our own submit in flight
+        shared = record.next_poll_at if record.next_poll_at is not None else now
+        return now + min(self.settings.poll_max_seconds, max(self.settings.poll_min_seconds, shared - now))
+
+    async def _poll_claimed(self, record: TaskRecord) -> float | None:
+        """One poll or reconciliation pass under this process's lease; returns the next poll time."""
+        task_id = record.id
+        if record.state == "submitting":
+            # Its submitter stopped (the lease was free): the task may or may not exist. Reconcile, never resend.
+            record = await self._update(task_id, state="unknown", error_code="submit_outcome_unknown",
+                                        error_message=f"the server stopped while this task was being submitted; "
+                                        f"{UNCONFIRMED}")
+        if record.state == "unknown":
+            return await self._reconcile(record)
+        await self._limiter.acquire()
+        now = self.clock()
+        try:
+            status = await self.provider.poll(record.remote_id or "")
+        except ProviderError as exc:
+            errors = record.poll_errors + 1
+            self._last_poll_error[task_id] = exc.message
+            delay = backoff(errors, base=self.settings.poll_min_seconds, cap=self.settings.poll_max_seconds * 4,
+                            retry_after=exc.retry_after)
+            logger.warning("poll of %s failed (%s); next try in %.1fs", task_id, exc.message, delay)
+            await self._update(task_id, poll_errors=errors, last_polled_at=now)
+            return self.clock() + delay
+        self._last_poll_error.pop(task_id, None)
+        record = await self._apply_status(record, status, polled_at=now)
+        if record.open:
+            return self.clock() + self._poll_interval(record, self.clock())
+        return None
+
     async def _apply_status(self, record: TaskRecord, status: RemoteStatus, *, polled_at: float) -> TaskRecord:
         now = self.clock()
+        if status.submitted_at and record.submitted_at and not record.adopted and record.submit_attempts == 1:
+            # We sent it between created_at and submitted_at: the provider's stamp tells its clock.
+            self.skew.observe(status.submitted_at.timestamp(), record.created_at, record.submitted_at)
         changes: dict[str, Any] = {
             "remote_state": status.state,
             "last_polled_at": polled_at,
@@ -462,58 +576,66 @@ class JobEngine:
         if record.state == "succeeded":
             self._learn(record)
             if self.settings.auto_download and self._tg is not None:
-                self._tg.start_soon(self._auto_download, record.id)
+                self._start_auto_download(record.id)
         return record
 
-    async def _reconcile(self, record: TaskRecord) -> None:
-        """Find a task whose submit outcome is unknown in the provider's list; never resubmit."""
+    async def _reconcile(self, record: TaskRecord) -> float | None:
+        """Look for a task whose submit outcome is unknown in the provider's list; never resubmit, never guess.
+
+        Returns when to look again (None: no list to look in).
+        """
         now = self.clock()
+        sent_until = record.created_at + max(1, record.submit_attempts) * self.settings.http_timeout_seconds
+        window = reconcile.submit_window(self.skew, record.created_at, sent_until + SUBMIT_RETRY_BUDGET_SECONDS)
+        since = window.earliest
+        until = min(max(window.latest, self.skew.to_provider(now)), since + TASK_LIFETIME_SECONDS - 60)
         try:
-            listed = await self.provider.list_recent(_from_ts(record.created_at - RECONCILE_LOOKBACK_SECONDS))
+            listed = await self.provider.list_recent(_from_ts(since), _from_ts(until))
         except ProviderError as exc:
             self._last_poll_error[record.id] = exc.message
-            self._schedule[record.id] = now + backoff(1, base=self._reconcile_interval, retry_after=exc.retry_after)
-            return
+            return now + backoff(1, base=self._reconcile_interval, retry_after=exc.retry_after)
         if listed is None:
             await self._update(
                 record.id,
-                error_message="the submit outcome is unknown and this provider has no task list to check; the "
-                "server will not re-submit. Look for the task in the provider's console, then call check_task "
-                "with its id to adopt it.",
+                error_message="not confirmed: the submit may or may not have created a task, and this provider has "
+                "no task list to check, so the server will not send it again. Look for the task in the provider's "
+                "console, then call check_task with its id to adopt it; do not generate again before that.",
             )
-            self._schedule.pop(record.id, None)
-            return
+            return None
         spec = self.models.get(record.model)
-        names = {record.model, *(spec.region_names.values() if spec else ())}
-        candidates = []
-        for status in listed:
-            if status.model and status.model not in names:
+        models = {record.model, *(spec.region_names.values() if spec else ())}
+        taken = {status.remote_id for status in listed
+                 if await self.store.run(self.store.find_remote_sync, status.remote_id)}
+        for status in reconcile.candidates(listed, models=models, window=window, taken=taken)[:RECONCILE_CANDIDATES]:
+            await self._limiter.acquire()
+            try:
+                detail = await self.provider.poll(status.remote_id)
+            except ProviderError as exc:
+                self._last_poll_error[record.id] = exc.message
+                return now + backoff(1, base=self._reconcile_interval, retry_after=exc.retry_after)
+            if not reconcile.same_request(record.request, detail):
                 continue
-            when = status.submitted_at.timestamp() if status.submitted_at else None
-            if when is not None and not (record.created_at - 30 <= when <= record.created_at + 600):
-                continue
-            if await self.store.run(self.store.find_remote_sync, status.remote_id):
-                continue  # already another task's
-            candidates.append((abs((when or record.created_at) - record.created_at), status))
-        if candidates:
-            status = min(candidates, key=lambda item: item[0])[1]
-            # A listing has no video URL: record the id, then let the next poll fetch the full status.
-            await self._update(
-                record.id, remote_id=status.remote_id, state="queued", submitted_at=record.created_at,
-                error_code=None, error_message=None, adopted=True,
-            )
+            provider_time = (detail.submitted_at or status.submitted_at)
+            submitted = provider_time.timestamp() - self.skew.estimate()[0] if provider_time else record.created_at
+            assigned = await self.store.run(
+                self.store.assign_remote_sync, record.id, status.remote_id, self.clock(),
+                state="queued", submitted_at=max(record.created_at, submitted), error_code=None, error_message=None,
+                adopted=True)
+            if assigned is None:
+                continue  # another process gave it to another task meanwhile
             logger.info("reconciled task %s with remote task %s", record.id, status.remote_id)
-            self._schedule[record.id] = self.clock()
-            return
-        if now - record.created_at > self.settings.reconcile_grace_seconds:
+            record = await self._apply_status(assigned, detail, polled_at=self.clock())
+            return self.clock() + self._poll_interval(record, self.clock()) if record.open else None
+        offset, uncertainty = self.skew.estimate()
+        if now - record.created_at > TASK_LIFETIME_SECONDS + uncertainty:
             await self._update(
-                record.id, state="failed", finished_at=now, error_code="not_submitted", error_retryable=True,
-                error_message="the provider has no record of this task: it was never created and nothing was "
-                "charged. Call generate_video again.",
+                record.id, state="failed", finished_at=now, error_code="not_confirmed", error_retryable=False,
+                error_message="never confirmed: the provider's task list did not show this task during the "
+                "provider's 24-hour task lifetime. Whether it was created or charged is not known: check the "
+                "provider's billing console before generating again.",
             )
-            self._schedule.pop(record.id, None)
-            return
-        self._schedule[record.id] = now + self._reconcile_interval
+            return None
+        return now + self._reconcile_interval
 
     # ------------------------------------------------------------------ waiting
 
@@ -525,31 +647,45 @@ class JobEngine:
         return record.download_state in ("downloaded", "download_failed")
 
     async def wait(self, task_id: str, timeout: float, report: ProgressFn | None = None) -> TaskRecord:
-        """Wait up to ``timeout`` seconds for a task to settle, reporting progress; the task is never harmed."""
+        """Wait up to ``timeout`` seconds for a task to settle, reporting progress; the task is never harmed.
+
+        The store is reread every second: another process may be the one polling or downloading the task.
+        """
         record = await self.get(task_id)
+        task_id = record.id
         deadline = self.clock() + timeout
         self._hot[task_id] = self._hot.get(task_id, 0) + 1
-        if record.open and task_id in self._schedule:
-            self._reschedule(task_id, min(self._schedule[task_id],
-                                          self.clock() + self.settings.poll_min_seconds))
+        reported = -math.inf
         try:
             while True:
                 record = await self.get(task_id)
                 if self._settled(record):
                     return record
-                remaining = deadline - self.clock()
+                now = self.clock()
+                remaining = deadline - now
                 if remaining <= 0:
                     return record
-                if report is not None:
+                if record.open:
+                    await self._hurry(record, now)
+                if report is not None and now - reported >= background.HEARTBEAT_SECONDS:
+                    reported = now
                     percent, message = self.progress(record)
                     await report(percent, message)
                 event = self._event(task_id)
-                with anyio.move_on_after(min(remaining, background.HEARTBEAT_SECONDS)):
+                with anyio.move_on_after(min(remaining, WAIT_RECHECK_SECONDS)):
                     await event.wait()
         finally:
             self._hot[task_id] -= 1
             if not self._hot[task_id]:
                 del self._hot[task_id]
+
+    async def _hurry(self, record: TaskRecord, now: float) -> None:
+        """Someone waits: bring the task's next poll (shared by every process) within the shortest interval."""
+        soon = now + self.settings.poll_min_seconds
+        if record.next_poll_at is None or record.next_poll_at > soon:
+            await self.store.run(self.store.hurry_sync, record.id, soon)
+        if record.id in self._schedule and self._schedule[record.id] > soon:
+            self._reschedule(record.id, soon)
 
     def progress(self, record: TaskRecord) -> tuple[float, str]:
         """A percentage and a one-line message: the provider's progress, else an estimate from history."""
@@ -582,7 +718,7 @@ class JobEngine:
         if record is None:
             record = await self.store.run(self.store.find_remote_sync, task_id)
         if record is None:
-            raise TaskNotFound(f"no task '{task_id}' is known to this server")
+            raise TaskNotFound(f"no task '{clip(task_id)}' is known to this server")
         return record
 
     async def get_or_adopt(self, task_id: str, timeout: float | None = None,
@@ -591,13 +727,13 @@ class JobEngine:
         try:
             return await self.get(task_id)
         except TaskNotFound:
-            if task_id.startswith("wan_"):
+            if task_id.startswith("wan_") or not _PROVIDER_ID.fullmatch(task_id):
                 raise
         self._require_key("looked up at the provider")
         job = await background.start(self._tg, f"adopt {task_id}", lambda: self._adopt(task_id))
         if not await job.wait(timeout, heartbeat):
             raise WanError(
-                f"task '{task_id}' is not known here and the provider has not answered about it yet "
+                f"task '{clip(task_id)}' is not known here and the provider has not answered about it yet "
                 f"(asked {timeout:.0f}s ago); the server keeps asking", code="provider_slow", retryable=True,
                 hint="Call check_task with the same id again in a few seconds.")
         return job.outcome()
@@ -607,12 +743,13 @@ class JobEngine:
             status = await self.provider.poll(task_id)
         except ProviderError as exc:
             raise TaskNotFound(
-                f"task '{task_id}' is not known here and the provider could not be asked about it: {exc.message}",
+                f"task '{clip(task_id)}' is not known here and the provider could not be asked about it: "
+                f"{exc.message}",
                 retryable=exc.retryable,
             ) from exc
         if status.state == "expired":
             raise TaskNotFound(
-                f"task '{task_id}' is not known here, and the provider does not know it either "
+                f"task '{clip(task_id)}' is not known here, and the provider does not know it either "
                 "(or it is older than 24 hours)"
             )
         now = self.clock()
@@ -623,11 +760,9 @@ class JobEngine:
             state="queued", remote_id=task_id, submitted_at=status.submitted_at.timestamp()
             if status.submitted_at else now, adopted=True, simulated=self.simulated,
         )
-        async with self._submit_lock:
-            existing = await self.store.run(self.store.find_remote_sync, task_id)
-            if existing is not None:
-                return existing
-            await self.store.insert(record)
+        existing = await self.store.run(self.store.adopt_sync, record)
+        if existing.id != record.id:
+            return existing  # adopted meanwhile (here or by another process)
         record = await self._apply_status(record, status, polled_at=now)
         if record.open:
             self._reschedule(record.id, now + self._poll_interval(record, now))
@@ -645,7 +780,8 @@ class JobEngine:
         record = await self.get(task_id)
         if record.open and record.remote_id and record.id not in self._inflight:
             self._inflight.add(record.id)  # the poll loop skips it meanwhile; _poll_task releases it
-            job = await background.start(self._tg, f"poll {record.id}", lambda: self._poll_task(record.id))
+            job = await background.start(self._tg, f"poll {record.id}",
+                                         lambda: self._poll_task(record.id, force=True))
             await job.wait(timeout, heartbeat)
             record = await self.get(record.id)
         return record
@@ -674,12 +810,23 @@ class JobEngine:
 
     # ------------------------------------------------------------------ downloads
 
+    def _start_auto_download(self, task_id: str) -> None:
+        if task_id not in self._auto and self._tg is not None:
+            self._auto.add(task_id)
+            self._tg.start_soon(self._auto_download, task_id)
+
     async def _auto_download(self, task_id: str) -> None:
         """Download a finished video in the background, retrying transient failures.
 
         Giving up always leaves ``download_failed`` (never ``downloading``), so waiters settle and
         fetch_video can try again while the URL lives.
         """
+        try:
+            await self._download_with_retries(task_id)
+        finally:
+            self._auto.discard(task_id)
+
+    async def _download_with_retries(self, task_id: str) -> None:
         error = "unknown error"
         for attempt in range(1, DOWNLOAD_MAX_ATTEMPTS + 1):
             try:
@@ -699,16 +846,17 @@ class JobEngine:
                 error = "unexpected error (see the server log)"
                 break
         record = await self.store.get(task_id)
-        if record is not None and record.download_state != "downloaded":
+        if record is not None and record.download_state != "downloaded" and record.lease_owner in (
+                None, self.instance_id):
             await self._update(task_id, download_state="download_failed", download_error=error)
 
     def local_file(self, record: TaskRecord) -> Path | None:
-        """The task's MP4 when it is on disk and intact (size as recorded)."""
+        """The task's MP4 when it is on disk and intact (size as recorded, an MP4 container)."""
         if record.download_state != "downloaded" or not record.local_path:
             return None
         path = Path(record.local_path)
         try:
-            if path.stat().st_size == record.file_size:
+            if path.stat().st_size == record.file_size and downloads.has_mp4_signature(path):
                 return path
         except OSError:
             return None
@@ -724,28 +872,54 @@ class JobEngine:
         return await self.get(task_id)
 
     async def ensure_downloaded(self, task_id: str) -> TaskRecord:
-        """The task with its MP4 on disk: downloads it now if needed (once, even when asked concurrently)."""
+        """The task with its verified MP4 on disk: downloads it now if needed, once, even when asked
+        concurrently here or in another process (which then waits for the one downloading)."""
         record = await self.get(task_id)
         lock = self._download_locks.setdefault(record.id, anyio.Lock())
         async with lock:
-            record = await self.get(record.id)
-            if self.local_file(record) is not None:
-                return record
-            if record.state != "succeeded":
-                raise WanError(
-                    f"task {record.id} is {record.state}, so there is no video to fetch yet",
-                    code="not_ready" if record.open else "no_video", retryable=record.open,
-                    hint="Call check_task with wait_seconds to wait for it." if record.open else "",
-                )
-            now = self.clock()
-            if record.video_url_expires_at is not None and now >= record.video_url_expires_at:
-                await self._update(record.id, download_state="download_failed",
-                                   download_error="the remote URL has expired")
-                raise VideoUnavailable(
-                    f"the video of task {record.id} was never downloaded and its remote URL expired at "
-                    f"{_iso(record.video_url_expires_at)}; it cannot be recovered. Generate it again.",
-                    hint="Call generate_video again with force_new=true.",
-                )
+            waited_since = self.clock()
+            while True:
+                record = await self.get(record.id)
+                if self.local_file(record) is not None:
+                    return record
+                self._check_downloadable(record)
+                if record.download_state == "downloaded":  # recorded, but the file is gone or damaged
+                    record = await self._update(record.id, download_state="none",
+                                                download_error="the saved file was missing or damaged")
+                await self._expire_if_gone(record)
+                now = self.clock()
+                claimed = await self.store.run(
+                    self.store.claim_sync, record.id, self.instance_id, now, now + DOWNLOAD_LEASE_SECONDS,
+                    download=True, download_state="downloading", download_attempts=record.download_attempts + 1)
+                if claimed is not None:
+                    return await self._download_claimed(claimed)
+                if self.clock() - waited_since > DOWNLOAD_LEASE_SECONDS:
+                    raise DownloadError(f"another server process has been saving the video of task {record.id} "
+                                        "for too long; try again", retryable=True)
+                await anyio.sleep(WAIT_RECHECK_SECONDS / 2)  # another process is saving it: wait for its outcome
+
+    def _check_downloadable(self, record: TaskRecord) -> None:
+        if record.state != "succeeded":
+            raise WanError(
+                f"task {record.id} is {record.state}, so there is no video to fetch yet",
+                code="not_ready" if record.open else "no_video", retryable=record.open,
+                hint="Call check_task with wait_seconds to wait for it." if record.open else "",
+            )
+
+    async def _expire_if_gone(self, record: TaskRecord) -> None:
+        if record.video_url_expires_at is not None and self.clock() >= record.video_url_expires_at:
+            await self._update(record.id, download_state="download_failed",
+                               download_error="the remote URL has expired")
+            raise VideoUnavailable(
+                f"the video of task {record.id} was never downloaded and its remote URL expired at "
+                f"{_iso(record.video_url_expires_at)}; it cannot be recovered. Generate it again.",
+                hint="Call generate_video again with force_new=true.",
+            )
+
+    async def _download_claimed(self, record: TaskRecord) -> TaskRecord:
+        """Fetch and verify the video under this process's lease; the lease is always given back."""
+        done: dict[str, Any] = {"download_state": "download_failed", "download_error": "interrupted"}
+        try:
             # The provider decides where the bytes come from (new-api proxies them through /content,
             # so a missing result URL is not fatal there).
             try:
@@ -754,27 +928,34 @@ class JobEngine:
                 url, headers = "", {}
                 logger.info("no download target for %s: %s", record.id, exc.message)
             if not url:
-                await self._update(record.id, download_state="download_failed",
-                                   download_error="the provider gave no video URL")
+                done["download_error"] = "the provider gave no video URL"
                 raise VideoUnavailable(f"task {record.id} succeeded but the provider gave no video URL",
                                        hint="Check the task in the provider's console.")
             dest = downloads.video_path(self.settings.data_dir, record.id)
-            await self._update(record.id, download_state="downloading", download_attempts=record.download_attempts + 1)
             try:
                 async with self._download_slots:
                     result = await downloads.download(self.client, url, dest, headers=headers,
-                                                      timeout=DOWNLOAD_TIMEOUT)
+                                                      timeout=DOWNLOAD_TIMEOUT, policy=self._policy,
+                                                      part_tag=self.instance_id)
             except VideoUnavailable as exc:
-                await self._update(record.id, download_state="download_failed", download_error=exc.message)
+                done["download_error"] = exc.message
                 raise
             except DownloadError as exc:
-                state = "downloading" if exc.retryable else "download_failed"
-                await self._update(record.id, download_state=state, download_error=exc.message)
+                # "downloading" only while this process's background loop will try again.
+                again = exc.retryable and record.id in self._auto
+                done = {"download_state": "downloading" if again else "download_failed",
+                        "download_error": exc.message}
                 raise
-            return await self._update(
-                record.id, download_state="downloaded", local_path=str(result.path), file_size=result.size,
-                sha256=result.sha256, downloaded_at=self.clock(), download_error=None,
-            )
+            done = {"download_state": "downloaded", "local_path": str(result.path), "file_size": result.size,
+                    "sha256": result.sha256, "downloaded_at": self.clock(), "download_error": None}
+        finally:
+            with anyio.CancelScope(shield=True):
+                released = await self.store.run(self.store.release_sync, record.id, self.instance_id,
+                                                record.lease_until, self.clock(), **done)
+                self._changed(record.id)
+        if released is None:  # the lease lapsed meanwhile; the outcome still stands
+            released = await self._update(record.id, **done)
+        return released
 
 
 def _status_of(record: TaskRecord) -> RemoteStatus:
@@ -783,6 +964,12 @@ def _status_of(record: TaskRecord) -> RemoteStatus:
 
 def _from_ts(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+def _part_owner(part: Path) -> str | None:
+    """The process that writes a ``<task>.<instance>.<random>.part`` file (None: an untagged one)."""
+    pieces = part.name.split(".")
+    return pieces[-3] if len(pieces) >= 4 and _INSTANCE_ID.fullmatch(pieces[-3]) else None
 
 
 def _iso(ts: float) -> str:

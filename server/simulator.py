@@ -763,8 +763,8 @@ def vtrix_task_body(task: SimTask, now: float, video_url: str | None) -> dict[st
 # --------------------------------------------------------------------------- faults and counters
 
 FAULT_TARGETS: tuple[str, ...] = ("submit", "poll", "cancel", "list", "download")
-REQUEST_FAULTS: tuple[str, ...] = ("429", "500", "503", "reset", "hang", "malformed")
-DOWNLOAD_FAULTS: tuple[str, ...] = ("expired", "truncated", "slow")
+REQUEST_FAULTS: tuple[str, ...] = ("429", "500", "503", "reset", "hang", "malformed", "oversized")
+DOWNLOAD_FAULTS: tuple[str, ...] = ("expired", "truncated", "slow", "html", "text", "redirect")
 
 
 @dataclass
@@ -776,14 +776,18 @@ class Fault:
           (``code``/``message`` override the realistic defaults);
       "reset": the TCP connection is reset (RST) instead of answered;
       "hang": nothing is answered for ``seconds``, then the connection is closed;
-      "malformed": a 200 whose JSON is cut short (for a download: bytes that are no MP4).
+      "malformed": a 200 whose JSON is cut short (for a download: bytes that are no MP4);
+      "oversized": a 200 whose JSON body is ``size`` bytes long (padding in an extra field).
     With ``processed=True`` the request takes effect first (a submit creates its task),
     so the client sees a failure for something that happened.
     kind, for downloads only:
       "expired": 403 with OSS's AccessDenied "Request has expired." XML;
       "truncated": Content-Length announces the whole file, ``truncate_at`` bytes
           (default: half) are sent, then the connection closes;
-      "slow": the body is sent at ``bytes_per_second``.
+      "slow": the body is sent at ``bytes_per_second``;
+      "html": a 200 text/html page (a captive portal or a gateway's error page);
+      "text": a 200 text/plain body;
+      "redirect": a 302 to ``location``.
     """
 
     target: str
@@ -796,6 +800,8 @@ class Fault:
     truncate_at: int | None = None
     code: str | None = None
     message: str | None = None
+    size: int = 50 * 1024 * 1024
+    location: str | None = None
 
     def __post_init__(self) -> None:
         if self.target not in FAULT_TARGETS:
@@ -1549,7 +1555,7 @@ class Simulator:
             logger.info("fault %s on %s %s", fault.kind, req.method, req.path)
         breaks = fault is not None and fault.kind in ("reset", "hang")
         replaces = fault is not None and (fault.kind in FAULT_ERRORS or (
-            fault.kind == "malformed" and target != "download"))  # a malformed download is the handler's job
+            fault.kind in ("malformed", "oversized") and target != "download"))  # downloads: the handler's job
         if fault is not None and not fault.processed and breaks:  # the request never takes effect
             await self._break(stream, fault)
             return False
@@ -1577,6 +1583,9 @@ class Simulator:
             await _reset(stream)
 
     def _fault_response(self, fault: Fault, dialect: str = "dashscope") -> _Response:
+        if fault.kind == "oversized":
+            head = b'{"request_id":"' + new_id().encode() + b'","padding":"'
+            return _Response(200, head + b"x" * max(0, fault.size - len(head) - 2) + b'"}')
         if fault.kind == "malformed":
             if dialect != "dashscope":
                 return _Response(200, b'{"code":"success","data":{"task_id":"' + new_id().encode())
@@ -1595,7 +1604,7 @@ class Simulator:
         except ValueError:
             phrase = ""
         headers = {
-            "Date": email.utils.formatdate(usegmt=True),
+            "Date": email.utils.formatdate(self.now(), usegmt=True),
             "Server": "wan-video-mcp-simulator",
             "Content-Type": resp.content_type,
             "Content-Length": str(resp.length),
@@ -1754,6 +1763,13 @@ class Simulator:
         if fault is not None and fault.kind == "malformed":
             junk = (b"SIMULATED CORRUPT BODY " * (size // 23 + 1))[:size]
             return _Response(200, junk, content_type="video/mp4", headers=headers)
+        if fault is not None and fault.kind == "html":
+            page = b"<!doctype html><html><body><h1>Sign in to the network</h1></body></html>"
+            return _Response(200, page, content_type="text/html; charset=utf-8")
+        if fault is not None and fault.kind == "text":
+            return _Response(200, b"upstream error: try again later", content_type="text/plain")
+        if fault is not None and fault.kind == "redirect":
+            return _Response(302, b"", content_type="text/plain", headers={"Location": fault.location or "/"})
         byte_range = _parse_range(req.headers.get("range"), size)
         if byte_range == "invalid":
             return _Response(416, b"", content_type="video/mp4", headers={"Content-Range": f"bytes */{size}"})

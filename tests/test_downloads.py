@@ -1,23 +1,30 @@
-"""The downloader against httpx.MockTransport, and media facts from a real tiny MP4."""
+"""The downloader against httpx.MockTransport, and media facts from a real tiny MP4.
+
+Hostile servers (HTML answers, redirects to private addresses, loops) are in
+test_downloads_hostile.py, against a real loopback server.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import logging
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 
+from server import downloads
 from server.downloads import (
+    AddressPolicy,
     DownloadFailed,
     DownloadResult,
     MediaInfo,
     RemoteUrlExpired,
-    download,
     file_sha256,
     poster_frame_png,
     probe,
@@ -25,6 +32,7 @@ from server.downloads import (
     video_path,
 )
 from server.errors import DownloadError, VideoUnavailable
+from server.simulator import RenderJob, render_mp4
 
 OSS_URL = (
     "https://dashscope-result-bj.oss-cn-beijing.aliyuncs.com/1d/ab/task-1.mp4"
@@ -35,10 +43,42 @@ EXPIRED_XML = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n  <Code>AccessDenied</Code>\n'
     b"  <Message>Request has expired.</Message>\n  <RequestId>65A1B2C3</RequestId>\n</Error>\n"
 )
-# Crosses the 1 MiB write batch more than once, with a ragged tail.
-BODY = bytes(range(256)) * 12_345
+
+
+def _real_mp4() -> bytes:
+    """The simulator's fixed 160x90 H.264 clip (no PyAV needed to make it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "clip.mp4"
+        render_mp4(path, RenderJob(160, 90, 2, 8, False, "t", "p", "clip"), use_pyav=False)
+        return path.read_bytes()
+
+
+def _padded_mp4(size: int) -> bytes:
+    """A real MP4 of exactly ``size`` bytes: the clip, then one ISO-BMFF "free" box of filler."""
+    clip = _real_mp4()
+    filler = size - len(clip) - 8
+    return clip + (filler + 8).to_bytes(4, "big") + b"free" + (bytes(range(256)) * (filler // 256 + 1))[:filler]
+
+
+# A real MP4 (the downloader refuses anything else) that crosses the 1 MiB
+# write batch more than once, with a ragged tail.
+BODY = _padded_mp4(256 * 12_345)
 
 Handler = Callable[[httpx.Request], httpx.Response]
+
+
+async def _public_dns(host: str, port: int) -> list[str]:
+    return ["93.184.216.34"]  # no test asks a real DNS server
+
+
+# The hosts above are public; this policy "resolves" them without the network.
+PUBLIC_ONLY = AddressPolicy(resolve=_public_dns)
+
+
+async def download(client: httpx.AsyncClient, url: str, dest: Path, **kwargs: Any) -> DownloadResult:
+    """``downloads.download`` with the stub-DNS public-only policy unless a test passes its own."""
+    kwargs.setdefault("policy", PUBLIC_ONLY)
+    return await downloads.download(client, url, dest, **kwargs)
 
 
 def make_client(handler: Handler, **kwargs: object) -> httpx.AsyncClient:
@@ -98,7 +138,7 @@ async def test_the_clients_authorization_header_never_reaches_the_storage_host(d
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.headers)
-        return httpx.Response(200, content=b"mp4")
+        return httpx.Response(200, content=BODY)
 
     async with make_client(handler, headers={"Authorization": "Bearer sk-provider-key"}, auth=("u", "p")) as client:
         await download(client, OSS_URL, dest)
@@ -156,7 +196,7 @@ async def test_a_body_shorter_than_content_length_is_a_retryable_error_leaving_n
 @pytest.mark.anyio
 async def test_a_body_longer_than_content_length_is_an_error_leaving_no_file(dest: Path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=chunks(b"a" * 10, b"b" * 10), headers={"Content-Length": "10"})
+        return httpx.Response(200, content=chunks(BODY[:10], BODY[10:20]), headers={"Content-Length": "10"})
 
     async with make_client(handler) as client:
         with pytest.raises(DownloadFailed) as caught:
@@ -184,7 +224,7 @@ async def test_a_content_length_over_the_limit_is_refused_before_any_file_is_mad
 @pytest.mark.anyio
 async def test_a_streamed_body_over_the_limit_is_abandoned(dest: Path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=chunks(b"x" * 600, b"x" * 600))
+        return httpx.Response(200, content=chunks(BODY[:600], BODY[600:1200]))
 
     async with make_client(handler) as client:
         with pytest.raises(DownloadFailed) as caught:
@@ -281,7 +321,7 @@ async def test_a_cancelled_download_removes_its_temporary_file(dest: Path) -> No
     second_chunk_asked = anyio.Event()
 
     async def stalls() -> AsyncIterator[bytes]:
-        yield b"x" * 1000
+        yield BODY[:1000]
         second_chunk_asked.set()
         await anyio.sleep_forever()
         yield b""  # pragma: no cover
@@ -310,7 +350,7 @@ async def test_a_non_http_url_is_refused_without_retry(dest: Path) -> None:
 async def test_logs_and_messages_never_show_the_signed_query(dest: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="server.downloads")
 
-    async with make_client(lambda request: httpx.Response(200, content=b"ok")) as client:
+    async with make_client(lambda request: httpx.Response(200, content=BODY)) as client:
         await download(client, OSS_URL, dest)
     async with make_client(lambda request: httpx.Response(500)) as client:
         with pytest.raises(DownloadFailed) as caught:

@@ -7,6 +7,7 @@ is how these tests assert that a logical request was paid for exactly once.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,14 +21,20 @@ import pytest
 
 from server.catalog import MODELS, validate
 from server.config import Settings
+from server.downloads import AddressPolicy
 from server.errors import BudgetExceeded, InvalidRequest, NotConfigured, ProviderError, VideoUnavailable
 from server.jobs import JobEngine
 from server.providers.base import RemoteStatus, RemoteTask
-from server.store import TaskStore
+from server.store import TaskRecord, TaskStore
+from tests.test_downloads import _real_mp4
 
 pytestmark = pytest.mark.anyio
 
-VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
+VIDEO = _real_mp4()  # the engine saves nothing that is not a playable MP4
+
+
+async def _public_dns(host: str, port: int) -> list[str]:
+    return ["93.184.216.34"]  # files.test is "public"; no test asks a real DNS server
 
 
 class Crash(BaseException):
@@ -43,6 +50,7 @@ class FakeProvider:
     crash_after_submit: bool = False
     poll_errors: list[ProviderError] = field(default_factory=list)
     has_list: bool = True
+    lists: int = 0
     url: str = "http://files.test/v.mp4?Expires=9999999999"
 
     def offers(self, model: str) -> bool:
@@ -82,7 +90,8 @@ class FakeProvider:
     async def cancel(self, remote_id: str) -> None:
         self.tasks[remote_id]["state"] = "canceled"
 
-    async def list_recent(self, since: datetime) -> list[RemoteStatus] | None:
+    async def list_recent(self, since: datetime, until: datetime | None = None) -> list[RemoteStatus] | None:
+        self.lists += 1
         if not self.has_list:
             return None
         return [RemoteStatus(rid, t["state"], model=t["model"], submitted_at=t["submitted"])
@@ -94,7 +103,7 @@ class FakeProvider:
 
 def settings_for(tmp_path: Path, **overrides) -> Settings:
     values = dict(data_dir=tmp_path, poll_min_seconds=0.02, poll_max_seconds=0.1, poll_qps=1000,
-                  reconcile_grace_seconds=0.3, retry_base_seconds=0.01, dedupe_window_seconds=600)
+                  reconcile_interval_seconds=0.1, retry_base_seconds=0.01, dedupe_window_seconds=600)
     return Settings(**(values | overrides))
 
 
@@ -107,13 +116,15 @@ def file_server(requests: list[httpx.Request]) -> httpx.MockTransport:
 
 
 @asynccontextmanager
-async def running_engine(tmp_path: Path, provider: FakeProvider, **overrides) -> AsyncIterator[JobEngine]:
+async def running_engine(tmp_path: Path, provider: FakeProvider, clock=time.time,
+                         **overrides) -> AsyncIterator[JobEngine]:
     settings = settings_for(tmp_path, **overrides)
     store = TaskStore(settings.db_path)
     downloads: list[httpx.Request] = []
     async with httpx.AsyncClient(transport=file_server(downloads)) as client:
         engine = JobEngine(store=store, provider=provider, client=client, settings=settings, endpoint="fake",
-                           models=MODELS, key_configured=overrides.get("key", True) is not False)
+                           models=MODELS, key_configured=overrides.get("key", True) is not False,
+                           address_policy=AddressPolicy(resolve=_public_dns), clock=clock)
         engine.download_requests = downloads  # type: ignore[attr-defined]
         async with anyio.create_task_group() as tg:
             await engine.start(tg)
@@ -251,7 +262,7 @@ async def test_a_crash_right_after_the_submit_returns_still_recovers_the_remote_
     assert provider.submit_calls == 1
 
 
-async def test_a_crash_before_the_submit_leaves_a_row_that_is_reconciled_to_not_submitted(tmp_path):
+async def test_a_crash_before_the_submit_stays_unconfirmed_and_is_never_called_uncharged_or_resent(tmp_path):
     provider = FakeProvider()
 
     class CrashBefore(FakeProvider):
@@ -262,9 +273,18 @@ async def test_a_crash_before_the_submit_leaves_a_row_that_is_reconciled_to_not_
         async with running_engine(tmp_path, CrashBefore()) as engine:
             await engine.submit(call())
     async with running_engine(tmp_path, provider) as engine:
+        with anyio.fail_after(10):
+            while provider.lists < 3:  # three looks at the task list, and nothing there
+                await anyio.sleep(0.02)
         [record] = await engine.list(None, 10)
+    assert record.state == "unknown" and "not confirmed" in record.error_message
+    assert "charged" not in record.error_message
+    # Only once the provider's task lifetime has passed does it end, still without a guess about money.
+    # (24 hours, plus the 2 hours of clock difference assumed while none has been measured.)
+    async with running_engine(tmp_path, provider, clock=lambda: time.time() + 27 * 3600) as engine:
         record = await settle(engine, record.id)
-    assert record.state == "failed" and record.error_code == "not_submitted"
+    assert record.state == "failed" and record.error_code == "not_confirmed"
+    assert "not known" in record.error_message and "nothing was charged" not in record.error_message
     assert provider.submit_calls == 0
 
 
@@ -362,3 +382,25 @@ async def test_cancel_stops_a_queued_task(tmp_path):
         outcome = await engine.submit(call())
         record = await engine.cancel(outcome.record.id)
     assert record.state == "canceled"
+
+
+async def test_the_first_poll_comes_at_a_tenth_of_the_expected_render_and_gaps_grow_with_the_wait(tmp_path):
+    settings = settings_for(tmp_path, poll_min_seconds=1.0, poll_max_seconds=30.0)
+    store = TaskStore(settings.db_path)
+    async with httpx.AsyncClient() as client:
+        engine = JobEngine(store=store, provider=FakeProvider(), client=client, settings=settings, endpoint="fake",
+                           models=MODELS)
+        outcome_request = call(duration=5).request
+        record = TaskRecord(id="wan_x", created_at=1000.0, updated_at=1000.0, provider="fake", endpoint="fake",
+                            model=outcome_request.model, request_json=outcome_request.model_dump_json(),
+                            fingerprint="f", state="queued", submitted_at=1000.0)
+        expected = engine.expected_seconds(record)
+        times, now = [], 1000.0
+        while now - 1000.0 < expected:
+            now += engine._poll_interval(record, now)
+            times.append(now - 1000.0)
+    store.close()
+    assert times[0] == pytest.approx(0.1 * expected)  # a task that is done early is seen early
+    gaps = [b - a for a, b in zip([0.0, *times], times, strict=False)]
+    assert max(gaps) <= 0.25 * expected + 1e-9
+    assert gaps[1] >= gaps[0] and len(times) <= 15  # sparse through the bulk of the render

@@ -987,7 +987,8 @@ async def test_each_real_provider_completes_a_task_against_the_simulator(
         done = await provider.poll(created.remote_id)
         assert done.state == "succeeded" and done.video_url and done.video_url.startswith(sim.root_url)
         url, headers = provider.download_target(created.remote_id, done)
-        result = await downloads.download(client, url, tmp_path / "v.mp4", headers=headers)
+        result = await downloads.download(client, url, tmp_path / "v.mp4", headers=headers,
+                                          policy=downloads.AddressPolicy.for_base_url(sim.root_url))
         direct = (await client.get(done.video_url)).content
     [task] = sim.tasks
     assert task.via == ("/qwen/api/v1" if name == "dashscope" else name)

@@ -34,7 +34,7 @@ async def stack(tmp_path: Path, **sim_config) -> AsyncIterator[tuple[Client, Sim
     async with Simulator(SimulatorConfig(**(values | sim_config))) as sim:
         settings = Settings(
             provider="dashscope", api_key=SecretStr("sk-test"), base_url=sim.base_url, data_dir=tmp_path,
-            poll_min_seconds=0.1, poll_max_seconds=0.5, retry_base_seconds=0.05, reconcile_grace_seconds=30,
+            poll_min_seconds=0.1, poll_max_seconds=0.5, retry_base_seconds=0.05, reconcile_interval_seconds=10,
             http_timeout_seconds=60, max_wait_seconds=CAP,
         )
         async with Client(build_server(settings)) as client:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.catalog import ModelSpec
 from server.config import Settings
-from server.errors import InvalidRequest, WanError
+from server.errors import InvalidRequest, WanError, clip
 from tools.outputs import ErrorResult, compact_schema, output_schema
 
 if TYPE_CHECKING:
@@ -156,9 +156,10 @@ def parse_args(model: type[BaseModel], arguments: dict[str, Any]) -> Any:
             name = ".".join(str(p) for p in err["loc"]) or "arguments"
             if err["type"] == "extra_forbidden":
                 allowed = ", ".join(model.model_fields)
-                parts.append((name, f"unknown field '{name}'; allowed fields: {allowed}"))
+                parts.append((clip(name), f"unknown field '{clip(name)}'; allowed fields: {allowed}"))
             else:
-                parts.append((name, f"{name} {json.dumps(err.get('input'), default=str)[:80]}: {err['msg']}"))
+                parts.append((clip(name), f"{clip(name)} {clip(json.dumps(err.get('input'), default=str))}: "
+                              f"{err['msg']}"))
         error = InvalidRequest("; ".join(text for _, text in parts), field=parts[0][0])
         error.problems = [{"field": f, "message": m} for f, m in parts]  # type: ignore[attr-defined]
         raise error from exc

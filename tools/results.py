@@ -15,7 +15,7 @@ from server.errors import WanError
 from server.store import TaskRecord
 from tools.common import Call, ok_result
 from tools.outputs import MediaFacts
-from tools.view import task_result, video_file
+from tools.view import iso, task_result, video_file
 
 T = TypeVar("T")
 
@@ -38,8 +38,10 @@ async def video_result(call: Call, record: TaskRecord, **view: Any) -> types.Cal
     if path is None:
         if record.video_pending:
             return ok_result(task_result(state, record, **view))
-        raise WanError(f"the video of task {record.id} is not on disk", code="download_failed", retryable=True,
-                       hint="Call fetch_video again.")
+        why = f": {record.download_error}" if record.download_error else ""
+        raise WanError(f"the video of task {record.id} could not be saved{why}", code="download_failed",
+                       retryable=True, hint="Call fetch_video again to retry while the provider's URL lives "
+                       f"(until {record.video_url_expires_at and iso(record.video_url_expires_at) or 'it expires'}).")
     info = await _bounded(call, downloads.probe, path)
     media = MediaFacts(**vars(info)) if info is not None else None
     video = video_file(record, path, media)

@@ -21,13 +21,19 @@ REMEDIES = {
     "InvalidParameter": "A parameter was refused by the provider; fix it and generate again.",
     "DataInspectionFailed": "Content moderation refused the prompt or media; rephrase and generate again.",
     "IPInfringementSuspect": "The request looks like protected IP; change the content and generate again.",
-    "InternalError": "A provider-side failure, not your request; generate again (nothing was billed).",
-    "InternalError.Algo": "A provider-side failure, not your request; generate again (nothing was billed).",
-    "InternalError.Timeout": "The provider timed out; generate again (nothing was billed).",
-    "SystemError": "A provider-side failure; generate again (nothing was billed).",
+    "InternalError": "A provider-side failure, not your request; generate again (the provider reported this task "
+    "failed, and DashScope bills only tasks that succeed).",
+    "InternalError.Algo": "A provider-side failure, not your request; generate again (the provider reported this "
+    "task failed, and DashScope bills only tasks that succeed).",
+    "InternalError.Timeout": "The provider timed out; generate again (the provider reported this task failed, and "
+    "DashScope bills only tasks that succeed).",
+    "SystemError": "A provider-side failure; generate again (the provider reported this task failed, and DashScope "
+    "bills only tasks that succeed).",
     "InvalidURL": "An input URL could not be fetched by the provider; use a public http(s) URL.",
     "BadRequest.InputDownloadFailed": "The provider could not download an input file; check the URL is public.",
-    "not_submitted": "Nothing was created or billed; call generate_video again.",
+    "not_submitted": "The provider refused the request, so no task was created; call generate_video again.",
+    "not_confirmed": "Whether this task was created or charged is not known; check the provider's billing console "
+    "before generating again (with force_new=true).",
     "expired": "The provider forgot this task (task ids live 24 hours); generate again if you still need it.",
 }
 
@@ -65,9 +71,9 @@ def task_result(state: AppState, record: TaskRecord, *, attached: str | None = N
             message += f" Last status check failed: {poll_error}."
     elif record.state == "unknown":
         poll_after = 30
-        next_step = (f"Do not generate again: the server is reconciling. Call check_task(task_id='{tid}') "
-                     "in 30s.")
-        message = f"Task {tid}: {record.error_message or 'submit outcome unknown'}"
+        next_step = (f"Not confirmed; do not generate again yet (see the message). Call check_task(task_id='{tid}') "
+                     "in 30s to see whether the server has found the task.")
+        message = f"Task {tid}: {record.error_message or 'not confirmed; do not generate again yet'}"
     elif record.state == "succeeded":
         if video is not None:
             next_step = f"Open or read the resource {video.uri}; the file is at {video.path}."
@@ -78,7 +84,8 @@ def task_result(state: AppState, record: TaskRecord, *, attached: str | None = N
             message = f"Task {tid} finished; the video is being downloaded ({record.download_state})."
         else:
             next_step = f"Call fetch_video(task_id='{tid}') to get the file and its resource link."
-            message = f"Task {tid} finished; video download: {record.download_state}."
+            why = f" ({record.download_error})" if record.download_error else ""
+            message = f"Task {tid} finished; video download: {record.download_state}{why}."
     elif record.state == "failed":
         next_step = error.remedy if error and error.remedy else "Adjust the request and call generate_video again."
         message = f"Task {tid} failed: {record.error_code}: {record.error_message}"

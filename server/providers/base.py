@@ -31,6 +31,7 @@ from server.catalog import Family, GenerationRequest
 from server.errors import ProviderError
 
 __all__ = [
+    "MAX_RESPONSE_BYTES",
     "ProviderError",
     "GatewayDefaults",
     "Provider",
@@ -57,6 +58,8 @@ RemoteState = Literal["queued", "running", "succeeded", "failed", "canceled", "e
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "canceled", "expired"})
 
 _MAX_TEXT = 300  # provider text quoted in a message is cut to this length
+# No task answer, list page or error body comes near this; a bigger one is refused unread.
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 
 # Which media fields of a request go into DashScope's ``input``, per family.
 _MEDIA_INPUTS: dict[Family, tuple[str, ...]] = {
@@ -78,6 +81,7 @@ class RemoteStatus:
     error_code: str | None = None
     error_message: str | None = None
     actual_prompt: str | None = None
+    prompt: str | None = None  # the prompt as the provider received it, where it repeats it
     usage: dict[str, Any] = field(default_factory=dict)
     model: str | None = None  # set by list_recent where the provider says it
     submitted_at: datetime | None = None
@@ -102,6 +106,11 @@ class Provider(Protocol):
 
     name: str
 
+    @property
+    def base_url(self) -> str:
+        """Where the API lives (its address class bounds where downloads may go)."""
+        ...
+
     def offers(self, model: str) -> bool:
         """Whether this provider can serve the catalog model id."""
         ...
@@ -112,8 +121,9 @@ class Provider(Protocol):
 
     async def cancel(self, remote_id: str) -> None: ...
 
-    async def list_recent(self, since: datetime) -> list[RemoteStatus] | None:
-        """Tasks the account submitted since ``since``; ``None`` if the API has no list.
+    async def list_recent(self, since: datetime, until: datetime | None = None) -> list[RemoteStatus] | None:
+        """Tasks the account submitted between ``since`` and ``until`` (default: now), on the provider's
+        clock; ``None`` if the API has no list.
 
         Items may lack ``video_url`` (DashScope's listing has none): the engine polls the succeeded ones.
         """
@@ -149,26 +159,62 @@ async def send(
     json_body: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
     paid: bool = False,
+    max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> httpx.Response:
     """One HTTP exchange, with transport failures translated into ``ProviderError``.
 
     For a ``paid`` request (a submit), a failure after the body may have reached
     the service leaves ``created=None``: the engine must reconcile, never resend.
+    The answer is read into memory up to ``max_bytes``: a provider (or something
+    posing as one) cannot make the server hold an arbitrarily large body.
     """
     try:
-        return await client.request(method, url, headers=headers, json=json_body, params=params)
+        request = client.build_request(method, url, headers=headers, json=json_body, params=params)
+        response = await client.send(request, stream=True)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
         # Nothing reached the service: safe to try again, even for a submit.
         raise ProviderError(
             f"could not connect to the provider ({type(exc).__name__})", retryable=True, created=False
         ) from exc
     except httpx.TransportError as exc:
-        # Read timeout, reset or protocol error after sending: the task may exist.
-        raise ProviderError(
-            f"the connection to the provider failed after the request was sent ({type(exc).__name__})",
-            retryable=not paid,
-            created=None if paid else False,
-        ) from exc
+        raise _sent_failure(exc, paid) from exc
+    try:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise _too_large(response, max_bytes, paid)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise _too_large(response, max_bytes, paid)
+    except httpx.TransportError as exc:
+        raise _sent_failure(exc, paid) from exc
+    finally:
+        await response.aclose()
+    # The same response with its (decoded) body in memory: the streamed one cannot be read again.
+    kept = [(k, v) for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length")]
+    return httpx.Response(response.status_code, headers=kept, content=bytes(body), request=response.request)
+
+
+def _sent_failure(exc: httpx.TransportError, paid: bool) -> ProviderError:
+    # Read timeout, reset or protocol error after sending: the task may exist.
+    return ProviderError(
+        f"the connection to the provider failed after the request was sent ({type(exc).__name__})",
+        retryable=not paid,
+        created=None if paid else False,
+    )
+
+
+def _too_large(response: httpx.Response, max_bytes: int, paid: bool) -> ProviderError:
+    what = "the submit" if paid else "a query"
+    return ProviderError(
+        f"the provider's answer to {what} (HTTP {response.status_code}) is larger than {max_bytes // 1024} KiB, "
+        "far more than any task answer; it was not read"
+        + ("; the task may have been created" if paid else ""),
+        provider_code="response_too_large", http_status=response.status_code,
+        retryable=not paid, created=None if paid else False,
+    )
 
 
 def json_or_none(response: httpx.Response) -> Any:
@@ -348,6 +394,11 @@ class GatewayDefaults:
         self._root = gateway_root(base_url, self.root_suffixes)
 
     @property
+    def base_url(self) -> str:
+        """The gateway's root, where its API (and, for new-api, its video content) lives."""
+        return self._root
+
+    @property
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"}
 
@@ -359,7 +410,7 @@ class GatewayDefaults:
             hint="Let the task finish and fetch or ignore its video.",
         )
 
-    async def list_recent(self, since: datetime) -> list[RemoteStatus] | None:
+    async def list_recent(self, since: datetime, until: datetime | None = None) -> list[RemoteStatus] | None:
         """The gateway exposes no task list to API keys."""
         return None
 

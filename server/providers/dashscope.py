@@ -187,6 +187,7 @@ def parse_status(body: Any) -> RemoteStatus:
     common: dict[str, Any] = {
         "remote_id": task_id,
         "actual_prompt": _text(output.get("actual_prompt")),
+        "prompt": _text(output.get("orig_prompt")),
         "usage": dict(usage) if isinstance(usage, Mapping) else {},
         "submitted_at": _parse_time(output.get("submit_time")),
         "finished_at": _parse_time(output.get("end_time")),
@@ -550,10 +551,10 @@ class DashScopeProvider:
             )
         raise error
 
-    async def list_recent(self, since: datetime) -> list[RemoteStatus] | None:
-        """Tasks submitted since ``since`` (without video URLs: poll each to get one); None if not offered."""
+    async def list_recent(self, since: datetime, until: datetime | None = None) -> list[RemoteStatus] | None:
+        """Tasks submitted in [since, until] (without video URLs: poll each to get one); None if not offered."""
         start = _service_time(since)
-        end = _service_time(datetime.now(UTC))
+        end = _service_time(until or datetime.now(UTC))
         results: list[RemoteStatus] = []
         page_no = 1
         for _ in range(_MAX_LIST_PAGES):
