@@ -54,8 +54,10 @@ METADATA = "metadata"
 
 RESOLVE_TIMEOUT_SECONDS = 10.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# AWS, GCP, Azure, Aliyun, ... all answer on 169.254.169.254; AWS also on fd00:ec2::254 (IPv6, Nitro).
-_METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+# AWS, GCP, Azure, ... answer on 169.254.169.254 (AWS also on fd00:ec2::254, IPv6 on Nitro); Alibaba Cloud's
+# ECS metadata service, where a DashScope-side server is likely to run, is 100.100.100.200.
+_METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
+                       ipaddress.ip_address("100.100.100.200")})
 _PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(net)
     for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")

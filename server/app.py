@@ -153,6 +153,9 @@ def build_server(settings: Settings) -> WanServer:
                 store=store, provider=provider, client=client, settings=settings, endpoint=endpoint_of(settings),
                 models=models, simulated=settings.simulated, key_configured=settings.key_configured,
             )
+            # Leaving the store comes after the task group has ended, shielded submits included: until then
+            # this process still holds their leases.
+            stack.push_async_callback(engine.stop)
             tg = await stack.enter_async_context(anyio.create_task_group())
             await engine.start(tg)
             try:
@@ -160,7 +163,6 @@ def build_server(settings: Settings) -> WanServer:
                                simulated=settings.simulated, client_log=client_log)
             finally:
                 tg.cancel_scope.cancel()
-                await engine.stop()
 
     cap = settings.max_wait_seconds
     server = WanServer(

@@ -122,6 +122,10 @@ class DownloadFailed(DownloadError):
         retry_after: float | None = None,
         hint: str | None = None,
     ) -> None:
+        if hint is None and not retryable:
+            # The inherited hint says to call again; for this failure that would not help.
+            hint = ("The provider's video URL does not lead to a video this server may fetch; check the task in "
+                    "the provider's console.")
         super().__init__(message, retryable=retryable, hint=hint)
         self.http_status = http_status
         self.retry_after = retry_after
@@ -688,7 +692,7 @@ def verify_video_file(path: Path) -> str | None:
             head = fh.read(QUOTE_BYTES)
     except OSError as exc:
         return f"cannot be read ({exc.strerror or type(exc).__name__})"
-    reason = _signature_problem(head)
+    reason = _signature_problem(head) or _box_walk_problem(path)
     if reason is not None:
         return reason
     try:
@@ -717,6 +721,35 @@ def has_mp4_signature(path: Path) -> bool:
             return _signature_problem(fh.read(SIGNATURE_BYTES)) is None
     except OSError:
         return False
+
+
+def _box_walk_problem(path: Path) -> str | None:
+    """Why the top-level ISO-BMFF boxes do not tile the file exactly (a body cut short, junk appended);
+    None when they do. Reads only the 8- or 16-byte box headers."""
+    try:
+        with open(path, "rb") as fh:
+            total = os.fstat(fh.fileno()).st_size
+            offset = 0
+            while offset < total:
+                fh.seek(offset)
+                header = fh.read(16)
+                if len(header) < 8:
+                    return f"ends inside a box header at byte {offset} of {total} (cut short)"
+                size = int.from_bytes(header[:4], "big")
+                if size == 1:  # a 64-bit size follows the type
+                    if len(header) < 16:
+                        return f"ends inside a box header at byte {offset} of {total} (cut short)"
+                    size = int.from_bytes(header[8:16], "big")
+                elif size == 0:  # the last box runs to the end of the file
+                    return None
+                if size < 8:
+                    return f"has a malformed box at byte {offset} (size {size})"
+                if offset + size > total:
+                    return f"is cut short: a box at byte {offset} needs {size} bytes, the file has {total - offset}"
+                offset += size
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    return None
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -74,6 +74,7 @@ POLL_LEASE_SECONDS = 300.0
 DOWNLOAD_LEASE_SECONDS = 1800.0
 WAIT_RECHECK_SECONDS = 1.0  # a waiter rereads the store this often (another process may have moved the task)
 RECONCILE_CANDIDATES = 5  # listed tasks looked at closely per pass
+NO_LIST_RECHECK_SECONDS = 3600.0  # a provider without a task list: only the lifetime rule is left to apply
 UNCONFIRMED = ("not confirmed: the submit may or may not have created a task at the provider, so the server will "
                "not send it again; it is looking for it in the provider's task list. Do not generate again yet")
 
@@ -342,6 +343,9 @@ class JobEngine:
                     remote = await self.provider.submit(call.request)
                 except ProviderError as exc:
                     error: ProviderError | None = exc
+                except Exception as exc:  # a bug or a surprise after sending: the task may exist
+                    logger.exception("submit of %s failed unexpectedly", record.id)
+                    error = ProviderError(f"the submit failed unexpectedly ({type(exc).__name__})", created=None)
                 else:
                     error = None
                     now = self.clock()
@@ -476,8 +480,11 @@ class JobEngine:
         finally:
             if claimed:
                 with anyio.CancelScope(shield=True):
-                    await self.store.run(self.store.release_sync, task_id, self.instance_id, lease, self.clock(),
-                                         next_poll_at=next_at)
+                    try:
+                        await self.store.run(self.store.release_sync, task_id, self.instance_id, lease,
+                                             self.clock(), next_poll_at=next_at)
+                    except Exception:  # a full disk, say: the lease lapses on its own
+                        logger.exception("could not release the poll lease of task %s", task_id)
             if next_at is None:
                 self._schedule.pop(task_id, None)
             else:
@@ -582,31 +589,54 @@ class JobEngine:
     async def _reconcile(self, record: TaskRecord) -> float | None:
         """Look for a task whose submit outcome is unknown in the provider's list; never resubmit, never guess.
 
-        Returns when to look again (None: no list to look in).
+        A listed task is taken for this one only when nothing the provider says contradicts it (model, time
+        on the provider's clock, duration, size) and the provider quotes our prompt; so a task still rendering
+        is adopted once it has finished. Returns when to look again (None: settled).
         """
         now = self.clock()
+        if now - record.created_at > TASK_LIFETIME_SECONDS + self.skew.estimate()[1]:
+            await self._update(
+                record.id, state="failed", finished_at=now, error_code="not_confirmed", error_retryable=False,
+                error_message="never confirmed: the provider did not show this task during its 24-hour task "
+                "lifetime. Whether it was created or charged is not known: check the provider's billing console "
+                "before generating again.",
+            )
+            return None
+        if await self.store.run(self.store.submitting_like_sync, record.fingerprint, record.endpoint, record.id):
+            # An identical request's answer is pending: its task must not be taken for this one.
+            return now + self._reconcile_interval
         sent_until = record.created_at + max(1, record.submit_attempts) * self.settings.http_timeout_seconds
         window = reconcile.submit_window(self.skew, record.created_at, sent_until + SUBMIT_RETRY_BUDGET_SECONDS)
         since = window.earliest
         until = min(max(window.latest, self.skew.to_provider(now)), since + TASK_LIFETIME_SECONDS - 60)
+        await self._limiter.acquire()
         try:
             listed = await self.provider.list_recent(_from_ts(since), _from_ts(until))
         except ProviderError as exc:
             self._last_poll_error[record.id] = exc.message
             return now + backoff(1, base=self._reconcile_interval, retry_after=exc.retry_after)
         if listed is None:
-            await self._update(
-                record.id,
-                error_message="not confirmed: the submit may or may not have created a task, and this provider has "
-                "no task list to check, so the server will not send it again. Look for the task in the provider's "
-                "console, then call check_task with its id to adopt it; do not generate again before that.",
-            )
-            return None
+            if record.error_code != "no_task_list":
+                await self._update(
+                    record.id, error_code="no_task_list",
+                    error_message="not confirmed: the submit may or may not have created a task, and this provider "
+                    "has no task list to check, so the server will not send it again. Look for the task in the "
+                    "provider's console, then call check_task with its id to adopt it; do not generate again "
+                    "before that.",
+                )
+            return now + NO_LIST_RECHECK_SECONDS
+        # This answer's Date may just have taught the provider's clock: narrow the window with it.
+        window = reconcile.submit_window(self.skew, record.created_at, sent_until + SUBMIT_RETRY_BUDGET_SECONDS)
         spec = self.models.get(record.model)
         models = {record.model, *(spec.region_names.values() if spec else ())}
         taken = {status.remote_id for status in listed
                  if await self.store.run(self.store.find_remote_sync, status.remote_id)}
-        for status in reconcile.candidates(listed, models=models, window=window, taken=taken)[:RECONCILE_CANDIDATES]:
+        found = reconcile.candidates(listed, models=models, window=window, taken=taken)
+        # Proof is the provider quoting our prompt (DashScope does once a task succeeds). A request without a
+        # prompt has none to give: a lone candidate in a window narrowed by a measured clock has to do.
+        only = (record.request.get("prompt") is None and len(found) == 1
+                and self.skew.estimate()[1] <= reconcile.TIGHT_SECONDS)
+        for status in found[:RECONCILE_CANDIDATES]:
             await self._limiter.acquire()
             try:
                 detail = await self.provider.poll(status.remote_id)
@@ -615,6 +645,8 @@ class JobEngine:
                 return now + backoff(1, base=self._reconcile_interval, retry_after=exc.retry_after)
             if not reconcile.same_request(record.request, detail):
                 continue
+            if not (only or reconcile.repeats_prompt(record.request, detail)):
+                continue  # plausible, not proven: look again once it says more (or the clock is known)
             provider_time = (detail.submitted_at or status.submitted_at)
             submitted = provider_time.timestamp() - self.skew.estimate()[0] if provider_time else record.created_at
             assigned = await self.store.run(
@@ -622,19 +654,10 @@ class JobEngine:
                 state="queued", submitted_at=max(record.created_at, submitted), error_code=None, error_message=None,
                 adopted=True)
             if assigned is None:
-                continue  # another process gave it to another task meanwhile
+                return self.clock()  # the id was taken, or the task answered itself meanwhile: look again now
             logger.info("reconciled task %s with remote task %s", record.id, status.remote_id)
             record = await self._apply_status(assigned, detail, polled_at=self.clock())
             return self.clock() + self._poll_interval(record, self.clock()) if record.open else None
-        offset, uncertainty = self.skew.estimate()
-        if now - record.created_at > TASK_LIFETIME_SECONDS + uncertainty:
-            await self._update(
-                record.id, state="failed", finished_at=now, error_code="not_confirmed", error_retryable=False,
-                error_message="never confirmed: the provider's task list did not show this task during the "
-                "provider's 24-hour task lifetime. Whether it was created or charged is not known: check the "
-                "provider's billing console before generating again.",
-            )
-            return None
         return now + self._reconcile_interval
 
     # ------------------------------------------------------------------ waiting
@@ -845,10 +868,13 @@ class JobEngine:
                 logger.exception("downloading task %s failed unexpectedly", task_id)
                 error = "unexpected error (see the server log)"
                 break
-        record = await self.store.get(task_id)
-        if record is not None and record.download_state != "downloaded" and record.lease_owner in (
-                None, self.instance_id):
-            await self._update(task_id, download_state="download_failed", download_error=error)
+        try:
+            record = await self.store.get(task_id)
+            if record is not None and record.download_state != "downloaded" and record.lease_owner in (
+                    None, self.instance_id):
+                await self._update(task_id, download_state="download_failed", download_error=error)
+        except Exception:
+            logger.exception("could not record the failed download of task %s", task_id)
 
     def local_file(self, record: TaskRecord) -> Path | None:
         """The task's MP4 when it is on disk and intact (size as recorded, an MP4 container)."""
@@ -918,7 +944,8 @@ class JobEngine:
 
     async def _download_claimed(self, record: TaskRecord) -> TaskRecord:
         """Fetch and verify the video under this process's lease; the lease is always given back."""
-        done: dict[str, Any] = {"download_state": "download_failed", "download_error": "interrupted"}
+        # Until an outcome is known: "none", so an interrupted download is resumed on the next start.
+        done: dict[str, Any] = {"download_state": "none", "download_error": "interrupted"}
         try:
             # The provider decides where the bytes come from (new-api proxies them through /content,
             # so a missing result URL is not fatal there).
@@ -953,7 +980,10 @@ class JobEngine:
                 released = await self.store.run(self.store.release_sync, record.id, self.instance_id,
                                                 record.lease_until, self.clock(), **done)
                 self._changed(record.id)
-        if released is None:  # the lease lapsed meanwhile; the outcome still stands
+        if released is None:  # the lease lapsed meanwhile: a saved, verified file still counts; a failure not
+            current = await self.get(record.id)
+            if done["download_state"] != "downloaded" or current.download_state == "downloaded":
+                return current
             released = await self._update(record.id, **done)
         return released
 

@@ -27,6 +27,8 @@ from server.providers.base import RemoteStatus
 MAX_SKEW_SECONDS = 2 * 3600.0
 # A Date header has one-second resolution; the request's flight time adds to that.
 DATE_UNCERTAINTY_SECONDS = 2.0
+# A clock offset known this well makes a lone candidate in the window trustworthy.
+TIGHT_SECONDS = 60.0
 SKEW_SAMPLES = 32
 
 
@@ -79,8 +81,8 @@ class Window:
     latest: float
     expected: float
 
-    def contains(self, provider_time: float | None) -> bool:
-        return provider_time is None or self.earliest <= provider_time <= self.latest
+    def contains(self, provider_time: float) -> bool:
+        return self.earliest <= provider_time <= self.latest
 
 
 def submit_window(skew: ClockSkew, sent_from: float, sent_until: float) -> Window:
@@ -92,13 +94,12 @@ def submit_window(skew: ClockSkew, sent_from: float, sent_until: float) -> Windo
 def candidates(listed: Iterable[RemoteStatus], *, models: set[str], window: Window,
                taken: set[str]) -> list[RemoteStatus]:
     """Listed tasks that can be ours by model and time, not already another task's; nearest first."""
-    found = [
-        status for status in listed
-        if status.remote_id not in taken
-        and (status.model is None or status.model in models)
-        and window.contains(_ts(status))
-    ]
-    return sorted(found, key=lambda status: abs((_ts(status) or window.expected) - window.expected))
+    found: list[tuple[float, RemoteStatus]] = []
+    for status in listed:
+        when = _ts(status)  # a task without a model or a time cannot be told apart from anyone's: skipped
+        if when is not None and status.model in models and status.remote_id not in taken and window.contains(when):
+            found.append((abs(when - window.expected), status))
+    return [status for _, status in sorted(found, key=lambda item: item[0])]
 
 
 def same_request(request: dict[str, Any], status: RemoteStatus) -> bool:
@@ -122,8 +123,24 @@ def same_request(request: dict[str, Any], status: RemoteStatus) -> bool:
     return True
 
 
+def repeats_prompt(request: dict[str, Any], status: RemoteStatus) -> bool:
+    """Whether the provider's account of a task quotes our request's prompt (proof, where ``same_request``
+    is only the absence of a contradiction)."""
+    prompt = request.get("prompt")
+    return prompt is not None and status.prompt is not None and status.prompt.strip() == str(prompt).strip()
+
+
 def _ts(status: RemoteStatus) -> float | None:
     return status.submitted_at.timestamp() if status.submitted_at else None
 
 
-__all__ = ["ClockSkew", "MAX_SKEW_SECONDS", "Window", "candidates", "same_request", "submit_window"]
+__all__ = [
+    "MAX_SKEW_SECONDS",
+    "TIGHT_SECONDS",
+    "ClockSkew",
+    "Window",
+    "candidates",
+    "repeats_prompt",
+    "same_request",
+    "submit_window",
+]

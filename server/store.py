@@ -293,7 +293,8 @@ class TaskStore:
         return record
 
     def assign_remote_sync(self, task_id: str, remote_id: str, now: float, **changes: Any) -> TaskRecord | None:
-        """Give an unconfirmed task the provider id reconciliation found, unless another task holds it."""
+        """Give an unconfirmed task the provider id reconciliation found, unless another task holds that id
+        or the task is no longer unconfirmed (its own submit answered meanwhile)."""
         with self._lock, self._transaction():
             task = self._row("SELECT provider, endpoint FROM tasks WHERE id = ?", (task_id,), raw=True)
             if task is None:
@@ -301,7 +302,13 @@ class TaskStore:
             if self._row("SELECT id FROM tasks WHERE remote_id = ? AND provider = ? AND endpoint = ?",
                          (remote_id, task["provider"], task["endpoint"]), raw=True) is not None:
                 return None
-            return self._update(task_id, now, {**changes, "remote_id": remote_id})
+            return self._update(task_id, now, {**changes, "remote_id": remote_id},
+                                "AND state = 'unknown' AND remote_id IS NULL")
+
+    def submitting_like_sync(self, fingerprint: str, endpoint: str, exclude: str) -> bool:
+        """Whether another task with these parameters is being submitted right now (its answer is pending)."""
+        return self._one("SELECT * FROM tasks WHERE fingerprint = ? AND endpoint = ? AND state = 'submitting' "
+                         "AND id != ? LIMIT 1", (fingerprint, endpoint, exclude)) is not None
 
     def update_sync(self, task_id: str, now: float, **changes: Any) -> TaskRecord:
         with self._lock:
@@ -332,7 +339,9 @@ class TaskStore:
         ``due``: only when its shared poll time has come. ``download``: only a finished task whose video
         is not saved yet. None when someone else has it (or there is nothing to do).
         """
-        where = ("AND (lease_owner IS NULL OR lease_until < :now OR NOT EXISTS "
+        # A lapsed lease is free, except a submit's: a paid call may outlast any bound, so only its owner's
+        # death frees it.
+        where = ("AND (lease_owner IS NULL OR (lease_until < :now AND state != 'submitting') OR NOT EXISTS "
                  "(SELECT 1 FROM instances WHERE instances.id = tasks.lease_owner AND heartbeat_at >= :fresh))")
         if due:
             where += " AND (next_poll_at IS NULL OR next_poll_at <= :now)"

@@ -399,7 +399,6 @@ def test_video_path_rejects_a_videos_dir_symlinked_outside_the_data_dir(tmp_path
 def tiny_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real 64x48, 1 s, 8 fps H.264 MP4 with a mono AAC track."""
     av = pytest.importorskip("av")
-    from av.audio.frame import AudioFrame
     from av.video.frame import VideoFrame
 
     path = tmp_path_factory.mktemp("media") / "tiny.mp4"
@@ -413,13 +412,20 @@ def tiny_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
             frame.pts = index
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
-        for start in range(0, 8000, 1024):
-            samples = AudioFrame(format="fltp", layout="mono", samples=1024)
-            samples.planes[0].update(bytes(samples.planes[0].buffer_size))
-            samples.sample_rate, samples.pts = 8000, start
-            container.mux(audio.encode(samples))
-        container.mux(audio.encode(None))
+        mux_silence(container, audio)
     return path
+
+
+def mux_silence(container: Any, audio: Any, seconds: int = 1) -> None:
+    """One second (by default) of mono 8 kHz silence into ``audio`` of an open PyAV output container."""
+    from av.audio.frame import AudioFrame
+
+    for start in range(0, 8000 * seconds, 1024):
+        samples = AudioFrame(format="fltp", layout="mono", samples=1024)
+        samples.planes[0].update(bytes(samples.planes[0].buffer_size))
+        samples.sample_rate, samples.pts = 8000, start
+        container.mux(audio.encode(samples))
+    container.mux(audio.encode(None))
 
 
 def test_probe_reads_size_duration_codecs_and_audio(tiny_mp4: Path) -> None:

@@ -32,11 +32,16 @@ from server.downloads import (
 )
 from server.simulator import RenderJob, render_mp4
 from tests.hostile_http import HostileServer
+from tests.test_downloads import mux_silence
 
 # The simulator and these tests serve from 127.0.0.1: loopback is allowed, nothing else non-public.
 LOOPBACK_POLICY = AddressPolicy.for_base_url("http://127.0.0.1:8000")
 # An ftyp box, then bytes no demuxer makes sense of.
 MP4_SIGNATURE_THEN_GARBAGE = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(range(256)) * 40
+# Boxes that tile the file exactly (an ftyp, then a "moov" of noise): only PyAV can tell it is no video.
+_NOISE = bytes(range(256)) * 40
+TILED_GARBAGE = (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+                 + (8 + len(_NOISE)).to_bytes(4, "big") + b"moov" + _NOISE)
 HTML = (
     b"<!DOCTYPE html>\n<html><head><title>Sign in to Hotel WiFi</title></head>\n<body>"
     + b"<p>Please accept the terms of use to continue browsing.</p>" * 50
@@ -220,7 +225,7 @@ async def test_an_mp4_signature_followed_by_garbage_fails_the_pyav_check(
     server: HostileServer, http: httpx.AsyncClient, dest: Path
 ) -> None:
     pytest.importorskip("av")
-    server.route("/v.mp4", body=MP4_SIGNATURE_THEN_GARBAGE, content_type="video/mp4")
+    server.route("/v.mp4", body=TILED_GARBAGE, content_type="video/mp4")
 
     error = await refused(http, server.url("/v.mp4"), dest)
 
@@ -563,7 +568,8 @@ def test_verify_video_file_accepts_a_real_mp4_and_names_what_is_wrong_otherwise(
     files = {
         "real.mp4": mp4,
         "html.mp4": HTML,
-        "garbage.mp4": MP4_SIGNATURE_THEN_GARBAGE,
+        "garbage.mp4": TILED_GARBAGE,
+        "cut.mp4": MP4_SIGNATURE_THEN_GARBAGE,
         "empty.mp4": b"",
     }
     for name, data in files.items():
@@ -574,6 +580,7 @@ def test_verify_video_file_accepts_a_real_mp4_and_names_what_is_wrong_otherwise(
         'does not start like an MP4 (no ISO-BMFF box; it begins "<!DOCTYPE html>'
     )
     assert (verify_video_file(tmp_path / "garbage.mp4") or "").startswith("is not a playable MP4 (PyAV: ")
+    assert (verify_video_file(tmp_path / "cut.mp4") or "").startswith("is cut short: a box at byte 24")
     assert verify_video_file(tmp_path / "empty.mp4") == "is only 0 bytes long, too short to be an MP4"
     assert verify_video_file(tmp_path / "missing.mp4") == "cannot be read (No such file or directory)"
 
@@ -589,29 +596,23 @@ def test_has_mp4_signature_is_the_cheap_check_of_the_first_box(tmp_path: Path, m
 
 def test_verify_video_file_wants_a_video_stream(tmp_path: Path) -> None:
     av = pytest.importorskip("av")
-    from av.audio.frame import AudioFrame
-
     path = tmp_path / "audio-only.mp4"
     with av.open(str(path), "w") as container:
-        audio = container.add_stream("aac", rate=8000, layout="mono")
-        for start in range(0, 8000, 1024):
-            samples = AudioFrame(format="fltp", layout="mono", samples=1024)
-            samples.planes[0].update(bytes(samples.planes[0].buffer_size))
-            samples.sample_rate, samples.pts = 8000, start
-            container.mux(audio.encode(samples))
-        container.mux(audio.encode(None))
+        mux_silence(container, container.add_stream("aac", rate=8000, layout="mono"))
 
     assert verify_video_file(path) == "is not a playable MP4 (PyAV: no video stream)"
 
 
 def test_without_pyav_the_signature_alone_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "av", None)  # import av now raises ImportError
-    garbage, html = tmp_path / "garbage.mp4", tmp_path / "html.mp4"
-    garbage.write_bytes(MP4_SIGNATURE_THEN_GARBAGE)
+    garbage, html, cut = tmp_path / "garbage.mp4", tmp_path / "html.mp4", tmp_path / "cut.mp4"
+    garbage.write_bytes(TILED_GARBAGE)
     html.write_bytes(HTML)
+    cut.write_bytes(MP4_SIGNATURE_THEN_GARBAGE)
 
-    assert verify_video_file(garbage) is None
+    assert verify_video_file(garbage) is None  # boxes that tile the file: only PyAV could say more
     assert (verify_video_file(html) or "").startswith("does not start like an MP4")
+    assert (verify_video_file(cut) or "").startswith("is cut short")  # a truncated body, even without PyAV
 
 
 def test_remove_orphaned_parts_deletes_part_files_unless_kept(tmp_path: Path) -> None:

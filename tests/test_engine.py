@@ -61,16 +61,16 @@ class FakeProvider:
         if self.submit_errors:
             error = self.submit_errors.pop(0)
             if error.created is None:  # the request reached the service before the failure
-                self._create(request.model)
+                self._create(request.model, request.prompt)
             raise error
-        remote_id = self._create(request.model)
+        remote_id = self._create(request.model, request.prompt)
         if self.crash_after_submit:
             raise Crash()
         return RemoteTask(remote_id, RemoteStatus(remote_id, "queued"))
 
-    def _create(self, model: str) -> str:
+    def _create(self, model: str, prompt: str | None = None) -> str:
         remote_id = str(uuid.uuid4())
-        self.tasks[remote_id] = {"state": "queued", "model": model, "submitted": datetime.now(UTC)}
+        self.tasks[remote_id] = {"state": "queued", "model": model, "submitted": datetime.now(UTC), "prompt": prompt}
         return remote_id
 
     def finish(self, remote_id: str | None = None, state: str = "succeeded", **extra: str) -> None:
@@ -83,9 +83,11 @@ class FakeProvider:
         task = self.tasks.get(remote_id)
         if task is None:
             return RemoteStatus(remote_id, "expired")
-        url = self.url if task["state"] == "succeeded" else None
-        return RemoteStatus(remote_id, task["state"], video_url=url, error_code=task.get("code"),
-                            error_message=task.get("message"))
+        done = task["state"] == "succeeded"
+        # Like DashScope: the original prompt is repeated once the task has succeeded.
+        return RemoteStatus(remote_id, task["state"], video_url=self.url if done else None,
+                            error_code=task.get("code"), error_message=task.get("message"),
+                            prompt=task.get("prompt") if done else None, submitted_at=task["submitted"])
 
     async def cancel(self, remote_id: str) -> None:
         self.tasks[remote_id]["state"] = "canceled"
@@ -404,3 +406,28 @@ async def test_the_first_poll_comes_at_a_tenth_of_the_expected_render_and_gaps_g
     gaps = [b - a for a, b in zip([0.0, *times], times, strict=False)]
     assert max(gaps) <= 0.25 * expected + 1e-9
     assert gaps[1] >= gaps[0] and len(times) <= 15  # sparse through the bulk of the render
+
+
+async def test_another_clients_task_on_the_same_model_is_never_taken_for_an_unconfirmed_one(tmp_path):
+    # Our submit's outcome is unclear and it in fact created nothing; someone else using the same key has
+    # a task on the same model at the same time. Nothing says it is ours, so it is never adopted.
+    class NothingCreated(FakeProvider):
+        async def submit(self, request):
+            self.submit_calls += 1
+            raise ProviderError("reset after sending", created=None)
+
+    provider = NothingCreated()
+    foreign = provider._create("wan2.6-t2v", "somebody else's harbour at dusk")
+    async with running_engine(tmp_path, provider) as engine:
+        outcome = await engine.submit(call(model="wan2.6-t2v"))
+        with anyio.fail_after(10):
+            while provider.lists < 3:
+                await anyio.sleep(0.02)
+        provider.finish(foreign)  # now it repeats its prompt: a different one
+        seen = provider.lists
+        with anyio.fail_after(10):
+            while provider.lists < seen + 3:
+                await anyio.sleep(0.02)
+        record = await engine.get(outcome.record.id)
+    assert record.state == "unknown" and record.remote_id is None
+    assert "charged" not in (record.error_message or "")

@@ -91,6 +91,7 @@ async def test_a_lost_submit_that_never_took_effect_stays_unconfirmed_and_is_nev
     task = checked.structured_content
     assert task["status"] == "unknown", text_of(checked)
     assert "not confirmed" in task["message"] and "charged" not in text_of(checked)
+    assert "do not generate again yet" in task["error"]["remedy"]
     assert sim.stats.lists >= 2  # it kept looking
     assert sim.stats.submits_accepted == 0 and sim.stats.submits <= 1
 

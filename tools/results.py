@@ -39,9 +39,14 @@ async def video_result(call: Call, record: TaskRecord, **view: Any) -> types.Cal
         if record.video_pending:
             return ok_result(task_result(state, record, **view))
         why = f": {record.download_error}" if record.download_error else ""
+        expires = record.video_url_expires_at
+        if expires is not None and state.engine.clock() >= expires:
+            raise WanError(f"the video of task {record.id} could not be saved{why}, and the provider's URL expired "
+                           f"at {iso(expires)}", code="video_unavailable", retryable=False,
+                           hint="It cannot be recovered; call generate_video with force_new=true if you still need it.")
+        until = f" (until {iso(expires)})" if expires is not None else ""
         raise WanError(f"the video of task {record.id} could not be saved{why}", code="download_failed",
-                       retryable=True, hint="Call fetch_video again to retry while the provider's URL lives "
-                       f"(until {record.video_url_expires_at and iso(record.video_url_expires_at) or 'it expires'}).")
+                       retryable=True, hint=f"Call fetch_video again to retry while the provider's URL lives{until}.")
     info = await _bounded(call, downloads.probe, path)
     media = MediaFacts(**vars(info)) if info is not None else None
     video = video_file(record, path, media)

@@ -39,6 +39,9 @@ REMEDIES = {
 
 
 GENERIC_REMEDY = "Read the provider's message above; adjust the request if it names a parameter, else generate again."
+# Whatever code an unclear submit carries, the advice is the same: it may exist and be billed.
+UNCONFIRMED_REMEDY = ("Not confirmed; do not generate again yet: the task may exist at the provider. Check it again "
+                      "later with check_task.")
 
 
 
@@ -54,8 +57,8 @@ def task_result(state: AppState, record: TaskRecord, *, attached: str | None = N
     request = record.request
     error = None
     if record.error_code and record.state in ("failed", "unknown", "expired"):
-        error = TaskError(code=record.error_code, message=record.error_message or "",
-                          remedy=REMEDIES.get(record.error_code, GENERIC_REMEDY))
+        remedy = UNCONFIRMED_REMEDY if record.state == "unknown" else REMEDIES.get(record.error_code, GENERIC_REMEDY)
+        error = TaskError(code=record.error_code, message=record.error_message or "", remedy=remedy)
     poll_after = None
     tid = record.id
     if record.state in ("queued", "running", "submitting"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,6 +59,8 @@ RemoteState = Literal["queued", "running", "succeeded", "failed", "canceled", "e
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "canceled", "expired"})
 
 _MAX_TEXT = 300  # provider text quoted in a message is cut to this length
+# The longest pause a Retry-After header can impose.
+MAX_RETRY_AFTER_SECONDS = 300.0
 # No task answer, list page or error body comes near this; a bigger one is refused unread.
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 
@@ -140,14 +143,17 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    # A server may ask for a pause, not for a task to be abandoned: "inf" or a date in 9999 is clamped.
+    return min(MAX_RETRY_AFTER_SECONDS, max(0.0, seconds))
 
 
 async def send(
@@ -187,7 +193,7 @@ async def send(
             body += chunk
             if len(body) > max_bytes:
                 raise _too_large(response, max_bytes, paid)
-    except httpx.TransportError as exc:
+    except httpx.HTTPError as exc:  # a reset mid-body, an undecodable (say, bad gzip) body
         raise _sent_failure(exc, paid) from exc
     finally:
         await response.aclose()
@@ -197,7 +203,7 @@ async def send(
     return httpx.Response(response.status_code, headers=kept, content=bytes(body), request=response.request)
 
 
-def _sent_failure(exc: httpx.TransportError, paid: bool) -> ProviderError:
+def _sent_failure(exc: httpx.HTTPError, paid: bool) -> ProviderError:
     # Read timeout, reset or protocol error after sending: the task may exist.
     return ProviderError(
         f"the connection to the provider failed after the request was sent ({type(exc).__name__})",
