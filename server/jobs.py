@@ -175,8 +175,6 @@ class JobEngine:
     async def start(self, tg: TaskGroup) -> None:
         """Join the processes on this store, resume every open task and pending download, start the poller."""
         self._tg = tg
-        if self._policy is None:
-            self._policy = await downloads.AddressPolicy.resolved_for(getattr(self.provider, "base_url", None))
         now = self.clock()
         await self.store.run(self.store.register_instance_sync, self.instance_id, now)
         live = await self.store.run(self.store.live_instances_sync, now)
@@ -959,6 +957,8 @@ class JobEngine:
                 raise VideoUnavailable(f"task {record.id} succeeded but the provider gave no video URL",
                                        hint="Check the task in the provider's console.")
             dest = downloads.video_path(self.settings.data_dir, record.id)
+            if self._policy is None:  # resolved at the first download, not at start-up (no DNS before initialize)
+                self._policy = await downloads.AddressPolicy.resolved_for(getattr(self.provider, "base_url", None))
             try:
                 async with self._download_slots:
                     result = await downloads.download(self.client, url, dest, headers=headers,
