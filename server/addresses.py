@@ -39,6 +39,7 @@ __all__ = [
     "AddressPolicy",
     "Resolver",
     "address_category",
+    "pin",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -170,8 +171,9 @@ class AddressPolicy:
         """Whether an address of ``category`` may serve a video under this policy."""
         return category == PUBLIC or (category != METADATA and category in self.allowed)
 
-    async def check(self, url: httpx.URL) -> None:
-        """Raise ``DownloadFailed`` unless ``url`` is http(s) and every address of its host is allowed."""
+    async def check(self, url: httpx.URL) -> list[str]:
+        """The addresses ``url``'s host resolves to, all allowed; raises ``DownloadFailed`` unless ``url`` is
+        http(s) and every one of them is allowed. Connect to one of these (``pin``), not to a fresh lookup."""
         from server.downloads import redact_url  # server.downloads imports this module
 
         shown = redact_url(url)
@@ -184,7 +186,8 @@ class AddressPolicy:
         host = url.host
         if not host:
             raise _failure(f"the video URL {shown} names no host", retryable=False)
-        for address in await self._addresses(host, url.port or _DEFAULT_PORTS[url.scheme], shown):
+        addresses = await self._addresses(host, url.port or _DEFAULT_PORTS[url.scheme], shown)
+        for address in addresses:
             category = address_category(address)
             if self.allows(category):
                 continue
@@ -198,6 +201,7 @@ class AddressPolicy:
             named = address if unwrapped == address else f"{address} ({unwrapped})"
             raise _failure(f"the video URL {shown} resolves to {named}, {_DESCRIBED[category]}; {rule}",
                            retryable=False)
+        return addresses
 
     async def _addresses(self, host: str, port: int, shown: str) -> list[str]:
         try:
@@ -224,6 +228,22 @@ class AddressPolicy:
         if not valid or len(valid) != len(found):
             raise _failure(f"could not resolve host {host} of {shown} to IP addresses", retryable=True)
         return valid
+
+
+def pin(request: httpx.Request, addresses: Sequence[str]) -> httpx.Request:
+    """``request`` sent to the first vetted address instead of its host name, so a second DNS answer (a
+    rebinding attack) cannot send it elsewhere: the Host header and, for https, the TLS server name (also
+    used to verify the certificate) stay the host name."""
+    host = request.url.host
+    try:
+        ipaddress.ip_address(host)
+        return request  # already an address: nothing is looked up again
+    except ValueError:
+        pass
+    request.url = request.url.copy_with(host=addresses[0])
+    if request.url.scheme == "https":
+        request.extensions = {**request.extensions, "sni_hostname": host}
+    return request
 
 
 def _failure(message: str, *, retryable: bool) -> DownloadFailed:

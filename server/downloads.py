@@ -34,7 +34,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from server.addresses import AddressPolicy
+from server.addresses import AddressPolicy, pin
 from server.errors import DownloadError, VideoUnavailable
 from server.providers.base import parse_retry_after
 
@@ -231,11 +231,11 @@ async def download(
     started = time.monotonic()
     logger.info("downloading %s to %s", shown, dest)
     try:
-        response = await _follow(client, target, headers, timeout, policy or AddressPolicy())
+        response, last = await _follow(client, target, headers, timeout, policy or AddressPolicy())
         try:
-            hop = _shown_hop(response.url, target)
+            hop = _shown_hop(last, target)
             if response.status_code != 200:
-                raise await _status_failure(response, target, hop)
+                raise await _status_failure(response, target, last, hop)
             expected = _content_length(response)
             refusal = await _content_type_failure(response, expected, hop)
             if refusal is not None:
@@ -264,12 +264,13 @@ async def _follow(
     headers: dict[str, str] | None,
     timeout: httpx.Timeout | None,
     policy: AddressPolicy,
-) -> httpx.Response:
-    """The streamed response at the end of ``target``'s redirects, each hop checked by ``policy`` first."""
+) -> tuple[httpx.Response, httpx.URL]:
+    """The streamed response at the end of ``target``'s redirects, each hop checked by ``policy`` first, and
+    the URL it came from (by host name: the request itself went to the vetted address)."""
     url = target
     for hops in range(MAX_REDIRECTS + 1):
         try:
-            await policy.check(url)
+            addresses = await policy.check(url)
         except DownloadFailed as exc:
             if url == target:
                 raise
@@ -282,7 +283,8 @@ async def _follow(
             # endpoint) belong to the first origin; once the chain leaves it they stay behind.
             headers = None
         shown = _shown_hop(url, target)
-        request = _build_request(client, url, headers, timeout)
+        # Built for the host name (its Host header), sent to the address just vetted.
+        request = pin(_build_request(client, url, headers, timeout), addresses)
         try:
             # client.stream() cannot drop a client-wide Authorization header, so
             # build the request ourselves and send it streamed, which is all
@@ -294,7 +296,7 @@ async def _follow(
             raise DownloadFailed(f"downloading {shown} failed: {type(exc).__name__}", retryable=False) from exc
         status = response.status_code
         if status not in _REDIRECT_STATUSES:
-            return response
+            return response, url
         location = response.headers.get("Location")
         await response.aclose()
         if not location:
@@ -310,7 +312,7 @@ async def _follow(
                 http_status=status,
             )
         try:
-            url = url.join(location)
+            url = url.join(location)  # relative to the host name, not the pinned address
         except httpx.InvalidURL as exc:
             raise DownloadFailed(
                 f"the server at {shown} redirected to a malformed URL ({exc}); nothing was saved",
@@ -394,13 +396,13 @@ def _transport_failure(exc: httpx.TransportError, shown: str) -> DownloadFailed:
     )
 
 
-async def _status_failure(response: httpx.Response, target: httpx.URL, shown: str) -> Exception:
+async def _status_failure(response: httpx.Response, target: httpx.URL, last: httpx.URL, shown: str) -> Exception:
     """The error for a non-200 answer (returned, for the caller to raise)."""
     status = response.status_code
     if 400 <= status < 500:
         body = await _read_prefix(response, ERROR_BODY_LIMIT)
         if _EXPIRED_MARKER in body.lower() or (
-            status in _EXPIRED_STATUSES and (_is_signed_storage(target) or _is_signed_storage(response.url, response))
+            status in _EXPIRED_STATUSES and (_is_signed_storage(target) or _is_signed_storage(last, response))
         ):
             return RemoteUrlExpired(
                 f"the remote video URL has expired (HTTP {status} from {shown})", http_status=status

@@ -19,7 +19,7 @@ import anyio
 import httpx
 import pytest
 
-from server.addresses import LINK_LOCAL, LOOPBACK, METADATA, OTHER, PRIVATE, PUBLIC, address_category
+from server.addresses import LINK_LOCAL, LOOPBACK, METADATA, OTHER, PRIVATE, PUBLIC, address_category, pin
 from server.downloads import (
     MAX_REDIRECTS,
     AddressPolicy,
@@ -650,3 +650,39 @@ async def test_part_tag_names_the_temporary_file(dest: Path, mp4: bytes) -> None
 
     assert len(seen) == 1 and re.fullmatch(r"task-1\.run-7\.[0-9a-f]{12}\.part", seen[0])
     assert sorted(p.name for p in dest.parent.iterdir()) == ["task-1.mp4"]
+
+
+# --- the connection goes where the check looked --------------------------------------
+
+
+@pytest.mark.anyio
+async def test_the_download_connects_to_the_vetted_address_not_to_a_second_lookup(
+    server: HostileServer, http: httpx.AsyncClient, dest: Path, mp4: bytes
+) -> None:
+    # "video.test" exists only in this resolver, which answers loopback once and a private address after
+    # that (a DNS rebinding attack). The download must reach the first answer without asking again.
+    answers = [["127.0.0.1"]]
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return answers.pop(0) if answers else ["10.0.0.1"]
+
+    server.route("/v.mp4", body=mp4, content_type="video/mp4")
+    policy = AddressPolicy(frozenset({LOOPBACK}), resolve=rebinding)
+    url = f"http://video.test:{server.port}/v.mp4"
+
+    with anyio.fail_after(10):
+        result = await download(http, url, dest, policy=policy)
+
+    assert result.size == len(mp4) and dest.read_bytes() == mp4
+    assert answers == []  # asked once; the second answer was never used
+    assert server.hits("/v.mp4") == 1
+    assert {k.lower(): v for k, v in server.headers("/v.mp4")[0].items()}["host"] == f"video.test:{server.port}"
+
+
+def test_pinning_keeps_the_host_name_for_the_host_header_and_tls() -> None:
+    request = httpx.Request("GET", "https://cdn.example.com/v.mp4?sig=1", headers={"Host": "cdn.example.com"})
+    pinned = pin(request, ["93.184.216.34", "93.184.216.35"])
+    assert str(pinned.url) == "https://93.184.216.34/v.mp4?sig=1"
+    assert pinned.headers["Host"] == "cdn.example.com" and pinned.extensions["sni_hostname"] == "cdn.example.com"
+    literal = httpx.Request("GET", "http://127.0.0.1:8000/v.mp4")
+    assert pin(literal, ["127.0.0.1"]).url == literal.url and "sni_hostname" not in literal.extensions
