@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -62,6 +62,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 VIDEO_DIR = "videos"
@@ -698,18 +700,10 @@ def verify_video_file(path: Path) -> str | None:
     if reason is not None:
         return reason
     try:
-        import av
-    except ImportError:
-        return None
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return "is not a playable MP4 (PyAV: no video stream)"
-    except av.FFmpegError as exc:
-        return f"is not a playable MP4 (PyAV: {_short(exc.strerror or type(exc).__name__)})"
-    except (OSError, ValueError, IndexError, UnicodeError) as exc:
-        return f"is not a playable MP4 (PyAV: {type(exc).__name__})"
-    return None
+        has_video = _read_with_pyav(path, lambda container: bool(container.streams.video))
+    except _Unreadable as exc:
+        return f"is not a playable MP4 (PyAV: {exc})"
+    return "is not a playable MP4 (PyAV: no video stream)" if has_video is False else None
 
 
 def has_mp4_signature(path: Path) -> bool:
@@ -764,14 +758,28 @@ def _short(text: str, limit: int = 80) -> str:
 def probe(path: Path) -> MediaInfo | None:
     """Duration, size, codecs and audio presence of a video; None without PyAV or when unreadable."""
     try:
+        return _read_with_pyav(path, _media_info)
+    except _Unreadable:
+        return None
+
+
+class _Unreadable(Exception):
+    """PyAV could not read the file; the message is its short reason."""
+
+
+def _read_with_pyav(path: Path, use: Callable[[av.container.InputContainer], T]) -> T | None:
+    """``use`` applied to the opened file; None without PyAV; ``_Unreadable`` when PyAV cannot read it."""
+    try:
         import av
     except ImportError:
         return None
     try:
         with av.open(str(path)) as container:
-            return _media_info(container)
-    except (av.FFmpegError, OSError, ValueError, IndexError):
-        return None
+            return use(container)
+    except av.FFmpegError as exc:
+        raise _Unreadable(_short(exc.strerror or type(exc).__name__)) from exc
+    except (OSError, ValueError, IndexError, UnicodeError) as exc:
+        raise _Unreadable(type(exc).__name__) from exc
 
 
 def _media_info(container: av.container.InputContainer) -> MediaInfo | None:
@@ -808,17 +816,15 @@ def poster_frame_png(path: Path, max_width: int = 320) -> bytes | None:
     """A PNG of the frame ~1 s in (else the first), at most ``max_width`` wide; None if unavailable."""
     if max_width < 1:
         raise ValueError("max_width must be at least 1")
+    def first_good_frame(container: av.container.InputContainer) -> bytes | None:
+        if not container.streams.video:
+            return None
+        frame = _poster_frame(container, container.streams.video[0])
+        return _encode_png(frame, max_width) if frame is not None else None
+
     try:
-        import av
-    except ImportError:
-        return None
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return None
-            frame = _poster_frame(container, container.streams.video[0])
-            return _encode_png(frame, max_width) if frame is not None else None
-    except (av.FFmpegError, OSError, ValueError, IndexError):
+        return _read_with_pyav(path, first_good_frame)
+    except _Unreadable:
         return None
 
 

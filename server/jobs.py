@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import re
 import statistics
 import time
@@ -39,22 +38,21 @@ import httpx
 from anyio.abc import TaskGroup
 
 from server import background, downloads, reconcile
-from server.background import Heartbeat
+from server.background import Heartbeat, backoff
 from server.catalog import ModelSpec, ValidatedCall, estimate_cost
-from server.config import DOWNLOAD_TIMEOUT, Settings
+from server.config import Settings
 from server.errors import (
     BudgetExceeded,
-    DownloadError,
     InvalidRequest,
     NotConfigured,
     ProviderError,
     TaskNotFound,
-    VideoUnavailable,
     WanError,
     clip,
 )
 from server.providers.base import Provider, RemoteStatus
 from server.reconcile import ClockSkew
+from server.saving import WAIT_RECHECK_SECONDS, VideoSaving
 from server.store import TaskRecord, TaskStore, new_task_id
 
 logger = logging.getLogger(__name__)
@@ -63,16 +61,12 @@ URL_LIFETIME_SECONDS = 24 * 3600
 TASK_LIFETIME_SECONDS = 24 * 3600
 SUBMIT_MAX_ATTEMPTS = 4
 SUBMIT_RETRY_BUDGET_SECONDS = 60.0
-DOWNLOAD_MAX_ATTEMPTS = 5
-DOWNLOAD_CONCURRENCY = 2
 HISTORY_SAMPLES = 20
 # Processes on one store: how often this one says it is alive, and looks for tasks others left.
 INSTANCE_HEARTBEAT_SECONDS = 3.0
 SCAN_SECONDS = 5.0
-# How long a lease may run before others may take it even from a live holder.
+# How long a poll lease may run before others may take it even from a live holder.
 POLL_LEASE_SECONDS = 300.0
-DOWNLOAD_LEASE_SECONDS = 1800.0
-WAIT_RECHECK_SECONDS = 1.0  # a waiter rereads the store this often (another process may have moved the task)
 RECONCILE_CANDIDATES = 5  # listed tasks looked at closely per pass
 NO_LIST_RECHECK_SECONDS = 3600.0  # a provider without a task list: only the lifetime rule is left to apply
 UNCONFIRMED = ("not confirmed: the submit may or may not have created a task at the provider, so the server will "
@@ -82,12 +76,6 @@ ProgressFn = Callable[[float, str], Awaitable[None]]  # percent, message
 # What a provider's task id can look like (DashScope: a UUID); anything else is never sent to the provider.
 _PROVIDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _INSTANCE_ID = re.compile(r"p_[0-9a-f]{12}")
-
-
-def backoff(attempt: int, *, base: float = 1.0, cap: float = 60.0, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter, never shorter than the server's Retry-After."""
-    delay = random.uniform(base, min(cap, base * 2 ** max(0, attempt - 1)) + base)
-    return max(delay, retry_after or 0.0)
 
 
 def url_expiry(url: str, fallback: float) -> float:
@@ -125,7 +113,7 @@ class RateLimiter:
             await anyio.sleep(wait)
 
 
-class JobEngine:
+class JobEngine(VideoSaving):
     """Owns every task's lifecycle for one provider endpoint."""
 
     def __init__(
@@ -158,12 +146,10 @@ class JobEngine:
         self._hot: dict[str, int] = {}  # task id -> number of callers waiting on it
         self._events: dict[str, anyio.Event] = {}
         self._wake = anyio.Event()
-        self._download_locks: dict[str, anyio.Lock] = {}
-        self._download_slots = anyio.Semaphore(DOWNLOAD_CONCURRENCY)
         self._last_poll_error: dict[str, str] = {}
         self._history: dict[tuple[Any, ...], list[float]] = {}  # (model, size, duration) -> seconds taken
-        self._auto: set[str] = set()  # tasks with a background download running here
         self._tg: TaskGroup | None = None
+        self._init_saving()
         # This process among those sharing the store; leases name it.
         self.instance_id = "p_" + new_task_id()[4:16]
         self.skew = ClockSkew()
@@ -829,168 +815,6 @@ class JobEngine:
         status = await self.provider.poll(record.remote_id)
         return await self._apply_status(record, status, polled_at=self.clock())
 
-    # ------------------------------------------------------------------ downloads
-
-    def _start_auto_download(self, task_id: str) -> None:
-        if task_id not in self._auto and self._tg is not None:
-            self._auto.add(task_id)
-            self._tg.start_soon(self._auto_download, task_id)
-
-    async def _auto_download(self, task_id: str) -> None:
-        """Download a finished video in the background, retrying transient failures.
-
-        Giving up always leaves ``download_failed`` (never ``downloading``), so waiters settle and
-        fetch_video can try again while the URL lives.
-        """
-        try:
-            await self._download_with_retries(task_id)
-        finally:
-            self._auto.discard(task_id)
-
-    async def _download_with_retries(self, task_id: str) -> None:
-        error = "unknown error"
-        for attempt in range(1, DOWNLOAD_MAX_ATTEMPTS + 1):
-            try:
-                await self.ensure_downloaded(task_id)
-                return
-            except DownloadError as exc:
-                error = exc.message
-                if not exc.retryable or attempt == DOWNLOAD_MAX_ATTEMPTS:
-                    break
-                await anyio.sleep(backoff(attempt, base=2 * self.settings.retry_base_seconds,
-                                          retry_after=getattr(exc, "retry_after", None)))
-            except WanError as exc:  # VideoUnavailable and friends: already recorded, or not retryable
-                error = exc.message
-                break
-            except Exception:
-                logger.exception("downloading task %s failed unexpectedly", task_id)
-                error = "unexpected error (see the server log)"
-                break
-        try:
-            record = await self.store.get(task_id)
-            if record is not None and record.download_state != "downloaded" and record.lease_owner in (
-                    None, self.instance_id):
-                await self._update(task_id, download_state="download_failed", download_error=error)
-        except Exception:
-            logger.exception("could not record the failed download of task %s", task_id)
-
-    def local_file(self, record: TaskRecord) -> Path | None:
-        """The task's MP4 when it is on disk and intact (size as recorded, an MP4 container)."""
-        if record.download_state != "downloaded" or not record.local_path:
-            return None
-        path = Path(record.local_path)
-        try:
-            if path.stat().st_size == record.file_size and downloads.has_mp4_signature(path):
-                return path
-        except OSError:
-            return None
-        return None
-
-    async def download(self, task_id: str, timeout: float | None = None,
-                       heartbeat: Heartbeat | None = None) -> TaskRecord:
-        """``ensure_downloaded`` for at most ``timeout`` seconds: then the task as it stands (still
-        ``downloading``) while the download carries on."""
-        job = await background.start(self._tg, f"download {task_id}", lambda: self.ensure_downloaded(task_id))
-        if await job.wait(timeout, heartbeat):
-            return job.outcome()
-        return await self.get(task_id)
-
-    async def ensure_downloaded(self, task_id: str) -> TaskRecord:
-        """The task with its verified MP4 on disk: downloads it now if needed, once, even when asked
-        concurrently here or in another process (which then waits for the one downloading)."""
-        record = await self.get(task_id)
-        lock = self._download_locks.setdefault(record.id, anyio.Lock())
-        async with lock:
-            waited_since = self.clock()
-            while True:
-                record = await self.get(record.id)
-                if self.local_file(record) is not None:
-                    return record
-                self._check_downloadable(record)
-                if record.download_state == "downloaded":  # recorded, but the file is gone or damaged
-                    record = await self._update(record.id, download_state="none",
-                                                download_error="the saved file was missing or damaged")
-                await self._expire_if_gone(record)
-                now = self.clock()
-                claimed = await self.store.run(
-                    self.store.claim_sync, record.id, self.instance_id, now, now + DOWNLOAD_LEASE_SECONDS,
-                    download=True, download_state="downloading", download_attempts=record.download_attempts + 1)
-                if claimed is not None:
-                    return await self._download_claimed(claimed)
-                if self.clock() - waited_since > DOWNLOAD_LEASE_SECONDS:
-                    raise DownloadError(f"another server process has been saving the video of task {record.id} "
-                                        "for too long; try again", retryable=True)
-                await anyio.sleep(WAIT_RECHECK_SECONDS / 2)  # another process is saving it: wait for its outcome
-
-    def _check_downloadable(self, record: TaskRecord) -> None:
-        if record.state != "succeeded":
-            raise WanError(
-                f"task {record.id} is {record.state}, so there is no video to fetch yet",
-                code="not_ready" if record.open else "no_video", retryable=record.open,
-                hint="Call check_task with wait_seconds to wait for it." if record.open else "",
-            )
-
-    async def _expire_if_gone(self, record: TaskRecord) -> None:
-        if record.video_url_expires_at is not None and self.clock() >= record.video_url_expires_at:
-            await self._update(record.id, download_state="download_failed",
-                               download_error="the remote URL has expired")
-            raise VideoUnavailable(
-                f"the video of task {record.id} was never downloaded and its remote URL expired at "
-                f"{_iso(record.video_url_expires_at)}; it cannot be recovered. Generate it again.",
-                hint="Call generate_video again with force_new=true.",
-            )
-
-    async def _download_claimed(self, record: TaskRecord) -> TaskRecord:
-        """Fetch and verify the video under this process's lease; the lease is always given back."""
-        # Until an outcome is known: "none", so an interrupted download is resumed on the next start.
-        done: dict[str, Any] = {"download_state": "none", "download_error": "interrupted"}
-        try:
-            # The provider decides where the bytes come from (new-api proxies them through /content,
-            # so a missing result URL is not fatal there).
-            try:
-                url, headers = self.provider.download_target(record.remote_id or "", _status_of(record))
-            except ProviderError as exc:
-                url, headers = "", {}
-                logger.info("no download target for %s: %s", record.id, exc.message)
-            if not url:
-                done["download_error"] = "the provider gave no video URL"
-                raise VideoUnavailable(f"task {record.id} succeeded but the provider gave no video URL",
-                                       hint="Check the task in the provider's console.")
-            dest = downloads.video_path(self.settings.data_dir, record.id)
-            if self._policy is None:  # resolved at the first download, not at start-up (no DNS before initialize)
-                self._policy = await downloads.AddressPolicy.resolved_for(getattr(self.provider, "base_url", None))
-            try:
-                async with self._download_slots:
-                    result = await downloads.download(self.client, url, dest, headers=headers,
-                                                      timeout=DOWNLOAD_TIMEOUT, policy=self._policy,
-                                                      part_tag=self.instance_id)
-            except VideoUnavailable as exc:
-                done["download_error"] = exc.message
-                raise
-            except DownloadError as exc:
-                # "downloading" only while this process's background loop will try again.
-                again = exc.retryable and record.id in self._auto
-                done = {"download_state": "downloading" if again else "download_failed",
-                        "download_error": exc.message}
-                raise
-            done = {"download_state": "downloaded", "local_path": str(result.path), "file_size": result.size,
-                    "sha256": result.sha256, "downloaded_at": self.clock(), "download_error": None}
-        finally:
-            with anyio.CancelScope(shield=True):
-                released = await self.store.run(self.store.release_sync, record.id, self.instance_id,
-                                                record.lease_until, self.clock(), **done)
-                self._changed(record.id)
-        if released is None:  # the lease lapsed meanwhile: a saved, verified file still counts; a failure not
-            current = await self.get(record.id)
-            if done["download_state"] != "downloaded" or current.download_state == "downloaded":
-                return current
-            released = await self._update(record.id, **done)
-        return released
-
-
-def _status_of(record: TaskRecord) -> RemoteStatus:
-    return RemoteStatus(remote_id=record.remote_id or "", state="succeeded", video_url=record.video_url)
-
 
 def _from_ts(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
@@ -1000,10 +824,6 @@ def _part_owner(part: Path) -> str | None:
     """The process that writes a ``<task>.<instance>.<random>.part`` file (None: an untagged one)."""
     pieces = part.name.split(".")
     return pieces[-3] if len(pieces) >= 4 and _INSTANCE_ID.fullmatch(pieces[-3]) else None
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def _duration(seconds: float) -> str:
