@@ -113,7 +113,7 @@ async def test_a_render_longer_than_the_client_timeout_returns_a_task_id_in_time
         assert last["status"] == "succeeded" and last["video"]["size_bytes"] > 0, last
         # check_task until it finishes; a fetch_video last when the finish came too late in a wait to save the file.
         names = [c["name"] for c in rest]
-        assert names and set(names[:-1]) == {"check_task"} and names[-1] in ("check_task", "fetch_video"), names
+        assert names and set(names[:-1]) <= {"check_task"} and names[-1] in ("check_task", "fetch_video"), names
         [read] = [s for s in report["steps"] if s["op"] == "read_video"]
         assert read["ok"] and read["mimeType"] == "video/mp4"
         assert read["sha256"] == read["file"]["sha256"] == read["reported"]
