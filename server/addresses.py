@@ -4,7 +4,7 @@ A provider hands us a ``video_url`` and, when that URL redirects, the storage
 host decides where we go next. Left alone, that lets a result URL point the
 server at anything it can reach: a service on a private network, the cloud
 metadata endpoint, another port on this machine. ``AddressPolicy`` is checked
-before every hop of a download (``server.downloads.download``): the scheme
+before every hop of a download (``wan_video_mcp.server.downloads.download``): the scheme
 must be http(s), and every address the host resolves to must be allowed.
 
 Public (globally routable) addresses are always allowed. A non-public
@@ -27,7 +27,7 @@ import anyio
 import httpx
 
 if TYPE_CHECKING:
-    from server.downloads import DownloadFailed
+    from wan_video_mcp.server.downloads import DownloadFailed
 
 __all__ = [
     "LINK_LOCAL",
@@ -57,11 +57,15 @@ RESOLVE_TIMEOUT_SECONDS = 10.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # AWS, GCP, Azure, ... answer on 169.254.169.254 (AWS also on fd00:ec2::254, IPv6 on Nitro); Alibaba Cloud's
 # ECS metadata service, where a DashScope-side server is likely to run, is 100.100.100.200.
-_METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
-                       ipaddress.ip_address("100.100.100.200")})
+_METADATA = frozenset(
+    {
+        ipaddress.ip_address("169.254.169.254"),
+        ipaddress.ip_address("fd00:ec2::254"),
+        ipaddress.ip_address("100.100.100.200"),
+    }
+)
 _PRIVATE_NETWORKS = tuple(
-    ipaddress.ip_network(net)
-    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+    ipaddress.ip_network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _DESCRIBED = {
@@ -174,7 +178,7 @@ class AddressPolicy:
     async def check(self, url: httpx.URL) -> list[str]:
         """The addresses ``url``'s host resolves to, all allowed; raises ``DownloadFailed`` unless ``url`` is
         http(s) and every one of them is allowed. Connect to one of these (``pin``), not to a fresh lookup."""
-        from server.downloads import redact_url  # server.downloads imports this module
+        from wan_video_mcp.server.downloads import redact_url  # server.downloads imports this module
 
         shown = redact_url(url)
         if url.scheme not in _DEFAULT_PORTS:
@@ -199,8 +203,9 @@ class AddressPolicy:
                 rule = "only public addresses may serve a video"
             unwrapped = str(_unwrap(ipaddress.ip_address(address)))
             named = address if unwrapped == address else f"{address} ({unwrapped})"
-            raise _failure(f"the video URL {shown} resolves to {named}, {_DESCRIBED[category]}; {rule}",
-                           retryable=False)
+            raise _failure(
+                f"the video URL {shown} resolves to {named}, {_DESCRIBED[category]}; {rule}", retryable=False
+            )
         return addresses
 
     async def _addresses(self, host: str, port: int, shown: str) -> list[str]:
@@ -212,13 +217,13 @@ class AddressPolicy:
             with anyio.fail_after(RESOLVE_TIMEOUT_SECONDS):
                 found = list(await self.resolve(host, port))
         except TimeoutError as exc:
-            raise _failure(f"could not resolve host {host} of {shown}: no answer in {RESOLVE_TIMEOUT_SECONDS:g} s",
-                           retryable=True) from exc
+            raise _failure(
+                f"could not resolve host {host} of {shown}: no answer in {RESOLVE_TIMEOUT_SECONDS:g} s", retryable=True
+            ) from exc
         except UnicodeError as exc:
             raise _failure(f"the host of {shown} is not a valid host name", retryable=False) from exc
         except OSError as exc:
-            raise _failure(f"could not resolve host {host} of {shown}: {exc.strerror or exc}",
-                           retryable=True) from exc
+            raise _failure(f"could not resolve host {host} of {shown}: {exc.strerror or exc}", retryable=True) from exc
         valid = []
         for address in found:
             try:
@@ -247,6 +252,6 @@ def pin(request: httpx.Request, addresses: Sequence[str]) -> httpx.Request:
 
 
 def _failure(message: str, *, retryable: bool) -> DownloadFailed:
-    from server.downloads import DownloadFailed  # server.downloads imports this module
+    from wan_video_mcp.server.downloads import DownloadFailed  # server.downloads imports this module
 
     return DownloadFailed(message, retryable=retryable)

@@ -22,16 +22,16 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from server.catalog import MODELS, ModelSpec, catalog_document, models_for
-from server.config import SIMULATOR_API_KEY, Settings
-from server.errors import StoreUnavailable, WanError
-from server.jobs import JobEngine
-from server.providers.base import Provider
-from server.store import TaskRecord, TaskStore
-from tools import cancel_task, check_task, fetch_video, generate_video, list_tasks, prompts
-from tools.client_log import ClientLog
-from tools.common import RESULT_RESERVE_SECONDS, AppState, state_of
-from tools.view import TASK_URI, VIDEO_URI, task_result
+from wan_video_mcp.server.catalog import MODELS, ModelSpec, catalog_document, models_for
+from wan_video_mcp.server.config import SIMULATOR_API_KEY, Settings
+from wan_video_mcp.server.errors import StoreUnavailable, WanError
+from wan_video_mcp.server.jobs import JobEngine
+from wan_video_mcp.server.providers.base import Provider
+from wan_video_mcp.server.store import TaskRecord, TaskStore
+from wan_video_mcp.tools import cancel_task, check_task, fetch_video, generate_video, list_tasks, prompts
+from wan_video_mcp.tools.client_log import ClientLog
+from wan_video_mcp.tools.common import RESULT_RESERVE_SECONDS, AppState, state_of
+from wan_video_mcp.tools.view import TASK_URI, VIDEO_URI, task_result
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,10 @@ def instructions(settings: Settings) -> str:
         "wan-video://models."
     )
     if not settings.key_configured:
-        text += (f" No API key is configured: only dry runs work until {settings.key_env_name} is set in this "
-                 "server's environment; tell the user.")
+        text += (
+            f" No API key is configured: only dry runs work until {settings.key_env_name} is set in this "
+            "server's environment; tell the user."
+        )
     return text
 
 
@@ -60,21 +62,26 @@ def make_provider(settings: Settings, client: httpx.AsyncClient, base_url: str |
     key = settings.api_key.get_secret_value() if settings.api_key else "sk-not-configured"
     match settings.provider:
         case "dashscope" | "simulator":
-            from server.providers.dashscope import DashScopeProvider
+            from wan_video_mcp.server.providers.dashscope import DashScopeProvider
 
             if settings.provider == "simulator":
                 key = SIMULATOR_API_KEY
-            return DashScopeProvider(client, api_key=key, region=settings.region,
-                                     base_url=base_url or settings.base_url, workspace_id=settings.workspace_id)
+            return DashScopeProvider(
+                client,
+                api_key=key,
+                region=settings.region,
+                base_url=base_url or settings.base_url,
+                workspace_id=settings.workspace_id,
+            )
         case "newapi" | "yuto" | "vtrix":
             if not settings.base_url:
                 raise ValueError(f"WAN_PROVIDER={settings.provider} needs WAN_BASE_URL (the gateway's address)")
             if settings.provider == "newapi":
-                from server.providers.newapi import NewApiProvider as cls
+                from wan_video_mcp.server.providers.newapi import NewApiProvider as cls
             elif settings.provider == "yuto":
-                from server.providers.yuto import YutoProvider as cls  # type: ignore[assignment]
+                from wan_video_mcp.server.providers.yuto import YutoProvider as cls  # type: ignore[assignment]
             else:
-                from server.providers.vtrix import VtrixProvider as cls  # type: ignore[assignment]
+                from wan_video_mcp.server.providers.vtrix import VtrixProvider as cls  # type: ignore[assignment]
             return cls(client, api_key=key, base_url=settings.base_url)
     raise ValueError(f"unknown provider {settings.provider!r}")
 
@@ -92,7 +99,7 @@ def endpoint_of(settings: Settings) -> str:
     if settings.provider == "simulator":
         return "simulator"
     if settings.provider == "dashscope":
-        from server.providers.dashscope import base_url_for
+        from wan_video_mcp.server.providers.dashscope import base_url_for
 
         return base_url_for(settings.region, settings.workspace_id, settings.base_url)
     return f"{settings.provider}:{settings.base_url}"
@@ -105,8 +112,9 @@ class WanServer(MCPServer[AppState]):
     client as JSON-RPC error code 0.
     """
 
-    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None,
-                         context: Context[AppState, Any] | None = None) -> Any:
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[AppState, Any] | None = None
+    ) -> Any:
         prompts = {p.name: p for p in await self.list_prompts()}
         prompt = prompts.get(name)
         if prompt is None:
@@ -116,8 +124,9 @@ class WanServer(MCPServer[AppState]):
         unknown = sorted(set(given) - set(declared))
         missing = sorted(n for n, arg in declared.items() if arg.required and not str(given.get(n) or "").strip())
         if unknown or missing:
-            problems = ([f"unknown argument(s) {', '.join(unknown)}"] if unknown else []) + \
-                ([f"missing required argument(s) {', '.join(missing)}"] if missing else [])
+            problems = ([f"unknown argument(s) {', '.join(unknown)}"] if unknown else []) + (
+                [f"missing required argument(s) {', '.join(missing)}"] if missing else []
+            )
             raise MCPError(INVALID_PARAMS, f"prompt '{name}': {'; '.join(problems)}; it takes: {', '.join(declared)}")
         return await super().get_prompt(name, arguments, context)
 
@@ -136,22 +145,37 @@ def build_server(settings: Settings) -> WanServer:
             except StoreUnavailable as exc:
                 # One line naming the file; the server still starts, and every tool that needs the store says why.
                 logger.error("%s %s", exc.message, exc.hint)
-                yield AppState(settings=settings, engine=cast(JobEngine, _Unavailable(exc)), models=models,
-                               provider_name=settings.provider, simulated=settings.simulated, client_log=client_log)
+                yield AppState(
+                    settings=settings,
+                    engine=cast(JobEngine, _Unavailable(exc)),
+                    models=models,
+                    provider_name=settings.provider,
+                    simulated=settings.simulated,
+                    client_log=client_log,
+                )
                 return
             stack.callback(store.close)
             base_url = None
             if settings.simulated:
-                from server.simulator import Simulator, SimulatorConfig
+                from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
-                sim = await stack.enter_async_context(Simulator(SimulatorConfig(
-                    queue_seconds=settings.sim_queue_seconds, run_seconds=settings.sim_run_seconds)))
+                sim = await stack.enter_async_context(
+                    Simulator(
+                        SimulatorConfig(queue_seconds=settings.sim_queue_seconds, run_seconds=settings.sim_run_seconds)
+                    )
+                )
                 base_url = sim.base_url
                 logger.info("simulator running at %s (every result is simulated)", base_url)
             provider = make_provider(settings, client, base_url)
             engine = JobEngine(
-                store=store, provider=provider, client=client, settings=settings, endpoint=endpoint_of(settings),
-                models=models, simulated=settings.simulated, key_configured=settings.key_configured,
+                store=store,
+                provider=provider,
+                client=client,
+                settings=settings,
+                endpoint=endpoint_of(settings),
+                models=models,
+                simulated=settings.simulated,
+                key_configured=settings.key_configured,
             )
             # Leaving the store comes after the task group has ended, shielded submits included: until then
             # this process still holds their leases.
@@ -159,8 +183,14 @@ def build_server(settings: Settings) -> WanServer:
             tg = await stack.enter_async_context(anyio.create_task_group())
             await engine.start(tg)
             try:
-                yield AppState(settings=settings, engine=engine, models=models, provider_name=provider.name,
-                               simulated=settings.simulated, client_log=client_log)
+                yield AppState(
+                    settings=settings,
+                    engine=engine,
+                    models=models,
+                    provider_name=provider.name,
+                    simulated=settings.simulated,
+                    client_log=client_log,
+                )
             finally:
                 tg.cancel_scope.cancel()
 
@@ -197,22 +227,33 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
     region = settings.region if settings.provider in ("dashscope", "simulator") else None
     document = json.dumps(catalog_document(models, region), indent=1)
 
-    @server.resource("wan-video://models", name="models", title="Wan model catalog",
-                     description="Every offered model's rules (sizes, durations, prompt limits, audio, shot type, "
-                     "media inputs) and estimated prices.", mime_type="application/json")
+    @server.resource(
+        "wan-video://models",
+        name="models",
+        title="Wan model catalog",
+        description="Every offered model's rules (sizes, durations, prompt limits, audio, shot type, "
+        "media inputs) and estimated prices.",
+        mime_type="application/json",
+    )
     def models_resource() -> str:
         return document
 
-    @server.resource(TASK_URI, name="task", title="A video task", description="A task's state as JSON.",
-                     mime_type="application/json")
+    @server.resource(
+        TASK_URI, name="task", title="A video task", description="A task's state as JSON.", mime_type="application/json"
+    )
     async def task_resource(task_id: str, ctx: Context) -> str:
         state = state_of(ctx)
         with _as_resource_error():
             record = await state.engine.get(task_id)
         return task_result(state, record).model_dump_json(indent=1)
 
-    @server.resource(VIDEO_URI, name="video", title="A generated video", description="The MP4 of a finished task.",
-                     mime_type="video/mp4")
+    @server.resource(
+        VIDEO_URI,
+        name="video",
+        title="A generated video",
+        description="The MP4 of a finished task.",
+        mime_type="video/mp4",
+    )
     async def video_resource(task_id: str, ctx: Context) -> bytes:
         state = state_of(ctx)
         with _as_resource_error():
@@ -221,8 +262,10 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
         path = state.engine.local_file(record)
         if path is None:
             if record.video_pending:
-                raise ResourceError(f"the video of task {record.id} is still being saved; read it again in a few "
-                                    "seconds (or call fetch_video)")
+                raise ResourceError(
+                    f"the video of task {record.id} is still being saved; read it again in a few "
+                    "seconds (or call fetch_video)"
+                )
             raise ResourceError(f"the video of task {task_id} is not on disk; call fetch_video")
         return await anyio.Path(path).read_bytes()
 

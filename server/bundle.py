@@ -23,8 +23,8 @@ from typing import Any
 
 import anyio
 
-from server.config import Settings
-from server.downloads import write_atomically
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.downloads import write_atomically
 
 MANIFEST_VERSION = "0.3"
 ENTRY_POINT = "server/main.py"
@@ -35,7 +35,7 @@ LAUNCHER = '''"""Claude Desktop starts this with the Python of the wan-video-mcp
 import sys
 
 try:
-    from server.cli import main
+    from wan_video_mcp.server.cli import main
 except ImportError as exc:
     sys.stderr.write(f"wan-video-mcp is no longer installed for {sys.executable} ({exc}); reinstall it there or "
                      "build the bundle again with `wan-video-mcp bundle`\\n")
@@ -51,21 +51,32 @@ def user_config(settings: Settings) -> dict[str, dict[str, Any]]:
     if not settings.simulated:
         whose = "Alibaba Model Studio (DashScope)" if settings.provider == "dashscope" else "gateway"
         config["api_key"] = {
-            "type": "string", "title": "API key", "sensitive": True, "required": True,
+            "type": "string",
+            "title": "API key",
+            "sensitive": True,
+            "required": True,
             "description": f"Your {whose} API key. Kept in the system keychain; the server never prints it.",
         }
     if settings.provider == "dashscope":
         config["region"] = {
-            "type": "string", "title": "Region", "required": False, "default": settings.region,
+            "type": "string",
+            "title": "Region",
+            "required": False,
+            "default": settings.region,
             "description": "intl (Singapore), us (Virginia) or cn (Beijing): the region your key belongs to.",
         }
     elif not settings.simulated:
         config["base_url"] = {
-            "type": "string", "title": "Gateway URL", "required": True, "default": settings.base_url or "",
+            "type": "string",
+            "title": "Gateway URL",
+            "required": True,
+            "default": settings.base_url or "",
             "description": "The root URL of the gateway that serves the Wan models.",
         }
     config["data_dir"] = {
-        "type": "directory", "title": "Data folder", "required": False,
+        "type": "directory",
+        "title": "Data folder",
+        "required": False,
         "description": "Where tasks and videos are kept. Empty: the platform's per-user data folder.",
     }
     return config
@@ -73,8 +84,11 @@ def user_config(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def manifest(settings: Settings, tools: list[dict[str, str]], version: str) -> dict[str, Any]:
     """The bundle's manifest.json."""
-    env = {"WAN_PROVIDER": settings.provider, "WAN_MCP_DATA_DIR": "${user_config.data_dir}",
-           "WAN_MAX_WAIT_SECONDS": str(settings.max_wait_seconds)}
+    env = {
+        "WAN_PROVIDER": settings.provider,
+        "WAN_MCP_DATA_DIR": "${user_config.data_dir}",
+        "WAN_MAX_WAIT_SECONDS": str(settings.max_wait_seconds),
+    }
     if not settings.simulated:
         env[settings.key_env_name] = "${user_config.api_key}"
     if settings.provider == "dashscope":
@@ -95,8 +109,11 @@ def manifest(settings: Settings, tools: list[dict[str, str]], version: str) -> d
         "server": {
             "type": "python",
             "entry_point": ENTRY_POINT,
-            "mcp_config": {"command": str(Path(sys.executable).absolute()),
-                           "args": ["${__dirname}/" + ENTRY_POINT], "env": env},
+            "mcp_config": {
+                "command": str(Path(sys.executable).absolute()),
+                "args": ["${__dirname}/" + ENTRY_POINT],
+                "env": env,
+            },
         },
         "tools": tools,
         "prompts_generated": True,
@@ -111,14 +128,14 @@ def manifest(settings: Settings, tools: list[dict[str, str]], version: str) -> d
 
 
 async def _tools(settings: Settings) -> list[dict[str, str]]:
-    from server.app import build_server
+    from wan_video_mcp.server.app import build_server
 
     return [{"name": t.name, "description": t.description or ""} for t in await build_server(settings).list_tools()]
 
 
 def build(settings: Settings, out: Path) -> dict[str, Any]:
     """Write the bundle to ``out``; returns its manifest."""
-    from server.app import version
+    from wan_video_mcp.server.app import version
 
     document = manifest(settings, anyio.run(_tools, settings), version())
     packed = io.BytesIO()

@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from server.errors import InvalidRequest, clip
+from wan_video_mcp.server.errors import InvalidRequest, clip
 
 SEED_MAX = 2_147_483_647
 NEGATIVE_PROMPT_MAX = 500
@@ -165,85 +165,225 @@ _RANGE_2_15 = tuple(range(2, 16))
 
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
-        "wan2.6-t2v", Family.T2V, "text to video, sound, multi-shot",
-        ("720P", "1080P"), "1080P", _RANGE_2_15, 5, 1500, _WAN26, default_size="1920*1080",
-        audio=True, audio_url=True, shot_type=True, regions=("intl", "us", "cn"),
-        region_names={"us": "wan2.6-t2v-us"}, media_limits=_AUDIO_LIMITS,
+        "wan2.6-t2v",
+        Family.T2V,
+        "text to video, sound, multi-shot",
+        ("720P", "1080P"),
+        "1080P",
+        _RANGE_2_15,
+        5,
+        1500,
+        _WAN26,
+        default_size="1920*1080",
+        audio=True,
+        audio_url=True,
+        shot_type=True,
+        regions=("intl", "us", "cn"),
+        region_names={"us": "wan2.6-t2v-us"},
+        media_limits=_AUDIO_LIMITS,
     ),
     ModelSpec(
-        "wan2.5-t2v-preview", Family.T2V, "text to video with sound",
-        ("480P", "720P", "1080P"), "1080P", (5, 10), 5, 1500, _WAN25, default_size="1920*1080",
-        audio=True, audio_url=True, media_limits=_AUDIO_LIMITS,
+        "wan2.5-t2v-preview",
+        Family.T2V,
+        "text to video with sound",
+        ("480P", "720P", "1080P"),
+        "1080P",
+        (5, 10),
+        5,
+        1500,
+        _WAN25,
+        default_size="1920*1080",
+        audio=True,
+        audio_url=True,
+        media_limits=_AUDIO_LIMITS,
     ),
     ModelSpec(
-        "wan2.2-t2v-plus", Family.T2V, "text to video, silent",
-        ("480P", "1080P"), "1080P", (5,), 5, 800, _WAN22_PLUS, default_size="1920*1080",
+        "wan2.2-t2v-plus",
+        Family.T2V,
+        "text to video, silent",
+        ("480P", "1080P"),
+        "1080P",
+        (5,),
+        5,
+        800,
+        _WAN22_PLUS,
+        default_size="1920*1080",
     ),
     ModelSpec(
-        "wan2.1-t2v-turbo", Family.T2V, "fast text to video, silent",
-        ("480P", "720P"), "720P", (5,), 5, 800, _WAN21_TURBO, default_size="1280*720",
+        "wan2.1-t2v-turbo",
+        Family.T2V,
+        "fast text to video, silent",
+        ("480P", "720P"),
+        "720P",
+        (5,),
+        5,
+        800,
+        _WAN21_TURBO,
+        default_size="1280*720",
         region_names={"cn": "wanx2.1-t2v-turbo"},
     ),
     ModelSpec(
-        "wan2.1-t2v-plus", Family.T2V, "text to video, silent",
-        ("720P",), "720P", (5,), 5, 800, _WAN21_PLUS, default_size="1280*720",
+        "wan2.1-t2v-plus",
+        Family.T2V,
+        "text to video, silent",
+        ("720P",),
+        "720P",
+        (5,),
+        5,
+        800,
+        _WAN21_PLUS,
+        default_size="1280*720",
         region_names={"cn": "wanx2.1-t2v-plus"},
     ),
     ModelSpec(
-        "wan2.6-i2v", Family.I2V, "image to video, sound, multi-shot",
-        ("720P", "1080P"), "1080P", _RANGE_2_15, 5, 1500, _WAN26,
-        audio=True, audio_url=True, shot_type=True, regions=("intl", "us", "cn"),
-        region_names={"us": "wan2.6-i2v-us"}, media_limits=f"img_url: {_IMAGE_LIMITS}; {_AUDIO_LIMITS}",
-    ),
-    ModelSpec(
-        "wan2.6-i2v-flash", Family.I2V, "fast image to video, optional sound, multi-shot",
-        ("720P", "1080P"), "1080P", _RANGE_2_15, 5, 1500,
-        Price({"720P": 0.05, "1080P": 0.075}, "USD", _S8, "2026-01",
-              silent_per_second={"720P": 0.025, "1080P": 0.0375}, note="silent (audio=false) costs half"),
-        audio=True, audio_url=True, shot_type=True,
+        "wan2.6-i2v",
+        Family.I2V,
+        "image to video, sound, multi-shot",
+        ("720P", "1080P"),
+        "1080P",
+        _RANGE_2_15,
+        5,
+        1500,
+        _WAN26,
+        audio=True,
+        audio_url=True,
+        shot_type=True,
+        regions=("intl", "us", "cn"),
+        region_names={"us": "wan2.6-i2v-us"},
         media_limits=f"img_url: {_IMAGE_LIMITS}; {_AUDIO_LIMITS}",
     ),
     ModelSpec(
-        "wan2.5-i2v-preview", Family.I2V, "image to video with sound",
-        ("480P", "720P", "1080P"), "1080P", (5, 10), 5, 1500, _WAN25,
-        audio=True, audio_url=True, media_limits=f"img_url: {_IMAGE_LIMITS}; {_AUDIO_LIMITS}",
+        "wan2.6-i2v-flash",
+        Family.I2V,
+        "fast image to video, optional sound, multi-shot",
+        ("720P", "1080P"),
+        "1080P",
+        _RANGE_2_15,
+        5,
+        1500,
+        Price(
+            {"720P": 0.05, "1080P": 0.075},
+            "USD",
+            _S8,
+            "2026-01",
+            silent_per_second={"720P": 0.025, "1080P": 0.0375},
+            note="silent (audio=false) costs half",
+        ),
+        audio=True,
+        audio_url=True,
+        shot_type=True,
+        media_limits=f"img_url: {_IMAGE_LIMITS}; {_AUDIO_LIMITS}",
     ),
     ModelSpec(
-        "wan2.2-i2v-plus", Family.I2V, "image to video, silent",
-        ("480P", "1080P"), "1080P", (5,), 5, 800, _WAN22_PLUS, media_limits=f"img_url: {_IMAGE_LIMITS}",
+        "wan2.5-i2v-preview",
+        Family.I2V,
+        "image to video with sound",
+        ("480P", "720P", "1080P"),
+        "1080P",
+        (5, 10),
+        5,
+        1500,
+        _WAN25,
+        audio=True,
+        audio_url=True,
+        media_limits=f"img_url: {_IMAGE_LIMITS}; {_AUDIO_LIMITS}",
     ),
     ModelSpec(
-        "wan2.2-i2v-flash", Family.I2V, "fast image to video, silent (Beijing only)",
-        ("480P", "720P", "1080P"), "720P", (5,), 5, 800, _WAN22_FLASH, regions=("cn",),
+        "wan2.2-i2v-plus",
+        Family.I2V,
+        "image to video, silent",
+        ("480P", "1080P"),
+        "1080P",
+        (5,),
+        5,
+        800,
+        _WAN22_PLUS,
         media_limits=f"img_url: {_IMAGE_LIMITS}",
     ),
     ModelSpec(
-        "wan2.1-i2v-turbo", Family.I2V, "fast image to video, silent",
-        ("480P", "720P"), "720P", (3, 4, 5), 5, 800, _WAN21_TURBO,
-        region_names={"cn": "wanx2.1-i2v-turbo"}, media_limits=f"img_url: {_IMAGE_LIMITS}",
+        "wan2.2-i2v-flash",
+        Family.I2V,
+        "fast image to video, silent (Beijing only)",
+        ("480P", "720P", "1080P"),
+        "720P",
+        (5,),
+        5,
+        800,
+        _WAN22_FLASH,
+        regions=("cn",),
+        media_limits=f"img_url: {_IMAGE_LIMITS}",
     ),
     ModelSpec(
-        "wan2.1-i2v-plus", Family.I2V, "image to video, silent",
-        ("720P",), "720P", (5,), 5, 800, _WAN21_PLUS,
-        region_names={"cn": "wanx2.1-i2v-plus"}, media_limits=f"img_url: {_IMAGE_LIMITS}",
+        "wan2.1-i2v-turbo",
+        Family.I2V,
+        "fast image to video, silent",
+        ("480P", "720P"),
+        "720P",
+        (3, 4, 5),
+        5,
+        800,
+        _WAN21_TURBO,
+        region_names={"cn": "wanx2.1-i2v-turbo"},
+        media_limits=f"img_url: {_IMAGE_LIMITS}",
     ),
     ModelSpec(
-        "wan2.2-kf2v-flash", Family.KF2V, "first/last frame to video, silent (Beijing only)",
-        ("480P", "720P", "1080P"), "720P", (5,), 5, 800, _WAN22_FLASH, regions=("cn",),
+        "wan2.1-i2v-plus",
+        Family.I2V,
+        "image to video, silent",
+        ("720P",),
+        "720P",
+        (5,),
+        5,
+        800,
+        _WAN21_PLUS,
+        region_names={"cn": "wanx2.1-i2v-plus"},
+        media_limits=f"img_url: {_IMAGE_LIMITS}",
+    ),
+    ModelSpec(
+        "wan2.2-kf2v-flash",
+        Family.KF2V,
+        "first/last frame to video, silent (Beijing only)",
+        ("480P", "720P", "1080P"),
+        "720P",
+        (5,),
+        5,
+        800,
+        _WAN22_FLASH,
+        regions=("cn",),
         media_limits=f"first_frame_url, last_frame_url: {_FRAME_LIMITS}",
     ),
     ModelSpec(
-        "wan2.1-kf2v-plus", Family.KF2V, "first/last frame to video, silent",
-        ("720P",), "720P", (5,), 5, 800, _WAN21_PLUS,
+        "wan2.1-kf2v-plus",
+        Family.KF2V,
+        "first/last frame to video, silent",
+        ("720P",),
+        "720P",
+        (5,),
+        5,
+        800,
+        _WAN21_PLUS,
         region_names={"cn": "wanx2.1-kf2v-plus"},
         media_limits=f"first_frame_url, last_frame_url: {_FRAME_LIMITS}",
     ),
     ModelSpec(
-        "wan2.6-r2v", Family.R2V, "characters from reference videos to video, sound, multi-shot",
-        ("720P", "1080P"), "1080P", (5, 10), 5, 1500,
-        Price({"720P": 0.6, "1080P": 1.0}, "CNY", _CN, "2025-12",
-              note="billed on output seconds plus the reference videos' seconds"),
-        default_size="1920*1080", audio=True, shot_type=True,
+        "wan2.6-r2v",
+        Family.R2V,
+        "characters from reference videos to video, sound, multi-shot",
+        ("720P", "1080P"),
+        "1080P",
+        (5, 10),
+        5,
+        1500,
+        Price(
+            {"720P": 0.6, "1080P": 1.0},
+            "CNY",
+            _CN,
+            "2025-12",
+            note="billed on output seconds plus the reference videos' seconds",
+        ),
+        default_size="1920*1080",
+        audio=True,
+        shot_type=True,
         media_limits="reference_video_urls: 1-3 mp4/mov, 2-30 s, <= 100 MB each; "
         "name them character1, character2, ... in the prompt",
     ),
@@ -264,9 +404,7 @@ def models_for(region: str | None = None, offered: Iterable[str] | None = None) 
     """The catalog narrowed to one DashScope region and/or a provider's offer."""
     keep = set(offered) if offered is not None else None
     return tuple(
-        spec
-        for spec in MODELS
-        if (region is None or region in spec.regions) and (keep is None or spec.id in keep)
+        spec for spec in MODELS if (region is None or region in spec.regions) and (keep is None or spec.id in keep)
     )
 
 
@@ -405,8 +543,12 @@ def _model_rules(spec: ModelSpec) -> dict[str, Any]:
         Family.KF2V: ("first_frame_url", "last_frame_url"),
         Family.R2V: ("reference_video_urls",),
     }[spec.family]
-    required += {Family.T2V: [], Family.I2V: ["img_url"], Family.KF2V: ["first_frame_url"],
-                 Family.R2V: ["reference_video_urls"]}[spec.family]
+    required += {
+        Family.T2V: [],
+        Family.I2V: ["img_url"],
+        Family.KF2V: ["first_frame_url"],
+        Family.R2V: ["reference_video_urls"],
+    }[spec.family]
     forbidden += [name for name in MEDIA_FIELDS if name not in media]
     if not spec.audio:
         forbidden.append("audio")
@@ -440,8 +582,11 @@ def _grouped_rules(models: Sequence[ModelSpec], default_model: str, properties: 
     by_constraint: dict[str, tuple[tuple[str, Any], list[str]]] = {}
     for spec in models:
         rules = _model_rules(spec)
-        items = [(("properties", name), rule) for name, rule in rules["properties"].items()
-                 if name in properties and not _implied(rule, properties[name])]
+        items = [
+            (("properties", name), rule)
+            for name, rule in rules["properties"].items()
+            if name in properties and not _implied(rule, properties[name])
+        ]
         items += [(("required", name), True) for name in rules.get("required", [])]
         for key, rule in items:
             token = json.dumps([key, rule], sort_keys=True)
@@ -512,8 +657,12 @@ def input_schema(models: Sequence[ModelSpec] = MODELS, max_wait: int = WAIT_SECO
             "description": "Wan model. Input by name: t2v text, i2v image, kf2v first/last frame, r2v reference "
             "videos. Per-model rules below; rules and prices: resource wan-video://models.",
         },
-        "prompt": {"type": "string", "minLength": 1, "maxLength": max(s.prompt_max for s in models),
-                   "pattern": PROMPT_PATTERN},
+        "prompt": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": max(s.prompt_max for s in models),
+            "pattern": PROMPT_PATTERN,
+        },
         "negative_prompt": {"type": "string", "maxLength": NEGATIVE_PROMPT_MAX, "pattern": TEXT_PATTERN},
     }
     if sizes:
@@ -539,10 +688,18 @@ def input_schema(models: Sequence[ModelSpec] = MODELS, max_wait: int = WAIT_SECO
         },
         # The published maximum is the server's cap (WAN_MAX_WAIT_SECONDS); validate() accepts up to
         # WAIT_SECONDS_MAX and the tool shortens a longer wait to the cap, saying so.
-        "wait_seconds": {"type": "integer", "minimum": 0, "maximum": max_wait,
-                         "default": min(WAIT_SECONDS_DEFAULT, max_wait)},
-        "idempotency_key": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX,
-                            "pattern": IDEMPOTENCY_KEY_PATTERN},
+        "wait_seconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": max_wait,
+            "default": min(WAIT_SECONDS_DEFAULT, max_wait),
+        },
+        "idempotency_key": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": IDEMPOTENCY_KEY_MAX,
+            "pattern": IDEMPOTENCY_KEY_PATTERN,
+        },
         "force_new": {"type": "boolean", "default": False},
         "dry_run": {"type": "boolean", "default": False},
     }
@@ -564,10 +721,12 @@ def input_schema(models: Sequence[ModelSpec] = MODELS, max_wait: int = WAIT_SECO
 
     rules = _grouped_rules(models, default_model, properties)
     if "shot_type" in properties:
-        rules.append({
-            "if": {"properties": {"shot_type": {"const": "multi"}}, "required": ["shot_type"]},
-            "then": {"properties": {"prompt_extend": {"const": True}}},
-        })
+        rules.append(
+            {
+                "if": {"properties": {"shot_type": {"const": "multi"}}, "required": ["shot_type"]},
+                "then": {"properties": {"prompt_extend": {"const": True}}},
+            }
+        )
     if "audio_url" in properties:
         rules.append({"not": {"properties": {"audio": {"const": False}}, "required": ["audio", "audio_url"]}})
     return {
@@ -625,7 +784,13 @@ class _Problems:
 
 
 def _check_string(
-    problems: _Problems, name: str, value: Any, *, pattern: re.Pattern[str], max_len: int, what: str,
+    problems: _Problems,
+    name: str,
+    value: Any,
+    *,
+    pattern: re.Pattern[str],
+    max_len: int,
+    what: str,
     min_len: int = 0,
 ) -> bool:
     if not isinstance(value, str):
@@ -685,12 +850,24 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
     # Type and range checks that hold for every model.
     if present("prompt"):
         # With the model known, its own limit is checked with the per-model rules, whose message names it.
-        _check_string(problems, "prompt", arguments["prompt"], pattern=_PROMPT_RE,
-                      max_len=schema_props["prompt"]["maxLength"] if spec is None else sys.maxsize,
-                      what="a usable prompt (it is blank or contains control characters)", min_len=1)
+        _check_string(
+            problems,
+            "prompt",
+            arguments["prompt"],
+            pattern=_PROMPT_RE,
+            max_len=schema_props["prompt"]["maxLength"] if spec is None else sys.maxsize,
+            what="a usable prompt (it is blank or contains control characters)",
+            min_len=1,
+        )
     if present("negative_prompt"):
-        _check_string(problems, "negative_prompt", arguments["negative_prompt"], pattern=_TEXT_RE,
-                      max_len=NEGATIVE_PROMPT_MAX, what="usable text (it contains control characters)")
+        _check_string(
+            problems,
+            "negative_prompt",
+            arguments["negative_prompt"],
+            pattern=_TEXT_RE,
+            max_len=NEGATIVE_PROMPT_MAX,
+            what="usable text (it contains control characters)",
+        )
     for name in ("size", "resolution", "shot_type"):
         if present(name):
             value, allowed = arguments[name], schema_props[name]["enum"]
@@ -707,26 +884,48 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
         if present(name) and not isinstance(arguments[name], bool):
             problems.add(name, f"{name} must be true or false, got {_show(arguments[name])}")
     if present("audio_url"):
-        _check_string(problems, "audio_url", arguments["audio_url"], pattern=_HTTP_URL_RE, max_len=2048,
-                      what="an http(s) URL")
+        _check_string(
+            problems, "audio_url", arguments["audio_url"], pattern=_HTTP_URL_RE, max_len=2048, what="an http(s) URL"
+        )
     for name in ("img_url", "first_frame_url", "last_frame_url"):
         if present(name):
-            _check_string(problems, name, arguments[name], pattern=_IMAGE_URL_RE, max_len=MAX_DATA_URL_CHARS,
-                          what="an http(s) URL or a data:image/(png|jpeg|jpg|bmp|webp);base64 URL")
+            _check_string(
+                problems,
+                name,
+                arguments[name],
+                pattern=_IMAGE_URL_RE,
+                max_len=MAX_DATA_URL_CHARS,
+                what="an http(s) URL or a data:image/(png|jpeg|jpg|bmp|webp);base64 URL",
+            )
     if present("reference_video_urls"):
         urls = arguments["reference_video_urls"]
         if not isinstance(urls, list):
             problems.add("reference_video_urls", f"reference_video_urls must be a list of URLs, got {_show(urls)}")
         else:
             if not 1 <= len(urls) <= MAX_REFERENCE_VIDEOS:
-                problems.add("reference_video_urls",
-                             f"reference_video_urls has {len(urls)} items; allowed: 1..{MAX_REFERENCE_VIDEOS}")
+                problems.add(
+                    "reference_video_urls",
+                    f"reference_video_urls has {len(urls)} items; allowed: 1..{MAX_REFERENCE_VIDEOS}",
+                )
             for i, url in enumerate(urls):
-                _check_string(problems, f"reference_video_urls[{i}]", url, pattern=_HTTP_URL_RE, max_len=2048,
-                              what="an http(s) URL")
+                _check_string(
+                    problems,
+                    f"reference_video_urls[{i}]",
+                    url,
+                    pattern=_HTTP_URL_RE,
+                    max_len=2048,
+                    what="an http(s) URL",
+                )
     if present("idempotency_key"):
-        _check_string(problems, "idempotency_key", arguments["idempotency_key"], pattern=_IDEMPOTENCY_KEY_RE,
-                      max_len=IDEMPOTENCY_KEY_MAX, min_len=1, what="made of letters, digits and . _ : -")
+        _check_string(
+            problems,
+            "idempotency_key",
+            arguments["idempotency_key"],
+            pattern=_IDEMPOTENCY_KEY_RE,
+            max_len=IDEMPOTENCY_KEY_MAX,
+            min_len=1,
+            what="made of letters, digits and . _ : -",
+        )
 
     # Per-model rules (the schema's if/then blocks).
     if spec is not None:
@@ -734,8 +933,10 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
     # Cross-field rules.
     extend = arguments.get("prompt_extend", True)
     if arguments.get("shot_type") == "multi" and extend is not True:
-        problems.add("shot_type", "shot_type 'multi' takes effect only with prompt_extend=true; "
-                     "set prompt_extend to true or drop shot_type")
+        problems.add(
+            "shot_type",
+            "shot_type 'multi' takes effect only with prompt_extend=true; set prompt_extend to true or drop shot_type",
+        )
     if "audio_url" in arguments and "audio" in arguments and arguments["audio"] is False:
         problems.add("audio", "audio=false conflicts with audio_url; drop one of them")
     problems.raise_if_any()
@@ -743,8 +944,9 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
     return _normalize(spec, arguments)
 
 
-def _check_model_rules(problems: _Problems, spec: ModelSpec, arguments: Mapping[str, Any],
-                       schema_props: Mapping[str, Any]) -> None:
+def _check_model_rules(
+    problems: _Problems, spec: ModelSpec, arguments: Mapping[str, Any], schema_props: Mapping[str, Any]
+) -> None:
     rules = _model_rules(spec)
     already = {name for name, _ in problems.items}  # fields that failed the general checks
     for name in rules.get("required", []):
@@ -760,17 +962,25 @@ def _check_model_rules(problems: _Problems, spec: ModelSpec, arguments: Mapping[
             allowed = ", ".join(map(str, rule["enum"]))
             problems.add(name, f"{name} {_show(value)} is not available for {spec.id}; allowed: {allowed}")
         elif "minimum" in rule and not rule["minimum"] <= value <= rule["maximum"]:
-            problems.add(name, f"{name} {_show(value)} is not available for {spec.id}; "
-                         f"allowed: {rule['minimum']}..{rule['maximum']}")
+            problems.add(
+                name,
+                f"{name} {_show(value)} is not available for {spec.id}; allowed: {rule['minimum']}..{rule['maximum']}",
+            )
         elif "maxLength" in rule and len(value) > rule["maxLength"]:
-            problems.add(name, f"{name} is {len(value)} characters; {spec.id} allows at most {rule['maxLength']} "
-                         "(prompts are not truncated: shorten it)")
+            problems.add(
+                name,
+                f"{name} is {len(value)} characters; {spec.id} allows at most {rule['maxLength']} "
+                "(prompts are not truncated: shorten it)",
+            )
 
 
 def _forbidden_message(spec: ModelSpec, name: str) -> str:
     if name in ("audio", "audio_url"):
-        return f"{name} is not supported by {spec.id}, which makes silent videos" if not spec.audio else \
-            f"{name} is not supported by {spec.id}"
+        return (
+            f"{name} is not supported by {spec.id}, which makes silent videos"
+            if not spec.audio
+            else f"{name} is not supported by {spec.id}"
+        )
     if name == "shot_type":
         return f"shot_type is not supported by {spec.id}; only wan2.6 models take it"
     if name in ("size", "resolution"):

@@ -12,32 +12,35 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 from collections.abc import Sequence
 from pathlib import Path
 
-from server.config import Settings, SettingsError
-from server.errors import StoreUnavailable
-from server.ports import SERVE_HTTP_PORT
+from wan_video_mcp.server.config import Settings, SettingsError
+from wan_video_mcp.server.errors import StoreUnavailable
+from wan_video_mcp.server.ports import SERVE_HTTP_PORT
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 COMMANDS = ("serve", "demo", "generate", "fetch", "tasks", "models", "config", "bundle", "doctor", "simulate")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--provider", choices=["dashscope", "newapi", "yuto", "vtrix", "simulator"],
-                        help="wire format (env WAN_PROVIDER; default dashscope)")
+    parser.add_argument(
+        "--provider",
+        choices=["dashscope", "newapi", "yuto", "vtrix", "simulator"],
+        help="wire format (env WAN_PROVIDER; default dashscope)",
+    )
     parser.add_argument("--region", choices=["intl", "us", "cn"], help="DashScope region (env DASHSCOPE_REGION)")
     parser.add_argument("--base-url", help="provider base URL (env DASHSCOPE_BASE_URL / WAN_BASE_URL)")
     parser.add_argument("--data-dir", type=Path, help="where tasks and videos are kept (env WAN_MCP_DATA_DIR)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(provider=args.provider, region=args.region, base_url=args.base_url,
-                             data_dir=args.data_dir)
+    return Settings.from_env(provider=args.provider, region=args.region, base_url=args.base_url, data_dir=args.data_dir)
 
 
-def _parser(request_schema: dict | None = None) -> argparse.ArgumentParser:
-    from server.app import version
+def _parser(request_schema: dict[str, Any] | None = None) -> argparse.ArgumentParser:
+    from wan_video_mcp.server.app import version
 
     parser = argparse.ArgumentParser(prog="wan-video-mcp", description="MCP server for Alibaba Wan video generation")
     parser.add_argument("--version", action="version", version=f"wan-video-mcp {version()}")
@@ -55,7 +58,7 @@ def _parser(request_schema: dict | None = None) -> argparse.ArgumentParser:
     _common(generate)
     generate.add_argument("--out", type=Path, help="save the video here (default: ./<task_id>.mp4)")
     if request_schema is not None:
-        from server.human import add_request_options
+        from wan_video_mcp.server.human import add_request_options
 
         add_request_options(generate, request_schema)
     fetch = sub.add_parser("fetch", help="wait for a task (ours or the provider's id) and save its video")
@@ -70,8 +73,12 @@ def _parser(request_schema: dict | None = None) -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="print (or --write) this server's entry for an MCP host")
     _common(config)
     config.add_argument("--client", required=True, choices=["claude-desktop", "claude-code", "cursor", "vscode"])
-    config.add_argument("--scope", choices=["user", "project"], default="user",
-                        help="user-wide file (default) or the project's (.mcp.json, .cursor/, .vscode/)")
+    config.add_argument(
+        "--scope",
+        choices=["user", "project"],
+        default="user",
+        help="user-wide file (default) or the project's (.mcp.json, .cursor/, .vscode/)",
+    )
     config.add_argument("--name", default="wan-video", help="the server's name in the host (default wan-video)")
     config.add_argument("--write", action="store_true", help="merge it into the host's file (a backup is kept)")
     bundle = sub.add_parser("bundle", help="build an MCP Bundle (.mcpb) that installs this server in Claude Desktop")
@@ -88,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["serve", *argv]
     if argv[0] == "simulate":  # the simulator owns its flags (argparse can't forward them reliably)
-        from server import simulator
+        from wan_video_mcp.server import simulator
 
         _configure_logging()
         return simulator.main(argv[1:], announce=lambda url: print(url, flush=True))
@@ -105,11 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _run(args: argparse.Namespace, schema: dict | None) -> int:
+def _run(args: argparse.Namespace, schema: dict[str, Any] | None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "demo":
-        from server.demo import run_demo
+        from wan_video_mcp.server.demo import run_demo
 
         def echo(text: str) -> None:
             sys.stdout.write(text)
@@ -121,22 +128,24 @@ def _run(args: argparse.Namespace, schema: dict | None) -> int:
     if args.command == "tasks":
         return _tasks(args)
     if args.command == "models":
-        from server.catalog import markdown_table
+        from wan_video_mcp.server.catalog import markdown_table
 
         print(markdown_table())
         return 0
     if args.command == "config":
         return _config(args)
     if args.command == "bundle":
-        from server.bundle import build
+        from wan_video_mcp.server.bundle import build
 
         manifest = build(_settings(args), args.out)
-        print(f"Wrote {args.out} (MCPB manifest {manifest['manifest_version']}, {len(manifest['tools'])} tools). "
-              "Open it with Claude Desktop to install; it asks for the API key and keeps it in the keychain. It "
-              f"runs this installation ({manifest['server']['mcp_config']['command']}).")
+        print(
+            f"Wrote {args.out} (MCPB manifest {manifest['manifest_version']}, {len(manifest['tools'])} tools). "
+            "Open it with Claude Desktop to install; it asks for the API key and keeps it in the keychain. It "
+            f"runs this installation ({manifest['server']['mcp_config']['command']})."
+        )
         return 0
     if args.command == "doctor":
-        from server.doctor import checks
+        from wan_video_mcp.server.doctor import checks
 
         failed = False
         for check in checks(lambda: _settings(args), args.online):
@@ -146,10 +155,10 @@ def _run(args: argparse.Namespace, schema: dict | None) -> int:
     return 2
 
 
-def _request_schema() -> dict:
+def _request_schema() -> dict[str, Any]:
     """generate_video's input schema for the configured provider (the CLI's options follow it)."""
-    from server.app import offered_models
-    from server.catalog import input_schema
+    from wan_video_mcp.server.app import offered_models
+    from wan_video_mcp.server.catalog import input_schema
 
     try:
         return input_schema(offered_models(Settings.from_env()))
@@ -158,16 +167,19 @@ def _request_schema() -> dict:
 
 
 def _configure_logging(default: str = "INFO") -> None:
-    logging.basicConfig(level=os.environ.get("WAN_LOG_LEVEL", default).upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("WAN_LOG_LEVEL", default).upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     # httpx logs every URL in full at INFO, signed result-URL query strings included; our own
     # log lines say what happened with the query redacted.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from server.app import build_server
-    from server.ports import can_listen, port_in_use_message
+    from wan_video_mcp.server.app import build_server
+    from wan_video_mcp.server.ports import can_listen, port_in_use_message
 
     try:
         settings = _settings(args)
@@ -177,27 +189,34 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if args.http:
         if args.host not in LOOPBACK_HOSTS:
-            print("wan-video-mcp: --http binds to loopback only (no authentication is built in); "
-                  "put an authenticating proxy in front to expose it", file=sys.stderr)
+            print(
+                "wan-video-mcp: --http binds to loopback only (no authentication is built in); "
+                "put an authenticating proxy in front to expose it",
+                file=sys.stderr,
+            )
             return 2
         if not can_listen(args.host, args.port):
             print(port_in_use_message("wan-video-mcp serve --http", args.host, args.port), file=sys.stderr)
             return 2
-    print(settings.describe() + (f"; streamable HTTP at http://{args.host}:{args.port}/mcp" if args.http else ""),
-          file=sys.stderr, flush=True)
+    print(
+        settings.describe() + (f"; streamable HTTP at http://{args.host}:{args.port}/mcp" if args.http else ""),
+        file=sys.stderr,
+        flush=True,
+    )
     if args.http:
-        server.run("streamable-http", host=args.host, port=args.port,
-                   session_idle_timeout=settings.http_session_idle_seconds)
+        server.run(
+            "streamable-http", host=args.host, port=args.port, session_idle_timeout=settings.http_session_idle_seconds
+        )
     else:
         server.run("stdio")
     return 0
 
 
-def _human(args: argparse.Namespace, schema: dict | None) -> int:
+def _human(args: argparse.Namespace, schema: dict[str, Any] | None) -> int:
     import anyio
     from rich.console import Console
 
-    from server import human
+    from wan_video_mcp.server import human
 
     settings = _settings(args)
     console = Console(soft_wrap=True, highlight=False)
@@ -214,7 +233,7 @@ def _human(args: argparse.Namespace, schema: dict | None) -> int:
 def _tasks(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from server.store import TaskStore
+    from wan_video_mcp.server.store import TaskStore
 
     settings = _settings(args)
     store = TaskStore(settings.db_path)
@@ -227,20 +246,24 @@ def _tasks(args: argparse.Namespace) -> int:
         return 0
     for record in records:
         created = datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{record.id}  {created}  {record.state:<10} {record.model:<20} "
-              f"{record.download_state:<15} {record.local_path or ''}")
+        print(
+            f"{record.id}  {created}  {record.state:<10} {record.model:<20} "
+            f"{record.download_state:<15} {record.local_path or ''}"
+        )
     return 0
 
 
 def _config(args: argparse.Namespace) -> int:
-    from server.hosts import ConfigFileError, config_path, host_entry, merge_into
+    from wan_video_mcp.server.hosts import ConfigFileError, config_path, host_entry, merge_into
 
     settings = _settings(args)
     entry = host_entry(args.client, settings, name=args.name, literal_key=args.write)
     if not args.write:
         print(json.dumps(entry.document(), indent=2))
-        print(f"# {entry.key_note} Add it to {config_path(args.client, args.scope)} or run again with --write.",
-              file=sys.stderr)
+        print(
+            f"# {entry.key_note} Add it to {config_path(args.client, args.scope)} or run again with --write.",
+            file=sys.stderr,
+        )
         return 0
     path = config_path(args.client, args.scope)
     try:

@@ -102,8 +102,8 @@ class Settings(BaseModel):
         if self.simulated:
             return "in-process simulator on 127.0.0.1 (nothing leaves this machine)"
         if self.provider == "dashscope":
-            from server.errors import WanError
-            from server.providers.dashscope import base_url_for
+            from wan_video_mcp.server.errors import WanError
+            from wan_video_mcp.server.providers.dashscope import base_url_for
 
             try:
                 url = base_url_for(self.region, self.workspace_id, self.base_url)
@@ -121,9 +121,11 @@ class Settings(BaseModel):
         else:
             why = f" ({self.key_note})" if self.key_note else ""
             key = f"MISSING{why}: set {self.key_env_name} in the env of this server's client configuration"
-        return (f"{APP_NAME}: provider {self.provider}, {self.endpoint_text()}; data {self.data_dir}; key {key}; "
-                f"{'SIMULATED results' if self.simulated else 'real, billed results'}; waits capped at "
-                f"{self.max_wait_seconds}s")
+        return (
+            f"{APP_NAME}: provider {self.provider}, {self.endpoint_text()}; data {self.data_dir}; key {key}; "
+            f"{'SIMULATED results' if self.simulated else 'real, billed results'}; waits capped at "
+            f"{self.max_wait_seconds}s"
+        )
 
     @property
     def http_timeout(self) -> httpx.Timeout:

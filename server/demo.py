@@ -21,7 +21,7 @@ import mcp_types as types
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from server.config import DEFAULT_MAX_WAIT_SECONDS
+from wan_video_mcp.server.config import DEFAULT_MAX_WAIT_SECONDS
 
 WAIT_SECONDS = DEFAULT_MAX_WAIT_SECONDS
 
@@ -29,7 +29,7 @@ WAIT_SECONDS = DEFAULT_MAX_WAIT_SECONDS
 def _server_params(data_dir: Path, render_seconds: float) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable,
-        args=["-m", "server.cli", "serve", "--provider", "simulator"],
+        args=["-m", "wan_video_mcp.server.cli", "serve", "--provider", "simulator"],
         env={
             "WAN_MCP_DATA_DIR": str(data_dir),
             "WAN_SIM_QUEUE_SECONDS": "1",
@@ -75,8 +75,10 @@ async def _demo(out: Path, prompt: str, render_seconds: float, echo: Callable[[s
         tools = await client.list_tools()
         demo.say("Tools: " + ", ".join(tool.name for tool in tools.tools))
         # A short wait, so the call comes back with a handle, as it would for an agent on a real render.
-        result = await demo.call("generate_video", {"model": "wan2.6-t2v", "prompt": prompt, "size": "1280*720",
-                                                    "duration": 3, "wait_seconds": 2})
+        result = await demo.call(
+            "generate_video",
+            {"model": "wan2.6-t2v", "prompt": prompt, "size": "1280*720", "duration": 3, "wait_seconds": 2},
+        )
         task = (result.structured_content or {}) if result else {}
         while result and task.get("status") in ("submitting", "queued", "running", "unknown"):
             # As next_step says: check again, waiting at most the server's cap, until the video is there.
@@ -104,8 +106,10 @@ async def _demo(out: Path, prompt: str, render_seconds: float, echo: Callable[[s
         f"  bytes:    {len(data)} (sha256 {digest[:16]}..., matches server: {digest == video.get('sha256')})",
     ]
     if media:
-        lines.append(f"  media:    {media.get('width')}x{media.get('height')} {media.get('video_codec')}, "
-                     f"{media.get('duration_seconds')} s at {media.get('fps')} fps, audio: {media.get('has_audio')}")
+        lines.append(
+            f"  media:    {media.get('width')}x{media.get('height')} {media.get('video_codec')}, "
+            f"{media.get('duration_seconds')} s at {media.get('fps')} fps, audio: {media.get('has_audio')}"
+        )
     lines += [
         f"  link:     {link.uri}",
         f"  server copy: {video.get('path')}",

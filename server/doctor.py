@@ -17,7 +17,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from server.config import Settings, SettingsError
+from wan_video_mcp.server.config import Settings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,16 @@ def _writable(directory: Path) -> Check:
             probe.flush()
             os.fsync(probe.fileno())
     except OSError as exc:
-        return Check("FAIL", "data directory", f"{directory} is not writable ({exc.strerror or exc}); set "
-                     "WAN_MCP_DATA_DIR to a folder you can write")
+        return Check(
+            "FAIL",
+            "data directory",
+            f"{directory} is not writable ({exc.strerror or exc}); set WAN_MCP_DATA_DIR to a folder you can write",
+        )
     return Check("ok", "data directory", f"{directory} is writable")
 
 
 def _store(settings: Settings) -> Check:
-    from server.store import TaskStore
+    from wan_video_mcp.server.store import TaskStore
 
     try:
         store = TaskStore(settings.db_path)
@@ -61,15 +64,19 @@ def _pyav() -> Check:
     try:
         import av
     except ImportError:
-        return Check("warn", "PyAV", "not installed: fetch_video reports no media facts or poster frame and the "
-                     "simulator serves a fixed clip; install the 'video' extra")
+        return Check(
+            "warn",
+            "PyAV",
+            "not installed: fetch_video reports no media facts or poster frame and the "
+            "simulator serves a fixed clip; install the 'video' extra",
+        )
     return Check("ok", "PyAV", f"{av.__version__} (FFmpeg inside)")
 
 
 async def _online(settings: Settings) -> Check:
     """Ask the provider something free: its recent task list, else the status of a task that does not exist."""
-    from server.app import make_provider
-    from server.errors import ProviderError
+    from wan_video_mcp.server.app import make_provider
+    from wan_video_mcp.server.errors import ProviderError
 
     if settings.simulated:
         return Check("ok", "provider", "the simulator runs in-process; nothing to reach")
@@ -78,8 +85,9 @@ async def _online(settings: Settings) -> Check:
         try:
             listed = await provider.list_recent(datetime.now(UTC) - timedelta(hours=1))
             if listed is not None:
-                return Check("ok", "provider", f"answered and accepted the key ({len(listed)} task(s) in the "
-                             "last hour)")
+                return Check(
+                    "ok", "provider", f"answered and accepted the key ({len(listed)} task(s) in the last hour)"
+                )
             await provider.poll("wan-doctor-probe-0000")
         except ProviderError as exc:
             if exc.http_status in (401, 403):
@@ -97,17 +105,24 @@ def checks(settings_factory: Callable[[], Settings], online: bool) -> Iterator[C
     except SettingsError as exc:
         yield Check("FAIL", "settings", str(exc))
         return
-    yield Check("ok", "settings", f"provider {settings.provider}, {settings.endpoint_text()}, waits capped at "
-                f"{settings.max_wait_seconds}s")
+    yield Check(
+        "ok",
+        "settings",
+        f"provider {settings.provider}, {settings.endpoint_text()}, waits capped at {settings.max_wait_seconds}s",
+    )
     if settings.simulated:
         yield Check("ok", "API key", "not needed: every result is simulated")
     elif settings.api_key is not None:
         yield Check("ok", "API key", f"{settings.key_env_name} is set")
     else:
         why = f" ({settings.key_note})" if settings.key_note else ""
-        yield Check("FAIL", "API key", f"{settings.key_env_name} is not set{why}; hosts do not pass your shell's "
-                    "environment, so put it in the server's env in the host's configuration "
-                    "(`wan-video-mcp config --client ...`)")
+        yield Check(
+            "FAIL",
+            "API key",
+            f"{settings.key_env_name} is not set{why}; hosts do not pass your shell's "
+            "environment, so put it in the server's env in the host's configuration "
+            "(`wan-video-mcp config --client ...`)",
+        )
     yield _writable(settings.data_dir)
     yield _store(settings)
     yield _pyav()

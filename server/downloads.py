@@ -1,7 +1,7 @@
 """Fetching a finished video into the data directory, and reading facts from it.
 
 ``download`` makes one attempt: it follows redirects by hand, checking every
-hop against an ``AddressPolicy`` (``server.addresses``) before connecting,
+hop against an ``AddressPolicy`` (``wan_video_mcp.server.addresses``) before connecting,
 streams the body into a temporary file next to the destination, hashing as it
 goes, checks the size and that the body is a video (Content-Type, the MP4 box
 signature, and with PyAV that the file opens with a video stream), fsyncs and
@@ -34,9 +34,9 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from server.addresses import AddressPolicy, pin
-from server.errors import DownloadError, VideoUnavailable
-from server.providers.base import parse_retry_after
+from wan_video_mcp.server.addresses import AddressPolicy, pin
+from wan_video_mcp.server.errors import DownloadError, VideoUnavailable
+from wan_video_mcp.server.providers.base import parse_retry_after
 
 if TYPE_CHECKING:
     import av.container
@@ -126,8 +126,10 @@ class DownloadFailed(DownloadError):
     ) -> None:
         if hint is None and not retryable:
             # The inherited hint says to call again; for this failure that would not help.
-            hint = ("The provider's video URL does not lead to a video this server may fetch; check the task in "
-                    "the provider's console.")
+            hint = (
+                "The provider's video URL does not lead to a video this server may fetch; check the task in "
+                "the provider's console."
+            )
         super().__init__(message, retryable=retryable, hint=hint)
         self.http_status = http_status
         self.retry_after = retry_after
@@ -345,8 +347,7 @@ async def _content_type_failure(response: httpx.Response, expected: int | None, 
     size = f" ({expected} bytes)" if expected is not None else ""
     body = await _read_prefix(response, QUOTE_BYTES)
     return DownloadFailed(
-        f"the server at {shown} answered {media}{size} instead of a video, beginning {_quote(body)}; "
-        "nothing was saved",
+        f"the server at {shown} answered {media}{size} instead of a video, beginning {_quote(body)}; nothing was saved",
         retryable=True,
         http_status=200,
     )
@@ -479,9 +480,7 @@ async def _stream_to_file(
         # The last check before the file becomes "the video": does it open as one?
         reason = await anyio.to_thread.run_sync(verify_video_file, tmp)
         if reason is not None:
-            raise DownloadFailed(
-                f"the body from {shown} {reason}; nothing was saved", retryable=True, http_status=200
-            )
+            raise DownloadFailed(f"the body from {shown} {reason}; nothing was saved", retryable=True, http_status=200)
         await anyio.to_thread.run_sync(_place, tmp, dest)
     except BaseException as exc:
         # Shielded: a cancelled download still removes its temporary file.
@@ -568,12 +567,14 @@ def _disk_failure(exc: OSError, dest: Path) -> DownloadFailed:
     reason = exc.strerror or str(exc)
     if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return DownloadFailed(
-            f"could not write the video to {dest.parent}: {reason}", retryable=True,
+            f"could not write the video to {dest.parent}: {reason}",
+            retryable=True,
             hint=f"Free space in {dest.parent}, then call fetch_video again; the provider keeps the video for "
             "24 hours after the task finished.",
         )
     return DownloadFailed(
-        f"could not write the video to {dest.parent}: {reason}", retryable=False,
+        f"could not write the video to {dest.parent}: {reason}",
+        retryable=False,
         hint=f"The server cannot write to {dest.parent}: fix its permissions or set WAN_MCP_DATA_DIR to a writable "
         "folder and restart the server; the provider keeps the video for 24 hours after the task finished.",
     )
@@ -816,6 +817,7 @@ def poster_frame_png(path: Path, max_width: int = 320) -> bytes | None:
     """A PNG of the frame ~1 s in (else the first), at most ``max_width`` wide; None if unavailable."""
     if max_width < 1:
         raise ValueError("max_width must be at least 1")
+
     def first_good_frame(container: av.container.InputContainer) -> bytes | None:
         if not container.streams.video:
             return None

@@ -56,7 +56,11 @@ class WanError(Exception):
 
     def to_dict(self) -> dict[str, object]:
         details: dict[str, object] = {
-            "error_code": self.code, "message": self.message, "retryable": self.retryable, "hint": self.hint}
+            "error_code": self.code,
+            "message": self.message,
+            "retryable": self.retryable,
+            "hint": self.hint,
+        }
         if self.task_id:
             details["task_id"] = self.task_id
         return details

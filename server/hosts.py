@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from server.config import Settings
-from server.downloads import write_atomically
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.downloads import write_atomically
 
 HOSTS = ("claude-desktop", "claude-code", "cursor", "vscode")
 Scope = Literal["user", "project"]
@@ -44,11 +44,18 @@ def executable() -> list[str]:
     for name in ("wan-video-mcp", "wan-video-mcp.exe"):
         if (bindir / name).exists():
             return [str(bindir / name)]
-    return [str(Path(sys.executable).absolute()), "-m", "server.cli"]
+    return [str(Path(sys.executable).absolute()), "-m", "wan_video_mcp.server.cli"]
 
 
-def config_path(host: str, scope: Scope = "user", *, home: Path | None = None, cwd: Path | None = None,
-                platform: str = sys.platform, env: dict[str, str] | None = None) -> Path:
+def config_path(
+    host: str,
+    scope: Scope = "user",
+    *,
+    home: Path | None = None,
+    cwd: Path | None = None,
+    platform: str = sys.platform,
+    env: dict[str, str] | None = None,
+) -> Path:
     """The file a host reads its MCP servers from, for this operating system."""
     home = home or Path.home()
     cwd = cwd or Path.cwd()
@@ -91,8 +98,14 @@ class HostEntry:
         return doc
 
 
-def host_entry(host: str, settings: Settings, *, name: str = SERVER_NAME, literal_key: bool = False,
-               command: list[str] | None = None) -> HostEntry:
+def host_entry(
+    host: str,
+    settings: Settings,
+    *,
+    name: str = SERVER_NAME,
+    literal_key: bool = False,
+    command: list[str] | None = None,
+) -> HostEntry:
     """The entry for ``host``; ``literal_key`` puts the configured key itself into it (Claude Desktop only)."""
     if host not in HOSTS:
         raise ValueError(f"unknown client '{host}'; choose one of: {', '.join(HOSTS)}")
@@ -117,16 +130,24 @@ def host_entry(host: str, settings: Settings, *, name: str = SERVER_NAME, litera
         note = f"Cursor fills in {var} from its environment (start Cursor from a shell that has it)."
     elif host == "vscode":
         env[var] = f"${{input:{VSCODE_KEY_INPUT}}}"
-        inputs = [{"type": "promptString", "id": VSCODE_KEY_INPUT, "password": True,
-                   "description": f"API key for wan-video-mcp ({var})"}]
+        inputs = [
+            {
+                "type": "promptString",
+                "id": VSCODE_KEY_INPUT,
+                "password": True,
+                "description": f"API key for wan-video-mcp ({var})",
+            }
+        ]
         note = "VS Code asks for the key once and keeps it in its secret storage."
     elif literal_key and settings.api_key is not None:
         env[var] = settings.api_key.get_secret_value()
         note = f"The key from {var} in this shell was written into the file (Claude Desktop cannot refer to it)."
     else:
         env[var] = KEY_PLACEHOLDER
-        note = (f"Replace {KEY_PLACEHOLDER} with your key, or run with --write and {var} set, or use "
-                "`wan-video-mcp bundle` to keep the key in the OS keychain.")
+        note = (
+            f"Replace {KEY_PLACEHOLDER} with your key, or run with --write and {var} set, or use "
+            "`wan-video-mcp bundle` to keep the key in the OS keychain."
+        )
     entry: dict[str, Any] = {"command": command[0], "args": [*command[1:], "serve"], "env": env}
     if host in ("claude-code", "cursor", "vscode"):
         entry = {"type": "stdio", **entry}
@@ -147,11 +168,14 @@ def merge_into(path: Path, entry: HostEntry) -> Path | None:
             try:
                 document = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise ConfigFileError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); fix or move it "
-                                      "first, nothing was changed") from exc
+                raise ConfigFileError(
+                    f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); fix or move it "
+                    "first, nothing was changed"
+                ) from exc
             if not isinstance(document, dict):
-                raise ConfigFileError(f"{path} holds a JSON {type(document).__name__}, not an object; nothing "
-                                      "was changed")
+                raise ConfigFileError(
+                    f"{path} holds a JSON {type(document).__name__}, not an object; nothing was changed"
+                )
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         backup = path.with_name(f"{path.name}.bak-{stamp}")
         counter = 1

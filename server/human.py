@@ -23,7 +23,7 @@ from mcp import Client
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from server.config import Settings
+from wan_video_mcp.server.config import Settings
 
 OPEN = ("submitting", "queued", "running", "unknown")
 PLAIN_EVERY_SECONDS = 15.0
@@ -45,14 +45,23 @@ def add_request_options(parser: argparse.ArgumentParser, schema: dict[str, Any])
         elif kind == "integer":
             parser.add_argument(flag, dest=name, type=int, default=None, help=help_text)
         else:
-            parser.add_argument(flag, dest=name, choices=prop.get("enum"), default=None, help=help_text,
-                                metavar=name.upper() if prop.get("enum") and len(prop["enum"]) > 12 else None)
+            parser.add_argument(
+                flag,
+                dest=name,
+                choices=prop.get("enum"),
+                default=None,
+                help=help_text,
+                metavar=name.upper() if prop.get("enum") and len(prop["enum"]) > 12 else None,
+            )
 
 
 def request_arguments(args: argparse.Namespace, schema: dict[str, Any]) -> dict[str, Any]:
     """The generate_video arguments a person gave (unset options are left to the server's defaults)."""
-    return {name: getattr(args, name) for name in schema["properties"]
-            if name not in CLI_OMITS and getattr(args, name, None) is not None}
+    return {
+        name: getattr(args, name)
+        for name in schema["properties"]
+        if name not in CLI_OMITS and getattr(args, name, None) is not None
+    }
 
 
 class ProgressView:
@@ -61,8 +70,18 @@ class ProgressView:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.live = console.is_terminal
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                             TimeElapsedColumn(), console=console, transient=True) if self.live else None
+        self._bar = (
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            if self.live
+            else None
+        )
         self._row: Any = None
         self._last_line = ("", 0.0)
 
@@ -88,8 +107,9 @@ class ProgressView:
             self._last_line = (state, time.monotonic())
 
 
-async def follow(client: Client, first: types.CallToolResult, view: ProgressView, cap: int,
-                 on_task: Callable[[str], None]) -> types.CallToolResult:
+async def follow(
+    client: Client, first: types.CallToolResult, view: ProgressView, cap: int, on_task: Callable[[str], None]
+) -> types.CallToolResult:
     """Follow next steps (check_task, then fetch_video) until the task ends: the last result."""
     result = first
     while True:
@@ -100,8 +120,9 @@ async def follow(client: Client, first: types.CallToolResult, view: ProgressView
         on_task(task_id)
         status = data.get("status")
         if status in OPEN:
-            result = await client.call_tool("check_task", {"task_id": task_id, "wait_seconds": cap},
-                                            progress_callback=view.update)
+            result = await client.call_tool(
+                "check_task", {"task_id": task_id, "wait_seconds": cap}, progress_callback=view.update
+            )
         elif status == "succeeded" and "video" not in data:
             await anyio.sleep(float(data.get("poll_after_seconds") or 1))
             result = await client.call_tool("fetch_video", {"task_id": task_id}, progress_callback=view.update)
@@ -111,7 +132,7 @@ async def follow(client: Client, first: types.CallToolResult, view: ProgressView
 
 async def run(settings: Settings, tool: str, arguments: dict[str, Any], out: Path | None, console: Console) -> int:
     """Call ``tool`` on an in-process server, follow it to the end and save the video: the exit code."""
-    from server.app import build_server
+    from wan_video_mcp.server.app import build_server
 
     task: dict[str, str] = {}
     started = time.time()
@@ -131,17 +152,22 @@ async def run(settings: Settings, tool: str, arguments: dict[str, Any], out: Pat
             with anyio.CancelScope() as scope, ProgressView(console) as view:
                 tg.start_soon(on_interrupt, scope)
                 first = await client.call_tool(tool, arguments, progress_callback=view.update)
-                final = await follow(client, first, view, settings.max_wait_seconds,
-                                     lambda tid: task.__setitem__("id", tid))
+                final = await follow(
+                    client, first, view, settings.max_wait_seconds, lambda tid: task.__setitem__("id", tid)
+                )
             tg.cancel_scope.cancel()
     if interrupted:
         tid = task.get("id") or _started_since(settings, started)
         if tid:
-            console.print(f"Stopped waiting. Task {tid} is still recorded and keeps its place at the provider; "
-                          f"resume with: wan-video-mcp fetch {tid}")
+            console.print(
+                f"Stopped waiting. Task {tid} is still recorded and keeps its place at the provider; "
+                f"resume with: wan-video-mcp fetch {tid}"
+            )
         else:
-            console.print("Stopped waiting before the provider answered; if the request was sent, "
-                          "`wan-video-mcp tasks` lists it and `wan-video-mcp fetch TASK_ID` resumes it.")
+            console.print(
+                "Stopped waiting before the provider answered; if the request was sent, "
+                "`wan-video-mcp tasks` lists it and `wan-video-mcp fetch TASK_ID` resumes it."
+            )
         return 130
     assert final is not None
     return report(final, out, console)
@@ -149,7 +175,7 @@ async def run(settings: Settings, tool: str, arguments: dict[str, Any], out: Pat
 
 def _started_since(settings: Settings, since: float) -> str | None:
     """The task this command recorded, when it was stopped before its first answer named it."""
-    from server.store import TaskStore
+    from wan_video_mcp.server.store import TaskStore
 
     store = TaskStore(settings.db_path)
     try:
@@ -177,14 +203,21 @@ def report(result: types.CallToolResult, out: Path | None, console: Console) -> 
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
         media = video.get("media") or {}
-        facts = ", ".join(f for f in (
-            f"{media['width']}x{media['height']}" if media.get("width") else "",
-            f"{media['duration_seconds']:.1f} s" if media.get("duration_seconds") else "",
-            "with sound" if media.get("has_audio") else "silent" if media else "",
-        ) if f)
+        facts = ", ".join(
+            f
+            for f in (
+                f"{media['width']}x{media['height']}" if media.get("width") else "",
+                f"{media['duration_seconds']:.1f} s" if media.get("duration_seconds") else "",
+                "with sound" if media.get("has_audio") else "silent" if media else "",
+            )
+            if f
+        )
         prefix = "[SIMULATED] " if data.get("simulated") else ""
-        console.print(f"{prefix}Saved {target} ({video['size_bytes']:,} bytes{', ' + facts if facts else ''}); "
-                      f"task {data['task_id']}", highlight=False)
+        console.print(
+            f"{prefix}Saved {target} ({video['size_bytes']:,} bytes{', ' + facts if facts else ''}); "
+            f"task {data['task_id']}",
+            highlight=False,
+        )
         return 0
     console.print(f"{text}\nNext: {data.get('next_step', '')}", highlight=False)
     return 1

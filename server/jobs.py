@@ -37,11 +37,11 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup
 
-from server import background, downloads, reconcile
-from server.background import Heartbeat, backoff
-from server.catalog import ModelSpec, ValidatedCall, estimate_cost
-from server.config import Settings
-from server.errors import (
+from wan_video_mcp.server import background, downloads, reconcile
+from wan_video_mcp.server.background import Heartbeat, backoff
+from wan_video_mcp.server.catalog import ModelSpec, ValidatedCall, estimate_cost
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.errors import (
     BudgetExceeded,
     InvalidRequest,
     NotConfigured,
@@ -50,10 +50,10 @@ from server.errors import (
     WanError,
     clip,
 )
-from server.providers.base import Provider, RemoteStatus
-from server.reconcile import ClockSkew
-from server.saving import WAIT_RECHECK_SECONDS, VideoSaving
-from server.store import TaskRecord, TaskStore, new_task_id
+from wan_video_mcp.server.providers.base import Provider, RemoteStatus
+from wan_video_mcp.server.reconcile import ClockSkew
+from wan_video_mcp.server.saving import WAIT_RECHECK_SECONDS, VideoSaving
+from wan_video_mcp.server.store import TaskRecord, TaskStore, new_task_id
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +69,10 @@ SCAN_SECONDS = 5.0
 POLL_LEASE_SECONDS = 300.0
 RECONCILE_CANDIDATES = 5  # listed tasks looked at closely per pass
 NO_LIST_RECHECK_SECONDS = 3600.0  # a provider without a task list: only the lifetime rule is left to apply
-UNCONFIRMED = ("not confirmed: the submit may or may not have created a task at the provider, so the server will "
-               "not send it again; it is looking for it in the provider's task list. Do not generate again yet")
+UNCONFIRMED = (
+    "not confirmed: the submit may or may not have created a task at the provider, so the server will "
+    "not send it again; it is looking for it in the provider's task list. Do not generate again yet"
+)
 
 ProgressFn = Callable[[float, str], Awaitable[None]]  # percent, message
 # What a provider's task id can look like (DashScope: a UUID); anything else is never sent to the provider.
@@ -165,8 +167,10 @@ class JobEngine(VideoSaving):
         await self.store.run(self.store.register_instance_sync, self.instance_id, now)
         live = await self.store.run(self.store.live_instances_sync, now)
         removed = await anyio.to_thread.run_sync(
-            lambda: downloads.remove_orphaned_parts(self.settings.data_dir / downloads.VIDEO_DIR,
-                                                    keep=lambda part: _part_owner(part) in live))
+            lambda: downloads.remove_orphaned_parts(
+                self.settings.data_dir / downloads.VIDEO_DIR, keep=lambda part: _part_owner(part) in live
+            )
+        )
         if removed:
             logger.info("removed %d partial download(s) left by stopped processes", removed)
         resumed = await self._scan()
@@ -195,8 +199,9 @@ class JobEngine(VideoSaving):
         now = self.clock()
         for record in await self.store.run(self.store.open_tasks_sync, self.endpoint):
             if record.id not in self._schedule and record.id not in self._inflight:
-                self._schedule[record.id] = min(now + self.settings.poll_max_seconds,
-                                                max(now, record.next_poll_at or now))
+                self._schedule[record.id] = min(
+                    now + self.settings.poll_max_seconds, max(now, record.next_poll_at or now)
+                )
                 added += 1
         if self.settings.auto_download and self._tg is not None:
             for record in await self.store.run(self.store.pending_downloads_sync, self.endpoint):
@@ -231,8 +236,9 @@ class JobEngine(VideoSaving):
 
     # ------------------------------------------------------------------ submit
 
-    async def submit(self, call: ValidatedCall, timeout: float | None = None,
-                     heartbeat: Heartbeat | None = None) -> SubmitOutcome:
+    async def submit(
+        self, call: ValidatedCall, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> SubmitOutcome:
         """Attach to an identical task or persist a new one and submit it exactly once.
 
         Attaching and inserting is one store transaction, so any number of processes sharing the store pay
@@ -266,8 +272,12 @@ class JobEngine(VideoSaving):
             dedupe_since = now - self.settings.dedupe_window_seconds
         async with self._submit_lock:
             # Persist before the paid call: from here on this task cannot be lost.
-            found, how = await self.store.run(self.store.create_sync, record, dedupe_since=dedupe_since,
-                                              admit=lambda spent: self._admit(cost.amount_usd, spent))
+            found, how = await self.store.run(
+                self.store.create_sync,
+                record,
+                dedupe_since=dedupe_since,
+                admit=lambda spent: self._admit(cost.amount_usd, spent),
+            )
         if how == "idempotency_key" and found.fingerprint != fingerprint:
             raise InvalidRequest(
                 f"idempotency_key '{clip(call.idempotency_key or '')}' was already used for a different request "
@@ -321,8 +331,9 @@ class JobEngine(VideoSaving):
             # Shielded: a server shutting down mid-submit must not cut us off between the paid
             # call and recording its id (callers no longer wait here: this runs as a background job).
             with anyio.CancelScope(shield=True):
-                await self.store.update(record.id, self.clock(), submit_attempts=attempt,
-                                        lease_until=self.clock() + self._submit_lease)
+                await self.store.update(
+                    record.id, self.clock(), submit_attempts=attempt, lease_until=self.clock() + self._submit_lease
+                )
                 try:
                     remote = await self.provider.submit(call.request)
                 except ProviderError as exc:
@@ -336,17 +347,27 @@ class JobEngine(VideoSaving):
                     state = remote.status.state if remote.status.state in ("queued", "running") else "queued"
                     first = now + self._poll_interval(record, now)
                     record = await self._update(
-                        record.id, state=state, remote_id=remote.remote_id, remote_state=remote.status.state,
-                        submitted_at=now, error_code=None, error_message=None,
-                        lease_owner=None, lease_until=None, next_poll_at=first,
+                        record.id,
+                        state=state,
+                        remote_id=remote.remote_id,
+                        remote_state=remote.status.state,
+                        submitted_at=now,
+                        error_code=None,
+                        error_message=None,
+                        lease_owner=None,
+                        lease_until=None,
+                        next_poll_at=first,
                     )
                     logger.info("task %s submitted as %s", record.id, remote.remote_id)
                     self._reschedule(record.id, first)
                     return record
             assert error is not None
             elapsed = self.clock() - started
-            if error.created is False and error.retryable and attempt < SUBMIT_MAX_ATTEMPTS and (
-                elapsed < SUBMIT_RETRY_BUDGET_SECONDS
+            if (
+                error.created is False
+                and error.retryable
+                and attempt < SUBMIT_MAX_ATTEMPTS
+                and (elapsed < SUBMIT_RETRY_BUDGET_SECONDS)
             ):
                 delay = backoff(attempt, base=self.settings.retry_base_seconds, retry_after=error.retry_after)
                 logger.info("submit of %s refused (%s); retrying in %.1fs", record.id, error.provider_code, delay)
@@ -355,26 +376,39 @@ class JobEngine(VideoSaving):
                 except anyio.get_cancelled_exc_class():
                     with anyio.CancelScope(shield=True):
                         await self._update(
-                            record.id, state="failed", error_code="not_submitted", lease_owner=None,
-                            lease_until=None, error_message="the server stopped while retrying a submit the "
-                            "provider had refused, so no task was created", error_retryable=True,
+                            record.id,
+                            state="failed",
+                            error_code="not_submitted",
+                            lease_owner=None,
+                            lease_until=None,
+                            error_message="the server stopped while retrying a submit the "
+                            "provider had refused, so no task was created",
+                            error_retryable=True,
                         )
                     raise
                 continue
             if error.created is False:
                 # Refused: the provider says no task exists. Record it, then tell the agent.
                 await self._update(
-                    record.id, state="failed", error_code=error.provider_code or error.code,
-                    error_message=error.message, error_retryable=error.retryable,
-                    lease_owner=None, lease_until=None,
+                    record.id,
+                    state="failed",
+                    error_code=error.provider_code or error.code,
+                    error_message=error.message,
+                    error_retryable=error.retryable,
+                    lease_owner=None,
+                    lease_until=None,
                 )
                 raise error
             # The request may have reached the service: never resend; reconcile instead.
             later = self.clock() + self._reconcile_interval
             record = await self._update(
-                record.id, state="unknown", error_code=error.provider_code or "submit_outcome_unknown",
+                record.id,
+                state="unknown",
+                error_code=error.provider_code or "submit_outcome_unknown",
                 error_message=f"{error.message}; {UNCONFIRMED}",
-                lease_owner=None, lease_until=None, next_poll_at=later,
+                lease_owner=None,
+                lease_until=None,
+                next_poll_at=later,
             )
             self._reschedule(record.id, later)
             return record
@@ -383,8 +417,11 @@ class JobEngine(VideoSaving):
 
     def expected_seconds(self, record: TaskRecord) -> float:
         """How long tasks like this one take, learned from finished ones."""
-        key = (record.model, record.request.get("size") or record.request.get("resolution"),
-               record.request.get("duration"))
+        key = (
+            record.model,
+            record.request.get("size") or record.request.get("resolution"),
+            record.request.get("duration"),
+        )
         samples = self._history.get(key)
         if samples:
             return statistics.median(samples)
@@ -396,8 +433,11 @@ class JobEngine(VideoSaving):
     def _learn(self, record: TaskRecord) -> None:
         if record.submitted_at is None or record.finished_at is None:
             return
-        key = (record.model, record.request.get("size") or record.request.get("resolution"),
-               record.request.get("duration"))
+        key = (
+            record.model,
+            record.request.get("size") or record.request.get("resolution"),
+            record.request.get("duration"),
+        )
         samples = self._history.setdefault(key, [])
         samples.append(record.finished_at - record.submitted_at)
         del samples[:-HISTORY_SAMPLES]
@@ -449,8 +489,9 @@ class JobEngine(VideoSaving):
         lease: float | None = None
         try:
             now = self.clock()
-            record = await self.store.run(self.store.claim_sync, task_id, self.instance_id, now,
-                                          now + POLL_LEASE_SECONDS, due=not force)
+            record = await self.store.run(
+                self.store.claim_sync, task_id, self.instance_id, now, now + POLL_LEASE_SECONDS, due=not force
+            )
             if record is None:
                 next_at = await self._not_ours(task_id, now)
                 return
@@ -465,8 +506,14 @@ class JobEngine(VideoSaving):
             if claimed:
                 with anyio.CancelScope(shield=True):
                     try:
-                        await self.store.run(self.store.release_sync, task_id, self.instance_id, lease,
-                                             self.clock(), next_poll_at=next_at)
+                        await self.store.run(
+                            self.store.release_sync,
+                            task_id,
+                            self.instance_id,
+                            lease,
+                            self.clock(),
+                            next_poll_at=next_at,
+                        )
                     except Exception:  # a full disk, say: the lease lapses on its own
                         logger.exception("could not release the poll lease of task %s", task_id)
             if next_at is None:
@@ -491,9 +538,12 @@ class JobEngine(VideoSaving):
         task_id = record.id
         if record.state == "submitting":
             # Its submitter stopped (the lease was free): the task may or may not exist. Reconcile, never resend.
-            record = await self._update(task_id, state="unknown", error_code="submit_outcome_unknown",
-                                        error_message=f"the server stopped while this task was being submitted; "
-                                        f"{UNCONFIRMED}")
+            record = await self._update(
+                task_id,
+                state="unknown",
+                error_code="submit_outcome_unknown",
+                error_message=f"the server stopped while this task was being submitted; {UNCONFIRMED}",
+            )
         if record.state == "unknown":
             return await self._reconcile(record)
         await self._limiter.acquire()
@@ -503,8 +553,12 @@ class JobEngine(VideoSaving):
         except ProviderError as exc:
             errors = record.poll_errors + 1
             self._last_poll_error[task_id] = exc.message
-            delay = backoff(errors, base=self.settings.poll_min_seconds, cap=self.settings.poll_max_seconds * 4,
-                            retry_after=exc.retry_after)
+            delay = backoff(
+                errors,
+                base=self.settings.poll_min_seconds,
+                cap=self.settings.poll_max_seconds * 4,
+                retry_after=exc.retry_after,
+            )
             logger.warning("poll of %s failed (%s); next try in %.1fs", task_id, exc.message, delay)
             await self._update(task_id, poll_errors=errors, last_polled_at=now)
             return self.clock() + delay
@@ -580,7 +634,11 @@ class JobEngine(VideoSaving):
         now = self.clock()
         if now - record.created_at > TASK_LIFETIME_SECONDS + self.skew.estimate()[1]:
             await self._update(
-                record.id, state="failed", finished_at=now, error_code="not_confirmed", error_retryable=False,
+                record.id,
+                state="failed",
+                finished_at=now,
+                error_code="not_confirmed",
+                error_retryable=False,
                 error_message="never confirmed: the provider did not show this task during its 24-hour task "
                 "lifetime. Whether it was created or charged is not known: check the provider's billing console "
                 "before generating again.",
@@ -602,7 +660,8 @@ class JobEngine(VideoSaving):
         if listed is None:
             if record.error_code != "no_task_list":
                 await self._update(
-                    record.id, error_code="no_task_list",
+                    record.id,
+                    error_code="no_task_list",
                     error_message="not confirmed: the submit may or may not have created a task, and this provider "
                     "has no task list to check, so the server will not send it again. Look for the task in the "
                     "provider's console, then call check_task with its id to adopt it; do not generate again "
@@ -613,13 +672,17 @@ class JobEngine(VideoSaving):
         window = reconcile.submit_window(self.skew, record.created_at, sent_until + SUBMIT_RETRY_BUDGET_SECONDS)
         spec = self.models.get(record.model)
         models = {record.model, *(spec.region_names.values() if spec else ())}
-        taken = {status.remote_id for status in listed
-                 if await self.store.run(self.store.find_remote_sync, status.remote_id)}
+        taken = {
+            status.remote_id for status in listed if await self.store.run(self.store.find_remote_sync, status.remote_id)
+        }
         found = reconcile.candidates(listed, models=models, window=window, taken=taken)
         # Proof is the provider quoting our prompt (DashScope does once a task succeeds). A request without a
         # prompt has none to give: a lone candidate in a window narrowed by a measured clock has to do.
-        only = (record.request.get("prompt") is None and len(found) == 1
-                and self.skew.estimate()[1] <= reconcile.TIGHT_SECONDS)
+        only = (
+            record.request.get("prompt") is None
+            and len(found) == 1
+            and self.skew.estimate()[1] <= reconcile.TIGHT_SECONDS
+        )
         for status in found[:RECONCILE_CANDIDATES]:
             await self._limiter.acquire()
             try:
@@ -631,12 +694,19 @@ class JobEngine(VideoSaving):
                 continue
             if not (only or reconcile.repeats_prompt(record.request, detail)):
                 continue  # plausible, not proven: look again once it says more (or the clock is known)
-            provider_time = (detail.submitted_at or status.submitted_at)
+            provider_time = detail.submitted_at or status.submitted_at
             submitted = provider_time.timestamp() - self.skew.estimate()[0] if provider_time else record.created_at
             assigned = await self.store.run(
-                self.store.assign_remote_sync, record.id, status.remote_id, self.clock(),
-                state="queued", submitted_at=max(record.created_at, submitted), error_code=None, error_message=None,
-                adopted=True)
+                self.store.assign_remote_sync,
+                record.id,
+                status.remote_id,
+                self.clock(),
+                state="queued",
+                submitted_at=max(record.created_at, submitted),
+                error_code=None,
+                error_message=None,
+                adopted=True,
+            )
             if assigned is None:
                 return self.clock()  # the id was taken, or the task answered itself meanwhile: look again now
             logger.info("reconciled task %s with remote task %s", record.id, status.remote_id)
@@ -728,8 +798,9 @@ class JobEngine(VideoSaving):
             raise TaskNotFound(f"no task '{clip(task_id)}' is known to this server")
         return record
 
-    async def get_or_adopt(self, task_id: str, timeout: float | None = None,
-                           heartbeat: Heartbeat | None = None) -> TaskRecord:
+    async def get_or_adopt(
+        self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> TaskRecord:
         """A task by our id or the provider's; a provider id never seen here is adopted."""
         try:
             return await self.get(task_id)
@@ -741,8 +812,11 @@ class JobEngine(VideoSaving):
         if not await job.wait(timeout, heartbeat):
             raise WanError(
                 f"task '{clip(task_id)}' is not known here and the provider has not answered about it yet "
-                f"(asked {timeout:.0f}s ago); the server keeps asking", code="provider_slow", retryable=True,
-                hint="Call check_task with the same id again in a few seconds.")
+                f"(asked {timeout:.0f}s ago); the server keeps asking",
+                code="provider_slow",
+                retryable=True,
+                hint="Call check_task with the same id again in a few seconds.",
+            )
         return job.outcome()
 
     async def _adopt(self, task_id: str) -> TaskRecord:
@@ -750,8 +824,7 @@ class JobEngine(VideoSaving):
             status = await self.provider.poll(task_id)
         except ProviderError as exc:
             raise TaskNotFound(
-                f"task '{clip(task_id)}' is not known here and the provider could not be asked about it: "
-                f"{exc.message}",
+                f"task '{clip(task_id)}' is not known here and the provider could not be asked about it: {exc.message}",
                 retryable=exc.retryable,
             ) from exc
         if status.state == "expired":
@@ -762,10 +835,19 @@ class JobEngine(VideoSaving):
         now = self.clock()
         model = status.model if status.model in self.models else (status.model or "unknown")
         record = TaskRecord(
-            id=new_task_id(), created_at=now, updated_at=now, provider=self.provider.name, endpoint=self.endpoint,
-            model=model, request_json=json.dumps({"model": model}), fingerprint=f"adopted:{task_id}",
-            state="queued", remote_id=task_id, submitted_at=status.submitted_at.timestamp()
-            if status.submitted_at else now, adopted=True, simulated=self.simulated,
+            id=new_task_id(),
+            created_at=now,
+            updated_at=now,
+            provider=self.provider.name,
+            endpoint=self.endpoint,
+            model=model,
+            request_json=json.dumps({"model": model}),
+            fingerprint=f"adopted:{task_id}",
+            state="queued",
+            remote_id=task_id,
+            submitted_at=status.submitted_at.timestamp() if status.submitted_at else now,
+            adopted=True,
+            simulated=self.simulated,
         )
         existing = await self.store.run(self.store.adopt_sync, record)
         if existing.id != record.id:
@@ -778,8 +860,9 @@ class JobEngine(VideoSaving):
     async def list(self, states: Sequence[str] | None, limit: int) -> list[TaskRecord]:
         return await self.store.run(self.store.list_sync, states, limit)
 
-    async def refresh(self, task_id: str, timeout: float | None = None,
-                      heartbeat: Heartbeat | None = None) -> TaskRecord:
+    async def refresh(
+        self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> TaskRecord:
         """Poll an open task now (outside the schedule) so a check shows fresh state.
 
         A provider slower than ``timeout`` seconds leaves the stored state; the poll still lands.
@@ -787,23 +870,25 @@ class JobEngine(VideoSaving):
         record = await self.get(task_id)
         if record.open and record.remote_id and record.id not in self._inflight:
             self._inflight.add(record.id)  # the poll loop skips it meanwhile; _poll_task releases it
-            job = await background.start(self._tg, f"poll {record.id}",
-                                         lambda: self._poll_task(record.id, force=True))
+            job = await background.start(self._tg, f"poll {record.id}", lambda: self._poll_task(record.id, force=True))
             await job.wait(timeout, heartbeat)
             record = await self.get(record.id)
         return record
 
-    async def cancel(self, task_id: str, timeout: float | None = None,
-                     heartbeat: Heartbeat | None = None) -> TaskRecord:
+    async def cancel(
+        self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> TaskRecord:
         """Ask the provider to cancel an open task; after ``timeout`` seconds, the task as it stands."""
         record = await self.get(task_id)
         if not record.open:
-            raise WanError(f"task {record.id} is already {record.state}; nothing to cancel",
-                           code="not_cancelable")
+            raise WanError(f"task {record.id} is already {record.state}; nothing to cancel", code="not_cancelable")
         if not record.remote_id:
             raise WanError(
                 f"task {record.id} has no provider id yet (state {record.state}), so it cannot be canceled; "
-                "check it again shortly", code="not_cancelable", retryable=True)
+                "check it again shortly",
+                code="not_cancelable",
+                retryable=True,
+            )
         job = await background.start(self._tg, f"cancel {record.id}", lambda: self._cancel(record))
         if await job.wait(timeout, heartbeat):
             return job.outcome()

@@ -34,5 +34,7 @@ def port_in_use_message(command: str, host: str, port: int) -> str:
     """One line for a port that is taken, with a free one to use instead."""
     other = free_port_near(host, port)
     suggestion = f"; try: {command} --port {other}" if other else "; choose another with --port"
-    return (f"wan-video-mcp: {host}:{port} is already in use (another wan-video-mcp, a simulator or another "
-            f"program is listening there){suggestion}")
+    return (
+        f"wan-video-mcp: {host}:{port} is already in use (another wan-video-mcp, a simulator or another "
+        f"program is listening there){suggestion}"
+    )

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from server.providers.base import RemoteStatus
+from wan_video_mcp.server.providers.base import RemoteStatus
 
 # Assumed bound on the clock difference while nothing has been learned: wide enough for a
 # wrong time zone setting, narrow enough to stay inside the list API's 24-hour window.
@@ -87,12 +87,16 @@ class Window:
 
 def submit_window(skew: ClockSkew, sent_from: float, sent_until: float) -> Window:
     offset, uncertainty = skew.estimate()
-    return Window(earliest=sent_from + offset - uncertainty - 1.0, latest=sent_until + offset + uncertainty + 1.0,
-                  expected=sent_from + offset)
+    return Window(
+        earliest=sent_from + offset - uncertainty - 1.0,
+        latest=sent_until + offset + uncertainty + 1.0,
+        expected=sent_from + offset,
+    )
 
 
-def candidates(listed: Iterable[RemoteStatus], *, models: set[str], window: Window,
-               taken: set[str]) -> list[RemoteStatus]:
+def candidates(
+    listed: Iterable[RemoteStatus], *, models: set[str], window: Window, taken: set[str]
+) -> list[RemoteStatus]:
     """Listed tasks that can be ours by model and time, not already another task's; nearest first."""
     found: list[tuple[float, RemoteStatus]] = []
     for status in listed:

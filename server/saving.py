@@ -18,12 +18,12 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup
 
-from server import background, downloads
-from server.background import Heartbeat, backoff
-from server.config import DOWNLOAD_TIMEOUT, Settings
-from server.errors import DownloadError, ProviderError, VideoUnavailable, WanError
-from server.providers.base import Provider, RemoteStatus
-from server.store import TaskRecord, TaskStore
+from wan_video_mcp.server import background, downloads
+from wan_video_mcp.server.background import Heartbeat, backoff
+from wan_video_mcp.server.config import DOWNLOAD_TIMEOUT, Settings
+from wan_video_mcp.server.errors import DownloadError, ProviderError, VideoUnavailable, WanError
+from wan_video_mcp.server.providers.base import Provider, RemoteStatus
+from wan_video_mcp.server.store import TaskRecord, TaskStore
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class VideoSaving:
         self._auto: set[str] = set()  # tasks with a background download running here
 
     if TYPE_CHECKING:  # the engine's own
+
         async def get(self, task_id: str) -> TaskRecord: ...
 
         async def _update(self, task_id: str, **changes: Any) -> TaskRecord: ...
@@ -84,8 +85,13 @@ class VideoSaving:
                 error = exc.message
                 if not exc.retryable or attempt == DOWNLOAD_MAX_ATTEMPTS:
                     break
-                await anyio.sleep(backoff(attempt, base=2 * self.settings.retry_base_seconds,
-                                          retry_after=getattr(exc, "retry_after", None)))
+                await anyio.sleep(
+                    backoff(
+                        attempt,
+                        base=2 * self.settings.retry_base_seconds,
+                        retry_after=getattr(exc, "retry_after", None),
+                    )
+                )
             except WanError as exc:  # VideoUnavailable and friends: already recorded, or not retryable
                 error = exc.message
                 break
@@ -95,8 +101,11 @@ class VideoSaving:
                 break
         try:
             record = await self.store.get(task_id)
-            if record is not None and record.download_state != "downloaded" and record.lease_owner in (
-                    None, self.instance_id):
+            if (
+                record is not None
+                and record.download_state != "downloaded"
+                and record.lease_owner in (None, self.instance_id)
+            ):
                 await self._update(task_id, download_state="download_failed", download_error=error)
         except Exception:
             logger.exception("could not record the failed download of task %s", task_id)
@@ -113,8 +122,9 @@ class VideoSaving:
             return None
         return None
 
-    async def download(self, task_id: str, timeout: float | None = None,
-                       heartbeat: Heartbeat | None = None) -> TaskRecord:
+    async def download(
+        self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> TaskRecord:
         """``ensure_downloaded`` for at most ``timeout`` seconds: then the task as it stands (still
         ``downloading``) while the download carries on."""
         job = await background.start(self._tg, f"download {task_id}", lambda: self.ensure_downloaded(task_id))
@@ -135,32 +145,42 @@ class VideoSaving:
                     return record
                 self._check_downloadable(record)
                 if record.download_state == "downloaded":  # recorded, but the file is gone or damaged
-                    record = await self._update(record.id, download_state="none",
-                                                download_error="the saved file was missing or damaged")
+                    record = await self._update(
+                        record.id, download_state="none", download_error="the saved file was missing or damaged"
+                    )
                 await self._expire_if_gone(record)
                 now = self.clock()
                 claimed = await self.store.run(
-                    self.store.claim_sync, record.id, self.instance_id, now, now + DOWNLOAD_LEASE_SECONDS,
-                    download=True, download_state="downloading", download_attempts=record.download_attempts + 1)
+                    self.store.claim_sync,
+                    record.id,
+                    self.instance_id,
+                    now,
+                    now + DOWNLOAD_LEASE_SECONDS,
+                    download=True,
+                    download_state="downloading",
+                    download_attempts=record.download_attempts + 1,
+                )
                 if claimed is not None:
                     return await self._download_claimed(claimed)
                 if self.clock() - waited_since > DOWNLOAD_LEASE_SECONDS:
-                    raise DownloadError(f"another server process has been saving the video of task {record.id} "
-                                        "for too long; try again", retryable=True)
+                    raise DownloadError(
+                        f"another server process has been saving the video of task {record.id} for too long; try again",
+                        retryable=True,
+                    )
                 await anyio.sleep(WAIT_RECHECK_SECONDS / 2)  # another process is saving it: wait for its outcome
 
     def _check_downloadable(self, record: TaskRecord) -> None:
         if record.state != "succeeded":
             raise WanError(
                 f"task {record.id} is {record.state}, so there is no video to fetch yet",
-                code="not_ready" if record.open else "no_video", retryable=record.open,
+                code="not_ready" if record.open else "no_video",
+                retryable=record.open,
                 hint="Call check_task with wait_seconds to wait for it." if record.open else "",
             )
 
     async def _expire_if_gone(self, record: TaskRecord) -> None:
         if record.video_url_expires_at is not None and self.clock() >= record.video_url_expires_at:
-            await self._update(record.id, download_state="download_failed",
-                               download_error="the remote URL has expired")
+            await self._update(record.id, download_state="download_failed", download_error="the remote URL has expired")
             raise VideoUnavailable(
                 f"the video of task {record.id} was never downloaded and its remote URL expired at "
                 f"{_iso(record.video_url_expires_at)}; it cannot be recovered. Generate it again.",
@@ -181,31 +201,45 @@ class VideoSaving:
                 logger.info("no download target for %s: %s", record.id, exc.message)
             if not url:
                 done["download_error"] = "the provider gave no video URL"
-                raise VideoUnavailable(f"task {record.id} succeeded but the provider gave no video URL",
-                                       hint="Check the task in the provider's console.")
+                raise VideoUnavailable(
+                    f"task {record.id} succeeded but the provider gave no video URL",
+                    hint="Check the task in the provider's console.",
+                )
             dest = downloads.video_path(self.settings.data_dir, record.id)
             if self._policy is None:  # resolved at the first download, not at start-up (no DNS before initialize)
                 self._policy = await downloads.AddressPolicy.resolved_for(getattr(self.provider, "base_url", None))
             try:
                 async with self._download_slots:
-                    result = await downloads.download(self.client, url, dest, headers=headers,
-                                                      timeout=DOWNLOAD_TIMEOUT, policy=self._policy,
-                                                      part_tag=self.instance_id)
+                    result = await downloads.download(
+                        self.client,
+                        url,
+                        dest,
+                        headers=headers,
+                        timeout=DOWNLOAD_TIMEOUT,
+                        policy=self._policy,
+                        part_tag=self.instance_id,
+                    )
             except VideoUnavailable as exc:
                 done["download_error"] = exc.message
                 raise
             except DownloadError as exc:
                 # "downloading" only while this process's background loop will try again.
                 again = exc.retryable and record.id in self._auto
-                done = {"download_state": "downloading" if again else "download_failed",
-                        "download_error": exc.message}
+                done = {"download_state": "downloading" if again else "download_failed", "download_error": exc.message}
                 raise
-            done = {"download_state": "downloaded", "local_path": str(result.path), "file_size": result.size,
-                    "sha256": result.sha256, "downloaded_at": self.clock(), "download_error": None}
+            done = {
+                "download_state": "downloaded",
+                "local_path": str(result.path),
+                "file_size": result.size,
+                "sha256": result.sha256,
+                "downloaded_at": self.clock(),
+                "download_error": None,
+            }
         finally:
             with anyio.CancelScope(shield=True):
-                released = await self.store.run(self.store.release_sync, record.id, self.instance_id,
-                                                record.lease_until, self.clock(), **done)
+                released = await self.store.run(
+                    self.store.release_sync, record.id, self.instance_id, record.lease_until, self.clock(), **done
+                )
                 self._changed(record.id)
         if released is None:  # the lease lapsed meanwhile: a saved, verified file still counts; a failure not
             current = await self.get(record.id)

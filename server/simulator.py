@@ -108,8 +108,8 @@ from anyio.abc import SocketAttribute, SocketStream
 from anyio.from_thread import start_blocking_portal
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from server.catalog import MODELS, NEGATIVE_PROMPT_MAX, SEED_MAX, TIERS, Family, ModelSpec
-from server.ports import SIMULATOR_PORT
+from wan_video_mcp.server.catalog import MODELS, NEGATIVE_PROMPT_MAX, SEED_MAX, TIERS, Family, ModelSpec
+from wan_video_mcp.server.ports import SIMULATOR_PORT
 
 __all__ = [
     "ApiError",
@@ -148,7 +148,13 @@ CHUNK = 64 * 1024
 
 # Task states, as the wire spells them.
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN = (
-    "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
+    "PENDING",
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "CANCELED",
+    "UNKNOWN",
+)
 
 # Error texts of the real service (Model Studio error-code table).
 MSG_NO_KEY = "No API-key provided."
@@ -213,9 +219,7 @@ class ApiError(Exception):
         self.message = message
 
 
-_WIRE_NAMES: dict[str, ModelSpec] = {
-    name: spec for spec in MODELS for name in (spec.id, *spec.region_names.values())
-}
+_WIRE_NAMES: dict[str, ModelSpec] = {name: spec for spec in MODELS for name in (spec.id, *spec.region_names.values())}
 
 
 @dataclass(frozen=True)
@@ -336,8 +340,12 @@ def plan_submit(service: str, body: Any) -> SubmitPlan:
         size = TIERS[tier][0]  # the 16:9 (or 1:1 free) size of the tier
 
     duration = params.get("duration", spec.default_duration)
-    if isinstance(duration, bool) or not isinstance(duration, int | float) or duration != int(duration) \
-            or int(duration) not in spec.durations:
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, int | float)
+        or duration != int(duration)
+        or int(duration) not in spec.durations
+    ):
         allowed = ", ".join(map(str, spec.durations))
         raise _invalid(f"The duration is not supported by {model_name}; allowed: {allowed}.")
 
@@ -409,9 +417,14 @@ def usage_body(plan: SubmitPlan) -> dict[str, Any]:
     sr = int(plan.tier.rstrip("P"))
     if plan.generation == "wan2.6":
         seconds_in = REFERENCE_VIDEO_SECONDS * plan.reference_videos
-        return {"duration": float(plan.duration + seconds_in), "size": plan.size,
-                "input_video_duration": seconds_in, "output_video_duration": plan.duration,
-                "video_count": 1, "SR": sr}
+        return {
+            "duration": float(plan.duration + seconds_in),
+            "size": plan.size,
+            "input_video_duration": seconds_in,
+            "output_video_duration": plan.duration,
+            "video_count": 1,
+            "SR": sr,
+        }
     usage: dict[str, Any] = {"video_duration": plan.duration, "video_count": 1}
     if plan.generation == "wan2.1":
         usage["video_ratio"] = "standard"
@@ -431,8 +444,11 @@ def actual_prompt(plan: SubmitPlan) -> str:
 def poll_body(task: SimTask, now: float, video_url: str | None) -> dict[str, Any]:
     """The answer to ``GET /tasks/{id}`` for a known, unexpired task."""
     state = task.state(now)
-    output: dict[str, Any] = {"task_id": task.task_id, "task_status": state,
-                              "submit_time": format_time(task.submitted_at)}
+    output: dict[str, Any] = {
+        "task_id": task.task_id,
+        "task_status": state,
+        "submit_time": format_time(task.submitted_at),
+    }
     if state in (RUNNING, SUCCEEDED, FAILED):
         output["scheduled_time"] = format_time(task.scheduled_at)
     if state in (SUCCEEDED, FAILED):
@@ -510,14 +526,36 @@ DIALECT_PREFIXES: tuple[tuple[str, str], ...] = (("/v1/video", "newapi"), ("/v2/
 DIALECTS: tuple[str, ...] = ("newapi", "yuto", "vtrix")
 
 # new-api's TaskDto: DashScope task_status -> status, and the fixed progress string of each status.
-TASKDTO_STATUS = {PENDING: "QUEUED", RUNNING: "IN_PROGRESS", SUCCEEDED: "SUCCESS", FAILED: "FAILURE",
-                  CANCELED: "FAILURE", UNKNOWN: "FAILURE"}
-TASKDTO_PROGRESS = {"NOT_START": "0%", "SUBMITTED": "10%", "QUEUED": "20%", "IN_PROGRESS": "30%",
-                    "SUCCESS": "100%", "FAILURE": "100%"}
-TASKDTO_ACTION = {Family.T2V: "textGenerate", Family.I2V: "generate", Family.KF2V: "firstTailGenerate",
-                  Family.R2V: "referenceGenerate"}
-VTRIX_STATUS = {PENDING: "in_queue", RUNNING: "processing", SUCCEEDED: "done", FAILED: "failed",
-                CANCELED: "failed", UNKNOWN: "failed"}
+TASKDTO_STATUS = {
+    PENDING: "QUEUED",
+    RUNNING: "IN_PROGRESS",
+    SUCCEEDED: "SUCCESS",
+    FAILED: "FAILURE",
+    CANCELED: "FAILURE",
+    UNKNOWN: "FAILURE",
+}
+TASKDTO_PROGRESS = {
+    "NOT_START": "0%",
+    "SUBMITTED": "10%",
+    "QUEUED": "20%",
+    "IN_PROGRESS": "30%",
+    "SUCCESS": "100%",
+    "FAILURE": "100%",
+}
+TASKDTO_ACTION = {
+    Family.T2V: "textGenerate",
+    Family.I2V: "generate",
+    Family.KF2V: "firstTailGenerate",
+    Family.R2V: "referenceGenerate",
+}
+VTRIX_STATUS = {
+    PENDING: "in_queue",
+    RUNNING: "processing",
+    SUCCEEDED: "done",
+    FAILED: "failed",
+    CANCELED: "failed",
+    UNKNOWN: "failed",
+}
 VTRIX_INTERNAL_ERROR = "001026095"  # "Internal generation error" (seed 004's table)
 _VTRIX_CODE_RE = re.compile(r"^\d{9}$")
 
@@ -533,7 +571,7 @@ def dialect_of(path: str) -> str:
 @lru_cache(maxsize=1)
 def _vtrix_models() -> dict[str, str]:
     """vtrix model id -> catalog id (the provider's table, read lazily: the simulator needs no httpx to start)."""
-    from server.providers.vtrix import VTRIX_MODEL_IDS
+    from wan_video_mcp.server.providers.vtrix import VTRIX_MODEL_IDS
 
     return {vtrix_id: model for model, vtrix_id in VTRIX_MODEL_IDS.items()}
 
@@ -572,8 +610,11 @@ def newapi_upstream(body: Any) -> tuple[str, dict[str, Any]]:
     duration = body.get("duration")
     if duration is None and isinstance(body.get("seconds"), str) and body["seconds"].strip().isdigit():
         duration = int(body["seconds"])
-    parameters: dict[str, Any] = {"duration": 5 if duration is None else duration, "prompt_extend": True,
-                                  "watermark": False}
+    parameters: dict[str, Any] = {
+        "duration": 5 if duration is None else duration,
+        "prompt_extend": True,
+        "watermark": False,
+    }
     size = body.get("size")
     if isinstance(size, str) and size:
         if "*" in size:
@@ -627,8 +668,11 @@ def yuto_upstream(body: Any) -> tuple[str, dict[str, Any]]:
     videos = body.get("videos")
     if videos:
         inputs["reference_video_urls"] = videos
-    parameters = {k: _flag(body[k]) for k in ("size", "resolution", "duration", "prompt_extend", "watermark", "seed",
-                                               "audio", "shot_type") if body.get(k) is not None}
+    parameters = {
+        k: _flag(body[k])
+        for k in ("size", "resolution", "duration", "prompt_extend", "watermark", "seed", "audio", "shot_type")
+        if body.get(k) is not None
+    }
     return _service_of(model), {"model": model, "input": inputs, "parameters": parameters}
 
 
@@ -659,7 +703,10 @@ def vtrix_upstream(body: Any) -> tuple[str, dict[str, Any]]:
 
 
 GATEWAY_UPSTREAM: dict[str, Callable[[Any], tuple[str, dict[str, Any]]]] = {
-    "newapi": newapi_upstream, "yuto": yuto_upstream, "vtrix": vtrix_upstream}
+    "newapi": newapi_upstream,
+    "yuto": yuto_upstream,
+    "vtrix": vtrix_upstream,
+}
 
 
 def taskdto_status(task: SimTask, now: float) -> str:
@@ -682,16 +729,23 @@ def _fail_reason(task: SimTask, state: str) -> str:
 def _times(task: SimTask, state: str) -> dict[str, int]:
     started = state in (RUNNING, SUCCEEDED, FAILED)
     finished = task.canceled_at if state == CANCELED else task.ends_at if state in (SUCCEEDED, FAILED) else None
-    return {"submit_time": int(task.submitted_at), "start_time": int(task.scheduled_at) if started else 0,
-            "finish_time": int(finished) if finished is not None else 0}
+    return {
+        "submit_time": int(task.submitted_at),
+        "start_time": int(task.scheduled_at) if started else 0,
+        "finish_time": int(finished) if finished is not None else 0,
+    }
 
 
 def newapi_task_body(task: SimTask, now: float, video_url: str | None) -> dict[str, Any]:
     """``GET /v1/video/generations/{id}``: the ``{code, message, data: TaskDto}`` envelope, with the raw
     DashScope poll body in ``data.data`` and (legacy) the result URL in ``fail_reason`` on success."""
     state, status = task.state(now), taskdto_status(task, now)
-    dto: dict[str, Any] = {"task_id": task.gateway_id, "action": TASKDTO_ACTION[task.plan.spec.family],
-                           "status": status, "fail_reason": _fail_reason(task, state)}
+    dto: dict[str, Any] = {
+        "task_id": task.gateway_id,
+        "action": TASKDTO_ACTION[task.plan.spec.family],
+        "status": status,
+        "fail_reason": _fail_reason(task, state),
+    }
     if state == SUCCEEDED and video_url:
         dto["fail_reason"] = dto["result_url"] = video_url
     dto |= _times(task, state)
@@ -704,9 +758,14 @@ def newapi_video_body(task: SimTask, now: float, video_url: str | None) -> dict[
     """``GET /v1/videos/{id}`` (new-api's OpenAI-style view of the same task)."""
     state = task.state(now)
     status = {PENDING: "queued", RUNNING: "in_progress", SUCCEEDED: "completed"}.get(state, "failed")
-    body: dict[str, Any] = {"id": task.gateway_id, "object": "video", "model": task.plan.model_name,
-                            "status": status, "progress": int(TASKDTO_PROGRESS[taskdto_status(task, now)][:-1]),
-                            "created_at": int(task.submitted_at)}
+    body: dict[str, Any] = {
+        "id": task.gateway_id,
+        "object": "video",
+        "model": task.plan.model_name,
+        "status": status,
+        "progress": int(TASKDTO_PROGRESS[taskdto_status(task, now)][:-1]),
+        "created_at": int(task.submitted_at),
+    }
     if state in (SUCCEEDED, FAILED):
         body["completed_at"] = int(task.ends_at)
     if state == SUCCEEDED:
@@ -751,8 +810,7 @@ def vtrix_task_body(task: SimTask, now: float, video_url: str | None) -> dict[st
     status = VTRIX_STATUS[state]
     body: dict[str, Any] = {"id": task.gateway_id, "status": status}
     if state == SUCCEEDED and video_url:
-        body["output"] = [{"status": status,
-                           "content": [{"type": "video", "url": video_url, "jobId": task.task_id}]}]
+        body["output"] = [{"status": status, "content": [{"type": "video", "url": video_url, "jobId": task.task_id}]}]
         body["usage"] = {"cost": vtrix_cost(task.plan), "discount": 0}
     elif state in (FAILED, CANCELED):
         code, message = vtrix_failure(task.failure or (VTRIX_INTERNAL_ERROR, "Task canceled upstream"))
@@ -858,7 +916,8 @@ class Faults:
     def armed(self) -> list[dict[str, Any]]:
         with self._lock:
             return [asdict(f) for f in self._armed] + [
-                {"target": "task", "kind": "fail", "code": c, "message": m} for c, m in self._next_failures]
+                {"target": "task", "kind": "fail", "code": c, "message": m} for c, m in self._next_failures
+            ]
 
     def take(self, target: str) -> Fault | None:
         with self._lock:
@@ -907,35 +966,64 @@ class Stats:
 
 # A 5x7 bitmap font: seven rows of five pixels per glyph; "\x7f" is the box drawn for other scripts.
 _GLYPHS = {
-    "A": "01110 10001 10001 11111 10001 10001 10001", "B": "11110 10001 10001 11110 10001 10001 11110",
-    "C": "01110 10001 10000 10000 10000 10001 01110", "D": "11110 10001 10001 10001 10001 10001 11110",
-    "E": "11111 10000 10000 11110 10000 10000 11111", "F": "11111 10000 10000 11110 10000 10000 10000",
-    "G": "01110 10001 10000 10111 10001 10001 01111", "H": "10001 10001 10001 11111 10001 10001 10001",
-    "I": "01110 00100 00100 00100 00100 00100 01110", "J": "00111 00010 00010 00010 00010 10010 01100",
-    "K": "10001 10010 10100 11000 10100 10010 10001", "L": "10000 10000 10000 10000 10000 10000 11111",
-    "M": "10001 11011 10101 10101 10001 10001 10001", "N": "10001 10001 11001 10101 10011 10001 10001",
-    "O": "01110 10001 10001 10001 10001 10001 01110", "P": "11110 10001 10001 11110 10000 10000 10000",
-    "Q": "01110 10001 10001 10001 10101 10010 01101", "R": "11110 10001 10001 11110 10100 10010 10001",
-    "S": "01111 10000 10000 01110 00001 00001 11110", "T": "11111 00100 00100 00100 00100 00100 00100",
-    "U": "10001 10001 10001 10001 10001 10001 01110", "V": "10001 10001 10001 10001 10001 01010 00100",
-    "W": "10001 10001 10001 10101 10101 10101 01010", "X": "10001 10001 01010 00100 01010 10001 10001",
-    "Y": "10001 10001 10001 01010 00100 00100 00100", "Z": "11111 00001 00010 00100 01000 10000 11111",
-    "0": "01110 10001 10011 10101 11001 10001 01110", "1": "00100 01100 00100 00100 00100 00100 01110",
-    "2": "01110 10001 00001 00010 00100 01000 11111", "3": "11111 00010 00100 00010 00001 10001 01110",
-    "4": "00010 00110 01010 10010 11111 00010 00010", "5": "11111 10000 11110 00001 00001 10001 01110",
-    "6": "00110 01000 10000 11110 10001 10001 01110", "7": "11111 00001 00010 00100 01000 01000 01000",
-    "8": "01110 10001 10001 01110 10001 10001 01110", "9": "01110 10001 10001 01111 00001 00010 01100",
-    " ": "00000 00000 00000 00000 00000 00000 00000", ".": "00000 00000 00000 00000 00000 01100 01100",
-    ",": "00000 00000 00000 00000 01100 00100 01000", ":": "00000 01100 01100 00000 01100 01100 00000",
-    ";": "00000 01100 01100 00000 01100 00100 01000", "-": "00000 00000 00000 11111 00000 00000 00000",
-    "!": "00100 00100 00100 00100 00100 00000 00100", "?": "01110 10001 00001 00010 00100 00000 00100",
-    "'": "00100 00100 01000 00000 00000 00000 00000", '"': "01010 01010 00000 00000 00000 00000 00000",
-    "/": "00001 00010 00010 00100 01000 01000 10000", "*": "00000 00100 10101 01110 10101 00100 00000",
-    "(": "00010 00100 01000 01000 01000 00100 00010", ")": "01000 00100 00010 00010 00010 00100 01000",
-    "+": "00000 00100 00100 11111 00100 00100 00000", "=": "00000 00000 11111 00000 11111 00000 00000",
-    "_": "00000 00000 00000 00000 00000 00000 11111", "#": "01010 01010 11111 01010 11111 01010 01010",
-    "&": "01100 10010 10100 01000 10101 10010 01101", "%": "11000 11001 00010 00100 01000 10011 00011",
-    "@": "01110 10001 00001 01101 10101 10101 01110", "\x7f": "11111 10001 10001 10001 10001 10001 11111",
+    "A": "01110 10001 10001 11111 10001 10001 10001",
+    "B": "11110 10001 10001 11110 10001 10001 11110",
+    "C": "01110 10001 10000 10000 10000 10001 01110",
+    "D": "11110 10001 10001 10001 10001 10001 11110",
+    "E": "11111 10000 10000 11110 10000 10000 11111",
+    "F": "11111 10000 10000 11110 10000 10000 10000",
+    "G": "01110 10001 10000 10111 10001 10001 01111",
+    "H": "10001 10001 10001 11111 10001 10001 10001",
+    "I": "01110 00100 00100 00100 00100 00100 01110",
+    "J": "00111 00010 00010 00010 00010 10010 01100",
+    "K": "10001 10010 10100 11000 10100 10010 10001",
+    "L": "10000 10000 10000 10000 10000 10000 11111",
+    "M": "10001 11011 10101 10101 10001 10001 10001",
+    "N": "10001 10001 11001 10101 10011 10001 10001",
+    "O": "01110 10001 10001 10001 10001 10001 01110",
+    "P": "11110 10001 10001 11110 10000 10000 10000",
+    "Q": "01110 10001 10001 10001 10101 10010 01101",
+    "R": "11110 10001 10001 11110 10100 10010 10001",
+    "S": "01111 10000 10000 01110 00001 00001 11110",
+    "T": "11111 00100 00100 00100 00100 00100 00100",
+    "U": "10001 10001 10001 10001 10001 10001 01110",
+    "V": "10001 10001 10001 10001 10001 01010 00100",
+    "W": "10001 10001 10001 10101 10101 10101 01010",
+    "X": "10001 10001 01010 00100 01010 10001 10001",
+    "Y": "10001 10001 10001 01010 00100 00100 00100",
+    "Z": "11111 00001 00010 00100 01000 10000 11111",
+    "0": "01110 10001 10011 10101 11001 10001 01110",
+    "1": "00100 01100 00100 00100 00100 00100 01110",
+    "2": "01110 10001 00001 00010 00100 01000 11111",
+    "3": "11111 00010 00100 00010 00001 10001 01110",
+    "4": "00010 00110 01010 10010 11111 00010 00010",
+    "5": "11111 10000 11110 00001 00001 10001 01110",
+    "6": "00110 01000 10000 11110 10001 10001 01110",
+    "7": "11111 00001 00010 00100 01000 01000 01000",
+    "8": "01110 10001 10001 01110 10001 10001 01110",
+    "9": "01110 10001 10001 01111 00001 00010 01100",
+    " ": "00000 00000 00000 00000 00000 00000 00000",
+    ".": "00000 00000 00000 00000 00000 01100 01100",
+    ",": "00000 00000 00000 00000 01100 00100 01000",
+    ":": "00000 01100 01100 00000 01100 01100 00000",
+    ";": "00000 01100 01100 00000 01100 00100 01000",
+    "-": "00000 00000 00000 11111 00000 00000 00000",
+    "!": "00100 00100 00100 00100 00100 00000 00100",
+    "?": "01110 10001 00001 00010 00100 00000 00100",
+    "'": "00100 00100 01000 00000 00000 00000 00000",
+    '"': "01010 01010 00000 00000 00000 00000 00000",
+    "/": "00001 00010 00010 00100 01000 01000 10000",
+    "*": "00000 00100 10101 01110 10101 00100 00000",
+    "(": "00010 00100 01000 01000 01000 00100 00010",
+    ")": "01000 00100 00010 00010 00010 00100 01000",
+    "+": "00000 00100 00100 11111 00100 00100 00000",
+    "=": "00000 00000 11111 00000 11111 00000 00000",
+    "_": "00000 00000 00000 00000 00000 00000 11111",
+    "#": "01010 01010 11111 01010 11111 01010 01010",
+    "&": "01100 10010 10100 01000 10101 10010 01101",
+    "%": "11000 11001 00010 00100 01000 10011 00011",
+    "@": "01110 10001 00001 01101 10101 10101 01110",
+    "\x7f": "11111 10001 10001 10001 10001 10001 11111",
 }
 _FONT = {ch: tuple(int(row, 2) for row in rows.split()) for ch, rows in _GLYPHS.items()}
 _FG, _BG = 235, 16  # luma of text and of its box
@@ -1012,7 +1100,7 @@ class _Painter:
         self.period = 64
         long_row = bytes(int(40 + 70 * _tri(x / self.period)) for x in range(w + self.period))
         pad = bytes(y_stride - w)
-        tall_rows = [long_row[k % self.period: k % self.period + w] + pad for k in range(h + self.period)]
+        tall_rows = [long_row[k % self.period : k % self.period + w] + pad for k in range(h + self.period)]
         self.tall = b"".join(tall_rows)
         self.scale = max(1, min(w, h) // 180)
         self.margin = 4 * self.scale
@@ -1046,12 +1134,12 @@ class _Painter:
                 break
             row = row[: max(0, width - x)]
             start = (y + i) * stride + x
-            plane[start: start + len(row)] = row
+            plane[start : start + len(row)] = row
 
     def planes(self, i: int) -> tuple[bytearray, bytearray, bytearray]:
         job, w, h = self.job, self.job.width, self.job.height
         shift = (i * 2) % self.period
-        y_plane = bytearray(self.tall[shift * self.ys: (shift + h) * self.ys])
+        y_plane = bytearray(self.tall[shift * self.ys : (shift + h) * self.ys])
         angle = self.hue + 2 * math.pi * i / max(1, self.frames)
         u_val, v_val = int(128 + 40 * math.cos(angle)), int(128 + 40 * math.sin(angle))
         cw, ch = (w + 1) // 2, (h + 1) // 2
@@ -1097,17 +1185,18 @@ def _write_fallback(path: Path, *, forced: bool = False) -> str:
     global _warned_fallback
     if not _warned_fallback and not forced:
         _warned_fallback = True
-        logger.warning("PyAV is not available: the simulator serves a fixed %s placeholder MP4 instead of a "
-                       "video of the requested size and length; the real renderer needs `pip install av`",
-                       FALLBACK_MP4_SHAPE)
+        logger.warning(
+            "PyAV is not available: the simulator serves a fixed %s placeholder MP4 instead of a "
+            "video of the requested size and length; the real renderer needs `pip install av`",
+            FALLBACK_MP4_SHAPE,
+        )
     tmp = path.with_suffix(".part")
     tmp.write_bytes(base64.b64decode(_FALLBACK_MP4_B64))
     tmp.replace(path)
     return "fallback"
 
 
-def render_mp4(path: Path, job: RenderJob, *, stop: threading.Event | None = None,
-               use_pyav: bool = True) -> str:
+def render_mp4(path: Path, job: RenderJob, *, stop: threading.Event | None = None, use_pyav: bool = True) -> str:
     """Write the MP4 for ``job`` at ``path`` (atomically); return "pyav" or "fallback".
 
     Blocking and CPU-bound: call it from a worker thread. ``stop`` aborts between frames.
@@ -1118,8 +1207,9 @@ def render_mp4(path: Path, job: RenderJob, *, stop: threading.Event | None = Non
     tmp = path.with_suffix(".part")
     container = av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
     try:
-        video = container.add_stream("libx264", rate=job.fps, options={
-            "preset": "ultrafast", "crf": "30", "g": str(2 * job.fps)})
+        video = container.add_stream(
+            "libx264", rate=job.fps, options={"preset": "ultrafast", "crf": "30", "g": str(2 * job.fps)}
+        )
         video.width, video.height, video.pix_fmt = job.width, job.height, "yuv420p"
         audio = None
         if job.audio:
@@ -1143,7 +1233,7 @@ def render_mp4(path: Path, job: RenderJob, *, stop: threading.Event | None = Non
                 n = min(1024, samples_total - samples_done)
                 afr = av.AudioFrame(format="fltp", layout="mono", samples=n)
                 offset = (samples_done % 44100) * 4
-                chunk = (tone + tone)[offset: offset + n * 4]
+                chunk = (tone + tone)[offset : offset + n * 4]
                 afr.planes[0].update(chunk + bytes(afr.planes[0].buffer_size - len(chunk)))
                 afr.pts, afr.sample_rate, afr.time_base = samples_done, 44100, Fraction(1, 44100)
                 container.mux(audio.encode(afr))
@@ -1164,8 +1254,10 @@ def render_mp4(path: Path, job: RenderJob, *, stop: threading.Event | None = Non
 def _tone(rate: int) -> bytes:
     """One second of a quiet 440 Hz tone with a 2 Hz pulse, as float32 samples (whole cycles: it loops)."""
     two_pi = 2 * math.pi
-    samples = array("f", (0.2 * math.sin(two_pi * 440 * t / rate) * (0.6 + 0.4 * math.cos(two_pi * 2 * t / rate))
-                          for t in range(rate)))
+    samples = array(
+        "f",
+        (0.2 * math.sin(two_pi * 440 * t / rate) * (0.6 + 0.4 * math.cos(two_pi * 2 * t / rate)) for t in range(rate)),
+    )
     return samples.tobytes()
 
 
@@ -1212,8 +1304,7 @@ class _CloseConnection(Exception):
     pass
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None, *,
-          label: bool = True) -> _Response:
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None, *, label: bool = True) -> _Response:
     data = {**body, "simulated": True} if label else body
     return _Response(status, json.dumps(data, ensure_ascii=False).encode(), headers=headers or {})
 
@@ -1233,9 +1324,16 @@ def _gateway_error(dialect: str, status: int, code: str, message: str, *, openai
 
 
 def _oss_error(status: int, code: str, message: str, **extra: str) -> _Response:
-    fields = "".join(f"  <{k}>{v}</{k}>\n" for k, v in {"Code": code, "Message": message,
-                                                          "RequestId": uuid.uuid4().hex.upper()[:24],
-                                                          "HostId": "simulated-oss.127.0.0.1", **extra}.items())
+    fields = "".join(
+        f"  <{k}>{v}</{k}>\n"
+        for k, v in {
+            "Code": code,
+            "Message": message,
+            "RequestId": uuid.uuid4().hex.upper()[:24],
+            "HostId": "simulated-oss.127.0.0.1",
+            **extra,
+        }.items()
+    )
     body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n{fields}</Error>\n'.encode()
     return _Response(status, body, content_type="application/xml")
 
@@ -1265,8 +1363,9 @@ async def _read_request(reader: BufferedByteReceiveStream, stream: SocketStream)
     except (anyio.IncompleteRead, anyio.EndOfStream):
         return None
     except anyio.DelimiterNotFound:
-        await stream.send(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n"
-                          b"Connection: close\r\n\r\n")
+        await stream.send(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
         return None
     lines = head.lstrip(b"\r\n").decode("latin-1").split("\r\n")
     try:
@@ -1404,8 +1503,10 @@ class Simulator:
     def video_url(self, task: SimTask) -> str:
         expires = int(task.ends_at + self.config.url_ttl_seconds)
         signature = quote(sign(self._secret, task.task_id, expires), safe="")
-        return (f"{self.root_url}/results/{task.task_id}.mp4?Expires={expires}"
-                f"&OSSAccessKeyId=SIMULATED&Signature={signature}")
+        return (
+            f"{self.root_url}/results/{task.task_id}.mp4?Expires={expires}"
+            f"&OSSAccessKeyId=SIMULATED&Signature={signature}"
+        )
 
     def _create_task(self, plan: SubmitPlan, api_key: str, via: str = "/api/v1") -> SimTask:
         cfg, now = self.config, self.now()
@@ -1414,9 +1515,17 @@ class Simulator:
             return max(0.0, seconds * self._random.uniform(1 - cfg.jitter, 1 + cfg.jitter))
 
         queue, run = spread(cfg.queue_seconds), spread(cfg.run_seconds)
-        task = SimTask(task_id=new_id(), request_id=new_id(), plan=plan, api_key=api_key, submitted_at=now,
-                       scheduled_at=now + queue, ends_at=now + queue + run, failure=self.faults.take_task_failure(),
-                       via=via)
+        task = SimTask(
+            task_id=new_id(),
+            request_id=new_id(),
+            plan=plan,
+            api_key=api_key,
+            submitted_at=now,
+            scheduled_at=now + queue,
+            ends_at=now + queue + run,
+            failure=self.faults.take_task_failure(),
+            via=via,
+        )
         if via in DIALECTS:
             # new-api hands out its own task_... ids; YutoAI and vtrix ids are opaque (uuid-like) here.
             task.gateway_id = "task_" + uuid.uuid4().hex if via == "newapi" else new_id()
@@ -1467,9 +1576,16 @@ class Simulator:
 
     async def _render(self, task: SimTask, state: _RenderState) -> None:
         plan = task.plan
-        job = RenderJob(width=plan.width, height=plan.height, duration=plan.duration, fps=self.config.fps,
-                        audio=plan.audio, title=f"{plan.model_name} {plan.size} {plan.duration}s"
-                        + (" audio" if plan.audio else ""), prompt=plan.prompt, task_id=task.task_id)
+        job = RenderJob(
+            width=plan.width,
+            height=plan.height,
+            duration=plan.duration,
+            fps=self.config.fps,
+            audio=plan.audio,
+            title=f"{plan.model_name} {plan.size} {plan.duration}s" + (" audio" if plan.audio else ""),
+            prompt=plan.prompt,
+            task_id=task.task_id,
+        )
         use_pyav = self.config.renderer == "auto"
         started = time.perf_counter()
         path = Path(task.task_id + ".mp4")
@@ -1477,15 +1593,15 @@ class Simulator:
             path = await self._render_dir() / path
             try:
                 how = await anyio.to_thread.run_sync(
-                    lambda: render_mp4(path, job, stop=self._stop, use_pyav=use_pyav), limiter=self._limiter)
+                    lambda: render_mp4(path, job, stop=self._stop, use_pyav=use_pyav), limiter=self._limiter
+                )
             except _Aborted:
                 return
             except Exception:
                 logger.exception("rendering %s failed; serving the placeholder MP4", task.task_id)
                 how = await anyio.to_thread.run_sync(_write_fallback, path)
             self.stats.renders += 1
-            logger.debug("rendered %s (%s, %s) in %.2f s", task.task_id, how, plan.size,
-                         time.perf_counter() - started)
+            logger.debug("rendered %s (%s, %s) in %.2f s", task.task_id, how, plan.size, time.perf_counter() - started)
         except Exception:  # e.g. a full disk: the download then answers 500 instead of waiting forever
             logger.exception("cannot write %s", path)
         finally:
@@ -1505,8 +1621,17 @@ class Simulator:
                         request = await _read_request(reader, stream)
                     if request is None or not await self._respond(request, stream):
                         break
-        except (_CloseConnection, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream,
-                anyio.IncompleteRead, anyio.DelimiterNotFound, ConnectionError, ValueError, OSError):
+        except (
+            _CloseConnection,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+            anyio.EndOfStream,
+            anyio.IncompleteRead,
+            anyio.DelimiterNotFound,
+            ConnectionError,
+            ValueError,
+            OSError,
+        ):
             pass  # the peer went away or sent garbage: drop the connection
         except Exception:  # a bug must not take the listener down with it
             logger.exception("simulator connection handler failed")
@@ -1522,14 +1647,17 @@ class Simulator:
             return self._gateway_route(req, dialect)
         for prefix in API_PREFIXES:
             if path.startswith(prefix + "/"):
-                sub = path[len(prefix):].rstrip("/")  # the aio SDK polls /tasks/{id}/
+                sub = path[len(prefix) :].rstrip("/")  # the aio SDK polls /tasks/{id}/
                 break
         else:
             return "other", self._not_found
         if sub in SERVICES:
             service = SERVICES[sub]
-            return (("submit", lambda r, f: self._submit(r, service, prefix)) if method == "POST"
-                    else ("other", self._method))
+            return (
+                ("submit", lambda r, f: self._submit(r, service, prefix))
+                if method == "POST"
+                else ("other", self._method)
+            )
         if match := re.fullmatch(r"/tasks/([^/]+)/cancel", sub):
             task_id = match.group(1)
             return ("cancel", lambda r, f: self._cancel(r, task_id)) if method == "POST" else ("other", self._method)
@@ -1554,8 +1682,9 @@ class Simulator:
             self.stats.faults_applied += 1
             logger.info("fault %s on %s %s", fault.kind, req.method, req.path)
         breaks = fault is not None and fault.kind in ("reset", "hang")
-        replaces = fault is not None and (fault.kind in FAULT_ERRORS or (
-            fault.kind in ("malformed", "oversized") and target != "download"))  # downloads: the handler's job
+        replaces = fault is not None and (
+            fault.kind in FAULT_ERRORS or (fault.kind in ("malformed", "oversized") and target != "download")
+        )  # downloads: the handler's job
         if fault is not None and not fault.processed and breaks:  # the request never takes effect
             await self._break(stream, fault)
             return False
@@ -1593,8 +1722,11 @@ class Simulator:
         status, code, message = FAULT_ERRORS[fault.kind]
         headers = {"Retry-After": str(math.ceil(fault.retry_after))} if fault.kind == "429" else {}
         if dialect != "dashscope":  # the gateway relays the upstream error in its own shape
-            return _json(status, {"error": {"code": fault.code or code, "message": fault.message or message,
-                                            "type": "upstream_error"}}, headers)
+            return _json(
+                status,
+                {"error": {"code": fault.code or code, "message": fault.message or message, "type": "upstream_error"}},
+                headers,
+            )
         return _error(status, fault.code or code, fault.message or message, headers)
 
     async def _send(self, stream: SocketStream, req: _Request, resp: _Response, keep_alive: bool) -> bool:
@@ -1719,20 +1851,34 @@ class Simulator:
         if end is None:
             end = start + DAY
         if end - start > DAY:
-            return _error(400, "InvalidParameter", "The time range between start_time and end_time cannot exceed "
-                                                   "24 hours.")
+            return _error(
+                400, "InvalidParameter", "The time range between start_time and end_time cannot exceed 24 hours."
+            )
         rows = sorted(
-            (t for t in self._tasks.values()
-             if not t.expired(now, self.config.task_ttl_seconds)
-             and start <= t.submitted_at <= end + 0.999
-             and (not q.get("model_name") or t.plan.model_name == q["model_name"])
-             and (not q.get("status") or t.state(now) == q["status"].upper())
-             and (not q.get("task_id") or t.task_id == q["task_id"])),
-            key=lambda t: t.submitted_at, reverse=True)
-        page = rows[(page_no - 1) * page_size: page_no * page_size]
-        return _json(200, {"total": len(rows), "data": [list_item(t, now) for t in page],
-                           "total_page": math.ceil(len(rows) / page_size), "page_no": page_no,
-                           "request_id": new_id(), "page_size": page_size})
+            (
+                t
+                for t in self._tasks.values()
+                if not t.expired(now, self.config.task_ttl_seconds)
+                and start <= t.submitted_at <= end + 0.999
+                and (not q.get("model_name") or t.plan.model_name == q["model_name"])
+                and (not q.get("status") or t.state(now) == q["status"].upper())
+                and (not q.get("task_id") or t.task_id == q["task_id"])
+            ),
+            key=lambda t: t.submitted_at,
+            reverse=True,
+        )
+        page = rows[(page_no - 1) * page_size : page_no * page_size]
+        return _json(
+            200,
+            {
+                "total": len(rows),
+                "data": [list_item(t, now) for t in page],
+                "total_page": math.ceil(len(rows) / page_size),
+                "page_no": page_no,
+                "request_id": new_id(),
+                "page_size": page_size,
+            },
+        )
 
     async def _download(self, req: _Request, fault: Fault | None) -> _Response:
         if req.method not in ("GET", "HEAD"):
@@ -1745,21 +1891,31 @@ class Simulator:
             return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
         expires, signature = req.query.get("Expires", ""), req.query.get("Signature", "")
         if not expires.isdigit() or not hmac.compare_digest(signature, sign(self._secret, task.task_id, int(expires))):
-            return _oss_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the "
-                                                            "signature you provided.")
+            return _oss_error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
         if (fault is not None and fault.kind == "expired") or self.now() > int(expires):
             iso = "%Y-%m-%dT%H:%M:%S.000Z"
-            return _oss_error(403, "AccessDenied", "Request has expired.",
-                              Expires=time.strftime(iso, time.gmtime(int(expires))),
-                              ServerTime=time.strftime(iso, time.gmtime(self.now())))
+            return _oss_error(
+                403,
+                "AccessDenied",
+                "Request has expired.",
+                Expires=time.strftime(iso, time.gmtime(int(expires))),
+                ServerTime=time.strftime(iso, time.gmtime(self.now())),
+            )
         return await self._video(req, task, fault)
 
     async def _video(self, req: _Request, task: SimTask, fault: Fault | None) -> _Response:
         """The MP4 of a SUCCEEDED task (whole or one range), with the download faults applied."""
         path = await self.rendered(task.task_id)
         size = (await anyio.Path(path).stat()).st_size
-        headers = {"Accept-Ranges": "bytes", "ETag": f'"{task.task_id}"',
-                   "Last-Modified": email.utils.formatdate(task.ends_at, usegmt=True)}
+        headers = {
+            "Accept-Ranges": "bytes",
+            "ETag": f'"{task.task_id}"',
+            "Last-Modified": email.utils.formatdate(task.ends_at, usegmt=True),
+        }
         if fault is not None and fault.kind == "malformed":
             junk = (b"SIMULATED CORRUPT BODY " * (size // 23 + 1))[:size]
             return _Response(200, junk, content_type="video/mp4", headers=headers)
@@ -1803,8 +1959,9 @@ class Simulator:
         def only(methods: tuple[str, ...], target: str, handler: Handler) -> tuple[str, Handler]:
             if method in methods:
                 return target, handler
-            return "other", lambda r, f: self._gw_respond(dialect, 405, "method_not_allowed",
-                                                          f"{r.method} is not allowed on {r.path}")
+            return "other", lambda r, f: self._gw_respond(
+                dialect, 405, "method_not_allowed", f"{r.method} is not allowed on {r.path}"
+            )
 
         if dialect == "newapi":
             if path == "/v1/video/generations":
@@ -1839,8 +1996,9 @@ class Simulator:
         scheme, _, key = req.headers.get("authorization", "").partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
-            return None, _gateway_error(dialect, 401, "unauthorized", "No API key provided (Authorization: Bearer).",
-                                        openai=True)
+            return None, _gateway_error(
+                dialect, 401, "unauthorized", "No API key provided (Authorization: Bearer).", openai=True
+            )
         if self.config.required_key is not None and key != self.config.required_key:
             return None, _gateway_error(dialect, 401, "unauthorized", "Invalid API key.", openai=True)
         return key, None
@@ -1866,14 +2024,28 @@ class Simulator:
             return _gateway_error(dialect, exc.status, exc.code, exc.message, openai=exc.code == "model_not_found")
         task = self._create_task(plan, key, via=dialect)
         if dialect == "newapi":
-            return _json(200, {"id": task.gateway_id, "object": "video", "model": plan.model_name, "status": "queued",
-                               "progress": 0, "created_at": int(task.submitted_at)})
+            return _json(
+                200,
+                {
+                    "id": task.gateway_id,
+                    "object": "video",
+                    "model": plan.model_name,
+                    "status": "queued",
+                    "progress": 0,
+                    "created_at": int(task.submitted_at),
+                },
+            )
         if dialect == "yuto":
             return _json(200, {"task_id": task.gateway_id})
         return _json(200, {"id": task.gateway_id, "status": VTRIX_STATUS[PENDING]})
 
-    async def _gw_poll(self, req: _Request, dialect: str, gateway_id: str,
-                       render: Callable[[SimTask, float, str | None], dict[str, Any]]) -> _Response:
+    async def _gw_poll(
+        self,
+        req: _Request,
+        dialect: str,
+        gateway_id: str,
+        render: Callable[[SimTask, float, str | None], dict[str, Any]],
+    ) -> _Response:
         key, refused = self._gw_auth(req, dialect)
         if refused is not None:
             return refused
@@ -1900,12 +2072,26 @@ class Simulator:
         now = self.now()
         status = taskdto_status(task, now)
         if status != "SUCCESS":
-            return _json(400, {"error": {"message": f"Task is not completed yet, current status: {status}",
-                                         "type": "invalid_request_error"}})
+            return _json(
+                400,
+                {
+                    "error": {
+                        "message": f"Task is not completed yet, current status: {status}",
+                        "type": "invalid_request_error",
+                    }
+                },
+            )
         self._result_url(task, now)  # starts the render if no poll has yet
         if (fault is not None and fault.kind == "expired") or now > int(task.ends_at + self.config.url_ttl_seconds):
-            return _json(502, {"error": {"message": "Failed to fetch the video from upstream: HTTP 403 "
-                                                    "(the upstream URL has expired)", "type": "server_error"}})
+            return _json(
+                502,
+                {
+                    "error": {
+                        "message": "Failed to fetch the video from upstream: HTTP 403 (the upstream URL has expired)",
+                        "type": "server_error",
+                    }
+                },
+            )
         return await self._video(req, task, fault)
 
     # ---- admin (/_sim/...): for a simulator in another process
@@ -1943,13 +2129,28 @@ class Simulator:
                 return _json(200, {"ok": True})
             if action == ("GET", "/tasks"):
                 now = self.now()
-                return _json(200, {"tasks": [
-                    {**list_item(t, now), "size": t.plan.size, "duration": t.plan.duration, "audio": t.plan.audio,
-                     "failure": list(t.failure) if t.failure else None, "via": t.via, "gateway_id": t.gateway_id}
-                    for t in self._tasks.values()]})
+                return _json(
+                    200,
+                    {
+                        "tasks": [
+                            {
+                                **list_item(t, now),
+                                "size": t.plan.size,
+                                "duration": t.plan.duration,
+                                "audio": t.plan.audio,
+                                "failure": list(t.failure) if t.failure else None,
+                                "via": t.via,
+                                "gateway_id": t.gateway_id,
+                            }
+                            for t in self._tasks.values()
+                        ]
+                    },
+                )
             if action == ("GET", "/"):
-                return _json(200, {"service": "wan-video-mcp simulator", "base_url": self.base_url,
-                                   "now": format_time(self.now())})
+                return _json(
+                    200,
+                    {"service": "wan-video-mcp simulator", "base_url": self.base_url, "now": format_time(self.now())},
+                )
         except KeyError as exc:
             return _json(404 if action[1] == "/fail" else 400, {"error": f"missing or unknown: {exc}"})
         except (ValueError, TypeError) as exc:
@@ -1969,8 +2170,9 @@ def simulator_in_thread(config: SimulatorConfig | None = None) -> Iterator[Simul
             yield sim
 
 
-def run_forever(port: int | None = None, config: SimulatorConfig | None = None,
-                on_ready: Callable[[Simulator], None] | None = None) -> None:
+def run_forever(
+    port: int | None = None, config: SimulatorConfig | None = None, on_ready: Callable[[Simulator], None] | None = None
+) -> None:
     """Serve until interrupted (blocking)."""
     cfg = config or SimulatorConfig()
     if port is not None:
@@ -1999,43 +2201,66 @@ def main(argv: list[str] | None = None, announce: Callable[[str], None] | None =
     parser = argparse.ArgumentParser(
         prog="wan-video-mcp simulate",
         description="Serve an offline, simulated DashScope video-synthesis API on 127.0.0.1 "
-                    "(no key, no network; every video is labelled SIMULATED).")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; "
-                        "0 picks a free one)")
-    parser.add_argument("--queue-seconds", type=float, default=SimulatorConfig.queue_seconds,
-                        help="time a task stays PENDING")
-    parser.add_argument("--run-seconds", type=float, default=SimulatorConfig.run_seconds,
-                        help="time a task stays RUNNING")
-    parser.add_argument("--jitter", type=float, default=SimulatorConfig.jitter,
-                        help="random spread of both times, as a fraction")
+        "(no key, no network; every video is labelled SIMULATED).",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--queue-seconds", type=float, default=SimulatorConfig.queue_seconds, help="time a task stays PENDING"
+    )
+    parser.add_argument(
+        "--run-seconds", type=float, default=SimulatorConfig.run_seconds, help="time a task stays RUNNING"
+    )
+    parser.add_argument(
+        "--jitter", type=float, default=SimulatorConfig.jitter, help="random spread of both times, as a fraction"
+    )
     parser.add_argument("--fps", type=int, default=SimulatorConfig.fps, help="frame rate of rendered videos")
     parser.add_argument("--required-key", help="accept only this API key (default: any non-empty key)")
     parser.add_argument("--render-dir", type=Path, help="keep rendered MP4s here (default: a temporary directory)")
     parser.add_argument("--no-render", action="store_true", help="serve the small placeholder MP4 instead of rendering")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every fault and render")
     args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535 or args.fps < 1 or args.queue_seconds < 0 or args.run_seconds < 0 \
-            or not 0 <= args.jitter < 1:
+    if (
+        not 0 <= args.port <= 65535
+        or args.fps < 1
+        or args.queue_seconds < 0
+        or args.run_seconds < 0
+        or not 0 <= args.jitter < 1
+    ):
         parser.error("out-of-range option")
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     config = SimulatorConfig(
-        port=args.port, queue_seconds=args.queue_seconds, run_seconds=args.run_seconds, jitter=args.jitter,
-        fps=args.fps, required_key=args.required_key, render_dir=args.render_dir,
-        renderer="fallback" if args.no_render else "auto")
+        port=args.port,
+        queue_seconds=args.queue_seconds,
+        run_seconds=args.run_seconds,
+        jitter=args.jitter,
+        fps=args.fps,
+        required_key=args.required_key,
+        render_dir=args.render_dir,
+        renderer="fallback" if args.no_render else "auto",
+    )
 
     def ready(sim: Simulator) -> None:
         if announce is not None:
             announce(sim.base_url)
-        logger.info("use it as the DashScope base URL, with any API key; new-api, YutoAI and vtrix gateways "
-                    "at %s; admin and counters under %s/_sim/", sim.root_url, sim.root_url)
+        logger.info(
+            "use it as the DashScope base URL, with any API key; new-api, YutoAI and vtrix gateways "
+            "at %s; admin and counters under %s/_sim/",
+            sim.root_url,
+            sim.root_url,
+        )
 
     try:
         run_forever(config=config, on_ready=ready)
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
-        from server.ports import can_listen, port_in_use_message
+        from wan_video_mcp.server.ports import can_listen, port_in_use_message
 
         if args.port and not can_listen(HOST, args.port):
             sys.stderr.write(port_in_use_message("wan-video-mcp simulate", HOST, args.port) + "\n")

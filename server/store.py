@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from server.errors import StoreUnavailable
+from wan_video_mcp.server.errors import StoreUnavailable
 
 T = TypeVar("T")
 
@@ -159,7 +159,8 @@ class TaskRecord:
 
     @property
     def request(self) -> dict[str, Any]:
-        return json.loads(self.request_json)
+        request: dict[str, Any] = json.loads(self.request_json)
+        return request
 
     @property
     def open(self) -> bool:
@@ -218,8 +219,10 @@ class TaskStore:
         with self._lock:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise StoreUnavailable(self.path, f"its schema version {version} is newer than this server's "
-                                       f"{SCHEMA_VERSION}; upgrade wan-video-mcp")
+                raise StoreUnavailable(
+                    self.path,
+                    f"its schema version {version} is newer than this server's {SCHEMA_VERSION}; upgrade wan-video-mcp",
+                )
             for number in range(version, SCHEMA_VERSION):
                 with self._transaction():
                     if self._conn.execute("PRAGMA user_version").fetchone()[0] != number:
@@ -256,8 +259,9 @@ class TaskStore:
             self._insert(record)
         return record
 
-    def create_sync(self, record: TaskRecord, *, dedupe_since: float | None,
-                    admit: Callable[[float], None]) -> tuple[TaskRecord, str]:
+    def create_sync(
+        self, record: TaskRecord, *, dedupe_since: float | None, admit: Callable[[float], None]
+    ) -> tuple[TaskRecord, str]:
         """Attach to the task this request repeats, or insert ``record``: one transaction across processes.
 
         Returns the task and how it was found: ``"idempotency_key"``, ``"duplicate"`` (same fingerprint
@@ -273,7 +277,8 @@ class TaskStore:
                 existing = self._row(
                     "SELECT * FROM tasks WHERE fingerprint = ? AND created_at >= ? AND endpoint = ? "
                     "AND state NOT IN ('failed', 'canceled', 'expired') ORDER BY created_at DESC LIMIT 1",
-                    (record.fingerprint, dedupe_since, record.endpoint))
+                    (record.fingerprint, dedupe_since, record.endpoint),
+                )
                 if existing is not None:
                     return existing, "duplicate"
             day_start = record.created_at - record.created_at % 86400  # UTC day
@@ -285,8 +290,10 @@ class TaskStore:
         """Insert an adopted task unless its provider id is already some task's (then that task)."""
         assert record.remote_id is not None
         with self._lock, self._transaction():
-            existing = self._row("SELECT * FROM tasks WHERE remote_id = ? AND provider = ? AND endpoint = ?",
-                                 (record.remote_id, record.provider, record.endpoint))
+            existing: TaskRecord | None = self._row(
+                "SELECT * FROM tasks WHERE remote_id = ? AND provider = ? AND endpoint = ?",
+                (record.remote_id, record.provider, record.endpoint),
+            )
             if existing is not None:
                 return existing
             self._insert(record)
@@ -299,16 +306,29 @@ class TaskStore:
             task = self._row("SELECT provider, endpoint FROM tasks WHERE id = ?", (task_id,), raw=True)
             if task is None:
                 raise KeyError(task_id)
-            if self._row("SELECT id FROM tasks WHERE remote_id = ? AND provider = ? AND endpoint = ?",
-                         (remote_id, task["provider"], task["endpoint"]), raw=True) is not None:
+            if (
+                self._row(
+                    "SELECT id FROM tasks WHERE remote_id = ? AND provider = ? AND endpoint = ?",
+                    (remote_id, task["provider"], task["endpoint"]),
+                    raw=True,
+                )
+                is not None
+            ):
                 return None
-            return self._update(task_id, now, {**changes, "remote_id": remote_id},
-                                "AND state = 'unknown' AND remote_id IS NULL")
+            return self._update(
+                task_id, now, {**changes, "remote_id": remote_id}, "AND state = 'unknown' AND remote_id IS NULL"
+            )
 
     def submitting_like_sync(self, fingerprint: str, endpoint: str, exclude: str) -> bool:
         """Whether another task with these parameters is being submitted right now (its answer is pending)."""
-        return self._one("SELECT * FROM tasks WHERE fingerprint = ? AND endpoint = ? AND state = 'submitting' "
-                         "AND id != ? LIMIT 1", (fingerprint, endpoint, exclude)) is not None
+        return (
+            self._one(
+                "SELECT * FROM tasks WHERE fingerprint = ? AND endpoint = ? AND state = 'submitting' "
+                "AND id != ? LIMIT 1",
+                (fingerprint, endpoint, exclude),
+            )
+            is not None
+        )
 
     def update_sync(self, task_id: str, now: float, **changes: Any) -> TaskRecord:
         with self._lock:
@@ -317,8 +337,9 @@ class TaskStore:
             raise KeyError(task_id)
         return record
 
-    def _update(self, task_id: str, now: float, changes: dict[str, Any], where: str = "",
-                params: dict[str, Any] | None = None) -> TaskRecord | None:
+    def _update(
+        self, task_id: str, now: float, changes: dict[str, Any], where: str = "", params: dict[str, Any] | None = None
+    ) -> TaskRecord | None:
         unknown = set(changes) - set(_COLUMNS)
         if unknown:
             raise ValueError(f"unknown task columns: {sorted(unknown)}")
@@ -332,8 +353,17 @@ class TaskStore:
 
     # -- leases -------------------------------------------------------------------------
 
-    def claim_sync(self, task_id: str, owner: str, now: float, until: float, *, due: bool = False,
-                   download: bool = False, **changes: Any) -> TaskRecord | None:
+    def claim_sync(
+        self,
+        task_id: str,
+        owner: str,
+        now: float,
+        until: float,
+        *,
+        due: bool = False,
+        download: bool = False,
+        **changes: Any,
+    ) -> TaskRecord | None:
         """Take the task's lease for ``owner`` (and apply ``changes``) unless a live instance holds it.
 
         ``due``: only when its shared poll time has come. ``download``: only a finished task whose video
@@ -341,8 +371,10 @@ class TaskStore:
         """
         # A lapsed lease is free, except a submit's: a paid call may outlast any bound, so only its owner's
         # death frees it.
-        where = ("AND (lease_owner IS NULL OR (lease_until < :now AND state != 'submitting') OR NOT EXISTS "
-                 "(SELECT 1 FROM instances WHERE instances.id = tasks.lease_owner AND heartbeat_at >= :fresh))")
+        where = (
+            "AND (lease_owner IS NULL OR (lease_until < :now AND state != 'submitting') OR NOT EXISTS "
+            "(SELECT 1 FROM instances WHERE instances.id = tasks.lease_owner AND heartbeat_at >= :fresh))"
+        )
         if due:
             where += " AND (next_poll_at IS NULL OR next_poll_at <= :now)"
         if download:
@@ -350,21 +382,33 @@ class TaskStore:
             where = where.replace("lease_owner IS NULL", "lease_owner IS NULL OR lease_owner = :owner")
             where += " AND state = 'succeeded' AND download_state != 'downloaded'"
         with self._lock:
-            return self._update(task_id, now, {**changes, "lease_owner": owner, "lease_until": until}, where,
-                                {"now": now, "fresh": now - INSTANCE_STALE_SECONDS, "owner": owner})
+            return self._update(
+                task_id,
+                now,
+                {**changes, "lease_owner": owner, "lease_until": until},
+                where,
+                {"now": now, "fresh": now - INSTANCE_STALE_SECONDS, "owner": owner},
+            )
 
     def release_sync(self, task_id: str, owner: str, until: float, now: float, **changes: Any) -> TaskRecord | None:
         """Give back the lease ``owner`` took until ``until`` (applying ``changes``); None when that lease is no
         longer held (it lapsed, or the same owner took a new one since, say a download after its poll)."""
         with self._lock:
-            return self._update(task_id, now, {**changes, "lease_owner": None, "lease_until": None},
-                                "AND lease_owner = :owner AND lease_until = :until", {"owner": owner, "until": until})
+            return self._update(
+                task_id,
+                now,
+                {**changes, "lease_owner": None, "lease_until": None},
+                "AND lease_owner = :owner AND lease_until = :until",
+                {"owner": owner, "until": until},
+            )
 
     def hurry_sync(self, task_id: str, when: float) -> None:
         """Bring the shared next poll forward to ``when`` (someone is waiting on the task)."""
         with self._lock:
-            self._conn.execute("UPDATE tasks SET next_poll_at = ? WHERE id = ? AND "
-                               "(next_poll_at IS NULL OR next_poll_at > ?)", (when, task_id, when))
+            self._conn.execute(
+                "UPDATE tasks SET next_poll_at = ? WHERE id = ? AND (next_poll_at IS NULL OR next_poll_at > ?)",
+                (when, task_id, when),
+            )
 
     def register_instance_sync(self, instance_id: str, now: float) -> None:
         """Record this process; forget instances on this host whose process is gone.
@@ -379,26 +423,31 @@ class TaskStore:
                 if row["pid"] == os.getpid() or not _pid_alive(row["pid"]):
                     self._conn.execute("DELETE FROM instances WHERE id = ?", (row["id"],))
             self._conn.execute("DELETE FROM instances WHERE heartbeat_at < ?", (now - 86400,))
-            self._conn.execute("INSERT INTO instances (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
-                               (instance_id, host, os.getpid(), now, now))
+            self._conn.execute(
+                "INSERT INTO instances (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+                (instance_id, host, os.getpid(), now, now),
+            )
 
     def heartbeat_sync(self, instance_id: str, now: float) -> None:
         with self._lock:
             self._conn.execute(
                 "INSERT INTO instances (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-                (instance_id, socket.gethostname(), os.getpid(), now, now))
+                (instance_id, socket.gethostname(), os.getpid(), now, now),
+            )
 
     def unregister_instance_sync(self, instance_id: str) -> None:
         with self._lock:
             self._conn.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
-            self._conn.execute("UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
-                               (instance_id,))
+            self._conn.execute(
+                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", (instance_id,)
+            )
 
     def live_instances_sync(self, now: float) -> set[str]:
         with self._lock:
-            rows = self._conn.execute("SELECT id FROM instances WHERE heartbeat_at >= ?",
-                                      (now - INSTANCE_STALE_SECONDS,)).fetchall()
+            rows = self._conn.execute(
+                "SELECT id FROM instances WHERE heartbeat_at >= ?", (now - INSTANCE_STALE_SECONDS,)
+            ).fetchall()
         return {row["id"] for row in rows}
 
     # -- queries ------------------------------------------------------------------------
@@ -436,7 +485,9 @@ class TaskStore:
         """Tasks of this endpoint with a provider id, submitted by us since ``since`` (for clock offsets)."""
         return self._many(
             "SELECT * FROM tasks WHERE endpoint = ? AND remote_id IS NOT NULL AND adopted = 0 "
-            "AND submitted_at >= ? ORDER BY submitted_at DESC LIMIT 50", (endpoint, since))
+            "AND submitted_at >= ? ORDER BY submitted_at DESC LIMIT 50",
+            (endpoint, since),
+        )
 
     def spent_since_sync(self, since: float) -> float:
         """Estimated spend of tasks created since ``since`` that were, or may yet be, billed."""

@@ -78,11 +78,15 @@ def run(workdir: Path) -> list[Scenario]:
     """Start the server on a free loopback port, run every server scenario, read back each one's checks."""
     node()  # the system Node must exist (this also installs tests/clients)
     port = _free_port()
-    env = {**os.environ, "WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(workdir / "data"),
-           "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(workdir / "data")}
     log = (workdir / "server.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--http", "--port", str(port)],
-                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "wan_video_mcp.server.cli", "serve", "--http", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -94,8 +98,23 @@ def run(workdir: Path) -> list[Scenario]:
                     raise RuntimeError(f"the server did not start: {(workdir / 'server.log').read_text()}") from None
                 time.sleep(0.2)
         out = workdir / "results"
-        subprocess.run([str(NODE22), str(CONFORMANCE), "server", "--url", f"http://127.0.0.1:{port}/mcp",
-                        "--suite", SUITE, "-o", str(out)], cwd=REPO, capture_output=True, timeout=600, check=False)
+        subprocess.run(
+            [
+                str(NODE22),
+                str(CONFORMANCE),
+                "server",
+                "--url",
+                f"http://127.0.0.1:{port}/mcp",
+                "--suite",
+                SUITE,
+                "-o",
+                str(out),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -104,11 +123,17 @@ def run(workdir: Path) -> list[Scenario]:
     for checks in sorted(out.glob("server-*/checks.json")):
         name = re.sub(r"-\d{4}-\d{2}-\d{2}T[\d-]+Z?$", "", checks.parent.name.removeprefix("server-"))
         items = json.loads(checks.read_text())
-        scenarios.append(Scenario(
-            name=name,
-            failures=tuple(f"{c.get('id')}: {c.get('errorMessage')}" for c in items if c.get("status") == "FAILURE"),
-            warnings=tuple(f"{c.get('id')}: {c.get('errorMessage')}" for c in items if c.get("status") == "WARNING"),
-        ))
+        scenarios.append(
+            Scenario(
+                name=name,
+                failures=tuple(
+                    f"{c.get('id')}: {c.get('errorMessage')}" for c in items if c.get("status") == "FAILURE"
+                ),
+                warnings=tuple(
+                    f"{c.get('id')}: {c.get('errorMessage')}" for c in items if c.get("status") == "WARNING"
+                ),
+            )
+        )
     return scenarios
 
 
@@ -118,14 +143,19 @@ def main() -> int:
     counted = [s for s in scenarios if s.name not in EXCLUDED]
     for scenario in scenarios:
         if scenario.name in EXCLUDED:
-            print(f"excluded  {scenario.name}: {EXCLUDED[scenario.name]}"
-                  f"{' (passes anyway)' if scenario.passed else ''}")
+            print(
+                f"excluded  {scenario.name}: {EXCLUDED[scenario.name]}{' (passes anyway)' if scenario.passed else ''}"
+            )
         else:
-            print(f"{'pass' if scenario.passed else 'FAIL':<9} {scenario.name}"
-                  + "".join(f"\n          {f}" for f in scenario.failures + scenario.warnings))
+            print(
+                f"{'pass' if scenario.passed else 'FAIL':<9} {scenario.name}"
+                + "".join(f"\n          {f}" for f in scenario.failures + scenario.warnings)
+            )
     passing = sum(s.passed for s in counted)
-    print(f"\n{len(scenarios)} scenarios: {passing} of {len(counted)} that test this server pass; "
-          f"{len(scenarios) - len(counted)} excluded (they need the suite's fixtures)")
+    print(
+        f"\n{len(scenarios)} scenarios: {passing} of {len(counted)} that test this server pass; "
+        f"{len(scenarios) - len(counted)} excluded (they need the suite's fixtures)"
+    )
     return 0 if passing == len(counted) else 1
 
 

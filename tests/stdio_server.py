@@ -32,12 +32,13 @@ def server_run(tmp_path: Path, env: dict[str, str], name: str = "server") -> Ser
         "WAN_POLL_MIN_SECONDS": "0.2",
         "WAN_POLL_MAX_SECONDS": "1",
         "WAN_LOG_LEVEL": "DEBUG",
-        "PYTHONPATH": str(REPO),
     }
     script = 'echo $$ > "$1"; exec "$0" -m server.cli serve 2>>"$2"'
     params = StdioServerParameters(
-        command="sh", args=["-c", script, sys.executable, str(pidfile), str(logfile)],
-        env=base_env | env, cwd=str(REPO),
+        command="sh",
+        args=["-c", script, sys.executable, str(pidfile), str(logfile)],
+        env=base_env | env,
+        cwd=str(REPO),
     )
     return ServerRun(params, pidfile, logfile, data_dir)
 

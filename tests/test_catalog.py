@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.catalog import (
+from wan_video_mcp.server.catalog import (
     CNY_PER_USD,
     DEFAULT_MODEL,
     IDEMPOTENCY_KEY_MAX,
@@ -39,7 +39,7 @@ from server.catalog import (
     models_for,
     validate,
 )
-from server.errors import InvalidRequest
+from wan_video_mcp.server.errors import InvalidRequest
 
 CATALOGS: dict[str, tuple[ModelSpec, ...]] = {
     "all": MODELS,
@@ -195,20 +195,27 @@ def _model_cases(spec: ModelSpec) -> Iterator[Case]:
         for kind, url in URLS.items():
             yield f"{name} {kind}", _with(spec, **{name: url}), _takes(spec, name) and kind in kinds
     for kind, url in URLS.items():
-        yield f"reference_video_urls [{kind}]", _with(spec, reference_video_urls=[url]), (
-            _takes(spec, "reference_video_urls") and kind in HTTP_KINDS
+        yield (
+            f"reference_video_urls [{kind}]",
+            _with(spec, reference_video_urls=[url]),
+            (_takes(spec, "reference_video_urls") and kind in HTTP_KINDS),
         )
     for count in (0, 1, 3, 4):
         urls = [f"https://example.com/character{i}.mp4" for i in range(1, count + 1)]
-        yield f"reference_video_urls with {count} items", _with(spec, reference_video_urls=urls), (
-            _takes(spec, "reference_video_urls") and 1 <= count <= 3
+        yield (
+            f"reference_video_urls with {count} items",
+            _with(spec, reference_video_urls=urls),
+            (_takes(spec, "reference_video_urls") and 1 <= count <= 3),
         )
     yield "reference_video_urls as a bare string", _with(spec, reference_video_urls=GOOD_MEDIA["img_url"]), False
     for name in REQUIRED_MEDIA[spec.family]:
         yield f"{name} missing", _without(spec, name), False
     if spec.family is Family.KF2V:
-        yield "last_frame_url without first_frame_url", _without(spec, "first_frame_url") | {
-            "last_frame_url": GOOD_MEDIA["last_frame_url"]}, False
+        yield (
+            "last_frame_url without first_frame_url",
+            _without(spec, "first_frame_url") | {"last_frame_url": GOOD_MEDIA["last_frame_url"]},
+            False,
+        )
 
 
 def _common_cases(spec: ModelSpec) -> Iterator[Case]:
@@ -234,8 +241,11 @@ def _common_cases(spec: ModelSpec) -> Iterator[Case]:
 
     # Negative prompt.
     for length in (NEGATIVE_PROMPT_MAX, NEGATIVE_PROMPT_MAX + 1):
-        yield f"negative_prompt of {length} chars", _with(spec, negative_prompt="n" * length), (
-            length <= NEGATIVE_PROMPT_MAX)
+        yield (
+            f"negative_prompt of {length} chars",
+            _with(spec, negative_prompt="n" * length),
+            (length <= NEGATIVE_PROMPT_MAX),
+        )
     for label, text, ok in (
         ("empty", "", True),
         ("spaces only", "  ", True),
@@ -312,27 +322,39 @@ def _case_groups() -> Iterator[Any]:
     default = get_model(DEFAULT_MODEL)
     yield group("all", f"no model named, so {DEFAULT_MODEL}", _without_model(_model_cases(default), default))
     # Narrowed catalogs drop fields and regroup the schema's per-model blocks.
-    for catalog in ("us", "only wan2.1-t2v-turbo", "only wan2.2-kf2v-flash", "only wan2.6-r2v",
-                    "only wan2.6-i2v-flash"):
+    for catalog in (
+        "us",
+        "only wan2.1-t2v-turbo",
+        "only wan2.2-kf2v-flash",
+        "only wan2.6-r2v",
+        "only wan2.6-i2v-flash",
+    ):
         for spec in CATALOGS[catalog]:
             yield group(catalog, spec.id, _model_cases(spec))
         only = CATALOGS[catalog][0]
         yield group(catalog, f"no model named, so {only.id}", _without_model(_model_cases(only), only))
     # Every model, offered or not, in every region and in one-model catalogs.
     for catalog in ("intl", "us", "cn", *(f"only {s.id}" for s in MODELS)):
-        yield group(catalog, "which models are offered", [
-            (f"{spec.id} minimal call", _base(spec), spec in CATALOGS[catalog]) for spec in MODELS])
-    yield group("all", "unknown models and non-object arguments", [
-        ("unknown model", {"model": "wan9-t2v", "prompt": PROMPT}, False),
-        ("upper-case id", {"model": "WAN2.6-T2V", "prompt": PROMPT}, False),
-        ("empty model id", {"model": "", "prompt": PROMPT}, False),
-        ("us wire name", {"model": "wan2.6-t2v-us", "prompt": PROMPT}, False),
-        ("Beijing wire name", {"model": "wanx2.1-t2v-turbo", "prompt": PROMPT}, False),
-        ("arguments as a list", [PROMPT], False),
-        ("arguments as a string", PROMPT, False),
-        ("arguments as null", None, False),
-        ("empty arguments (the default model needs a prompt)", {}, False),
-    ])
+        yield group(
+            catalog,
+            "which models are offered",
+            [(f"{spec.id} minimal call", _base(spec), spec in CATALOGS[catalog]) for spec in MODELS],
+        )
+    yield group(
+        "all",
+        "unknown models and non-object arguments",
+        [
+            ("unknown model", {"model": "wan9-t2v", "prompt": PROMPT}, False),
+            ("upper-case id", {"model": "WAN2.6-T2V", "prompt": PROMPT}, False),
+            ("empty model id", {"model": "", "prompt": PROMPT}, False),
+            ("us wire name", {"model": "wan2.6-t2v-us", "prompt": PROMPT}, False),
+            ("Beijing wire name", {"model": "wanx2.1-t2v-turbo", "prompt": PROMPT}, False),
+            ("arguments as a list", [PROMPT], False),
+            ("arguments as a string", PROMPT, False),
+            ("arguments as null", None, False),
+            ("empty arguments (the default model needs a prompt)", {}, False),
+        ],
+    )
 
 
 CASE_GROUPS = list(_case_groups())
@@ -389,13 +411,17 @@ def _values_for(name: str) -> st.SearchStrategy[Any]:
         st.lists(st.text(max_size=8), max_size=4),
         st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
     )
-    url = st.one_of(st.sampled_from(list(URLS.values())), st.text(max_size=20).map("https://example.com/".__add__),
-                    st.text(max_size=30))
+    url = st.one_of(
+        st.sampled_from(list(URLS.values())),
+        st.text(max_size=20).map("https://example.com/".__add__),
+        st.text(max_size=30),
+    )
     near = {
         "model": st.sampled_from([*_OFFERED_IDS, "wan9-t2v", "wan2.6-t2v-us", "wanx2.1-t2v-turbo"]),
         "prompt": st.one_of(st.text(max_size=40), st.integers(790, UNION_PROMPT_MAX + 5).map("狐".__mul__)),
-        "negative_prompt": st.one_of(st.text(max_size=40),
-                                     st.integers(NEGATIVE_PROMPT_MAX - 2, NEGATIVE_PROMPT_MAX + 2).map("n".__mul__)),
+        "negative_prompt": st.one_of(
+            st.text(max_size=40), st.integers(NEGATIVE_PROMPT_MAX - 2, NEGATIVE_PROMPT_MAX + 2).map("n".__mul__)
+        ),
         "size": st.sampled_from([*SIZE_TIER, *TIERS]),
         "resolution": st.sampled_from([*TIERS, *SIZE_TIER]),
         "duration": st.one_of(st.integers(-1, 17), st.sampled_from([5.0, 10.0, 15.0, 5.5])),
@@ -460,171 +486,250 @@ def _error(arguments: Any, catalog: str = "all") -> InvalidRequest:
 _T2V_IDS = ", ".join(spec.id for spec in MODELS)
 ERROR_CASES = [
     pytest.param(
-        {"model": "wan2.1-t2v-turbo", "prompt": PROMPT, "size": "1920*1080"}, "all", "size",
+        {"model": "wan2.1-t2v-turbo", "prompt": PROMPT, "size": "1920*1080"},
+        "all",
+        "size",
         "size '1920*1080' is not available for wan2.1-t2v-turbo; "
         "allowed: 832*480, 480*832, 624*624, 1280*720, 720*1280, 960*960, 1088*832, 832*1088",
         id="a size of another tier names the model's sizes",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "size": "832*480"}, "all", "size",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "size": "832*480"},
+        "all",
+        "size",
         "size '832*480' is not available for wan2.6-t2v; allowed: 1280*720, 720*1280, 960*960, 1088*832, "
         "832*1088, 1920*1080, 1080*1920, 1440*1440, 1632*1248, 1248*1632",
         id="wan2.6 has no 480P sizes",
     ),
     pytest.param(
-        {"model": "wan2.6-i2v", "img_url": GOOD_MEDIA["img_url"], "resolution": "480P"}, "all", "resolution",
+        {"model": "wan2.6-i2v", "img_url": GOOD_MEDIA["img_url"], "resolution": "480P"},
+        "all",
+        "resolution",
         "resolution '480P' is not available for wan2.6-i2v; allowed: 720P, 1080P",
         id="a tier the model lacks names its tiers",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "size": "1280x720"}, "all", "size",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "size": "1280x720"},
+        "all",
+        "size",
         "size '1280x720' is not valid; allowed: " + ", ".join(SIZE_TIER),
         id="a malformed size lists every size",
     ),
     pytest.param(
-        {"model": "wan2.6-i2v", "img_url": GOOD_MEDIA["img_url"], "size": "1280*720"}, "all", "size",
+        {"model": "wan2.6-i2v", "img_url": GOOD_MEDIA["img_url"], "size": "1280*720"},
+        "all",
+        "size",
         "wan2.6-i2v takes resolution, not size",
         id="size on an image model points to resolution",
     ),
     pytest.param(
-        {"model": "wan2.5-t2v-preview", "prompt": PROMPT, "duration": 7}, "all", "duration",
+        {"model": "wan2.5-t2v-preview", "prompt": PROMPT, "duration": 7},
+        "all",
+        "duration",
         "duration 7 is not available for wan2.5-t2v-preview; allowed: 5, 10",
         id="a duration outside the model's set names the set",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "duration": 16}, "all", "duration",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "duration": 16},
+        "all",
+        "duration",
         "duration 16 is out of range; allowed: 2..15",
         id="a duration beyond every model names the catalog range",
     ),
     pytest.param(
-        {"model": "wan2.1-i2v-turbo", "img_url": GOOD_MEDIA["img_url"], "duration": 2}, "all", "duration",
+        {"model": "wan2.1-i2v-turbo", "img_url": GOOD_MEDIA["img_url"], "duration": 2},
+        "all",
+        "duration",
         "duration 2 is not available for wan2.1-i2v-turbo; allowed: 3, 4, 5",
         id="wan2.1-i2v-turbo takes 3 to 5 seconds",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "duration": True}, "all", "duration",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "duration": True},
+        "all",
+        "duration",
         "duration must be an integer, got True",
         id="a boolean is not a duration",
     ),
     pytest.param(
-        {"model": "wan2.2-t2v-plus", "prompt": "p" * 801}, "all", "prompt",
+        {"model": "wan2.2-t2v-plus", "prompt": "p" * 801},
+        "all",
+        "prompt",
         "prompt is 801 characters; wan2.2-t2v-plus allows at most 800 (prompts are not truncated: shorten it)",
         id="an over-long prompt is rejected with the model's limit",
     ),
     pytest.param(
-        {"model": "wan2.2-t2v-plus", "prompt": "p" * 1501}, "all", "prompt",
+        {"model": "wan2.2-t2v-plus", "prompt": "p" * 1501},
+        "all",
+        "prompt",
         "prompt is 1501 characters; wan2.2-t2v-plus allows at most 800 (prompts are not truncated: shorten it)",
         id="a prompt over every limit is rejected with the model's limit",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": "p" * 1501}, "all", "prompt",
+        {"model": "wan2.6-t2v", "prompt": "p" * 1501},
+        "all",
+        "prompt",
         "prompt is 1501 characters; wan2.6-t2v allows at most 1500 (prompts are not truncated: shorten it)",
         id="an over-long wan2.6 prompt is rejected with its limit",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": "fox\x1bsnow"}, "all", "prompt",
+        {"model": "wan2.6-t2v", "prompt": "fox\x1bsnow"},
+        "all",
+        "prompt",
         "prompt 'fox\x1bsnow' is not a usable prompt (it is blank or contains control characters)",
         id="a control character in the prompt",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": "   "}, "all", "prompt",
+        {"model": "wan2.6-t2v", "prompt": "   "},
+        "all",
+        "prompt",
         "prompt '   ' is not a usable prompt (it is blank or contains control characters)",
         id="a blank prompt",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v"}, "all", "prompt", "prompt is required for wan2.6-t2v",
+        {"model": "wan2.6-t2v"},
+        "all",
+        "prompt",
+        "prompt is required for wan2.6-t2v",
         id="a text model needs a prompt",
     ),
     pytest.param(
-        {"model": "wan2.6-i2v", "prompt": PROMPT}, "all", "img_url", "img_url is required for wan2.6-i2v",
+        {"model": "wan2.6-i2v", "prompt": PROMPT},
+        "all",
+        "img_url",
+        "img_url is required for wan2.6-i2v",
         id="an image model needs an image",
     ),
     pytest.param(
-        {"model": "wan2.1-kf2v-plus", "last_frame_url": GOOD_MEDIA["last_frame_url"]}, "all", "first_frame_url",
+        {"model": "wan2.1-kf2v-plus", "last_frame_url": GOOD_MEDIA["last_frame_url"]},
+        "all",
+        "first_frame_url",
         "first_frame_url is required for wan2.1-kf2v-plus",
         id="a first/last-frame model needs the first frame",
     ),
     pytest.param(
-        {"model": "wan2.6-i2v", "img_url": "oss://bucket/fox.png"}, "all", "img_url",
+        {"model": "wan2.6-i2v", "img_url": "oss://bucket/fox.png"},
+        "all",
+        "img_url",
         "img_url 'oss://bucket/fox.png' is not an http(s) URL or a data:image/(png|jpeg|jpg|bmp|webp);base64 URL",
         id="an oss URL is not an accepted image",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "img_url": GOOD_MEDIA["img_url"]}, "all", "img_url",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "img_url": GOOD_MEDIA["img_url"]},
+        "all",
+        "img_url",
         "img_url is not used by wan2.6-t2v (t2v model)",
         id="an image on a text model",
     ),
     pytest.param(
-        {"model": "wan2.2-t2v-plus", "prompt": PROMPT, "audio": True}, "all", "audio",
+        {"model": "wan2.2-t2v-plus", "prompt": PROMPT, "audio": True},
+        "all",
+        "audio",
         "audio is not supported by wan2.2-t2v-plus, which makes silent videos",
         id="audio on a silent model",
     ),
     pytest.param(
-        {"model": "wan2.6-r2v", "prompt": PROMPT, "reference_video_urls": GOOD_MEDIA["reference_video_urls"],
-         "audio_url": "https://example.com/voice.mp3"}, "all", "audio_url",
+        {
+            "model": "wan2.6-r2v",
+            "prompt": PROMPT,
+            "reference_video_urls": GOOD_MEDIA["reference_video_urls"],
+            "audio_url": "https://example.com/voice.mp3",
+        },
+        "all",
+        "audio_url",
         "audio_url is not supported by wan2.6-r2v",
         id="a driving audio file on the reference-video model",
     ),
     pytest.param(
-        {"model": "wan2.5-t2v-preview", "prompt": PROMPT, "shot_type": "multi"}, "all", "shot_type",
+        {"model": "wan2.5-t2v-preview", "prompt": PROMPT, "shot_type": "multi"},
+        "all",
+        "shot_type",
         "shot_type is not supported by wan2.5-t2v-preview; only wan2.6 models take it",
         id="shot_type before wan2.6",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "shot_type": "multi", "prompt_extend": False}, "all", "shot_type",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "shot_type": "multi", "prompt_extend": False},
+        "all",
+        "shot_type",
         "shot_type 'multi' takes effect only with prompt_extend=true; set prompt_extend to true or drop shot_type",
         id="multi-shot without prompt rewriting",
     ),
     pytest.param(
-        {"model": "wan2.6-i2v-flash", "img_url": GOOD_MEDIA["img_url"], "audio": False,
-         "audio_url": "https://example.com/voice.mp3"}, "all", "audio",
+        {
+            "model": "wan2.6-i2v-flash",
+            "img_url": GOOD_MEDIA["img_url"],
+            "audio": False,
+            "audio_url": "https://example.com/voice.mp3",
+        },
+        "all",
+        "audio",
         "audio=false conflicts with audio_url; drop one of them",
         id="audio=false with a driving audio file",
     ),
     pytest.param(
-        {"model": "wan2.6-r2v", "prompt": PROMPT,
-         "reference_video_urls": [f"https://example.com/c{i}.mp4" for i in range(4)]}, "all", "reference_video_urls",
+        {
+            "model": "wan2.6-r2v",
+            "prompt": PROMPT,
+            "reference_video_urls": [f"https://example.com/c{i}.mp4" for i in range(4)],
+        },
+        "all",
+        "reference_video_urls",
         "reference_video_urls has 4 items; allowed: 1..3",
         id="four reference videos",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "seed": SEED_MAX + 1}, "all", "seed",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "seed": SEED_MAX + 1},
+        "all",
+        "seed",
         "seed 2147483648 is out of range; allowed: 0..2147483647",
         id="a seed beyond 2^31-1",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "negative_prompt": "n" * 501}, "all", "negative_prompt",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "negative_prompt": "n" * 501},
+        "all",
+        "negative_prompt",
         "negative_prompt is 501 characters; at most 500 allowed",
         id="an over-long negative prompt",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "wait_seconds": 901}, "all", "wait_seconds",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "wait_seconds": 901},
+        "all",
+        "wait_seconds",
         "wait_seconds 901 is out of range; allowed: 0..900",
         id="waiting longer than the cap",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "idempotency_key": "order 42"}, "all", "idempotency_key",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "idempotency_key": "order 42"},
+        "all",
+        "idempotency_key",
         "idempotency_key 'order 42' is not made of letters, digits and . _ : -",
         id="an idempotency key with a space",
     ),
     pytest.param(
-        {"model": "wan9-t2v", "prompt": PROMPT}, "all", "model",
+        {"model": "wan9-t2v", "prompt": PROMPT},
+        "all",
+        "model",
         f"model 'wan9-t2v' is not available; allowed: {_T2V_IDS}",
         id="an unknown model lists the offered ones",
     ),
     pytest.param(
-        {"model": "wan2.5-t2v-preview", "prompt": PROMPT}, "us", "model",
+        {"model": "wan2.5-t2v-preview", "prompt": PROMPT},
+        "us",
+        "model",
         "model 'wan2.5-t2v-preview' is not available (known, but not offered by this provider or region); "
         "allowed: wan2.6-t2v, wan2.6-i2v",
         id="a model the region does not offer",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "reference_video_urls": ["https://example.com/c.mp4"]}, "us",
-        "reference_video_urls", "reference_video_urls is not accepted by any model this server offers",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "reference_video_urls": ["https://example.com/c.mp4"]},
+        "us",
+        "reference_video_urls",
+        "reference_video_urls is not accepted by any model this server offers",
         id="a field no offered model takes",
     ),
     pytest.param(
-        {"model": "wan2.6-t2v", "prompt": PROMPT, "parameters": {"size": "1280*720"}}, "all", "parameters",
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "parameters": {"size": "1280*720"}},
+        "all",
+        "parameters",
         "unknown field 'parameters'; allowed fields: " + ", ".join(input_schema()["properties"]),
         id="an unknown field lists the allowed ones",
     ),
@@ -690,8 +795,16 @@ def test_the_catalog_holds_exactly_the_reference_models() -> None:
 
 @pytest.mark.parametrize("spec", MODELS, ids=lambda spec: spec.id)
 def test_each_models_rules_match_the_reference_table(spec: ModelSpec) -> None:
-    actual = (spec.tiers, spec.default_size or spec.default_tier, spec.durations, spec.default_duration,
-              spec.prompt_max, spec.audio, spec.audio_url, spec.shot_type)
+    actual = (
+        spec.tiers,
+        spec.default_size or spec.default_tier,
+        spec.durations,
+        spec.default_duration,
+        spec.prompt_max,
+        spec.audio,
+        spec.audio_url,
+        spec.shot_type,
+    )
     assert actual == REFERENCE[spec.id]
     assert spec.default_tier in spec.tiers
     assert spec.default_duration in spec.durations
@@ -707,9 +820,15 @@ def test_validation_fills_each_models_defaults(spec: ModelSpec) -> None:
     if "reference_video_urls" in media:
         media["reference_video_urls"] = tuple(media["reference_video_urls"])
     expected = GenerationRequest(
-        model=spec.id, family=spec.family, prompt=PROMPT,
-        size=spec.default_size if uses_size else None, resolution=None if uses_size else spec.default_tier,
-        duration=spec.default_duration, prompt_extend=True, watermark=False, **media,
+        model=spec.id,
+        family=spec.family,
+        prompt=PROMPT,
+        size=spec.default_size if uses_size else None,
+        resolution=None if uses_size else spec.default_tier,
+        duration=spec.default_duration,
+        prompt_extend=True,
+        watermark=False,
+        **media,
     )
     assert validate(_base(spec)) == ValidatedCall(
         request=expected, wait_seconds=WAIT_SECONDS_DEFAULT, idempotency_key=None, force_new=False, dry_run=False
@@ -749,8 +868,11 @@ def test_spelling_out_defaults_does_not_change_the_fingerprint(spec: ModelSpec) 
     implicit = validate(_base(spec)).request
     explicit = validate(_explicit_defaults(spec)).request
     assert explicit.fingerprint() == implicit.fingerprint()
-    assert (explicit.size, explicit.resolution, explicit.duration) == (implicit.size, implicit.resolution,
-                                                                         implicit.duration)
+    assert (explicit.size, explicit.resolution, explicit.duration) == (
+        implicit.size,
+        implicit.resolution,
+        implicit.duration,
+    )
 
 
 def _variations(spec: ModelSpec) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -758,8 +880,10 @@ def _variations(spec: ModelSpec) -> Iterator[tuple[str, dict[str, Any]]]:
     default_shape = spec.default_size or spec.default_tier
     for shape in spec.sizes or spec.tiers:
         if shape != default_shape:
-            yield f"{'size' if spec.sizes else 'resolution'}={shape}", _with(spec, **{
-                "size" if spec.sizes else "resolution": shape})
+            yield (
+                f"{'size' if spec.sizes else 'resolution'}={shape}",
+                _with(spec, **{"size" if spec.sizes else "resolution": shape}),
+            )
     for duration in spec.durations:
         if duration != spec.default_duration:
             yield f"duration={duration}", _with(spec, duration=duration)
@@ -781,8 +905,12 @@ def _variations(spec: ModelSpec) -> Iterator[tuple[str, dict[str, Any]]]:
     if spec.family is Family.KF2V:
         yield "a last frame", _with(spec, last_frame_url=GOOD_MEDIA["last_frame_url"])
     if spec.family is Family.R2V:
-        yield "two reference videos", _with(spec, reference_video_urls=[*GOOD_MEDIA["reference_video_urls"],
-                                                                        "https://example.com/character2.mp4"])
+        yield (
+            "two reference videos",
+            _with(
+                spec, reference_video_urls=[*GOOD_MEDIA["reference_video_urls"], "https://example.com/character2.mp4"]
+            ),
+        )
 
 
 @pytest.mark.parametrize("spec", MODELS, ids=lambda spec: spec.id)
@@ -846,25 +974,55 @@ def test_every_tier_of_every_model_has_a_price(spec: ModelSpec) -> None:
     ("arguments", "amount", "note"),
     [
         pytest.param({"model": "wan2.6-t2v", "prompt": PROMPT, "duration": 10}, 1.5, "", id="wan2.6 1080P 10s"),
-        pytest.param({"model": "wan2.6-t2v", "prompt": PROMPT, "size": "1280*720", "duration": 2}, 0.2, "",
-                     id="wan2.6 720P 2s"),
+        pytest.param(
+            {"model": "wan2.6-t2v", "prompt": PROMPT, "size": "1280*720", "duration": 2}, 0.2, "", id="wan2.6 720P 2s"
+        ),
         pytest.param({"model": "wan2.1-t2v-turbo", "prompt": PROMPT}, 0.18, "", id="wan2.1 turbo 5s"),
-        pytest.param({"model": "wan2.6-i2v-flash", "img_url": GOOD_MEDIA["img_url"], "resolution": "720P"}, 0.25,
-                     "silent (audio=false) costs half", id="flash with sound"),
-        pytest.param({"model": "wan2.6-i2v-flash", "img_url": GOOD_MEDIA["img_url"], "resolution": "720P",
-                      "audio": False}, 0.125, "silent (audio=false) costs half", id="flash silent"),
-        pytest.param({"model": "wan2.6-i2v-flash", "img_url": GOOD_MEDIA["img_url"], "duration": 10,
-                      "audio": False}, 0.375, "silent (audio=false) costs half", id="flash silent 1080P 10s"),
-        pytest.param({"model": "wan2.6-i2v-flash", "img_url": GOOD_MEDIA["img_url"],
-                      "audio_url": "https://example.com/voice.mp3"}, 0.375, "silent (audio=false) costs half",
-                     id="flash with a driving audio file"),
-        pytest.param({"model": "wan2.5-t2v-preview", "prompt": PROMPT, "size": "832*480"}, round(1.5 / 7.1, 4),
-                     "converted from CNY at 7.1/USD", id="wan2.5 480P in CNY"),
-        pytest.param({"model": "wan2.6-r2v", "prompt": PROMPT,
-                      "reference_video_urls": GOOD_MEDIA["reference_video_urls"], "duration": 10},
-                     round(10 / 7.1, 4),
-                     "billed on output seconds plus the reference videos' seconds; converted from CNY at 7.1/USD",
-                     id="r2v notes the reference seconds"),
+        pytest.param(
+            {"model": "wan2.6-i2v-flash", "img_url": GOOD_MEDIA["img_url"], "resolution": "720P"},
+            0.25,
+            "silent (audio=false) costs half",
+            id="flash with sound",
+        ),
+        pytest.param(
+            {"model": "wan2.6-i2v-flash", "img_url": GOOD_MEDIA["img_url"], "resolution": "720P", "audio": False},
+            0.125,
+            "silent (audio=false) costs half",
+            id="flash silent",
+        ),
+        pytest.param(
+            {"model": "wan2.6-i2v-flash", "img_url": GOOD_MEDIA["img_url"], "duration": 10, "audio": False},
+            0.375,
+            "silent (audio=false) costs half",
+            id="flash silent 1080P 10s",
+        ),
+        pytest.param(
+            {
+                "model": "wan2.6-i2v-flash",
+                "img_url": GOOD_MEDIA["img_url"],
+                "audio_url": "https://example.com/voice.mp3",
+            },
+            0.375,
+            "silent (audio=false) costs half",
+            id="flash with a driving audio file",
+        ),
+        pytest.param(
+            {"model": "wan2.5-t2v-preview", "prompt": PROMPT, "size": "832*480"},
+            round(1.5 / 7.1, 4),
+            "converted from CNY at 7.1/USD",
+            id="wan2.5 480P in CNY",
+        ),
+        pytest.param(
+            {
+                "model": "wan2.6-r2v",
+                "prompt": PROMPT,
+                "reference_video_urls": GOOD_MEDIA["reference_video_urls"],
+                "duration": 10,
+            },
+            round(10 / 7.1, 4),
+            "billed on output seconds plus the reference videos' seconds; converted from CNY at 7.1/USD",
+            id="r2v notes the reference seconds",
+        ),
     ],
 )
 def test_known_prices(arguments: dict[str, Any], amount: float, note: str) -> None:

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from mcp import Client
 
-from server.store import TaskStore
 from tests.stdio_server import REPO, server_run, text_of
 from tests.test_e2e import _free_port, sim_env, simulator
+from wan_video_mcp.server.store import TaskStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -56,9 +56,15 @@ async def test_a_store_that_is_not_a_database_is_named_in_one_line_and_never_tou
 
 def test_the_cli_names_a_broken_store_in_one_line(tmp_path):
     (tmp_path / "tasks.sqlite3").write_bytes(b"\x00garbage" * 64)
-    env = {**os.environ, "WAN_MCP_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "server.cli", "tasks"], env=env, capture_output=True, text=True,
-                          timeout=60, cwd=REPO)
+    env = {**os.environ, "WAN_MCP_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "wan_video_mcp.server.cli", "tasks"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and str(tmp_path / "tasks.sqlite3") in done.stderr
 
@@ -66,8 +72,10 @@ def test_the_cli_names_a_broken_store_in_one_line(tmp_path):
 async def test_leftover_parts_of_stopped_processes_are_removed_on_start(tmp_path):
     videos = tmp_path / "data" / "videos"
     videos.mkdir(parents=True)
-    orphans = [videos / "wan_0123456789abcdef0123.p_0123456789ab.1f2e3d4c5b6a.part",  # a stopped process's
-               videos / "wan_0123456789abcdef0123.1f2e3d4c5b6a.part"]  # an older, untagged one
+    orphans = [
+        videos / "wan_0123456789abcdef0123.p_0123456789ab.1f2e3d4c5b6a.part",  # a stopped process's
+        videos / "wan_0123456789abcdef0123.1f2e3d4c5b6a.part",
+    ]  # an older, untagged one
     for orphan in orphans:
         orphan.write_bytes(b"half a video")
     keep = videos / "wan_0123456789abcdef0123.mp4"
@@ -108,14 +116,27 @@ async def test_an_oversized_poll_answer_keeps_the_servers_memory_bounded(tmp_pat
 
 async def test_idle_http_sessions_are_closed(tmp_path):
     port = _free_port()
-    env = {**os.environ, "WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(tmp_path),
-           "WAN_HTTP_SESSION_IDLE_SECONDS": "1", "PYTHONPATH": str(REPO)}
-    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--http", "--port", str(port)],
-                              env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "WAN_PROVIDER": "simulator",
+        "WAN_MCP_DATA_DIR": str(tmp_path),
+        "WAN_HTTP_SESSION_IDLE_SECONDS": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "wan_video_mcp.server.cli", "serve", "--http", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/mcp"
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    }
     ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
     try:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -127,8 +148,11 @@ async def test_idle_http_sessions_are_closed(tmp_path):
                 except httpx.ConnectError:
                     assert time.monotonic() < deadline, "the server did not start"
                     await anyio.sleep(0.2)
-            session = {**headers, "mcp-session-id": first.headers["mcp-session-id"],
-                       "mcp-protocol-version": "2025-06-18"}
+            session = {
+                **headers,
+                "mcp-session-id": first.headers["mcp-session-id"],
+                "mcp-protocol-version": "2025-06-18",
+            }
             assert (await http.post(url, json=ping, headers=session)).status_code == 200
             await anyio.sleep(3)
             expired = await http.post(url, json=ping, headers=session)
@@ -141,13 +165,15 @@ async def test_idle_http_sessions_are_closed(tmp_path):
 def test_a_version_1_store_is_migrated_forward_with_its_tasks(tmp_path):
     import sqlite3
 
-    from server.store import _MIGRATIONS
+    from wan_video_mcp.server.store import _MIGRATIONS
 
     path = tmp_path / "tasks.sqlite3"
     with sqlite3.connect(path) as conn:
         conn.executescript(_MIGRATIONS[0])
-        conn.execute("INSERT INTO tasks (id, created_at, updated_at, provider, endpoint, model, request_json, "
-                     "fingerprint, state) VALUES ('wan_old', 1, 1, 'dashscope', 'e', 'm', '{}', 'f', 'queued')")
+        conn.execute(
+            "INSERT INTO tasks (id, created_at, updated_at, provider, endpoint, model, request_json, "
+            "fingerprint, state) VALUES ('wan_old', 1, 1, 'dashscope', 'e', 'm', '{}', 'f', 'queued')"
+        )
         conn.execute("PRAGMA user_version = 1")
     conn.close()
     store = TaskStore(path)

@@ -14,9 +14,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from server.app import version
-from server.ports import SERVE_HTTP_PORT, SIMULATOR_PORT
-from server.simulator import Simulator, SimulatorConfig
+from wan_video_mcp.server.app import version
+from wan_video_mcp.server.ports import SERVE_HTTP_PORT, SIMULATOR_PORT
+from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +26,14 @@ CANARY = "sk-canary-cli-93e1aa"
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("WAN_", "DASHSCOPE_"))}
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env=clean | {"PYTHONPATH": str(REPO)} | (env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "wan_video_mcp.server.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean | (env or {}),
+    )
 
 
 def test_version_prints_the_installed_version():
@@ -82,10 +88,12 @@ def test_doctor_finds_a_data_directory_it_cannot_write(tmp_path):
 async def test_doctor_online_asks_the_provider_and_tells_a_refused_key_from_an_accepted_one(tmp_path):
     async with Simulator(SimulatorConfig(required_key=CANARY)) as sim:
         env = {"DASHSCOPE_BASE_URL": sim.base_url, "WAN_MCP_DATA_DIR": str(tmp_path)}
-        good = await anyio.to_thread.run_sync(lambda: cli("doctor", "--online", env=env | {
-            "DASHSCOPE_API_KEY": CANARY}))
-        bad = await anyio.to_thread.run_sync(lambda: cli("doctor", "--online", env=env | {
-            "DASHSCOPE_API_KEY": "sk-wrong"}))
+        good = await anyio.to_thread.run_sync(
+            lambda: cli("doctor", "--online", env=env | {"DASHSCOPE_API_KEY": CANARY})
+        )
+        bad = await anyio.to_thread.run_sync(
+            lambda: cli("doctor", "--online", env=env | {"DASHSCOPE_API_KEY": "sk-wrong"})
+        )
     assert good.returncode == 0 and "ok   provider: answered and accepted the key" in good.stdout
     assert bad.returncode == 1 and "FAIL provider: refused the key" in bad.stdout
     assert CANARY not in good.stdout + good.stderr
@@ -93,9 +101,22 @@ async def test_doctor_online_asks_the_provider_and_tells_a_refused_key_from_an_a
 
 def test_generate_saves_the_video_with_plain_progress_lines_when_stdout_is_not_a_terminal(tmp_path):
     out = tmp_path / "clip.mp4"
-    done = cli("generate", "--provider", "simulator", "--data-dir", str(tmp_path / "data"), "--prompt",
-               "a red kite over the dunes", "--duration", "2", "--size", "1280*720", "--out", str(out),
-               env={"WAN_SIM_RUN_SECONDS": "3", "WAN_SIM_QUEUE_SECONDS": "1"})
+    done = cli(
+        "generate",
+        "--provider",
+        "simulator",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--prompt",
+        "a red kite over the dunes",
+        "--duration",
+        "2",
+        "--size",
+        "1280*720",
+        "--out",
+        str(out),
+        env={"WAN_SIM_RUN_SECONDS": "3", "WAN_SIM_QUEUE_SECONDS": "1"},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"[SIMULATED] Saved {out}" in done.stdout and "1280x720" in done.stdout
     assert "%]" in done.stdout and "\x1b[" not in done.stdout  # plain lines, no terminal control codes
@@ -103,8 +124,7 @@ def test_generate_saves_the_video_with_plain_progress_lines_when_stdout_is_not_a
 
 
 def test_generate_reports_a_bad_field_and_submits_nothing(tmp_path):
-    done = cli("generate", "--provider", "simulator", "--data-dir", str(tmp_path), "--prompt", "x",
-               "--duration", "99")
+    done = cli("generate", "--provider", "simulator", "--data-dir", str(tmp_path), "--prompt", "x", "--duration", "99")
     assert done.returncode == 1 and "duration 99 is out of range" in done.stdout
     assert "No tasks recorded yet" in cli("tasks", "--data-dir", str(tmp_path)).stdout
 
@@ -112,11 +132,31 @@ def test_generate_reports_a_bad_field_and_submits_nothing(tmp_path):
 def test_generate_draws_a_live_progress_bar_on_a_terminal(tmp_path):
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "generate", "--provider", "simulator", "--data-dir",
-         str(tmp_path / "data"), "--prompt", "a slow tide", "--duration", "2", "--size", "1280*720",
-         "--out", str(tmp_path / "tide.mp4")],
-        cwd=REPO, stdin=follower, stdout=follower, stderr=subprocess.DEVNULL, close_fds=True,
-        env={**os.environ, "PYTHONPATH": str(REPO), "WAN_SIM_RUN_SECONDS": "4", "COLUMNS": "100"})
+        [
+            sys.executable,
+            "-m",
+            "wan_video_mcp.server.cli",
+            "generate",
+            "--provider",
+            "simulator",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--prompt",
+            "a slow tide",
+            "--duration",
+            "2",
+            "--size",
+            "1280*720",
+            "--out",
+            str(tmp_path / "tide.mp4"),
+        ],
+        cwd=REPO,
+        stdin=follower,
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        env={**os.environ, "WAN_SIM_RUN_SECONDS": "4", "COLUMNS": "100"},
+    )
     os.close(follower)
     screen = b""
     while True:
@@ -136,11 +176,29 @@ def test_generate_draws_a_live_progress_bar_on_a_terminal(tmp_path):
 @pytest.mark.anyio
 async def test_ctrl_c_stops_waiting_keeps_the_task_and_fetch_resumes_it(tmp_path):
     async with Simulator(SimulatorConfig(queue_seconds=0.5, run_seconds=600, jitter=0.0, fps=4)) as sim:
-        env = {**os.environ, "PYTHONPATH": str(REPO), "WAN_PROVIDER": "dashscope", "DASHSCOPE_API_KEY": "sk-test",
-               "DASHSCOPE_BASE_URL": sim.base_url, "WAN_MCP_DATA_DIR": str(tmp_path / "data")}
+        env = {
+            **os.environ,
+            "WAN_PROVIDER": "dashscope",
+            "DASHSCOPE_API_KEY": "sk-test",
+            "DASHSCOPE_BASE_URL": sim.base_url,
+            "WAN_MCP_DATA_DIR": str(tmp_path / "data"),
+        }
         process = await anyio.open_process(
-            [sys.executable, "-m", "server.cli", "generate", "--prompt", "an endless render", "--duration", "2",
-             "--size", "1280*720"], cwd=str(REPO), env=env)
+            [
+                sys.executable,
+                "-m",
+                "wan_video_mcp.server.cli",
+                "generate",
+                "--prompt",
+                "an endless render",
+                "--duration",
+                "2",
+                "--size",
+                "1280*720",
+            ],
+            cwd=str(REPO),
+            env=env,
+        )
         with anyio.fail_after(60):
             while sim.stats.submits_accepted == 0 or not _task_ids(tmp_path / "data"):
                 await anyio.sleep(0.1)
@@ -154,8 +212,19 @@ async def test_ctrl_c_stops_waiting_keeps_the_task_and_fetch_resumes_it(tmp_path
         assert code == 130 and f"wan-video-mcp fetch {task_id}" in output, output
         sim.advance(700)
         fetched = await anyio.run_process(
-            [sys.executable, "-m", "server.cli", "fetch", task_id, "--out", str(tmp_path / "resumed.mp4")],
-            cwd=str(REPO), env=env, check=False)
+            [
+                sys.executable,
+                "-m",
+                "wan_video_mcp.server.cli",
+                "fetch",
+                task_id,
+                "--out",
+                str(tmp_path / "resumed.mp4"),
+            ],
+            cwd=str(REPO),
+            env=env,
+            check=False,
+        )
     assert fetched.returncode == 0, fetched.stdout.decode() + fetched.stderr.decode()
     assert (tmp_path / "resumed.mp4").stat().st_size > 0
     assert sim.stats.submits == 1

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from server.catalog import markdown_table
-from server.config import Settings
-from server.hosts import host_entry
+from wan_video_mcp.server.catalog import markdown_table
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.hosts import host_entry
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
@@ -29,18 +29,36 @@ def test_the_readme_starts_with_the_demo_and_the_test_commands():
 
 def test_every_documented_setting_is_read_from_the_environment():
     env = {
-        "WAN_PROVIDER": "newapi", "WAN_API_KEY": "sk-gw", "WAN_BASE_URL": "https://gw.test/",
-        "WAN_MCP_DATA_DIR": "/tmp/wan-x", "WAN_DEDUPE_WINDOW_SECONDS": "30", "WAN_MAX_COST_PER_TASK": "1.5",
-        "WAN_MAX_COST_PER_DAY": "20", "WAN_AUTO_DOWNLOAD": "false", "WAN_POLL_MIN_SECONDS": "2",
-        "WAN_POLL_MAX_SECONDS": "20", "WAN_POLL_QPS": "5", "WAN_MAX_WAIT_SECONDS": "240",
+        "WAN_PROVIDER": "newapi",
+        "WAN_API_KEY": "sk-gw",
+        "WAN_BASE_URL": "https://gw.test/",
+        "WAN_MCP_DATA_DIR": "/tmp/wan-x",
+        "WAN_DEDUPE_WINDOW_SECONDS": "30",
+        "WAN_MAX_COST_PER_TASK": "1.5",
+        "WAN_MAX_COST_PER_DAY": "20",
+        "WAN_AUTO_DOWNLOAD": "false",
+        "WAN_POLL_MIN_SECONDS": "2",
+        "WAN_POLL_MAX_SECONDS": "20",
+        "WAN_POLL_QPS": "5",
+        "WAN_MAX_WAIT_SECONDS": "240",
     }
     settings = Settings.from_env(env)
     assert (settings.provider, settings.api_key.get_secret_value(), settings.base_url) == (
-        "newapi", "sk-gw", "https://gw.test")
+        "newapi",
+        "sk-gw",
+        "https://gw.test",
+    )
     assert (settings.dedupe_window_seconds, settings.max_cost_per_task_usd, settings.max_cost_per_day_usd) == (
-        30, 1.5, 20)
+        30,
+        1.5,
+        20,
+    )
     assert (settings.auto_download, settings.poll_min_seconds, settings.poll_max_seconds, settings.poll_qps) == (
-        False, 2, 20, 5)
+        False,
+        2,
+        20,
+        5,
+    )
     assert settings.max_wait_seconds == 240
     for name in env:
         assert f"`{name}`" in README or name in README, name

@@ -18,8 +18,8 @@ import anyio
 import httpx
 import pytest
 
-from server import downloads
-from server.downloads import (
+from wan_video_mcp.server import downloads
+from wan_video_mcp.server.downloads import (
     AddressPolicy,
     DownloadFailed,
     DownloadResult,
@@ -31,8 +31,8 @@ from server.downloads import (
     redact_url,
     video_path,
 )
-from server.errors import DownloadError, VideoUnavailable
-from server.simulator import RenderJob, render_mp4
+from wan_video_mcp.server.errors import DownloadError, VideoUnavailable
+from wan_video_mcp.server.simulator import RenderJob, render_mp4
 
 OSS_URL = (
     "https://dashscope-result-bj.oss-cn-beijing.aliyuncs.com/1d/ab/task-1.mp4"
@@ -348,7 +348,7 @@ async def test_a_non_http_url_is_refused_without_retry(dest: Path) -> None:
 
 @pytest.mark.anyio
 async def test_logs_and_messages_never_show_the_signed_query(dest: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="server.downloads")
+    caplog.set_level(logging.DEBUG, logger="wan_video_mcp.server.downloads")
 
     async with make_client(lambda request: httpx.Response(200, content=BODY)) as client:
         await download(client, OSS_URL, dest)

@@ -19,8 +19,10 @@ import anyio
 import httpx
 import pytest
 
-from server.addresses import LINK_LOCAL, LOOPBACK, METADATA, OTHER, PRIVATE, PUBLIC, address_category, pin
-from server.downloads import (
+from tests.hostile_http import HostileServer
+from tests.test_downloads import mux_silence
+from wan_video_mcp.server.addresses import LINK_LOCAL, LOOPBACK, METADATA, OTHER, PRIVATE, PUBLIC, address_category, pin
+from wan_video_mcp.server.downloads import (
     MAX_REDIRECTS,
     AddressPolicy,
     DownloadFailed,
@@ -30,9 +32,7 @@ from server.downloads import (
     verify_video_file,
     video_path,
 )
-from server.simulator import RenderJob, render_mp4
-from tests.hostile_http import HostileServer
-from tests.test_downloads import mux_silence
+from wan_video_mcp.server.simulator import RenderJob, render_mp4
 
 # The simulator and these tests serve from 127.0.0.1: loopback is allowed, nothing else non-public.
 LOOPBACK_POLICY = AddressPolicy.for_base_url("http://127.0.0.1:8000")
@@ -40,8 +40,9 @@ LOOPBACK_POLICY = AddressPolicy.for_base_url("http://127.0.0.1:8000")
 MP4_SIGNATURE_THEN_GARBAGE = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(range(256)) * 40
 # Boxes that tile the file exactly (an ftyp, then a "moov" of noise): only PyAV can tell it is no video.
 _NOISE = bytes(range(256)) * 40
-TILED_GARBAGE = (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
-                 + (8 + len(_NOISE)).to_bytes(4, "big") + b"moov" + _NOISE)
+TILED_GARBAGE = (
+    b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + (8 + len(_NOISE)).to_bytes(4, "big") + b"moov" + _NOISE
+)
 HTML = (
     b"<!DOCTYPE html>\n<html><head><title>Sign in to Hotel WiFi</title></head>\n<body>"
     + b"<p>Please accept the terms of use to continue browsing.</p>" * 50
@@ -376,9 +377,7 @@ async def test_without_a_policy_only_public_addresses_are_allowed(
 
 
 @pytest.mark.anyio
-async def test_the_callers_headers_reach_the_first_origin_only(
-    server: HostileServer, dest: Path, mp4: bytes
-) -> None:
+async def test_the_callers_headers_reach_the_first_origin_only(server: HostileServer, dest: Path, mp4: bytes) -> None:
     with HostileServer() as storage:
         storage.route("/v.mp4", body=mp4, content_type="video/mp4")
         server.redirect("/content", "/content2")  # same origin: the caller's headers go along
@@ -625,8 +624,13 @@ def test_remove_orphaned_parts_deletes_part_files_unless_kept(tmp_path: Path) ->
     (videos / "nested" / "d.0123456789ab.part").write_bytes(b"x")
 
     assert remove_orphaned_parts(videos, keep=lambda path: ".run-1." in path.name) == 2
-    assert sorted(p.name for p in videos.iterdir()) == ["a.mp4", "b.run-1.0123456789ab.part", "dir.part", "nested",
-                                                        "notes.txt"]
+    assert sorted(p.name for p in videos.iterdir()) == [
+        "a.mp4",
+        "b.run-1.0123456789ab.part",
+        "dir.part",
+        "nested",
+        "notes.txt",
+    ]
     assert (videos / "nested" / "d.0123456789ab.part").exists()
     assert remove_orphaned_parts(videos) == 1
     assert remove_orphaned_parts(videos) == 0

@@ -21,9 +21,9 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from server.simulator import Simulator, SimulatorConfig
 from tests.stdio_server import REPO, server_run, text_of
 from tests.test_schema_lint import TOOLS_LIST_BUDGET
+from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -48,7 +48,6 @@ def _stored_remote_id(data_dir: Path) -> str | None:
     with contextlib.closing(sqlite3.connect(db)) as conn:
         row = conn.execute("SELECT remote_id FROM tasks").fetchone()
     return row[0] if row else None
-
 
 
 async def test_tools_list_carries_every_model_rule_in_a_valid_2020_12_schema_within_20_kb(tmp_path):
@@ -155,8 +154,9 @@ async def test_a_pending_handle_then_check_then_fetch_with_exactly_one_submit(tm
         async def on_progress(value, total, message):
             progress.append(message)
 
-        first = await client.call_tool("generate_video", {"prompt": "a slow sunrise", "wait_seconds": 2},
-                                       progress_callback=on_progress)
+        first = await client.call_tool(
+            "generate_video", {"prompt": "a slow sunrise", "wait_seconds": 2}, progress_callback=on_progress
+        )
         handle = first.structured_content
         assert handle["status"] in ("queued", "running") and handle["poll_after_seconds"] > 0
         assert "check_task" in handle["next_step"] and progress
@@ -170,8 +170,10 @@ async def test_a_pending_handle_then_check_then_fetch_with_exactly_one_submit(tm
         [link] = [c for c in fetched.content if isinstance(c, types.ResourceLink)]
         read = await client.read_resource(str(link.uri))
         listed = await client.call_tool("list_tasks", {"status": "succeeded"})
-    assert hashlib.sha256(base64.b64decode(read.contents[0].blob)).hexdigest() == \
-        fetched.structured_content["video"]["sha256"]
+    assert (
+        hashlib.sha256(base64.b64decode(read.contents[0].blob)).hexdigest()
+        == fetched.structured_content["video"]["sha256"]
+    )
     assert listed.structured_content["tasks"][0]["task_id"] == handle["task_id"]
     assert sim.stats.submits == 1
 
@@ -221,8 +223,9 @@ async def test_killing_the_server_mid_wait_loses_nothing_and_submits_nothing_new
 async def test_throttled_submits_honour_retry_after_and_create_one_task(tmp_path):
     async with simulator() as sim, Client(server_run(tmp_path, sim_env(sim)).params) as client:
         sim.faults.submit(429, count=2, retry_after=0.2)
-        result = await client.call_tool("generate_video", {"prompt": "patience", "size": "1280*720", "duration": 2,
-                                                           "wait_seconds": 60})
+        result = await client.call_tool(
+            "generate_video", {"prompt": "patience", "size": "1280*720", "duration": 2, "wait_seconds": 60}
+        )
     assert result.structured_content["status"] == "succeeded", text_of(result)
     assert sim.stats.submits == 3 and sim.stats.submits_accepted == 1
 
@@ -253,10 +256,13 @@ async def test_the_default_wait_returns_a_handle_for_a_3_minute_task_with_progre
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
 
-    async with simulator(queue_seconds=5, run_seconds=175) as sim, \
-            Client(server_run(tmp_path, sim_env(sim)).params) as client:
-        result = await client.call_tool("generate_video", {"prompt": "a three minute render"},
-                                        progress_callback=on_progress)
+    async with (
+        simulator(queue_seconds=5, run_seconds=175) as sim,
+        Client(server_run(tmp_path, sim_env(sim)).params) as client,
+    ):
+        result = await client.call_tool(
+            "generate_video", {"prompt": "a three minute render"}, progress_callback=on_progress
+        )
     handle = result.structured_content
     assert not result.is_error and handle["status"] in ("queued", "running")
     assert handle["task_id"] and handle["poll_after_seconds"] > 0 and "check_task" in handle["next_step"]
@@ -267,9 +273,12 @@ async def test_the_default_wait_returns_a_handle_for_a_3_minute_task_with_progre
 
 async def test_streamable_http_serves_the_same_tools_on_loopback(tmp_path):
     port = _free_port()
-    env = {**os.environ, "WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(tmp_path)}
     process = await anyio.open_process(
-        [sys.executable, "-m", "server.cli", "serve", "--http", "--port", str(port)], env=env, cwd=str(REPO))
+        [sys.executable, "-m", "wan_video_mcp.server.cli", "serve", "--http", "--port", str(port)],
+        env=env,
+        cwd=str(REPO),
+    )
     try:
         with anyio.fail_after(30):
             while True:
@@ -299,8 +308,11 @@ async def test_the_demo_saves_a_playable_mp4_that_matches_the_request(tmp_path):
 
     out = tmp_path / "demo.mp4"
     result = await anyio.run_process(
-        [sys.executable, "-m", "server.cli", "demo", "--out", str(out), "--render-seconds", "2"],
-        cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+        [sys.executable, "-m", "wan_video_mcp.server.cli", "demo", "--out", str(out), "--render-seconds", "2"],
+        cwd=str(tmp_path),
+        env={**os.environ},
+        check=False,
+    )
     stdout = result.stdout.decode()
     assert result.returncode == 0, stdout + result.stderr.decode()
     assert f"Saved {out}" in stdout and "matches server: True" in stdout
@@ -314,9 +326,12 @@ async def test_the_demo_saves_a_playable_mp4_that_matches_the_request(tmp_path):
 async def test_the_standalone_simulator_command_serves_dashscope_on_loopback(tmp_path):
     import httpx
 
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ}
     process = await anyio.open_process(
-        [sys.executable, "-m", "server.cli", "simulate", "--port", "0", "--run-seconds", "1"], env=env, cwd=str(REPO))
+        [sys.executable, "-m", "wan_video_mcp.server.cli", "simulate", "--port", "0", "--run-seconds", "1"],
+        env=env,
+        cwd=str(REPO),
+    )
     try:
         assert process.stdout is not None
         with anyio.fail_after(20):
@@ -326,7 +341,8 @@ async def test_the_standalone_simulator_command_serves_dashscope_on_loopback(tmp
             answer = await http.post(
                 f"{line}/services/aigc/video-generation/video-synthesis",
                 headers={"Authorization": "Bearer sk-x", "X-DashScope-Async": "enable"},
-                json={"model": "wan2.6-t2v", "input": {"prompt": "hello"}, "parameters": {"size": "1280*720"}})
+                json={"model": "wan2.6-t2v", "input": {"prompt": "hello"}, "parameters": {"size": "1280*720"}},
+            )
         assert answer.status_code == 200 and answer.json()["output"]["task_status"] == "PENDING"
         assert answer.headers["X-Wan-Simulator"] == "1"
     finally:

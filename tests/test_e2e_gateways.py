@@ -16,12 +16,12 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
-from server.catalog import MODELS, models_for
-from server.providers.newapi import NEWAPI_FAMILIES
-from server.providers.vtrix import VTRIX_MODEL_IDS
-from server.providers.yuto import YUTO_MODELS
-from server.simulator import Simulator, SimulatorConfig
 from tests.stdio_server import server_run, text_of
+from wan_video_mcp.server.catalog import MODELS, models_for
+from wan_video_mcp.server.providers.newapi import NEWAPI_FAMILIES
+from wan_video_mcp.server.providers.vtrix import VTRIX_MODEL_IDS
+from wan_video_mcp.server.providers.yuto import YUTO_MODELS
+from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -38,7 +38,6 @@ async def simulator(**config: Any) -> AsyncIterator[Simulator]:
         yield sim
 
 
-
 @dataclass(frozen=True)
 class Case:
     provider: str
@@ -49,22 +48,43 @@ class Case:
 
     def env(self, sim: Simulator) -> dict[str, str]:
         if self.provider == "dashscope":
-            return {"WAN_PROVIDER": "dashscope", "DASHSCOPE_BASE_URL": sim.root_url + "/qwen/api/v1",
-                    "DASHSCOPE_API_KEY": KEY}
+            return {
+                "WAN_PROVIDER": "dashscope",
+                "DASHSCOPE_BASE_URL": sim.root_url + "/qwen/api/v1",
+                "DASHSCOPE_API_KEY": KEY,
+            }
         return {"WAN_PROVIDER": self.provider, "WAN_BASE_URL": sim.root_url, "WAN_API_KEY": KEY}
 
 
 CASES = [
-    Case("newapi", "newapi", frozenset(s.id for s in MODELS if s.family in NEWAPI_FAMILIES),
-         {"prompt": "a paper boat on a lake", "size": "1280*720", "duration": 2}, (1280, 720)),
-    Case("yuto", "yuto", frozenset(YUTO_MODELS),
-         {"model": "wan2.6-i2v", "prompt": "the cat jumps", "img_url": IMG, "resolution": "720P", "duration": 2},
-         (1280, 720)),
-    Case("vtrix", "vtrix", frozenset(VTRIX_MODEL_IDS),
-         {"prompt": "a kitten running in the moonlight", "size": "1280*720", "duration": 2}, (1280, 720)),
-    Case("dashscope", "/qwen/api/v1", frozenset(s.id for s in models_for("intl")),
-         {"model": "wan2.6-i2v", "prompt": "the cat jumps", "img_url": IMG, "resolution": "720P", "duration": 2},
-         (1280, 720)),
+    Case(
+        "newapi",
+        "newapi",
+        frozenset(s.id for s in MODELS if s.family in NEWAPI_FAMILIES),
+        {"prompt": "a paper boat on a lake", "size": "1280*720", "duration": 2},
+        (1280, 720),
+    ),
+    Case(
+        "yuto",
+        "yuto",
+        frozenset(YUTO_MODELS),
+        {"model": "wan2.6-i2v", "prompt": "the cat jumps", "img_url": IMG, "resolution": "720P", "duration": 2},
+        (1280, 720),
+    ),
+    Case(
+        "vtrix",
+        "vtrix",
+        frozenset(VTRIX_MODEL_IDS),
+        {"prompt": "a kitten running in the moonlight", "size": "1280*720", "duration": 2},
+        (1280, 720),
+    ),
+    Case(
+        "dashscope",
+        "/qwen/api/v1",
+        frozenset(s.id for s in models_for("intl")),
+        {"model": "wan2.6-i2v", "prompt": "the cat jumps", "img_url": IMG, "resolution": "720P", "duration": 2},
+        (1280, 720),
+    ),
 ]
 
 

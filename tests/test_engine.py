@@ -19,14 +19,14 @@ import anyio
 import httpx
 import pytest
 
-from server.catalog import MODELS, validate
-from server.config import Settings
-from server.downloads import AddressPolicy
-from server.errors import BudgetExceeded, InvalidRequest, NotConfigured, ProviderError, VideoUnavailable
-from server.jobs import JobEngine
-from server.providers.base import RemoteStatus, RemoteTask
-from server.store import TaskRecord, TaskStore
 from tests.test_downloads import _real_mp4
+from wan_video_mcp.server.catalog import MODELS, validate
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.downloads import AddressPolicy
+from wan_video_mcp.server.errors import BudgetExceeded, InvalidRequest, NotConfigured, ProviderError, VideoUnavailable
+from wan_video_mcp.server.jobs import JobEngine
+from wan_video_mcp.server.providers.base import RemoteStatus, RemoteTask
+from wan_video_mcp.server.store import TaskRecord, TaskStore
 
 pytestmark = pytest.mark.anyio
 
@@ -85,9 +85,15 @@ class FakeProvider:
             return RemoteStatus(remote_id, "expired")
         done = task["state"] == "succeeded"
         # Like DashScope: the original prompt is repeated once the task has succeeded.
-        return RemoteStatus(remote_id, task["state"], video_url=self.url if done else None,
-                            error_code=task.get("code"), error_message=task.get("message"),
-                            prompt=task.get("prompt") if done else None, submitted_at=task["submitted"])
+        return RemoteStatus(
+            remote_id,
+            task["state"],
+            video_url=self.url if done else None,
+            error_code=task.get("code"),
+            error_message=task.get("message"),
+            prompt=task.get("prompt") if done else None,
+            submitted_at=task["submitted"],
+        )
 
     async def cancel(self, remote_id: str) -> None:
         self.tasks[remote_id]["state"] = "canceled"
@@ -96,16 +102,25 @@ class FakeProvider:
         self.lists += 1
         if not self.has_list:
             return None
-        return [RemoteStatus(rid, t["state"], model=t["model"], submitted_at=t["submitted"])
-                for rid, t in self.tasks.items()]
+        return [
+            RemoteStatus(rid, t["state"], model=t["model"], submitted_at=t["submitted"])
+            for rid, t in self.tasks.items()
+        ]
 
     def download_target(self, remote_id: str, status: RemoteStatus) -> tuple[str, dict[str, str]]:
         return status.video_url or "", {}
 
 
 def settings_for(tmp_path: Path, **overrides) -> Settings:
-    values = dict(data_dir=tmp_path, poll_min_seconds=0.02, poll_max_seconds=0.1, poll_qps=1000,
-                  reconcile_interval_seconds=0.1, retry_base_seconds=0.01, dedupe_window_seconds=600)
+    values = dict(
+        data_dir=tmp_path,
+        poll_min_seconds=0.02,
+        poll_max_seconds=0.1,
+        poll_qps=1000,
+        reconcile_interval_seconds=0.1,
+        retry_base_seconds=0.01,
+        dedupe_window_seconds=600,
+    )
     return Settings(**(values | overrides))
 
 
@@ -118,15 +133,24 @@ def file_server(requests: list[httpx.Request]) -> httpx.MockTransport:
 
 
 @asynccontextmanager
-async def running_engine(tmp_path: Path, provider: FakeProvider, clock=time.time,
-                         **overrides) -> AsyncIterator[JobEngine]:
+async def running_engine(
+    tmp_path: Path, provider: FakeProvider, clock=time.time, **overrides
+) -> AsyncIterator[JobEngine]:
     settings = settings_for(tmp_path, **overrides)
     store = TaskStore(settings.db_path)
     downloads: list[httpx.Request] = []
     async with httpx.AsyncClient(transport=file_server(downloads)) as client:
-        engine = JobEngine(store=store, provider=provider, client=client, settings=settings, endpoint="fake",
-                           models=MODELS, key_configured=overrides.get("key", True) is not False,
-                           address_policy=AddressPolicy(resolve=_public_dns), clock=clock)
+        engine = JobEngine(
+            store=store,
+            provider=provider,
+            client=client,
+            settings=settings,
+            endpoint="fake",
+            models=MODELS,
+            key_configured=overrides.get("key", True) is not False,
+            address_policy=AddressPolicy(resolve=_public_dns),
+            clock=clock,
+        )
         engine.download_requests = downloads  # type: ignore[attr-defined]
         async with anyio.create_task_group() as tg:
             await engine.start(tg)
@@ -212,10 +236,18 @@ async def test_a_repeated_idempotency_key_returns_its_task_and_a_reused_key_with
 
 
 async def test_a_429_then_success_creates_exactly_one_task(tmp_path):
-    provider = FakeProvider(submit_errors=[
-        ProviderError("throttled", provider_code="Throttling", http_status=429, retryable=True, created=False,
-                      retry_after=0.05),
-    ])
+    provider = FakeProvider(
+        submit_errors=[
+            ProviderError(
+                "throttled",
+                provider_code="Throttling",
+                http_status=429,
+                retryable=True,
+                created=False,
+                retry_after=0.05,
+            ),
+        ]
+    )
     async with running_engine(tmp_path, provider) as engine:
         outcome = await engine.submit(call())
     assert outcome.record.state == "queued"
@@ -224,9 +256,11 @@ async def test_a_429_then_success_creates_exactly_one_task(tmp_path):
 
 
 async def test_a_refused_submit_is_recorded_as_failed_and_reported(tmp_path):
-    provider = FakeProvider(submit_errors=[
-        ProviderError("bad key", provider_code="InvalidApiKey", http_status=401, retryable=False, created=False),
-    ])
+    provider = FakeProvider(
+        submit_errors=[
+            ProviderError("bad key", provider_code="InvalidApiKey", http_status=401, retryable=False, created=False),
+        ]
+    )
     async with running_engine(tmp_path, provider) as engine:
         with pytest.raises(ProviderError):
             await engine.submit(call())
@@ -236,9 +270,11 @@ async def test_a_refused_submit_is_recorded_as_failed_and_reported(tmp_path):
 
 
 async def test_a_timeout_after_sending_is_reconciled_from_the_task_list_never_resent(tmp_path):
-    provider = FakeProvider(submit_errors=[
-        ProviderError("read timeout", retryable=False, created=None),
-    ])
+    provider = FakeProvider(
+        submit_errors=[
+            ProviderError("read timeout", retryable=False, created=None),
+        ]
+    )
     async with running_engine(tmp_path, provider) as engine:
         outcome = await engine.submit(call())
         assert outcome.record.state == "unknown"
@@ -303,10 +339,12 @@ async def test_without_a_task_list_an_unknown_submit_stays_unknown_and_is_not_re
 
 
 async def test_poll_errors_are_retried_and_the_task_still_completes(tmp_path):
-    provider = FakeProvider(poll_errors=[
-        ProviderError("busy", http_status=503, retryable=True, retry_after=0.01),
-        ProviderError("reset", retryable=True),
-    ])
+    provider = FakeProvider(
+        poll_errors=[
+            ProviderError("busy", http_status=503, retryable=True, retry_after=0.01),
+            ProviderError("reset", retryable=True),
+        ]
+    )
     async with running_engine(tmp_path, provider) as engine:
         outcome = await engine.submit(call())
         provider.finish()
@@ -390,12 +428,22 @@ async def test_the_first_poll_comes_at_a_tenth_of_the_expected_render_and_gaps_g
     settings = settings_for(tmp_path, poll_min_seconds=1.0, poll_max_seconds=30.0)
     store = TaskStore(settings.db_path)
     async with httpx.AsyncClient() as client:
-        engine = JobEngine(store=store, provider=FakeProvider(), client=client, settings=settings, endpoint="fake",
-                           models=MODELS)
+        engine = JobEngine(
+            store=store, provider=FakeProvider(), client=client, settings=settings, endpoint="fake", models=MODELS
+        )
         outcome_request = call(duration=5).request
-        record = TaskRecord(id="wan_x", created_at=1000.0, updated_at=1000.0, provider="fake", endpoint="fake",
-                            model=outcome_request.model, request_json=outcome_request.model_dump_json(),
-                            fingerprint="f", state="queued", submitted_at=1000.0)
+        record = TaskRecord(
+            id="wan_x",
+            created_at=1000.0,
+            updated_at=1000.0,
+            provider="fake",
+            endpoint="fake",
+            model=outcome_request.model,
+            request_json=outcome_request.model_dump_json(),
+            fingerprint="f",
+            state="queued",
+            submitted_at=1000.0,
+        )
         expected = engine.expected_seconds(record)
         times, now = [], 1000.0
         while now - 1000.0 < expected:

@@ -20,9 +20,9 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
-from server.app import build_server
-from server.config import Settings
-from server.simulator import Simulator, SimulatorConfig
+from wan_video_mcp.server.app import build_server
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.anyio
 
@@ -34,8 +34,14 @@ async def stack(tmp_path: Path, **sim_config) -> AsyncIterator[tuple[Client, Sim
     values = dict(queue_seconds=0.2, run_seconds=0.8, jitter=0.0, fps=8, renderer="fallback")
     async with Simulator(SimulatorConfig(**(values | sim_config))) as sim:
         settings = Settings(
-            provider="dashscope", api_key=SecretStr("sk-test"), base_url=sim.base_url, data_dir=tmp_path,
-            poll_min_seconds=0.1, poll_max_seconds=0.5, retry_base_seconds=0.05, reconcile_interval_seconds=0.5,
+            provider="dashscope",
+            api_key=SecretStr("sk-test"),
+            base_url=sim.base_url,
+            data_dir=tmp_path,
+            poll_min_seconds=0.1,
+            poll_max_seconds=0.5,
+            retry_base_seconds=0.05,
+            reconcile_interval_seconds=0.5,
             http_timeout_seconds=1.0,
         )
         async with Client(build_server(settings)) as client:
@@ -86,8 +92,9 @@ async def test_a_lost_submit_that_never_took_effect_stays_unconfirmed_and_is_nev
         first = await generate(client, wait_seconds=0)
         assert first.structured_content["status"] == "unknown", text_of(first)
         assert "do not generate again yet" in first.structured_content["next_step"]
-        checked = await client.call_tool("check_task", {"task_id": first.structured_content["task_id"],
-                                                       "wait_seconds": 6})
+        checked = await client.call_tool(
+            "check_task", {"task_id": first.structured_content["task_id"], "wait_seconds": 6}
+        )
     task = checked.structured_content
     assert task["status"] == "unknown", text_of(checked)
     assert "not confirmed" in task["message"] and "charged" not in text_of(checked)
@@ -174,8 +181,14 @@ async def test_cancel_works_only_while_queued(tmp_path):
 @pytest.mark.parametrize("provider", ["newapi", "yuto", "vtrix"])
 async def test_a_gateway_5xx_after_the_task_was_created_is_never_paid_twice(tmp_path, provider):
     async with Simulator(SimulatorConfig(queue_seconds=0.2, run_seconds=0.8, renderer="fallback")) as sim:
-        settings = Settings(provider=provider, api_key=SecretStr("sk-test"), base_url=sim.root_url,
-                            data_dir=tmp_path, poll_min_seconds=0.1, retry_base_seconds=0.05)
+        settings = Settings(
+            provider=provider,
+            api_key=SecretStr("sk-test"),
+            base_url=sim.root_url,
+            data_dir=tmp_path,
+            poll_min_seconds=0.1,
+            retry_base_seconds=0.05,
+        )
         async with Client(build_server(settings)) as client:
             sim.faults.submit("500", processed=True)
             result = await client.call_tool("generate_video", PROMPT | {"model": "wan2.6-t2v", "wait_seconds": 2})

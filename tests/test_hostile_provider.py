@@ -14,11 +14,11 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from pydantic import SecretStr
 
-from server.app import build_server
-from server.config import Settings
-from server.simulator import Simulator, SimulatorConfig
 from tests.hostile_http import HostileServer
 from tests.stdio_server import text_of
+from wan_video_mcp.server.app import build_server
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.anyio
 
@@ -30,8 +30,14 @@ async def stack(tmp_path: Path) -> AsyncIterator[tuple[Client, Simulator]]:
     config = SimulatorConfig(queue_seconds=0.2, run_seconds=0.6, jitter=0.0, fps=8, renderer="fallback")
     async with Simulator(config) as sim:
         settings = Settings(
-            provider="dashscope", api_key=SecretStr("sk-test"), base_url=sim.base_url, data_dir=tmp_path,
-            poll_min_seconds=0.1, poll_max_seconds=0.5, retry_base_seconds=0.02, max_wait_seconds=20,
+            provider="dashscope",
+            api_key=SecretStr("sk-test"),
+            base_url=sim.base_url,
+            data_dir=tmp_path,
+            poll_min_seconds=0.1,
+            poll_max_seconds=0.5,
+            retry_base_seconds=0.02,
+            max_wait_seconds=20,
         )
         async with Client(build_server(settings)) as client:
             yield client, sim
@@ -56,8 +62,7 @@ async def assert_no_video(client: Client, tmp_path: Path, task_id: str) -> None:
     assert row["download_status"] != "downloaded" and row.get("video_uri") is None
 
 
-@pytest.mark.parametrize(("kind", "why"), [("html", "text/html"), ("text", "text/plain"),
-                                           ("malformed", "MP4")])
+@pytest.mark.parametrize(("kind", "why"), [("html", "text/html"), ("text", "text/plain"), ("malformed", "MP4")])
 async def test_a_200_that_is_not_a_video_is_never_saved_or_served(tmp_path, kind, why):
     async with stack(tmp_path) as (client, sim):
         sim.faults.download(kind, count=50)
@@ -75,8 +80,9 @@ async def test_a_200_that_is_not_a_video_is_never_saved_or_served(tmp_path, kind
 
 async def test_a_redirect_to_another_port_serving_text_is_followed_but_not_saved(tmp_path):
     with HostileServer() as hostile:
-        hostile.route("/internal", body=b"admin console: 84 bytes of something that is not a video",
-                      content_type="text/plain")
+        hostile.route(
+            "/internal", body=b"admin console: 84 bytes of something that is not a video", content_type="text/plain"
+        )
         hostile.redirect("/hop", hostile.url("/internal"))
         async with stack(tmp_path) as (client, sim):
             sim.faults.download("redirect", count=50, location=hostile.url("/hop"))
@@ -86,8 +92,9 @@ async def test_a_redirect_to_another_port_serving_text_is_followed_but_not_saved
     assert fetched.is_error and "text/plain" in text_of(fetched)
 
 
-@pytest.mark.parametrize("target", ["http://10.0.0.1/v.mp4", "http://169.254.169.254/latest/meta-data/",
-                                    "file:///etc/passwd"])
+@pytest.mark.parametrize(
+    "target", ["http://10.0.0.1/v.mp4", "http://169.254.169.254/latest/meta-data/", "file:///etc/passwd"]
+)
 async def test_a_redirect_to_a_private_address_is_refused_without_connecting(tmp_path, target):
     async with stack(tmp_path) as (client, sim):
         sim.faults.download("redirect", count=50, location=target)
@@ -97,7 +104,7 @@ async def test_a_redirect_to_a_private_address_is_refused_without_connecting(tmp
         checked = await client.call_tool("check_task", {"task_id": task_id})
     assert fetched.is_error, text_of(fetched)
     reason = checked.structured_content["message"]
-    assert ("private" in reason or "metadata" in reason or "http(s)" in reason), reason
+    assert "private" in reason or "metadata" in reason or "http(s)" in reason, reason
     # Refused at the first hop it names: one request to the simulator per attempt, none elsewhere.
     assert sim.stats.downloads_completed == 0
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from server.cli import main
-from server.config import Settings
-from server.hosts import HOSTS, config_path, host_entry
 from tests.ts_clients import MCPB_CLI, MCPB_SCHEMAS, NODE22, node, run_plan
+from wan_video_mcp.server.cli import main
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.hosts import HOSTS, config_path, host_entry
 
 CANARY = "sk-canary-hosts-5d1e0c"
 REPO = Path(__file__).resolve().parent.parent
@@ -36,7 +36,8 @@ def home(tmp_path, monkeypatch) -> Path:
 
 @pytest.mark.parametrize("host", HOSTS)
 def test_the_printed_config_names_the_installed_executable_the_provider_and_the_key_variable_but_never_the_key(
-        home, host, capsys, monkeypatch):
+    home, host, capsys, monkeypatch
+):
     monkeypatch.setenv("DASHSCOPE_API_KEY", CANARY)
     assert main(["config", "--client", host]) == 0
     out, err = capsys.readouterr()
@@ -53,10 +54,16 @@ def test_the_printed_config_names_the_installed_executable_the_provider_and_the_
 
 def test_config_paths_follow_each_host_s_documented_location(tmp_path):
     home, cwd = tmp_path / "h", tmp_path / "p"
-    where = {(host, scope, platform): config_path(host, scope, home=home, cwd=cwd, platform=platform, env={})
-             for host in HOSTS for scope in ("user", "project") for platform in ("darwin", "linux", "win32")}
-    assert where["claude-desktop", "user", "darwin"] == \
-        home / "Library/Application Support/Claude/claude_desktop_config.json"
+    where = {
+        (host, scope, platform): config_path(host, scope, home=home, cwd=cwd, platform=platform, env={})
+        for host in HOSTS
+        for scope in ("user", "project")
+        for platform in ("darwin", "linux", "win32")
+    }
+    assert (
+        where["claude-desktop", "user", "darwin"]
+        == home / "Library/Application Support/Claude/claude_desktop_config.json"
+    )
     assert where["claude-desktop", "user", "win32"] == home / "AppData/Roaming/Claude/claude_desktop_config.json"
     assert where["claude-code", "user", "linux"] == home / ".claude.json"
     assert where["claude-code", "project", "linux"] == cwd / ".mcp.json"
@@ -88,8 +95,10 @@ def test_write_creates_a_private_file_and_refuses_to_touch_one_that_is_not_json(
     path = config_path("cursor")
     assert main(["config", "--client", "cursor", "--write"]) == 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert json.loads(path.read_text())["mcpServers"]["wan-video"]["env"]["DASHSCOPE_API_KEY"] == \
-        "${env:DASHSCOPE_API_KEY}"
+    assert (
+        json.loads(path.read_text())["mcpServers"]["wan-video"]["env"]["DASHSCOPE_API_KEY"]
+        == "${env:DASHSCOPE_API_KEY}"
+    )
     path.write_text("{ not json")
     assert main(["config", "--client", "cursor", "--write"]) == 1
     assert "not valid JSON" in capsys.readouterr().err
@@ -107,8 +116,9 @@ def test_vscode_write_adds_the_server_and_its_password_input_once(home):
 def test_a_host_that_passes_a_variable_through_unexpanded_gets_no_key_and_is_told_why():
     settings = Settings.from_env({"DASHSCOPE_API_KEY": "${DASHSCOPE_API_KEY:-}"})
     assert settings.api_key is None and "without filling it in" in settings.describe()
-    placeholder = Settings.from_env({"DASHSCOPE_API_KEY": host_entry(
-        "claude-desktop", Settings(), command=["x"]).entry["env"]["DASHSCOPE_API_KEY"]})
+    placeholder = Settings.from_env(
+        {"DASHSCOPE_API_KEY": host_entry("claude-desktop", Settings(), command=["x"]).entry["env"]["DASHSCOPE_API_KEY"]}
+    )
     assert placeholder.api_key is None and "placeholder" in placeholder.describe()
 
 
@@ -116,26 +126,51 @@ def test_a_host_that_passes_a_variable_through_unexpanded_gets_no_key_and_is_tol
 @pytest.mark.e2e
 async def test_the_command_config_writes_for_claude_desktop_starts_in_a_typescript_client(home, tmp_path):
     node()
-    done = subprocess.run([str(Path(sys.executable).parent / "wan-video-mcp"), "config", "--client",
-                           "claude-desktop", "--provider", "simulator", "--data-dir", str(tmp_path / "data"),
-                           "--write"], env={**os.environ, "HOME": str(home)}, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "wan-video-mcp"),
+            "config",
+            "--client",
+            "claude-desktop",
+            "--provider",
+            "simulator",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--write",
+        ],
+        env={**os.environ, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     entry = json.loads(config_path("claude-desktop").read_text())["mcpServers"]["wan-video"]
     # Exactly what the host would spawn: the command, its args and its env (the transport adds HOME, PATH ...).
     server = {"command": entry["command"], "args": entry["args"], "env": entry["env"]}
-    report = await run_plan("v1", server, [{"op": "list"}, {"op": "call", "name": "generate_video",
-                                                            "arguments": {"prompt": "x", "dry_run": True}}])
+    report = await run_plan(
+        "v1",
+        server,
+        [{"op": "list"}, {"op": "call", "name": "generate_video", "arguments": {"prompt": "x", "dry_run": True}}],
+    )
     assert [t["name"] for t in report["steps"][0]["tools"]] == [
-        "generate_video", "check_task", "fetch_video", "list_tasks", "cancel_task"]
+        "generate_video",
+        "check_task",
+        "fetch_video",
+        "list_tasks",
+        "cancel_task",
+    ]
     assert report["steps"][1]["structuredContent"]["status"] == "dry_run"
     assert "provider simulator" in report["stderr"]
 
 
 def _bundle(tmp_path: Path, home: Path, *args: str) -> tuple[Path, dict]:
     out = tmp_path / "wan.mcpb"
-    done = subprocess.run([sys.executable, "-m", "server.cli", "bundle", "--out", str(out), *args], cwd=REPO,
-                          env={**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "wan_video_mcp.server.cli", "bundle", "--out", str(out), *args],
+        cwd=REPO,
+        env={**os.environ, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert f"Wrote {out}" in done.stdout
     with zipfile.ZipFile(out) as bundle:
@@ -162,8 +197,9 @@ async def test_the_bundle_passes_the_mcpb_cli_and_serves_tools_as_claude_desktop
     unpacked = tmp_path / "installed"
     with zipfile.ZipFile(out) as bundle:
         bundle.extractall(unpacked)
-    validated = subprocess.run([str(NODE22), str(MCPB_CLI), "validate", str(unpacked / "manifest.json")],
-                               capture_output=True, text=True)
+    validated = subprocess.run(
+        [str(NODE22), str(MCPB_CLI), "validate", str(unpacked / "manifest.json")], capture_output=True, text=True
+    )
     assert validated.returncode == 0, validated.stdout + validated.stderr
     # What Claude Desktop does at start: substitute ${__dirname} and the user's answers into mcp_config.
     answers = {"data_dir": str(tmp_path / "data")}
@@ -175,9 +211,11 @@ async def test_the_bundle_passes_the_mcpb_cli_and_serves_tools_as_claude_desktop
         return text
 
     config = manifest["server"]["mcp_config"]
-    server = {"command": config["command"], "args": [fill(a) for a in config["args"]],
-              "env": {k: fill(v) for k, v in config["env"].items()}}
+    server = {
+        "command": config["command"],
+        "args": [fill(a) for a in config["args"]],
+        "env": {k: fill(v) for k, v in config["env"].items()},
+    }
     report = await run_plan("v1", server, [{"op": "list"}])
     assert len(report["steps"][0]["tools"]) == 5
     assert str(tmp_path / "data") in report["stderr"]
-

@@ -41,9 +41,11 @@ async def _both(a: Client, b: Client, name: str, arguments: dict) -> list:
 
 
 async def test_identical_requests_to_two_processes_at_once_create_one_provider_task(tmp_path):
-    async with simulator(run_seconds=30) as sim, \
-            Client(server_run(tmp_path, sim_env(sim), name="desktop").params) as desktop, \
-            Client(server_run(tmp_path, sim_env(sim), name="ide").params) as ide:
+    async with (
+        simulator(run_seconds=30) as sim,
+        Client(server_run(tmp_path, sim_env(sim), name="desktop").params) as desktop,
+        Client(server_run(tmp_path, sim_env(sim), name="ide").params) as ide,
+    ):
         pairs = []
         for n in range(4):
             arguments = {"prompt": f"two hosts, one fox #{n}", "duration": 2, "wait_seconds": 0}
@@ -51,34 +53,47 @@ async def test_identical_requests_to_two_processes_at_once_create_one_provider_t
     for first, second in pairs:
         assert not first.is_error and not second.is_error, (text_of(first), text_of(second))
         assert first.structured_content["task_id"] == second.structured_content["task_id"]
-        assert sorted([first.structured_content["attached"], second.structured_content["attached"]]) == \
-            ["duplicate", "new"]
+        assert sorted([first.structured_content["attached"], second.structured_content["attached"]]) == [
+            "duplicate",
+            "new",
+        ]
     assert sim.stats.submits == 4 and sim.stats.submits_accepted == 4
     assert len(_rows(tmp_path / "data")) == 4
 
 
 async def test_a_shared_idempotency_key_gives_both_processes_the_one_task(tmp_path):
-    async with simulator(run_seconds=30) as sim, \
-            Client(server_run(tmp_path, sim_env(sim), name="desktop").params) as desktop, \
-            Client(server_run(tmp_path, sim_env(sim), name="ide").params) as ide:
+    async with (
+        simulator(run_seconds=30) as sim,
+        Client(server_run(tmp_path, sim_env(sim), name="desktop").params) as desktop,
+        Client(server_run(tmp_path, sim_env(sim), name="ide").params) as ide,
+    ):
         outcomes = []
         for n in range(3):
             # force_new turns the duplicate check off: only the key stands between us and a second payment.
-            arguments = {"prompt": "keyed", "duration": 2, "wait_seconds": 0, "force_new": True,
-                         "idempotency_key": f"job-{n}"}
+            arguments = {
+                "prompt": "keyed",
+                "duration": 2,
+                "wait_seconds": 0,
+                "force_new": True,
+                "idempotency_key": f"job-{n}",
+            }
             outcomes.append(await _both(desktop, ide, "generate_video", arguments))
     for first, second in outcomes:
         assert not first.is_error and not second.is_error, (text_of(first), text_of(second))
         assert first.structured_content["task_id"] == second.structured_content["task_id"]
-        assert sorted([first.structured_content["attached"], second.structured_content["attached"]]) == \
-            ["idempotency_key", "new"]
+        assert sorted([first.structured_content["attached"], second.structured_content["attached"]]) == [
+            "idempotency_key",
+            "new",
+        ]
     assert sim.stats.submits_accepted == 3
 
 
 async def test_two_processes_waiting_on_one_task_download_its_video_once(tmp_path):
-    async with simulator(run_seconds=2) as sim, \
-            Client(server_run(tmp_path, sim_env(sim), name="desktop").params) as desktop, \
-            Client(server_run(tmp_path, sim_env(sim), name="ide").params) as ide:
+    async with (
+        simulator(run_seconds=2) as sim,
+        Client(server_run(tmp_path, sim_env(sim), name="desktop").params) as desktop,
+        Client(server_run(tmp_path, sim_env(sim), name="ide").params) as ide,
+    ):
         started = await desktop.call_tool("generate_video", {"prompt": "one file", "duration": 2, "wait_seconds": 0})
         task_id = started.structured_content["task_id"]
         checked = await _both(desktop, ide, "check_task", {"task_id": task_id, "wait_seconds": 40})
@@ -99,13 +114,18 @@ async def test_two_processes_waiting_on_one_task_poll_it_no_more_than_one_proces
         before = sim.stats.polls
         async with anyio.create_task_group() as tg:
             for client in clients:
-                tg.start_soon(client.call_tool, "check_task",
-                              {"task_id": started.structured_content["task_id"], "wait_seconds": 40})
+                tg.start_soon(
+                    client.call_tool,
+                    "check_task",
+                    {"task_id": started.structured_content["task_id"], "wait_seconds": 40},
+                )
         return sim.stats.polls - before
 
-    async with simulator(run_seconds=4) as sim, \
-            Client(server_run(tmp_path, sim_env(sim), name="desktop").params) as desktop, \
-            Client(server_run(tmp_path, sim_env(sim), name="ide").params) as ide:
+    async with (
+        simulator(run_seconds=4) as sim,
+        Client(server_run(tmp_path, sim_env(sim), name="desktop").params) as desktop,
+        Client(server_run(tmp_path, sim_env(sim), name="ide").params) as ide,
+    ):
         alone = await polls_while_waiting([desktop], "one process waits")
         together = await polls_while_waiting([desktop, ide], "two processes wait")
     # Unshared, two pollers would make about twice the polls; the shared schedule keeps them near one's.

@@ -11,10 +11,10 @@ import httpx
 import pytest
 import respx
 
-from server.catalog import GenerationRequest, validate
-from server.errors import InvalidRequest, NotConfigured, ProviderError
-from server.providers.base import RemoteStatus
-from server.providers.dashscope import (
+from wan_video_mcp.server.catalog import GenerationRequest, validate
+from wan_video_mcp.server.errors import InvalidRequest, NotConfigured, ProviderError
+from wan_video_mcp.server.providers.base import RemoteStatus
+from wan_video_mcp.server.providers.dashscope import (
     KF2V_SYNTHESIS_PATH,
     REGION_BASE_URLS,
     VIDEO_SYNTHESIS_PATH,
@@ -31,8 +31,6 @@ CANARY = "sk-canary-123"
 INTL = "https://dashscope-intl.aliyuncs.com/api/v1"
 GATEWAY = "https://gw.example.test/qwen/api/v1"
 TASK_ID = "0385dc79-5ff8-4d82-bcb6-caf2ba8d7d2c"
-
-
 
 
 @pytest.fixture
@@ -98,17 +96,28 @@ def test_a_workspace_id_that_could_change_the_host_is_refused() -> None:
 
 def test_a_full_t2v_request_becomes_the_reference_body() -> None:
     request = request_for(
-        model="wan2.6-t2v", prompt="a fox detective", negative_prompt="blur",
-        audio_url="https://example.test/fox.mp3", size="1280*720", duration=10,
-        shot_type="multi", seed=12345,
+        model="wan2.6-t2v",
+        prompt="a fox detective",
+        negative_prompt="blur",
+        audio_url="https://example.test/fox.mp3",
+        size="1280*720",
+        duration=10,
+        shot_type="multi",
+        seed=12345,
     )
     path, body = build_submit(request, "intl")
     assert path == VIDEO_SYNTHESIS_PATH
     assert body == {
         "model": "wan2.6-t2v",
         "input": {"prompt": "a fox detective", "negative_prompt": "blur", "audio_url": "https://example.test/fox.mp3"},
-        "parameters": {"size": "1280*720", "duration": 10, "prompt_extend": True, "watermark": False,
-                       "seed": 12345, "shot_type": "multi"},
+        "parameters": {
+            "size": "1280*720",
+            "duration": 10,
+            "prompt_extend": True,
+            "watermark": False,
+            "seed": 12345,
+            "shot_type": "multi",
+        },
     }
 
 
@@ -122,15 +131,23 @@ def test_a_minimal_t2v_request_omits_every_unset_optional_field() -> None:
 
 
 def test_the_audio_switch_goes_into_parameters_when_set() -> None:
-    _, body = build_submit(request_for(model="wan2.6-i2v-flash", img_url="https://example.test/a.png",
-                                       audio=False), "intl")
+    _, body = build_submit(
+        request_for(model="wan2.6-i2v-flash", img_url="https://example.test/a.png", audio=False), "intl"
+    )
     assert body["parameters"]["audio"] is False
     assert "audio" not in body["input"]
 
 
 def test_an_i2v_request_sends_img_url_and_resolution_not_size() -> None:
-    request = request_for(model="wan2.6-i2v", prompt="she smiles", img_url="https://example.test/a.png",
-                          resolution="720P", duration=5, watermark=True, prompt_extend=False)
+    request = request_for(
+        model="wan2.6-i2v",
+        prompt="she smiles",
+        img_url="https://example.test/a.png",
+        resolution="720P",
+        duration=5,
+        watermark=True,
+        prompt_extend=False,
+    )
     path, body = build_submit(request, "intl")
     assert path == VIDEO_SYNTHESIS_PATH
     assert body == {
@@ -141,14 +158,21 @@ def test_an_i2v_request_sends_img_url_and_resolution_not_size() -> None:
 
 
 def test_a_kf2v_request_uses_the_image2video_path_and_frame_urls() -> None:
-    request = request_for(model="wan2.1-kf2v-plus", prompt="morph", first_frame_url="https://example.test/1.png",
-                          last_frame_url="https://example.test/2.png")
+    request = request_for(
+        model="wan2.1-kf2v-plus",
+        prompt="morph",
+        first_frame_url="https://example.test/1.png",
+        last_frame_url="https://example.test/2.png",
+    )
     path, body = build_submit(request, "intl")
     assert path == KF2V_SYNTHESIS_PATH == "/services/aigc/image2video/video-synthesis"
     assert body == {
         "model": "wan2.1-kf2v-plus",
-        "input": {"prompt": "morph", "first_frame_url": "https://example.test/1.png",
-                  "last_frame_url": "https://example.test/2.png"},
+        "input": {
+            "prompt": "morph",
+            "first_frame_url": "https://example.test/1.png",
+            "last_frame_url": "https://example.test/2.png",
+        },
         "parameters": {"resolution": "720P", "duration": 5, "prompt_extend": True, "watermark": False},
     }
 
@@ -161,14 +185,20 @@ def test_a_kf2v_request_without_a_last_frame_omits_it() -> None:
 
 
 def test_an_r2v_request_sends_reference_videos_as_a_list_with_size() -> None:
-    request = request_for(model="wan2.6-r2v", prompt="character1 waves at character2", size="1280*720",
-                          reference_video_urls=["https://example.test/a.mp4", "https://example.test/b.mp4"])
+    request = request_for(
+        model="wan2.6-r2v",
+        prompt="character1 waves at character2",
+        size="1280*720",
+        reference_video_urls=["https://example.test/a.mp4", "https://example.test/b.mp4"],
+    )
     path, body = build_submit(request, "intl")
     assert path == VIDEO_SYNTHESIS_PATH
     assert body == {
         "model": "wan2.6-r2v",
-        "input": {"prompt": "character1 waves at character2",
-                  "reference_video_urls": ["https://example.test/a.mp4", "https://example.test/b.mp4"]},
+        "input": {
+            "prompt": "character1 waves at character2",
+            "reference_video_urls": ["https://example.test/a.mp4", "https://example.test/b.mp4"],
+        },
         "parameters": {"size": "1280*720", "duration": 5, "prompt_extend": True, "watermark": False},
     }
     json.dumps(body)  # the tuple became a JSON-serialisable list
@@ -236,8 +266,14 @@ SUCCEEDED_26 = {
         "orig_prompt": "a fox detective",
         "video_url": "https://dashscope-result-sh.oss-accelerate.aliyuncs.com/xxx.mp4?Expires=xxx",
     },
-    "usage": {"duration": 10, "size": "1280*720", "input_video_duration": 0, "output_video_duration": 10,
-              "video_count": 1, "SR": 720},
+    "usage": {
+        "duration": 10,
+        "size": "1280*720",
+        "input_video_duration": 0,
+        "output_video_duration": 10,
+        "video_count": 1,
+        "SR": 720,
+    },
 }
 
 SUCCEEDED_25 = {
@@ -277,10 +313,24 @@ def test_a_succeeded_wan25_task_keeps_its_older_usage_shape_and_actual_prompt() 
 
 
 def test_a_succeeded_task_with_string_sr_usage_is_kept_verbatim() -> None:
-    body = {"request_id": "r", "output": {"task_id": "t", "task_status": "SUCCEEDED", "video_url": "https://o/v.mp4",
-                                          "submit_time": "2026-01-22 23:13:40", "end_time": "2026-01-22 23:17:56.380"},
-            "usage": {"video_count": 1, "duration": 10.0, "size": "1280*720", "input_video_duration": 0.0,
-                      "output_video_duration": 10.0, "SR": "720"}}
+    body = {
+        "request_id": "r",
+        "output": {
+            "task_id": "t",
+            "task_status": "SUCCEEDED",
+            "video_url": "https://o/v.mp4",
+            "submit_time": "2026-01-22 23:13:40",
+            "end_time": "2026-01-22 23:17:56.380",
+        },
+        "usage": {
+            "video_count": 1,
+            "duration": 10.0,
+            "size": "1280*720",
+            "input_video_duration": 0.0,
+            "output_video_duration": 10.0,
+            "SR": "720",
+        },
+    }
     status = parse_status(body)
     assert status.usage["SR"] == "720"
     assert status.submitted_at == datetime(2026, 1, 22, 15, 13, 40, tzinfo=UTC)
@@ -301,19 +351,33 @@ def test_suspended_is_not_terminal() -> None:
 
 
 def test_a_failed_task_reports_its_code_and_message_with_advice() -> None:
-    status = parse_status({
-        "request_id": "e5d70b02-ebd3-98ce-9fe8-759d7d7b107d",
-        "output": {"task_id": "86ecf553-d340-4e21-af6e-a0c6a421c010", "task_status": "FAILED",
-                   "code": "InvalidParameter", "message": "The size is not match xxxxxx"},
-    })
+    status = parse_status(
+        {
+            "request_id": "e5d70b02-ebd3-98ce-9fe8-759d7d7b107d",
+            "output": {
+                "task_id": "86ecf553-d340-4e21-af6e-a0c6a421c010",
+                "task_status": "FAILED",
+                "code": "InvalidParameter",
+                "message": "The size is not match xxxxxx",
+            },
+        }
+    )
     assert status.state == "failed" and status.terminal
     assert status.error_code == "InvalidParameter"
     assert status.error_message is not None and status.error_message.startswith("The size is not match xxxxxx")
 
 
 def test_a_moderation_failure_tells_the_agent_to_change_the_content() -> None:
-    status = parse_status({"output": {"task_id": "t", "task_status": "FAILED", "code": "DataInspectionFailed",
-                                      "message": "Output data may contain inappropriate content."}})
+    status = parse_status(
+        {
+            "output": {
+                "task_id": "t",
+                "task_status": "FAILED",
+                "code": "DataInspectionFailed",
+                "message": "Output data may contain inappropriate content.",
+            }
+        }
+    )
     assert status.error_code == "DataInspectionFailed"
     assert "change the content" in (status.error_message or "")
 
@@ -354,10 +418,20 @@ def test_a_malformed_status_body_is_a_retryable_provider_error(body: Any) -> Non
 
 
 def test_a_list_item_becomes_a_status_with_its_model_and_times() -> None:
-    status = parse_list_item({"task_id": "t-9", "status": "SUCCEEDED", "model_name": "wan2.6-t2v",
-                              "gmt_create": 1765328779000, "end_time": 1765328947000, "region": "ap-southeast-1"})
+    status = parse_list_item(
+        {
+            "task_id": "t-9",
+            "status": "SUCCEEDED",
+            "model_name": "wan2.6-t2v",
+            "gmt_create": 1765328779000,
+            "end_time": 1765328947000,
+            "region": "ap-southeast-1",
+        }
+    )
     assert status == RemoteStatus(
-        remote_id="t-9", state="succeeded", model="wan2.6-t2v",
+        remote_id="t-9",
+        state="succeeded",
+        model="wan2.6-t2v",
         submitted_at=datetime.fromtimestamp(1765328779, tz=UTC),
         finished_at=datetime.fromtimestamp(1765328947, tz=UTC),
     )
@@ -366,12 +440,15 @@ def test_a_list_item_becomes_a_status_with_its_model_and_times() -> None:
 
 @pytest.mark.parametrize(
     ("wire", "region", "model"),
-    [("wanx2.1-t2v-turbo", "cn", "wan2.1-t2v-turbo"), ("wan2.6-i2v-us", "us", "wan2.6-i2v"),
-     ("wan2.6-r2v", "intl", "wan2.6-r2v"), ("wan9-new-thing", "intl", "wan9-new-thing"),
-     ("wanx2.1-t2v-turbo", None, "wanx2.1-t2v-turbo")],
+    [
+        ("wanx2.1-t2v-turbo", "cn", "wan2.1-t2v-turbo"),
+        ("wan2.6-i2v-us", "us", "wan2.6-i2v"),
+        ("wan2.6-r2v", "intl", "wan2.6-r2v"),
+        ("wan9-new-thing", "intl", "wan9-new-thing"),
+        ("wanx2.1-t2v-turbo", None, "wanx2.1-t2v-turbo"),
+    ],
 )
-def test_a_listed_model_name_is_translated_back_to_the_catalog_id(wire: str, region: str | None,
-                                                                   model: str) -> None:
+def test_a_listed_model_name_is_translated_back_to_the_catalog_id(wire: str, region: str | None, model: str) -> None:
     status = parse_list_item({"task_id": "t", "status": "PENDING", "model_name": wire}, region)
     assert status is not None and status.model == model
     assert parse_list_item("nonsense") is None
@@ -417,8 +494,7 @@ ERROR_TABLE = [
 
 
 @pytest.mark.parametrize(("status", "code", "retryable"), ERROR_TABLE)
-def test_every_documented_error_code_maps_to_its_retry_rule_and_advice(status: int, code: str,
-                                                                       retryable: bool) -> None:
+def test_every_documented_error_code_maps_to_its_retry_rule_and_advice(status: int, code: str, retryable: bool) -> None:
     error = parse_error(error_response(status, code, "the service's own words"))
     assert error.retryable is retryable
     assert error.created is False  # an error body means the service refused: no task exists
@@ -452,8 +528,17 @@ def test_any_internal_error_variant_is_retryable() -> None:
 
 @pytest.mark.parametrize(
     ("status", "retryable"),
-    [(400, False), (404, False), (409, False), (408, True), (429, True), (500, True), (502, True), (503, True),
-     (504, True)],
+    [
+        (400, False),
+        (404, False),
+        (409, False),
+        (408, True),
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+    ],
 )
 def test_an_unknown_code_falls_back_on_the_http_status_class(status: int, retryable: bool) -> None:
     error = parse_error(error_response(status, "SomethingNew"))
@@ -499,8 +584,9 @@ def test_retry_after_as_an_http_date_is_honoured() -> None:
 
 
 @pytest.mark.anyio
-async def test_submit_sends_the_body_with_auth_async_and_json_headers(router: respx.MockRouter,
-                                                                     client: httpx.AsyncClient) -> None:
+async def test_submit_sends_the_body_with_auth_async_and_json_headers(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     route = router.post(INTL + VIDEO_SYNTHESIS_PATH).mock(return_value=submitted())
     provider = DashScopeProvider(client, api_key=CANARY)
     request = request_for(model="wan2.6-t2v", prompt="a fox", size="1280*720", duration=10)
@@ -518,8 +604,9 @@ async def test_submit_sends_the_body_with_auth_async_and_json_headers(router: re
 
 
 @pytest.mark.anyio
-async def test_submit_of_a_kf2v_request_posts_to_the_image2video_path(router: respx.MockRouter,
-                                                                       client: httpx.AsyncClient) -> None:
+async def test_submit_of_a_kf2v_request_posts_to_the_image2video_path(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     route = router.post("https://dashscope.aliyuncs.com/api/v1/services/aigc/image2video/video-synthesis").mock(
         return_value=submitted()
     )
@@ -530,16 +617,18 @@ async def test_submit_of_a_kf2v_request_posts_to_the_image2video_path(router: re
 
 
 @pytest.mark.anyio
-async def test_submit_to_virginia_uses_the_us_host_and_model_name(router: respx.MockRouter,
-                                                                  client: httpx.AsyncClient) -> None:
+async def test_submit_to_virginia_uses_the_us_host_and_model_name(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     route = router.post(REGION_BASE_URLS["us"] + VIDEO_SYNTHESIS_PATH).mock(return_value=submitted())
     await DashScopeProvider(client, api_key=CANARY, region="us").submit(request_for(prompt="a fox"))
     assert sent_json(route)["model"] == "wan2.6-t2v-us"
 
 
 @pytest.mark.anyio
-async def test_a_workspace_id_changes_the_host_and_adds_the_workspace_header(router: respx.MockRouter,
-                                                                            client: httpx.AsyncClient) -> None:
+async def test_a_workspace_id_changes_the_host_and_adds_the_workspace_header(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     url = "https://ws-42.ap-southeast-1.maas.aliyuncs.com/api/v1" + VIDEO_SYNTHESIS_PATH
     route = router.post(url).mock(return_value=submitted())
     provider = DashScopeProvider(client, api_key=CANARY, workspace_id="ws-42")
@@ -548,8 +637,9 @@ async def test_a_workspace_id_changes_the_host_and_adds_the_workspace_header(rou
 
 
 @pytest.mark.anyio
-async def test_a_gateway_prefix_base_url_carries_an_i2v_submit_and_its_poll(router: respx.MockRouter,
-                                                                           client: httpx.AsyncClient) -> None:
+async def test_a_gateway_prefix_base_url_carries_an_i2v_submit_and_its_poll(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     # Seed 003: a DashScope passthrough at {BASE}/qwen/api/v1.
     submit_route = router.post(
         "https://gw.example.test/qwen/api/v1/services/aigc/video-generation/video-synthesis"
@@ -558,8 +648,9 @@ async def test_a_gateway_prefix_base_url_carries_an_i2v_submit_and_its_poll(rout
         return_value=httpx.Response(200, json={"output": {"task_id": TASK_ID, "task_status": "RUNNING"}})
     )
     provider = DashScopeProvider(client, api_key=CANARY, base_url=GATEWAY + "/")
-    task = await provider.submit(request_for(model="wan2.5-i2v-preview", img_url="https://example.test/a.png",
-                                             resolution="1080P"))
+    task = await provider.submit(
+        request_for(model="wan2.5-i2v-preview", img_url="https://example.test/a.png", resolution="1080P")
+    )
     body = sent_json(submit_route)
     assert body["input"] == {"img_url": "https://example.test/a.png"}
     assert body["parameters"]["resolution"] == "1080P" and "size" not in body["parameters"]
@@ -604,8 +695,9 @@ async def test_a_bare_gateway_5xx_on_submit_is_ambiguous_and_never_resent(
 
 
 @pytest.mark.anyio
-async def test_connection_refused_on_submit_created_nothing_and_is_retryable(router: respx.MockRouter,
-                                                                             client: httpx.AsyncClient) -> None:
+async def test_connection_refused_on_submit_created_nothing_and_is_retryable(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     router.post(INTL + VIDEO_SYNTHESIS_PATH).mock(side_effect=httpx.ConnectError("Connection refused"))
     with pytest.raises(ProviderError) as caught:
         await DashScopeProvider(client, api_key=CANARY).submit(request_for(prompt="a fox"))
@@ -614,8 +706,9 @@ async def test_connection_refused_on_submit_created_nothing_and_is_retryable(rou
 
 
 @pytest.mark.anyio
-async def test_a_read_timeout_on_submit_is_ambiguous_and_not_retryable(router: respx.MockRouter,
-                                                                       client: httpx.AsyncClient) -> None:
+async def test_a_read_timeout_on_submit_is_ambiguous_and_not_retryable(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     router.post(INTL + VIDEO_SYNTHESIS_PATH).mock(side_effect=httpx.ReadTimeout("timed out"))
     with pytest.raises(ProviderError) as caught:
         await DashScopeProvider(client, api_key=CANARY).submit(request_for(prompt="a fox"))
@@ -649,8 +742,9 @@ async def test_an_accepted_submit_without_a_task_id_must_be_reconciled_not_resen
 
 
 @pytest.mark.anyio
-async def test_poll_gets_the_task_with_auth_and_parses_success(router: respx.MockRouter,
-                                                               client: httpx.AsyncClient) -> None:
+async def test_poll_gets_the_task_with_auth_and_parses_success(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     route = router.get(f"{INTL}/tasks/{TASK_ID}").mock(return_value=httpx.Response(200, json=SUCCEEDED_26))
     status = await DashScopeProvider(client, api_key=CANARY).poll(TASK_ID)
     assert status.state == "succeeded" and status.video_url
@@ -658,28 +752,43 @@ async def test_poll_gets_the_task_with_auth_and_parses_success(router: respx.Moc
 
 
 @pytest.mark.anyio
-async def test_a_failed_task_returned_with_http_200_is_a_failed_status(router: respx.MockRouter,
-                                                                       client: httpx.AsyncClient) -> None:
-    router.get(f"{INTL}/tasks/{TASK_ID}").mock(return_value=httpx.Response(200, json={
-        "request_id": "e5d70b02", "output": {"task_id": TASK_ID, "task_status": "FAILED",
-                                             "code": "InvalidParameter", "message": "The size is not match"}}))
+async def test_a_failed_task_returned_with_http_200_is_a_failed_status(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
+    router.get(f"{INTL}/tasks/{TASK_ID}").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "request_id": "e5d70b02",
+                "output": {
+                    "task_id": TASK_ID,
+                    "task_status": "FAILED",
+                    "code": "InvalidParameter",
+                    "message": "The size is not match",
+                },
+            },
+        )
+    )
     status = await DashScopeProvider(client, api_key=CANARY).poll(TASK_ID)
     assert status.state == "failed"
     assert status.error_code == "InvalidParameter"
 
 
 @pytest.mark.anyio
-async def test_polling_an_expired_task_reports_it_expired(router: respx.MockRouter,
-                                                          client: httpx.AsyncClient) -> None:
-    router.get(f"{INTL}/tasks/{TASK_ID}").mock(return_value=httpx.Response(200, json={
-        "request_id": "a4de7c32", "output": {"task_id": TASK_ID, "task_status": "UNKNOWN"}}))
+async def test_polling_an_expired_task_reports_it_expired(router: respx.MockRouter, client: httpx.AsyncClient) -> None:
+    router.get(f"{INTL}/tasks/{TASK_ID}").mock(
+        return_value=httpx.Response(
+            200, json={"request_id": "a4de7c32", "output": {"task_id": TASK_ID, "task_status": "UNKNOWN"}}
+        )
+    )
     assert (await DashScopeProvider(client, api_key=CANARY).poll(TASK_ID)).state == "expired"
 
 
 @pytest.mark.anyio
-async def test_malformed_json_on_a_poll_is_a_retryable_error(router: respx.MockRouter,
-                                                             client: httpx.AsyncClient) -> None:
-    router.get(f"{INTL}/tasks/{TASK_ID}").mock(return_value=httpx.Response(200, text="{\"output\": {"))
+async def test_malformed_json_on_a_poll_is_a_retryable_error(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
+    router.get(f"{INTL}/tasks/{TASK_ID}").mock(return_value=httpx.Response(200, text='{"output": {'))
     with pytest.raises(ProviderError) as caught:
         await DashScopeProvider(client, api_key=CANARY).poll(TASK_ID)
     assert caught.value.retryable is True
@@ -687,8 +796,9 @@ async def test_malformed_json_on_a_poll_is_a_retryable_error(router: respx.MockR
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("status", "retryable"), [(503, True), (504, True), (401, False)])
-async def test_a_poll_error_is_mapped_like_any_other(router: respx.MockRouter, client: httpx.AsyncClient,
-                                                     status: int, retryable: bool) -> None:
+async def test_a_poll_error_is_mapped_like_any_other(
+    router: respx.MockRouter, client: httpx.AsyncClient, status: int, retryable: bool
+) -> None:
     router.get(f"{INTL}/tasks/{TASK_ID}").mock(return_value=httpx.Response(status))
     with pytest.raises(ProviderError) as caught:
         await DashScopeProvider(client, api_key=CANARY).poll(TASK_ID)
@@ -696,8 +806,9 @@ async def test_a_poll_error_is_mapped_like_any_other(router: respx.MockRouter, c
 
 
 @pytest.mark.anyio
-async def test_a_404_on_poll_is_an_error_not_an_expired_task(router: respx.MockRouter,
-                                                             client: httpx.AsyncClient) -> None:
+async def test_a_404_on_poll_is_an_error_not_an_expired_task(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     # DashScope reports expired tasks as 200 + UNKNOWN; a 404 means a wrong URL or workspace.
     router.get(f"{INTL}/tasks/{TASK_ID}").mock(return_value=error_response(404, "WorkSpaceNotFound"))
     with pytest.raises(ProviderError) as caught:
@@ -718,8 +829,9 @@ async def test_a_task_id_cannot_reach_another_endpoint(router: respx.MockRouter,
 
 
 @pytest.mark.anyio
-async def test_cancel_posts_to_the_cancel_endpoint_without_a_body(router: respx.MockRouter,
-                                                                  client: httpx.AsyncClient) -> None:
+async def test_cancel_posts_to_the_cancel_endpoint_without_a_body(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     route = router.post(f"{INTL}/tasks/{TASK_ID}/cancel").mock(
         return_value=httpx.Response(200, json={"request_id": "r"})
     )
@@ -758,20 +870,34 @@ async def test_a_throttled_cancel_stays_retryable(router: respx.MockRouter, clie
 
 
 def _page(items: list[dict[str, Any]], *, page_no: int, total: int, page_size: int = 100) -> httpx.Response:
-    return httpx.Response(200, json={"request_id": "r", "data": items, "total": total,
-                                     "total_page": -(-total // page_size), "page_no": page_no,
-                                     "page_size": page_size})
+    return httpx.Response(
+        200,
+        json={
+            "request_id": "r",
+            "data": items,
+            "total": total,
+            "total_page": -(-total // page_size),
+            "page_no": page_no,
+            "page_size": page_size,
+        },
+    )
 
 
 @pytest.mark.anyio
-async def test_list_recent_follows_every_page_in_utc_plus_8_time(router: respx.MockRouter,
-                                                                 client: httpx.AsyncClient) -> None:
+async def test_list_recent_follows_every_page_in_utc_plus_8_time(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     first = [{"task_id": f"t-{i}", "status": "SUCCEEDED", "model_name": "wan2.6-t2v-us"} for i in range(100)]
-    second = [{"task_id": "t-100", "status": "RUNNING", "model_name": "wan2.6-i2v-us"},
-              {"model_name": "no id, skipped"}]
-    route = router.get(REGION_BASE_URLS["us"] + "/tasks").mock(side_effect=[
-        _page(first, page_no=1, total=102), _page(second, page_no=2, total=102),
-    ])
+    second = [
+        {"task_id": "t-100", "status": "RUNNING", "model_name": "wan2.6-i2v-us"},
+        {"model_name": "no id, skipped"},
+    ]
+    route = router.get(REGION_BASE_URLS["us"] + "/tasks").mock(
+        side_effect=[
+            _page(first, page_no=1, total=102),
+            _page(second, page_no=2, total=102),
+        ]
+    )
     since = datetime(2026, 1, 22, 0, 0, 0, tzinfo=UTC)
     statuses = await DashScopeProvider(client, api_key=CANARY, region="us").list_recent(since)
 
@@ -788,16 +914,18 @@ async def test_list_recent_follows_every_page_in_utc_plus_8_time(router: respx.M
 
 
 @pytest.mark.anyio
-async def test_list_recent_stops_on_an_empty_page_even_if_total_says_more(router: respx.MockRouter,
-                                                                          client: httpx.AsyncClient) -> None:
+async def test_list_recent_stops_on_an_empty_page_even_if_total_says_more(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     route = router.get(f"{INTL}/tasks").mock(return_value=_page([], page_no=1, total=500))
     assert await DashScopeProvider(client, api_key=CANARY).list_recent(datetime(2026, 1, 1, tzinfo=UTC)) == []
     assert route.call_count == 1
 
 
 @pytest.mark.anyio
-async def test_list_recent_is_none_when_a_gateway_has_no_list_endpoint(router: respx.MockRouter,
-                                                                      client: httpx.AsyncClient) -> None:
+async def test_list_recent_is_none_when_a_gateway_has_no_list_endpoint(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
     router.get(f"{GATEWAY}/tasks").mock(return_value=httpx.Response(404))
     provider = DashScopeProvider(client, api_key=CANARY, base_url=GATEWAY)
     assert await provider.list_recent(datetime(2026, 1, 1, tzinfo=UTC)) is None
@@ -830,9 +958,16 @@ def test_a_status_without_a_url_has_no_download_target(idle_client: httpx.AsyncC
 @pytest.mark.anyio
 async def test_the_api_key_never_appears_in_a_401_error(router: respx.MockRouter, client: httpx.AsyncClient) -> None:
     # Even a body that echoes the key and the Authorization header must not leak it.
-    router.post(INTL + VIDEO_SYNTHESIS_PATH).mock(return_value=httpx.Response(401, json={
-        "code": "InvalidApiKey", "message": f"Invalid API-key provided: {CANARY} (Authorization: Bearer {CANARY})",
-        "request_id": "7438d53d"}))
+    router.post(INTL + VIDEO_SYNTHESIS_PATH).mock(
+        return_value=httpx.Response(
+            401,
+            json={
+                "code": "InvalidApiKey",
+                "message": f"Invalid API-key provided: {CANARY} (Authorization: Bearer {CANARY})",
+                "request_id": "7438d53d",
+            },
+        )
+    )
     provider = DashScopeProvider(client, api_key=CANARY)
     with pytest.raises(ProviderError) as caught:
         await provider.submit(request_for(prompt="a fox"))

@@ -10,10 +10,10 @@ import httpx
 import pytest
 import respx
 
-from server.catalog import MODELS, Family, GenerationRequest, validate
-from server.errors import ProviderError
-from server.providers.base import RemoteStatus
-from server.providers.newapi import (
+from wan_video_mcp.server.catalog import MODELS, Family, GenerationRequest, validate
+from wan_video_mcp.server.errors import ProviderError
+from wan_video_mcp.server.providers.base import RemoteStatus
+from wan_video_mcp.server.providers.newapi import (
     NewApiProvider,
     build_submit,
     gateway_root,
@@ -111,8 +111,6 @@ SEED_FAILED = {
 }
 
 
-
-
 @pytest.fixture
 async def provider(client: httpx.AsyncClient) -> NewApiProvider:
     return NewApiProvider(client, api_key=CANARY, base_url=ROOT)
@@ -123,8 +121,9 @@ def request_for(**arguments: Any) -> GenerationRequest:
 
 
 def seed_request() -> GenerationRequest:
-    return request_for(model="wan2.5-t2v-preview", prompt=SEED_PROMPT, negative_prompt="trees, animals, outdoors",
-                       size="1280*720")
+    return request_for(
+        model="wan2.5-t2v-preview", prompt=SEED_PROMPT, negative_prompt="trees, animals, outdoors", size="1280*720"
+    )
 
 
 def envelope(**task: Any) -> dict[str, Any]:
@@ -163,29 +162,54 @@ def test_no_body_ever_carries_a_top_level_size(spec: Any) -> None:
 
 
 def test_an_image_to_video_request_sends_img_url_and_resolution() -> None:
-    request = request_for(model="wan2.6-i2v", img_url="https://img.example.test/cat.png", prompt="the cat jumps",
-                          audio_url="https://aud.example.test/a.mp3", duration=10, seed=42, watermark=True,
-                          prompt_extend=False, shot_type="single")
+    request = request_for(
+        model="wan2.6-i2v",
+        img_url="https://img.example.test/cat.png",
+        prompt="the cat jumps",
+        audio_url="https://aud.example.test/a.mp3",
+        duration=10,
+        seed=42,
+        watermark=True,
+        prompt_extend=False,
+        shot_type="single",
+    )
     assert build_submit(request) == {
         "model": "wan2.6-i2v",
         "prompt": "the cat jumps",
         "duration": 10,
         "metadata": {
             "input": {"audio_url": "https://aud.example.test/a.mp3", "img_url": "https://img.example.test/cat.png"},
-            "parameters": {"resolution": "1080P", "duration": 10, "prompt_extend": False, "watermark": True,
-                           "seed": 42, "shot_type": "single"},
+            "parameters": {
+                "resolution": "1080P",
+                "duration": 10,
+                "prompt_extend": False,
+                "watermark": True,
+                "seed": 42,
+                "shot_type": "single",
+            },
         },
     }
 
 
 def test_a_reference_video_request_sends_the_urls_as_a_list_with_audio_and_shot_type() -> None:
-    request = request_for(model="wan2.6-r2v", prompt="character1 waves",
-                          reference_video_urls=["https://v.example.test/1.mp4", "https://v.example.test/2.mp4"],
-                          audio=True, shot_type="multi", size="1280*720")
+    request = request_for(
+        model="wan2.6-r2v",
+        prompt="character1 waves",
+        reference_video_urls=["https://v.example.test/1.mp4", "https://v.example.test/2.mp4"],
+        audio=True,
+        shot_type="multi",
+        size="1280*720",
+    )
     assert build_submit(request)["metadata"] == {
         "input": {"reference_video_urls": ["https://v.example.test/1.mp4", "https://v.example.test/2.mp4"]},
-        "parameters": {"size": "1280*720", "duration": 5, "prompt_extend": True, "watermark": False,
-                       "audio": True, "shot_type": "multi"},
+        "parameters": {
+            "size": "1280*720",
+            "duration": 5,
+            "prompt_extend": True,
+            "watermark": False,
+            "audio": True,
+            "shot_type": "multi",
+        },
     }
 
 
@@ -228,17 +252,25 @@ def test_the_gateway_offers_text_image_and_reference_models_but_never_first_last
 async def test_submit_posts_the_seed_body_with_the_bearer_key_and_returns_the_gateway_task_id(
     router: respx.MockRouter, provider: NewApiProvider
 ) -> None:
-    route = router.post(f"{ROOT}/v1/video/generations").respond(200, json={
-        "id": TASK_ID, "object": "video", "model": "wan2.5-t2v-preview", "status": "queued", "progress": 0,
-        "created_at": 1765328779,
-    })
+    route = router.post(f"{ROOT}/v1/video/generations").respond(
+        200,
+        json={
+            "id": TASK_ID,
+            "object": "video",
+            "model": "wan2.5-t2v-preview",
+            "status": "queued",
+            "progress": 0,
+            "created_at": 1765328779,
+        },
+    )
     task = await provider.submit(seed_request())
     sent = route.calls.last.request
     assert sent.headers["Authorization"] == f"Bearer {CANARY}"
     assert json.loads(sent.content) == build_submit(seed_request())
     assert task.remote_id == TASK_ID
-    assert task.status == RemoteStatus(remote_id=TASK_ID, state="queued", progress=0.0,
-                                       submitted_at=datetime.fromtimestamp(1765328779, UTC))
+    assert task.status == RemoteStatus(
+        remote_id=TASK_ID, state="queued", progress=0.0, submitted_at=datetime.fromtimestamp(1765328779, UTC)
+    )
 
 
 @pytest.mark.anyio
@@ -256,8 +288,9 @@ async def test_model_names_map_catalog_ids_to_the_gateways_own_names(
     router: respx.MockRouter, client: httpx.AsyncClient
 ) -> None:
     route = router.post(f"{ROOT}/v1/video/generations").respond(200, json={"id": "abc", "status": "queued"})
-    provider = NewApiProvider(client, api_key=CANARY, base_url=ROOT,
-                              model_names={"wan2.1-i2v-plus": "wanx2.1-i2v-plus"})
+    provider = NewApiProvider(
+        client, api_key=CANARY, base_url=ROOT, model_names={"wan2.1-i2v-plus": "wanx2.1-i2v-plus"}
+    )
     await provider.submit(request_for(model="wan2.1-i2v-plus", img_url="https://img.example.test/a.png"))
     assert json.loads(route.calls.last.request.content)["model"] == "wanx2.1-i2v-plus"
 
@@ -272,7 +305,10 @@ def test_a_submit_answer_that_is_an_error_body_created_nothing() -> None:
     with pytest.raises(ProviderError) as caught:
         parse_submit({"code": "model_price_error", "message": "model price not configured", "data": None})
     assert (caught.value.created, caught.value.retryable, caught.value.provider_code) == (
-        False, False, "model_price_error")
+        False,
+        False,
+        "model_price_error",
+    )
     assert "model price not configured" in caught.value.message
 
 
@@ -280,16 +316,23 @@ def test_a_submit_answer_that_is_an_error_body_created_nothing() -> None:
 async def test_a_rejected_submit_is_not_retryable_and_names_the_upstream_error(
     router: respx.MockRouter, provider: NewApiProvider
 ) -> None:
-    router.post(f"{ROOT}/v1/video/generations").respond(400, json={
-        "code": "fail_to_fetch_task",
-        "message": '{"code":"InvalidParameter","message":"The size is not match the model"}',
-        "data": None,
-    })
+    router.post(f"{ROOT}/v1/video/generations").respond(
+        400,
+        json={
+            "code": "fail_to_fetch_task",
+            "message": '{"code":"InvalidParameter","message":"The size is not match the model"}',
+            "data": None,
+        },
+    )
     with pytest.raises(ProviderError) as caught:
         await provider.submit(seed_request())
     error = caught.value
     assert (error.http_status, error.provider_code, error.retryable, error.created) == (
-        400, "fail_to_fetch_task", False, False)
+        400,
+        "fail_to_fetch_task",
+        False,
+        False,
+    )
     assert "The size is not match the model" in error.message
 
 
@@ -297,13 +340,18 @@ async def test_a_rejected_submit_is_not_retryable_and_names_the_upstream_error(
 async def test_a_submit_refused_with_401_asks_for_the_key_and_is_not_retryable(
     router: respx.MockRouter, provider: NewApiProvider
 ) -> None:
-    router.post(f"{ROOT}/v1/video/generations").respond(401, json={
-        "error": {"message": f"invalid token {CANARY}", "type": "new_api_error"}})
+    router.post(f"{ROOT}/v1/video/generations").respond(
+        401, json={"error": {"message": f"invalid token {CANARY}", "type": "new_api_error"}}
+    )
     with pytest.raises(ProviderError) as caught:
         await provider.submit(seed_request())
     error = caught.value
     assert (error.http_status, error.retryable, error.created, error.provider_code) == (
-        401, False, False, "new_api_error")
+        401,
+        False,
+        False,
+        "new_api_error",
+    )
     assert "refused the API key" in error.message
     assert CANARY not in error.message and CANARY not in error.hint
     assert CANARY not in json.dumps(error.to_dict())
@@ -314,7 +362,8 @@ async def test_a_rate_limited_submit_is_retryable_after_the_advertised_delay(
     router: respx.MockRouter, provider: NewApiProvider
 ) -> None:
     router.post(f"{ROOT}/v1/video/generations").respond(
-        429, json={"error": {"message": "too many requests", "type": "rate_limit"}}, headers={"Retry-After": "7"})
+        429, json={"error": {"message": "too many requests", "type": "rate_limit"}}, headers={"Retry-After": "7"}
+    )
     with pytest.raises(ProviderError) as caught:
         await provider.submit(seed_request())
     assert (caught.value.retryable, caught.value.created, caught.value.retry_after) == (True, False, 7.0)
@@ -324,8 +373,9 @@ async def test_a_rate_limited_submit_is_retryable_after_the_advertised_delay(
 async def test_a_gateway_5xx_on_submit_may_hide_a_created_task_even_with_an_error_body(
     router: respx.MockRouter, provider: NewApiProvider
 ) -> None:
-    router.post(f"{ROOT}/v1/video/generations").respond(500, json={
-        "code": "do_request_failed", "message": "upstream unavailable", "data": None})
+    router.post(f"{ROOT}/v1/video/generations").respond(
+        500, json={"code": "do_request_failed", "message": "upstream unavailable", "data": None}
+    )
     with pytest.raises(ProviderError) as caught:
         await provider.submit(seed_request())
     # new-api creates the upstream task before recording it: a 500 can follow a paid task, so never resend.
@@ -363,8 +413,9 @@ async def test_polling_the_seed_processing_body_reports_running_at_30_percent(
     route = router.get(f"{ROOT}/v1/video/generations/{TASK_ID}").respond(200, json=SEED_PROCESSING)
     status = await provider.poll(TASK_ID)
     assert route.calls.last.request.headers["Authorization"] == f"Bearer {CANARY}"
-    assert status == RemoteStatus(remote_id=TASK_ID, state="running", progress=30.0,
-                                  submitted_at=datetime.fromtimestamp(1765328779, UTC))
+    assert status == RemoteStatus(
+        remote_id=TASK_ID, state="running", progress=30.0, submitted_at=datetime.fromtimestamp(1765328779, UTC)
+    )
 
 
 def test_the_seed_success_body_gives_the_video_url_prompt_usage_and_times() -> None:
@@ -393,12 +444,17 @@ def test_the_seed_failure_inside_a_success_envelope_is_a_failed_task_with_code_a
 
 
 def test_a_failure_known_only_from_fail_reason_is_parsed_into_code_and_message() -> None:
-    body = envelope(status="FAILURE", progress="100%",
-                    fail_reason="task failed, code: DataInspectionFailed , message: Input data may contain "
-                                "inappropriate content.")
+    body = envelope(
+        status="FAILURE",
+        progress="100%",
+        fail_reason="task failed, code: DataInspectionFailed , message: Input data may contain inappropriate content.",
+    )
     status = parse_task(TASK_ID, body)
     assert (status.state, status.error_code, status.error_message) == (
-        "failed", "DataInspectionFailed", "Input data may contain inappropriate content.")
+        "failed",
+        "DataInspectionFailed",
+        "Input data may contain inappropriate content.",
+    )
 
 
 def test_a_failure_with_a_plain_reason_keeps_the_reason_as_the_message() -> None:
@@ -413,22 +469,30 @@ def test_a_failure_without_any_reason_still_says_it_failed() -> None:
 
 def test_legacy_builds_deliver_the_video_url_in_fail_reason() -> None:
     url = "https://dashscope-result-sh.oss-accelerate.aliyuncs.com/1.mp4?Expires=1"
-    status = parse_task(TASK_ID, envelope(status="SUCCESS", progress="100%", fail_reason=url,
-                                          data={"output": {"task_status": "SUCCEEDED"}}))
+    status = parse_task(
+        TASK_ID,
+        envelope(status="SUCCESS", progress="100%", fail_reason=url, data={"output": {"task_status": "SUCCEEDED"}}),
+    )
     assert (status.state, status.video_url, status.error_message) == ("succeeded", url, None)
 
 
 def test_result_url_wins_over_the_upstream_url_and_fail_reason() -> None:
-    body = envelope(status="SUCCESS", result_url="https://a.example.test/r.mp4",
-                    fail_reason="https://b.example.test/f.mp4",
-                    data={"output": {"task_status": "SUCCEEDED", "video_url": "https://c.example.test/v.mp4"}})
+    body = envelope(
+        status="SUCCESS",
+        result_url="https://a.example.test/r.mp4",
+        fail_reason="https://b.example.test/f.mp4",
+        data={"output": {"task_status": "SUCCEEDED", "video_url": "https://c.example.test/v.mp4"}},
+    )
     assert parse_task(TASK_ID, body).video_url == "https://a.example.test/r.mp4"
 
 
 def test_a_url_in_fail_reason_is_no_failure_reason() -> None:
     status = parse_task(TASK_ID, envelope(status="FAILURE", fail_reason="https://a.example.test/r.mp4"))
     assert (status.state, status.video_url, status.error_message) == (
-        "failed", None, "the task failed without a reason")
+        "failed",
+        None,
+        "the task failed without a reason",
+    )
 
 
 @pytest.mark.parametrize(
@@ -466,24 +530,37 @@ def test_without_a_gateway_status_the_upstream_task_status_decides() -> None:
 
 @pytest.mark.parametrize(
     ("value", "progress"),
-    [(0, 0.0), (30, 30.0), (42.5, 42.5), ("30%", 30.0), ("100%", 100.0), ("10", 10.0), (" 20 % ", 20.0),
-     ("", None), (None, None), ("n/a", None), (True, None), (250, 100.0), (-3, 0.0)],
+    [
+        (0, 0.0),
+        (30, 30.0),
+        (42.5, 42.5),
+        ("30%", 30.0),
+        ("100%", 100.0),
+        ("10", 10.0),
+        (" 20 % ", 20.0),
+        ("", None),
+        (None, None),
+        ("n/a", None),
+        (True, None),
+        (250, 100.0),
+        (-3, 0.0),
+    ],
 )
 def test_progress_is_read_from_numbers_and_percent_strings(value: Any, progress: float | None) -> None:
     assert parse_progress(value) == progress
 
 
 def test_an_upstream_unknown_task_has_expired() -> None:
-    body = envelope(status="FAILURE", fail_reason="task failed",
-                    data={"output": {"task_id": "x", "task_status": "UNKNOWN"}})
+    body = envelope(
+        status="FAILURE", fail_reason="task failed", data={"output": {"task_id": "x", "task_status": "UNKNOWN"}}
+    )
     status = parse_task(TASK_ID, body)
     assert (status.state, status.error_code, status.video_url) == ("expired", "expired", None)
     assert "expire" in (status.error_message or "")
 
 
 def test_an_upstream_cancel_reported_as_failure_is_a_cancel() -> None:
-    body = envelope(status="FAILURE", fail_reason="task failed",
-                    data={"output": {"task_status": "CANCELED"}})
+    body = envelope(status="FAILURE", fail_reason="task failed", data={"output": {"task_status": "CANCELED"}})
     assert parse_task(TASK_ID, body).state == "canceled"
 
 
@@ -502,7 +579,9 @@ def test_a_failure_message_never_repeats_the_api_key() -> None:
 
 def test_fail_reason_parsing_handles_the_seed_format_and_plain_text() -> None:
     assert parse_fail_reason("task failed, code: InvalidParameter , message: image_url must provided") == (
-        "InvalidParameter", "image_url must provided")
+        "InvalidParameter",
+        "image_url must provided",
+    )
     assert parse_fail_reason("upstream timeout") == (None, "upstream timeout")
     assert parse_fail_reason("https://x.example.test/v.mp4") == (None, None)
     assert parse_fail_reason(None) == (None, None)
@@ -511,7 +590,8 @@ def test_fail_reason_parsing_handles_the_seed_format_and_plain_text() -> None:
 @pytest.mark.anyio
 async def test_an_unknown_task_id_is_reported_as_not_found(router: respx.MockRouter, provider: NewApiProvider) -> None:
     router.get(f"{ROOT}/v1/video/generations/nope").respond(
-        400, json={"code": "task_not_exist", "message": "task_not_exist", "data": None})
+        400, json={"code": "task_not_exist", "message": "task_not_exist", "data": None}
+    )
     with pytest.raises(ProviderError) as caught:
         await provider.poll("nope")
     error = caught.value
@@ -520,13 +600,15 @@ async def test_an_unknown_task_id_is_reported_as_not_found(router: respx.MockRou
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("status", "retryable"), [(401, False), (403, False), (429, True), (500, True),
-                                                   (502, True), (503, True)])
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(401, False), (403, False), (429, True), (500, True), (502, True), (503, True)]
+)
 async def test_poll_http_errors_are_retryable_only_when_transient(
     router: respx.MockRouter, provider: NewApiProvider, status: int, retryable: bool
 ) -> None:
-    router.get(f"{ROOT}/v1/video/generations/{TASK_ID}").respond(status, json={
-        "error": {"message": f"nope {CANARY}", "type": "new_api_error"}})
+    router.get(f"{ROOT}/v1/video/generations/{TASK_ID}").respond(
+        status, json={"error": {"message": f"nope {CANARY}", "type": "new_api_error"}}
+    )
     with pytest.raises(ProviderError) as caught:
         await provider.poll(TASK_ID)
     assert (caught.value.http_status, caught.value.retryable) == (status, retryable)
@@ -559,13 +641,17 @@ async def test_the_gateway_has_no_task_list(provider: NewApiProvider) -> None:
 def test_the_video_is_downloaded_through_the_content_endpoint_with_the_key() -> None:
     provider = NewApiProvider(httpx.AsyncClient(), api_key=CANARY, base_url=f"{ROOT}/v1")
     assert provider.download_target(TASK_ID, status_of(video_url="https://oss.example.test/v.mp4")) == (
-        f"{ROOT}/v1/videos/{TASK_ID}/content", {"Authorization": f"Bearer {CANARY}"})
+        f"{ROOT}/v1/videos/{TASK_ID}/content",
+        {"Authorization": f"Bearer {CANARY}"},
+    )
 
 
 def test_without_the_content_endpoint_the_result_url_is_fetched_without_the_key() -> None:
     provider = NewApiProvider(httpx.AsyncClient(), api_key=CANARY, base_url=ROOT, use_content_endpoint=False)
     assert provider.download_target(TASK_ID, status_of(video_url="https://oss.example.test/v.mp4")) == (
-        "https://oss.example.test/v.mp4", {})
+        "https://oss.example.test/v.mp4",
+        {},
+    )
 
 
 def test_without_the_content_endpoint_a_missing_url_cannot_be_downloaded() -> None:

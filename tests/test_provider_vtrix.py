@@ -10,10 +10,10 @@ import httpx
 import pytest
 import respx
 
-from server.catalog import MODELS, GenerationRequest, validate
-from server.errors import ProviderError
-from server.providers.base import RemoteStatus
-from server.providers.vtrix import (
+from wan_video_mcp.server.catalog import MODELS, GenerationRequest, validate
+from wan_video_mcp.server.errors import ProviderError
+from wan_video_mcp.server.providers.base import RemoteStatus
+from wan_video_mcp.server.providers.vtrix import (
     VTRIX_ERRORS,
     VTRIX_MODEL_IDS,
     VtrixProvider,
@@ -31,8 +31,6 @@ VIDEO = "https://cdn.vtrix.example.test/jobs/123.mp4"
 SEED_AUDIO = "https://help-static-aliyun-doc.aliyuncs.com/file-manage-files/xxx.mp3"
 
 
-
-
 @pytest.fixture
 async def provider(client: httpx.AsyncClient) -> VtrixProvider:
     return VtrixProvider(client, api_key=CANARY, base_url=ROOT)
@@ -44,9 +42,17 @@ def request_for(**arguments: Any) -> GenerationRequest:
 
 def seed_request() -> GenerationRequest:
     # Seed 004's documented example values for wan26_t2v.
-    return request_for(model="wan2.6-t2v", prompt="A kitten running in the moonlight", audio_url=SEED_AUDIO,
-                       size="1920*1080", duration=5, prompt_extend=True, watermark=False, shot_type="single",
-                       seed=12345)
+    return request_for(
+        model="wan2.6-t2v",
+        prompt="A kitten running in the moonlight",
+        audio_url=SEED_AUDIO,
+        size="1920*1080",
+        duration=5,
+        prompt_extend=True,
+        watermark=False,
+        shot_type="single",
+        seed=12345,
+    )
 
 
 def completed(url: str = VIDEO, **fields: Any) -> dict[str, Any]:
@@ -86,22 +92,40 @@ def test_the_seed_request_becomes_a_dashscope_shaped_body_under_the_vtrix_id() -
     assert build_submit(seed_request()) == {
         "model": "wan26_t2v",
         "input": {"prompt": "A kitten running in the moonlight", "audio_url": SEED_AUDIO},
-        "parameters": {"size": "1920*1080", "duration": 5, "prompt_extend": True, "watermark": False,
-                       "shot_type": "single", "seed": 12345},
+        "parameters": {
+            "size": "1920*1080",
+            "duration": 5,
+            "prompt_extend": True,
+            "watermark": False,
+            "shot_type": "single",
+            "seed": 12345,
+        },
     }
 
 
 def test_image_and_reference_requests_carry_their_media_in_input() -> None:
-    i2v = build_submit(request_for(model="wan2.5-i2v-preview", img_url="https://img.example.test/a.png",
-                                   resolution="720P", duration=10, audio=True))
+    i2v = build_submit(
+        request_for(
+            model="wan2.5-i2v-preview",
+            img_url="https://img.example.test/a.png",
+            resolution="720P",
+            duration=10,
+            audio=True,
+        )
+    )
     assert i2v == {
         "model": "wan25_i2v",
         "input": {"img_url": "https://img.example.test/a.png"},
-        "parameters": {"resolution": "720P", "duration": 10, "prompt_extend": True, "watermark": False,
-                       "audio": True},
+        "parameters": {"resolution": "720P", "duration": 10, "prompt_extend": True, "watermark": False, "audio": True},
     }
-    r2v = build_submit(request_for(model="wan2.6-r2v", prompt="character1 dances",
-                                   reference_video_urls=["https://v.example.test/1.mp4"], size="1280*720"))
+    r2v = build_submit(
+        request_for(
+            model="wan2.6-r2v",
+            prompt="character1 dances",
+            reference_video_urls=["https://v.example.test/1.mp4"],
+            size="1280*720",
+        )
+    )
     assert r2v["model"] == "wan26_r2v"
     assert r2v["input"] == {"prompt": "character1 dances", "reference_video_urls": ["https://v.example.test/1.mp4"]}
     assert r2v["parameters"]["size"] == "1280*720"
@@ -125,8 +149,9 @@ async def test_submit_posts_to_the_generation_endpoint_with_the_bearer_key(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("base", [ROOT, f"{ROOT}/", f"{ROOT}/model/v1", f"{ROOT}/model/v1/"])
-async def test_the_base_url_may_include_the_api_prefix(router: respx.MockRouter, client: httpx.AsyncClient,
-                                                       base: str) -> None:
+async def test_the_base_url_may_include_the_api_prefix(
+    router: respx.MockRouter, client: httpx.AsyncClient, base: str
+) -> None:
     route = router.post(f"{ROOT}/model/v1/generation").respond(200, json={"id": TASK_ID})
     await VtrixProvider(client, api_key=CANARY, base_url=base).submit(seed_request())
     assert route.called
@@ -166,13 +191,13 @@ def test_an_error_body_at_submit_created_nothing_and_says_whether_to_retry(
 async def test_an_http_400_with_a_documented_code_explains_the_rule(
     router: respx.MockRouter, provider: VtrixProvider
 ) -> None:
-    router.post(f"{ROOT}/model/v1/generation").respond(400, json={
-        "error": {"code": "001026003", "message": "invalid duration"}})
+    router.post(f"{ROOT}/model/v1/generation").respond(
+        400, json={"error": {"code": "001026003", "message": "invalid duration"}}
+    )
     with pytest.raises(ProviderError) as caught:
         await provider.submit(seed_request())
     error = caught.value
-    assert (error.http_status, error.provider_code, error.retryable, error.created) == (
-        400, "001026003", False, False)
+    assert (error.http_status, error.provider_code, error.retryable, error.created) == (400, "001026003", False, False)
     assert "duration must be 5 or 10" in error.message
 
 
@@ -198,8 +223,9 @@ async def test_a_gateway_timeout_on_submit_may_hide_a_created_task(
 
 @pytest.mark.anyio
 async def test_an_unauthorized_submit_never_repeats_the_key(router: respx.MockRouter, provider: VtrixProvider) -> None:
-    router.post(f"{ROOT}/model/v1/generation").respond(401, json={
-        "error": {"code": "000401001", "message": f"invalid api key {CANARY}"}})
+    router.post(f"{ROOT}/model/v1/generation").respond(
+        401, json={"error": {"code": "000401001", "message": f"invalid api key {CANARY}"}}
+    )
     with pytest.raises(ProviderError) as caught:
         await provider.submit(seed_request())
     error = caught.value
@@ -226,19 +252,32 @@ async def test_polling_a_completed_task_reads_the_url_from_the_first_output_cont
     route = router.get(f"{ROOT}/model/v1/generation/task/{TASK_ID}").respond(200, json=completed())
     status = await provider.poll(TASK_ID)
     assert route.calls.last.request.headers["Authorization"] == f"Bearer {CANARY}"
-    assert status == RemoteStatus(remote_id=TASK_ID, state="succeeded", progress=100.0, video_url=VIDEO,
-                                  usage={"cost": "0.75", "discount": 0})
+    assert status == RemoteStatus(
+        remote_id=TASK_ID, state="succeeded", progress=100.0, video_url=VIDEO, usage={"cost": "0.75", "discount": 0}
+    )
 
 
 @pytest.mark.parametrize(
     ("spelling", "state"),
     [
-        ("in_queue", "queued"), ("pending", "queued"), ("queued", "queued"),
-        ("processing", "running"), ("in_progress", "running"), ("running", "running"),
-        ("done", "succeeded"), ("completed", "succeeded"), ("succeeded", "succeeded"), ("success", "succeeded"),
-        ("failed", "failed"), ("failure", "failed"), ("error", "failed"),
-        ("canceled", "canceled"), ("cancelled", "canceled"),
-        ("DONE", "succeeded"), ("In_Queue", "queued"), ("brand_new_state", "queued"),
+        ("in_queue", "queued"),
+        ("pending", "queued"),
+        ("queued", "queued"),
+        ("processing", "running"),
+        ("in_progress", "running"),
+        ("running", "running"),
+        ("done", "succeeded"),
+        ("completed", "succeeded"),
+        ("succeeded", "succeeded"),
+        ("success", "succeeded"),
+        ("failed", "failed"),
+        ("failure", "failed"),
+        ("error", "failed"),
+        ("canceled", "canceled"),
+        ("cancelled", "canceled"),
+        ("DONE", "succeeded"),
+        ("In_Queue", "queued"),
+        ("brand_new_state", "queued"),
     ],
 )
 def test_every_status_spelling_vtrix_has_used_maps_to_ours(spelling: str, state: str) -> None:
@@ -303,7 +342,9 @@ def test_a_failure_message_never_repeats_the_key() -> None:
 
 def test_describe_error_quotes_the_provider_message_once() -> None:
     assert describe_error("001026095", "Internal generation error") == (
-        "internal generation error at vtrix (vtrix error 001026095)", True)
+        "internal generation error at vtrix (vtrix error 001026095)",
+        True,
+    )
     assert describe_error(None, None) == ("vtrix reported an error without a code", None)
 
 
@@ -317,8 +358,7 @@ async def test_an_unknown_task_id_is_not_found(router: respx.MockRouter, provide
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("status", "retryable"), [(401, False), (403, False), (429, True), (500, True),
-                                                   (502, True)])
+@pytest.mark.parametrize(("status", "retryable"), [(401, False), (403, False), (429, True), (500, True), (502, True)])
 async def test_poll_http_errors_are_retryable_only_when_transient(
     router: respx.MockRouter, provider: VtrixProvider, status: int, retryable: bool
 ) -> None:

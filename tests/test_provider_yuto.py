@@ -10,25 +10,23 @@ import httpx
 import pytest
 import respx
 
-from server.catalog import MODELS, GenerationRequest, validate
-from server.errors import ProviderError
-from server.providers.base import RemoteStatus
-from server.providers.yuto import YUTO_MODELS, YutoProvider, build_submit, parse_submit, parse_task
+from wan_video_mcp.server.catalog import MODELS, GenerationRequest, validate
+from wan_video_mcp.server.errors import ProviderError
+from wan_video_mcp.server.providers.base import RemoteStatus
+from wan_video_mcp.server.providers.yuto import YUTO_MODELS, YutoProvider, build_submit, parse_submit, parse_task
 
 CANARY = "sk-canary-yuto-456"
 ROOT = "https://api.yuto.example.test"
 TASK_ID = "e7bed961-d1b9-4b3f-8ef9-5f441bde28c8"
 SEED_PROMPT = (
     "An epically cute scene. A tiny cartoon kitten general in detailed golden armor and an oversized helmet stands "
-    "bravely on a cliff. Riding a small but heroic warhorse, he declares: \"Dark clouds gather above the Snow "
+    'bravely on a cliff. Riding a small but heroic warhorse, he declares: "Dark clouds gather above the Snow '
     "Mountain, and from the lone city we gaze toward Yumenguan. After a hundred battles in yellow sand, the golden "
-    "armor is worn through; we will not return until Loulan is broken.\" Below the cliff, a vast and endless army of "
+    'armor is worn through; we will not return until Loulan is broken." Below the cliff, a vast and endless army of '
     "mice charges forward with improvised weapons. It is a dramatic large-scale battle scene inspired by ancient "
     "Chinese war epics. Dark clouds hang above the distant Snow Mountain, blending comedy, cuteness, and epic grandeur."
 )
-SEED_AUDIO = (
-    "https://help-static-aliyun-doc.aliyuncs.com/file-manage-files/zh-CN/20250923/hbiayh/%E4%BB%8E%E5%86%9B%E8%A1%8C.mp3"
-)
+SEED_AUDIO = "https://help-static-aliyun-doc.aliyuncs.com/file-manage-files/zh-CN/20250923/hbiayh/%E4%BB%8E%E5%86%9B%E8%A1%8C.mp3"
 # Seed 000's example body, verbatim.
 SEED_BODY = {
     "model": "wan2.5-t2v-preview",
@@ -39,8 +37,6 @@ SEED_BODY = {
     "duration": 10,
 }
 VIDEO = "https://cdn.yuto.example.test/out/e7bed961.mp4"
-
-
 
 
 @pytest.fixture
@@ -57,8 +53,16 @@ def seed_request() -> GenerationRequest:
 
 
 def task_body(**fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"task_id": TASK_ID, "status": "QUEUED", "fail_reason": "", "submit_time": 1765328779,
-                            "start_time": 0, "finish_time": 0, "progress": "20%", "data": None}
+    body: dict[str, Any] = {
+        "task_id": TASK_ID,
+        "status": "QUEUED",
+        "fail_reason": "",
+        "submit_time": 1765328779,
+        "start_time": 0,
+        "finish_time": 0,
+        "progress": "20%",
+        "data": None,
+    }
     body.update(fields)
     return body
 
@@ -71,8 +75,16 @@ def test_the_seed_request_becomes_the_seed_body_plus_the_explicit_watermark_defa
 
 
 def test_an_image_to_video_request_sends_images_and_resolution_instead_of_size() -> None:
-    request = request_for(model="wan2.6-i2v", img_url="https://img.example.test/cat.png", prompt="the cat jumps",
-                          resolution="720P", audio=False, negative_prompt="blur", seed=9, shot_type="multi")
+    request = request_for(
+        model="wan2.6-i2v",
+        img_url="https://img.example.test/cat.png",
+        prompt="the cat jumps",
+        resolution="720P",
+        audio=False,
+        negative_prompt="blur",
+        seed=9,
+        shot_type="multi",
+    )
     assert build_submit(request) == {
         "model": "wan2.6-i2v",
         "prompt": "the cat jumps",
@@ -90,14 +102,24 @@ def test_an_image_to_video_request_sends_images_and_resolution_instead_of_size()
 
 def test_the_body_is_flat_and_omits_every_unset_field() -> None:
     body = build_submit(request_for(model="wan2.6-t2v", prompt="a fox"))
-    assert body == {"model": "wan2.6-t2v", "prompt": "a fox", "duration": 5, "size": "1920*1080",
-                    "prompt_extend": True, "watermark": False}
+    assert body == {
+        "model": "wan2.6-t2v",
+        "prompt": "a fox",
+        "duration": 5,
+        "size": "1920*1080",
+        "prompt_extend": True,
+        "watermark": False,
+    }
 
 
 def test_only_the_documented_generations_are_offered() -> None:
     provider = YutoProvider(httpx.AsyncClient(), api_key=CANARY, base_url=ROOT)
     assert {spec.id for spec in MODELS if provider.offers(spec.id)} == {
-        "wan2.6-t2v", "wan2.5-t2v-preview", "wan2.6-i2v", "wan2.5-i2v-preview"}
+        "wan2.6-t2v",
+        "wan2.5-t2v-preview",
+        "wan2.6-i2v",
+        "wan2.5-i2v-preview",
+    }
     assert YUTO_MODELS <= {spec.id for spec in MODELS}
     for model in ("wan2.1-t2v-turbo", "wan2.6-r2v", "wan2.1-kf2v-plus", "wan2.6-i2v-flash"):
         assert not provider.offers(model)
@@ -121,8 +143,9 @@ async def test_submit_posts_the_flat_body_with_the_bearer_key_and_returns_the_ta
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("base", [f"{ROOT}/v2", f"{ROOT}/v2/", f"{ROOT}/"])
-async def test_a_base_url_ending_in_v2_is_not_doubled(router: respx.MockRouter, client: httpx.AsyncClient,
-                                                       base: str) -> None:
+async def test_a_base_url_ending_in_v2_is_not_doubled(
+    router: respx.MockRouter, client: httpx.AsyncClient, base: str
+) -> None:
     route = router.post(f"{ROOT}/v2/videos/generations").respond(200, json={"task_id": TASK_ID})
     await YutoProvider(client, api_key=CANARY, base_url=base).submit(seed_request())
     assert route.called
@@ -142,14 +165,23 @@ def test_a_submit_answer_carrying_an_error_created_nothing() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("status", "retryable", "created"), [(400, False, False), (401, False, False),
-                                                              (403, False, False), (429, True, False),
-                                                              (500, False, None), (503, False, None)])
+@pytest.mark.parametrize(
+    ("status", "retryable", "created"),
+    [
+        (400, False, False),
+        (401, False, False),
+        (403, False, False),
+        (429, True, False),
+        (500, False, None),
+        (503, False, None),
+    ],
+)
 async def test_submit_http_errors_say_whether_a_retry_is_safe(
     router: respx.MockRouter, provider: YutoProvider, status: int, retryable: bool, created: bool | None
 ) -> None:
-    router.post(f"{ROOT}/v2/videos/generations").respond(status, json={
-        "error": {"message": f"no luck for {CANARY}", "type": "upstream_error"}})
+    router.post(f"{ROOT}/v2/videos/generations").respond(
+        status, json={"error": {"message": f"no luck for {CANARY}", "type": "upstream_error"}}
+    )
     with pytest.raises(ProviderError) as caught:
         await provider.submit(seed_request())
     error = caught.value
@@ -174,15 +206,27 @@ async def test_a_bad_gateway_page_on_submit_may_hide_a_created_task(
 async def test_polling_a_finished_task_reads_the_url_from_data_output(
     router: respx.MockRouter, provider: YutoProvider
 ) -> None:
-    body = {"task_id": TASK_ID, "status": "SUCCESS", "fail_reason": "", "submit_time": 1765328779,
-            "start_time": 1765328794, "finish_time": 1765328947, "progress": "100%",
-            "data": {"output": VIDEO, "outputs": [VIDEO]}}
+    body = {
+        "task_id": TASK_ID,
+        "status": "SUCCESS",
+        "fail_reason": "",
+        "submit_time": 1765328779,
+        "start_time": 1765328794,
+        "finish_time": 1765328947,
+        "progress": "100%",
+        "data": {"output": VIDEO, "outputs": [VIDEO]},
+    }
     route = router.get(f"{ROOT}/v2/videos/generations/{TASK_ID}").respond(200, json=body)
     status = await provider.poll(TASK_ID)
     assert route.calls.last.request.headers["Authorization"] == f"Bearer {CANARY}"
-    assert status == RemoteStatus(remote_id=TASK_ID, state="succeeded", progress=100.0, video_url=VIDEO,
-                                  submitted_at=datetime.fromtimestamp(1765328779, UTC),
-                                  finished_at=datetime.fromtimestamp(1765328947, UTC))
+    assert status == RemoteStatus(
+        remote_id=TASK_ID,
+        state="succeeded",
+        progress=100.0,
+        video_url=VIDEO,
+        submitted_at=datetime.fromtimestamp(1765328779, UTC),
+        finished_at=datetime.fromtimestamp(1765328947, UTC),
+    )
 
 
 def test_the_first_of_data_outputs_is_used_when_data_output_is_empty() -> None:
@@ -196,9 +240,19 @@ def test_a_legacy_url_in_fail_reason_is_used_when_data_is_empty() -> None:
 
 @pytest.mark.parametrize(
     ("spelling", "state"),
-    [("NOT_START", "queued"), ("SUBMITTED", "queued"), ("QUEUED", "queued"), ("IN_PROGRESS", "running"),
-     ("SUCCESS", "succeeded"), ("FAILURE", "failed"), ("queued", "queued"), ("in_progress", "running"),
-     ("completed", "succeeded"), ("failed", "failed"), ("MYSTERY", "queued")],
+    [
+        ("NOT_START", "queued"),
+        ("SUBMITTED", "queued"),
+        ("QUEUED", "queued"),
+        ("IN_PROGRESS", "running"),
+        ("SUCCESS", "succeeded"),
+        ("FAILURE", "failed"),
+        ("queued", "queued"),
+        ("in_progress", "running"),
+        ("completed", "succeeded"),
+        ("failed", "failed"),
+        ("MYSTERY", "queued"),
+    ],
 )
 def test_every_documented_state_maps_to_ours(spelling: str, state: str) -> None:
     assert parse_task(TASK_ID, task_body(status=spelling)).state == state
@@ -210,11 +264,20 @@ def test_progress_comes_as_a_percent_string_or_a_number(progress: Any, expected:
 
 
 def test_a_failed_task_carries_the_code_and_message_from_fail_reason() -> None:
-    status = parse_task(TASK_ID, task_body(
-        status="FAILURE", progress="100%",
-        fail_reason="task failed, code: InvalidParameter , message: The size is not match the model"))
+    status = parse_task(
+        TASK_ID,
+        task_body(
+            status="FAILURE",
+            progress="100%",
+            fail_reason="task failed, code: InvalidParameter , message: The size is not match the model",
+        ),
+    )
     assert (status.state, status.error_code, status.error_message, status.video_url) == (
-        "failed", "InvalidParameter", "The size is not match the model", None)
+        "failed",
+        "InvalidParameter",
+        "The size is not match the model",
+        None,
+    )
 
 
 def test_a_failed_task_with_a_plain_reason_keeps_it() -> None:

@@ -17,17 +17,37 @@ from typing import Any
 import anyio
 import pytest
 
-from server.app import build_server
-from server.config import Settings
+from wan_video_mcp.server.app import build_server
+from wan_video_mcp.server.config import Settings
 
 TOOLS_LIST_BUDGET = 20_000  # bytes of compact JSON
 SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
 SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-SCHEMA_ONE = ("not", "if", "then", "else", "items", "contains", "propertyNames", "additionalProperties",
-              "unevaluatedProperties", "additionalItems", "unevaluatedItems")
+SCHEMA_ONE = (
+    "not",
+    "if",
+    "then",
+    "else",
+    "items",
+    "contains",
+    "propertyNames",
+    "additionalProperties",
+    "unevaluatedProperties",
+    "additionalItems",
+    "unevaluatedItems",
+)
 BOOLEAN_OK = {"additionalProperties", "unevaluatedProperties", "additionalItems", "unevaluatedItems"}
-NON_VALIDATING = {"description", "default", "title", "examples", "$schema", "$comment", "deprecated",
-                  "readOnly", "writeOnly"}
+NON_VALIDATING = {
+    "description",
+    "default",
+    "title",
+    "examples",
+    "$schema",
+    "$comment",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+}
 
 
 def lint(schema: Any, path: str = "", parent_key: str = "") -> list[str]:
@@ -93,5 +113,6 @@ def test_the_lint_catches_what_it_should():
     assert lint({"type": "object", "properties": {"a": False}}) == ["error boolean-schema at /properties/a"]
     assert lint({"type": ["string", "null"]}) == ["warning type-union at "]
     assert lint({"type": "object", "properties": {"a": {"description": "x"}}}) == [
-        "warning untyped-schema at /properties/a"]
+        "warning untyped-schema at /properties/a"
+    ]
     assert lint({"type": "object", "additionalProperties": False, "properties": {"a": {"not": {}}}}) == []

@@ -27,14 +27,14 @@ from dashscope import VideoSynthesis
 from dashscope.aigc.video_synthesis import AioVideoSynthesis
 from dashscope.api_entities.aio_session import get_shared_aio_session
 
-from server import downloads, simulator
-from server.catalog import GenerationRequest, validate
-from server.errors import ProviderError
-from server.providers.dashscope import DashScopeProvider
-from server.providers.newapi import NewApiProvider
-from server.providers.vtrix import VtrixProvider
-from server.providers.yuto import YutoProvider
-from server.simulator import Simulator, SimulatorConfig, simulator_in_thread
+from wan_video_mcp.server import downloads, simulator
+from wan_video_mcp.server.catalog import GenerationRequest, validate
+from wan_video_mcp.server.errors import ProviderError
+from wan_video_mcp.server.providers.dashscope import DashScopeProvider
+from wan_video_mcp.server.providers.newapi import NewApiProvider
+from wan_video_mcp.server.providers.vtrix import VtrixProvider
+from wan_video_mcp.server.providers.yuto import YutoProvider
+from wan_video_mcp.server.simulator import Simulator, SimulatorConfig, simulator_in_thread
 
 KEY = {"Authorization": "Bearer sk-test"}
 ASYNC = {**KEY, "X-DashScope-Async": "enable"}
@@ -58,10 +58,18 @@ async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def submit(client: httpx.AsyncClient, model: str = "wan2.6-t2v", path: str = T2V_PATH,
-                 headers: dict[str, str] | None = None, **body: Any) -> httpx.Response:
-    payload = {"model": model, "input": body.pop("input", {"prompt": "a red fox in the snow"}),
-               "parameters": body.pop("parameters", {"size": "1280*720", "duration": 2})}
+async def submit(
+    client: httpx.AsyncClient,
+    model: str = "wan2.6-t2v",
+    path: str = T2V_PATH,
+    headers: dict[str, str] | None = None,
+    **body: Any,
+) -> httpx.Response:
+    payload = {
+        "model": model,
+        "input": body.pop("input", {"prompt": "a red fox in the snow"}),
+        "parameters": body.pop("parameters", {"size": "1280*720", "duration": 2}),
+    }
     return await client.post(path, json=payload, headers=headers or ASYNC)
 
 
@@ -91,14 +99,18 @@ def mp4_facts(data: bytes, path: Path) -> tuple[int, int, int, float, list[str]]
 
 @pytest.mark.anyio
 async def test_a_task_goes_pending_running_succeeded_with_the_documented_bodies(
-        sim: Simulator, client: httpx.AsyncClient) -> None:
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
     response = await submit(client, input={"prompt": "a red fox in the snow", "audio_url": "https://e.com/a.mp3"})
     assert response.status_code == 200
     assert response.headers["X-Wan-Simulator"] == "1"
     body = response.json()
     task_id = body["output"]["task_id"]
-    assert body == {"output": {"task_status": "PENDING", "task_id": task_id}, "request_id": body["request_id"],
-                    "simulated": True}
+    assert body == {
+        "output": {"task_status": "PENDING", "task_id": task_id},
+        "request_id": body["request_id"],
+        "simulated": True,
+    }
 
     pending = (await poll(client, task_id))["output"]
     assert set(pending) == {"task_id", "task_status", "submit_time"} and pending["task_status"] == "PENDING"
@@ -115,11 +127,24 @@ async def test_a_task_goes_pending_running_succeeded_with_the_documented_bodies(
     assert out["task_status"] == "SUCCEEDED"
     assert out["orig_prompt"] == "a red fox in the snow"
     assert "actual_prompt" not in out  # wan2.6 does not return it
-    assert set(out) == {"task_id", "task_status", "submit_time", "scheduled_time", "end_time", "orig_prompt",
-                        "video_url"}
+    assert set(out) == {
+        "task_id",
+        "task_status",
+        "submit_time",
+        "scheduled_time",
+        "end_time",
+        "orig_prompt",
+        "video_url",
+    }
     assert out["video_url"].startswith(sim.root_url + f"/results/{task_id}.mp4?Expires=")
-    assert done["usage"] == {"duration": 2.0, "size": "1280*720", "input_video_duration": 0,
-                             "output_video_duration": 2, "video_count": 1, "SR": 720}
+    assert done["usage"] == {
+        "duration": 2.0,
+        "size": "1280*720",
+        "input_video_duration": 0,
+        "output_video_duration": 2,
+        "video_count": 1,
+        "SR": 720,
+    }
     # Timestamps are UTC+8 and 100 s apart.
     submit_at = time.mktime(time.strptime(out["submit_time"][:19], "%Y-%m-%d %H:%M:%S"))
     end_at = time.mktime(time.strptime(out["end_time"][:19], "%Y-%m-%d %H:%M:%S"))
@@ -128,20 +153,53 @@ async def test_a_task_goes_pending_running_succeeded_with_the_documented_bodies(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("model", "parameters", "input_extra", "usage"), [
-    ("wanx2.1-t2v-turbo", {"size": "832*480"}, {}, {"video_duration": 5, "video_count": 1, "video_ratio": "standard"}),
-    ("wan2.5-t2v-preview", {"size": "832*480", "duration": 10}, {},
-     {"video_duration": 10, "video_count": 1, "video_ratio": "832*480"}),
-    ("wan2.2-i2v-plus", {"resolution": "480P"}, {"img_url": IMG}, {"video_duration": 5, "video_count": 1, "SR": 480}),
-    ("wan2.6-r2v", {"size": "1280*720", "duration": 5}, {"reference_video_urls": ["https://e.com/1.mp4"] * 2},
-     {"duration": 15.0, "size": "1280*720", "input_video_duration": 10, "output_video_duration": 5,
-      "video_count": 1, "SR": 720}),
-])
+@pytest.mark.parametrize(
+    ("model", "parameters", "input_extra", "usage"),
+    [
+        (
+            "wanx2.1-t2v-turbo",
+            {"size": "832*480"},
+            {},
+            {"video_duration": 5, "video_count": 1, "video_ratio": "standard"},
+        ),
+        (
+            "wan2.5-t2v-preview",
+            {"size": "832*480", "duration": 10},
+            {},
+            {"video_duration": 10, "video_count": 1, "video_ratio": "832*480"},
+        ),
+        (
+            "wan2.2-i2v-plus",
+            {"resolution": "480P"},
+            {"img_url": IMG},
+            {"video_duration": 5, "video_count": 1, "SR": 480},
+        ),
+        (
+            "wan2.6-r2v",
+            {"size": "1280*720", "duration": 5},
+            {"reference_video_urls": ["https://e.com/1.mp4"] * 2},
+            {
+                "duration": 15.0,
+                "size": "1280*720",
+                "input_video_duration": 10,
+                "output_video_duration": 5,
+                "video_count": 1,
+                "SR": 720,
+            },
+        ),
+    ],
+)
 async def test_each_model_generation_reports_its_own_usage_shape(
-        sim: Simulator, client: httpx.AsyncClient, model: str, parameters: dict[str, Any],
-        input_extra: dict[str, Any], usage: dict[str, Any]) -> None:
-    task_id = await submit_ok(client, model=model, input={"prompt": "character1 waves", **input_extra},
-                              parameters=parameters)
+    sim: Simulator,
+    client: httpx.AsyncClient,
+    model: str,
+    parameters: dict[str, Any],
+    input_extra: dict[str, Any],
+    usage: dict[str, Any],
+) -> None:
+    task_id = await submit_ok(
+        client, model=model, input={"prompt": "character1 waves", **input_extra}, parameters=parameters
+    )
     sim.advance(500)
     done = await poll(client, task_id)
     assert done["usage"] == usage
@@ -149,40 +207,47 @@ async def test_each_model_generation_reports_its_own_usage_shape(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("case", "status", "code"), [
-    ("no key", 401, "InvalidApiKey"),
-    ("no async header", 403, "AccessDenied"),
-    ("unknown model", 404, "ModelNotFound"),
-    ("empty model", 400, "BadRequest.EmptyModel"),
-    ("kf2v on the video-generation path", 400, "InvalidParameter"),
-    ("t2v on the image2video path", 400, "InvalidParameter"),
-    ("size not allowed for the model", 400, "InvalidParameter"),
-    ("resolution not allowed for the model", 400, "InvalidParameter"),
-    ("duration not allowed for the model", 400, "InvalidParameter"),
-    ("t2v without prompt", 400, "InvalidParameter"),
-    ("i2v without img_url", 400, "InvalidParameter"),
-    ("kf2v without first_frame_url", 400, "InvalidParameter"),
-    ("no input", 400, "BadRequest.EmptyInput"),
-    ("body is not JSON", 400, "InvalidParameter"),
-])
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("no key", 401, "InvalidApiKey"),
+        ("no async header", 403, "AccessDenied"),
+        ("unknown model", 404, "ModelNotFound"),
+        ("empty model", 400, "BadRequest.EmptyModel"),
+        ("kf2v on the video-generation path", 400, "InvalidParameter"),
+        ("t2v on the image2video path", 400, "InvalidParameter"),
+        ("size not allowed for the model", 400, "InvalidParameter"),
+        ("resolution not allowed for the model", 400, "InvalidParameter"),
+        ("duration not allowed for the model", 400, "InvalidParameter"),
+        ("t2v without prompt", 400, "InvalidParameter"),
+        ("i2v without img_url", 400, "InvalidParameter"),
+        ("kf2v without first_frame_url", 400, "InvalidParameter"),
+        ("no input", 400, "BadRequest.EmptyInput"),
+        ("body is not JSON", 400, "InvalidParameter"),
+    ],
+)
 async def test_invalid_submits_get_the_real_services_status_and_code(
-        sim: Simulator, client: httpx.AsyncClient, case: str, status: int, code: str) -> None:
+    sim: Simulator, client: httpx.AsyncClient, case: str, status: int, code: str
+) -> None:
     cases: dict[str, Any] = {
         "no key": dict(headers={"X-DashScope-Async": "enable", "Authorization": ""}),
         "no async header": dict(headers=KEY),
         "unknown model": dict(model="wan9-t2v"),
         "empty model": dict(model=""),
-        "kf2v on the video-generation path": dict(model="wan2.1-kf2v-plus", input={"first_frame_url": IMG},
-                                                  parameters={}),
+        "kf2v on the video-generation path": dict(
+            model="wan2.1-kf2v-plus", input={"first_frame_url": IMG}, parameters={}
+        ),
         "t2v on the image2video path": dict(path=KF2V_PATH),
         "size not allowed for the model": dict(parameters={"size": "832*480"}),
-        "resolution not allowed for the model": dict(model="wan2.1-i2v-plus", input={"img_url": IMG},
-                                                     parameters={"resolution": "1080P"}),
+        "resolution not allowed for the model": dict(
+            model="wan2.1-i2v-plus", input={"img_url": IMG}, parameters={"resolution": "1080P"}
+        ),
         "duration not allowed for the model": dict(parameters={"size": "1280*720", "duration": 20}),
         "t2v without prompt": dict(input={"negative_prompt": "blur"}),
         "i2v without img_url": dict(model="wan2.6-i2v", input={"prompt": "move"}, parameters={}),
-        "kf2v without first_frame_url": dict(model="wanx2.1-kf2v-plus", path=KF2V_PATH,
-                                             input={"last_frame_url": IMG}, parameters={}),
+        "kf2v without first_frame_url": dict(
+            model="wanx2.1-kf2v-plus", path=KF2V_PATH, input={"last_frame_url": IMG}, parameters={}
+        ),
         "no input": dict(input={}),
     }
     if case == "body is not JSON":
@@ -203,13 +268,18 @@ async def test_invalid_submits_get_the_real_services_status_and_code(
 
 @pytest.mark.anyio
 async def test_a_required_key_refuses_other_keys() -> None:
-    async with Simulator(SimulatorConfig(required_key="sk-right", renderer="fallback")) as sim, \
-            httpx.AsyncClient(base_url=sim.base_url, trust_env=False) as client:
+    async with (
+        Simulator(SimulatorConfig(required_key="sk-right", renderer="fallback")) as sim,
+        httpx.AsyncClient(base_url=sim.base_url, trust_env=False) as client,
+    ):
         wrong = await submit(client, headers={**ASYNC, "Authorization": "Bearer sk-wrong"})
         right = await submit(client, headers={**ASYNC, "Authorization": "Bearer sk-right"})
         poll_wrong = await client.get("/tasks/x", headers={"Authorization": "Bearer sk-wrong"})
     assert (wrong.status_code, wrong.json()["code"], wrong.json()["message"]) == (
-        401, "InvalidApiKey", "Invalid API-key provided.")
+        401,
+        "InvalidApiKey",
+        "Invalid API-key provided.",
+    )
     assert right.status_code == 200 and poll_wrong.status_code == 401
 
 
@@ -232,8 +302,10 @@ async def test_overlong_prompts_are_truncated_silently(sim: Simulator, client: h
 @pytest.mark.anyio
 async def test_the_sdks_extra_keys_are_tolerated(client: httpx.AsyncClient) -> None:
     response = await submit(
-        client, input={"prompt": "p", "extend_prompt": True, "function": "video-synthesis"},
-        parameters={"size": "1280*720", "audio": True, "some_future_knob": 3, "watermark": False, "seed": 7})
+        client,
+        input={"prompt": "p", "extend_prompt": True, "function": "video-synthesis"},
+        parameters={"size": "1280*720", "audio": True, "some_future_knob": 3, "watermark": False, "seed": 7},
+    )
     assert response.status_code == 200, response.text
 
 
@@ -324,10 +396,13 @@ async def test_range_requests_let_a_download_resume(sim: Simulator, client: http
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("kind", "status", "code"), [
-    ("429", 429, "Throttling.RateQuota"), ("500", 500, "InternalError"), ("503", 503, "ModelUnavailable")])
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [("429", 429, "Throttling.RateQuota"), ("500", 500, "InternalError"), ("503", 503, "ModelUnavailable")],
+)
 async def test_error_faults_hit_exactly_the_next_n_requests(
-        sim: Simulator, client: httpx.AsyncClient, kind: str, status: int, code: str) -> None:
+    sim: Simulator, client: httpx.AsyncClient, kind: str, status: int, code: str
+) -> None:
     sim.faults.submit(kind, count=2, retry_after=7)
     refused = [await submit(client) for _ in range(2)]
     accepted = await submit(client)
@@ -376,8 +451,7 @@ async def test_a_malformed_fault_answers_json_that_does_not_parse(sim: Simulator
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("kind", ["500", "reset", "hang"])
-async def test_a_processed_fault_creates_a_task_the_client_never_hears_about(
-        sim: Simulator, kind: str) -> None:
+async def test_a_processed_fault_creates_a_task_the_client_never_hears_about(sim: Simulator, kind: str) -> None:
     sim.faults.submit(kind, processed=True, seconds=0.05)
     async with httpx.AsyncClient(base_url=sim.base_url, headers=KEY, timeout=2, trust_env=False) as client:
         if kind == "500":
@@ -412,8 +486,9 @@ async def test_injected_task_failures_come_back_in_a_200_poll(sim: Simulator, cl
 
 
 @pytest.mark.anyio
-async def test_download_faults_expire_truncate_throttle_and_corrupt(sim: Simulator, client: httpx.AsyncClient,
-                                                                    tmp_path: Path) -> None:
+async def test_download_faults_expire_truncate_throttle_and_corrupt(
+    sim: Simulator, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
     task_id = await submit_ok(client)
     sim.advance(250)
     url = (await poll(client, task_id))["output"]["video_url"]
@@ -449,10 +524,11 @@ async def test_download_faults_expire_truncate_throttle_and_corrupt(sim: Simulat
 
 @pytest.mark.anyio
 async def test_admin_endpoints_drive_a_simulator_from_another_process(sim: Simulator) -> None:
-    async with httpx.AsyncClient(base_url=sim.root_url, timeout=5, trust_env=False) as admin, \
-            httpx.AsyncClient(base_url=sim.base_url, headers=KEY, timeout=5, trust_env=False) as api:
-        armed = await admin.post("/_sim/faults", json={"target": "submit", "kind": "429", "count": 1,
-                                                        "retry_after": 3})
+    async with (
+        httpx.AsyncClient(base_url=sim.root_url, timeout=5, trust_env=False) as admin,
+        httpx.AsyncClient(base_url=sim.base_url, headers=KEY, timeout=5, trust_env=False) as api,
+    ):
+        armed = await admin.post("/_sim/faults", json={"target": "submit", "kind": "429", "count": 1, "retry_after": 3})
         assert armed.status_code == 200 and armed.json()["armed"]["kind"] == "429"
         assert (await admin.get("/_sim/faults")).json()["faults"][0]["target"] == "submit"
         assert (await submit(api)).status_code == 429
@@ -503,20 +579,36 @@ async def test_the_qwen_gateway_prefix_serves_the_same_api(sim: Simulator) -> No
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("model", "input_extra", "parameters", "shape", "audio"), [
-    ("wan2.6-t2v", {}, {"size": "1280*720", "duration": 2}, (1280, 720, 2), True),
-    ("wan2.6-i2v-flash", {"img_url": IMG, "audio_url": "https://e.com/a.mp3"},
-     {"resolution": "720P", "duration": 2, "audio": False}, (1280, 720, 2), False),
-    ("wan2.1-i2v-turbo", {"img_url": IMG}, {"resolution": "480P", "duration": 3}, (832, 480, 3), False),
-])
+@pytest.mark.parametrize(
+    ("model", "input_extra", "parameters", "shape", "audio"),
+    [
+        ("wan2.6-t2v", {}, {"size": "1280*720", "duration": 2}, (1280, 720, 2), True),
+        (
+            "wan2.6-i2v-flash",
+            {"img_url": IMG, "audio_url": "https://e.com/a.mp3"},
+            {"resolution": "720P", "duration": 2, "audio": False},
+            (1280, 720, 2),
+            False,
+        ),
+        ("wan2.1-i2v-turbo", {"img_url": IMG}, {"resolution": "480P", "duration": 3}, (832, 480, 3), False),
+    ],
+)
 async def test_the_mp4_has_the_requested_size_duration_and_audio(
-        tmp_path: Path, model: str, input_extra: dict[str, Any], parameters: dict[str, Any],
-        shape: tuple[int, int, int], audio: bool) -> None:
+    tmp_path: Path,
+    model: str,
+    input_extra: dict[str, Any],
+    parameters: dict[str, Any],
+    shape: tuple[int, int, int],
+    audio: bool,
+) -> None:
     config = SimulatorConfig(queue_seconds=100, run_seconds=100, jitter=0)
-    async with Simulator(config) as sim, \
-            httpx.AsyncClient(base_url=sim.base_url, headers=KEY, timeout=30, trust_env=False) as client:
-        task_id = await submit_ok(client, model=model, input={"prompt": "a paper boat", **input_extra},
-                                  parameters=parameters)
+    async with (
+        Simulator(config) as sim,
+        httpx.AsyncClient(base_url=sim.base_url, headers=KEY, timeout=30, trust_env=False) as client,
+    ):
+        task_id = await submit_ok(
+            client, model=model, input={"prompt": "a paper boat", **input_extra}, parameters=parameters
+        )
         sim.advance(250)
         url = (await poll(client, task_id))["output"]["video_url"]
         with anyio.fail_after(20):
@@ -531,12 +623,15 @@ async def test_the_mp4_has_the_requested_size_duration_and_audio(
 
 @pytest.mark.anyio
 async def test_without_pyav_a_valid_placeholder_mp4_is_served_with_a_warning(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     monkeypatch.setitem(sys.modules, "av", None)  # `import av` now fails
     monkeypatch.setattr(simulator, "_warned_fallback", False)
-    caplog.set_level(logging.WARNING, logger="server.simulator")
-    async with Simulator(SimulatorConfig(queue_seconds=0, run_seconds=0, jitter=0)) as sim, \
-            httpx.AsyncClient(base_url=sim.base_url, headers=KEY, trust_env=False) as client:
+    caplog.set_level(logging.WARNING, logger="wan_video_mcp.server.simulator")
+    async with (
+        Simulator(SimulatorConfig(queue_seconds=0, run_seconds=0, jitter=0)) as sim,
+        httpx.AsyncClient(base_url=sim.base_url, headers=KEY, trust_env=False) as client,
+    ):
         task_id = await submit_ok(client)
         url = (await poll(client, task_id))["output"]["video_url"]
         data = (await client.get(url)).content
@@ -554,14 +649,21 @@ async def test_the_official_dashscope_sdk_works_end_to_end(sim: Simulator, monke
     monkeypatch.setattr(dashscope, "base_http_api_url", sim.base_url)
 
     def drive() -> None:
-        created = VideoSynthesis.async_call(model="wan2.6-t2v", prompt="a lighthouse at dusk", size="1280*720",
-                                            duration=2, audio=True, api_key="sk-test")
+        created = VideoSynthesis.async_call(
+            model="wan2.6-t2v",
+            prompt="a lighthouse at dusk",
+            size="1280*720",
+            duration=2,
+            audio=True,
+            api_key="sk-test",
+        )
         assert created.status_code == 200 and created.output.task_status == "PENDING"
         fetched = VideoSynthesis.fetch(created, api_key="sk-test")
         assert fetched.output.task_status == "PENDING"
 
-        doomed = VideoSynthesis.async_call(model="wanx2.1-kf2v-plus", prompt="bloom", first_frame_url=IMG,
-                                           api_key="sk-test")  # the SDK picks the image2video path
+        doomed = VideoSynthesis.async_call(
+            model="wanx2.1-kf2v-plus", prompt="bloom", first_frame_url=IMG, api_key="sk-test"
+        )  # the SDK picks the image2video path
         assert doomed.status_code == 200
         assert VideoSynthesis.cancel(doomed, api_key="sk-test").status_code == 200
         again = VideoSynthesis.cancel(doomed, api_key="sk-test")
@@ -593,8 +695,9 @@ async def test_the_official_dashscope_sdk_works_end_to_end(sim: Simulator, monke
 async def test_the_official_aio_sdk_works_on_the_same_loop(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dashscope, "base_http_api_url", sim.base_url)
     with anyio.fail_after(10):
-        created = await AioVideoSynthesis.async_call(model="wan2.1-i2v-turbo", img_url=IMG, resolution="480P",
-                                                     duration=3, api_key="sk-test")
+        created = await AioVideoSynthesis.async_call(
+            model="wan2.1-i2v-turbo", img_url=IMG, resolution="480P", duration=3, api_key="sk-test"
+        )
         assert created.status_code == 200
         sim.advance(250)
         done = await AioVideoSynthesis.wait(created, api_key="sk-test")
@@ -613,9 +716,13 @@ def test_a_simulator_in_a_thread_serves_synchronous_code() -> None:
 
 def test_the_standalone_command_prints_only_its_url_on_stdout() -> None:
     # The command as users run it (`wan-video-mcp simulate`); the CLI owns stdout.
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "simulate", "--port", "0", "--no-render"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wan_video_mcp.server.cli", "simulate", "--port", "0", "--no-render"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     watchdog = threading.Timer(30, proc.kill)  # a silent process must fail the test, not hang the suite
     watchdog.start()
     try:
@@ -655,17 +762,38 @@ async def ok_json(response_or_awaitable: Any) -> dict[str, Any]:
 
 @pytest.mark.anyio
 async def test_new_api_tasks_go_submitted_queued_in_progress_success_in_the_taskdto_envelope(
-        sim: Simulator, gw: httpx.AsyncClient) -> None:
-    created = await ok_json(gw.post(NEWAPI, json={
-        "model": "wan2.6-t2v", "prompt": "a red fox", "duration": 2,
-        "metadata": {"input": {"negative_prompt": "blur"}, "parameters": {"size": "1280*720", "audio": False}}}))
+    sim: Simulator, gw: httpx.AsyncClient
+) -> None:
+    created = await ok_json(
+        gw.post(
+            NEWAPI,
+            json={
+                "model": "wan2.6-t2v",
+                "prompt": "a red fox",
+                "duration": 2,
+                "metadata": {"input": {"negative_prompt": "blur"}, "parameters": {"size": "1280*720", "audio": False}},
+            },
+        )
+    )
     gid = created["id"]
     assert re.fullmatch(r"task_[0-9a-f]{32}", gid)
-    assert created == {"id": gid, "object": "video", "model": "wan2.6-t2v", "status": "queued", "progress": 0,
-                       "created_at": created["created_at"], "simulated": True}
+    assert created == {
+        "id": gid,
+        "object": "video",
+        "model": "wan2.6-t2v",
+        "status": "queued",
+        "progress": 0,
+        "created_at": created["created_at"],
+        "simulated": True,
+    }
     [task] = sim.tasks
     assert (task.via, task.gateway_id, task.plan.size, task.plan.duration, task.plan.audio) == (
-        "newapi", gid, "1280*720", 2, False)
+        "newapi",
+        gid,
+        "1280*720",
+        2,
+        False,
+    )
     assert task.plan.negative_prompt == "blur"
 
     seen = []
@@ -677,8 +805,12 @@ async def test_new_api_tasks_go_submitted_queued_in_progress_success_in_the_task
         assert dto["task_id"] == gid and dto["action"] == "textGenerate"
         assert dto["data"]["output"]["task_id"] == task.task_id  # the raw DashScope poll body
         seen.append((dto["status"], dto["progress"], dto["data"]["output"]["task_status"]))
-    assert seen == [("SUBMITTED", "10%", "PENDING"), ("QUEUED", "20%", "PENDING"),
-                    ("IN_PROGRESS", "30%", "RUNNING"), ("SUCCESS", "100%", "SUCCEEDED")]
+    assert seen == [
+        ("SUBMITTED", "10%", "PENDING"),
+        ("QUEUED", "20%", "PENDING"),
+        ("IN_PROGRESS", "30%", "RUNNING"),
+        ("SUCCESS", "100%", "SUCCEEDED"),
+    ]
     url = dto["data"]["output"]["video_url"]
     assert url.startswith(sim.root_url + f"/results/{task.task_id}.mp4?Expires=")
     assert dto["fail_reason"] == dto["result_url"] == url  # legacy builds: the URL in fail_reason
@@ -699,17 +831,34 @@ async def test_new_api_tasks_go_submitted_queued_in_progress_success_in_the_task
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("body", "expected"), [
-    ({"model": "wan2.6-t2v", "prompt": "p", "size": "1280*720"}, ("1280*720", 5, "p")),
-    ({"model": "wan2.6-i2v", "prompt": "p", "input_reference": IMG, "size": "720p"}, ("1280*720", 5, "p")),
-    ({"model": "wan2.6-t2v", "prompt": "p", "seconds": "3", "metadata": {
-        "input": {"prompt": "from metadata"}, "parameters": {"size": "832*480", "future_key": 1}}},
-     None),  # 832*480 is no wan2.6 size: refused below
-    ({"model": "wan2.6-t2v", "prompt": "p", "seconds": "3", "metadata": {
-        "input": {"prompt": "from metadata"}, "parameters": {"size": "720*1280"}}}, ("720*1280", 3, "from metadata")),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"model": "wan2.6-t2v", "prompt": "p", "size": "1280*720"}, ("1280*720", 5, "p")),
+        ({"model": "wan2.6-i2v", "prompt": "p", "input_reference": IMG, "size": "720p"}, ("1280*720", 5, "p")),
+        (
+            {
+                "model": "wan2.6-t2v",
+                "prompt": "p",
+                "seconds": "3",
+                "metadata": {"input": {"prompt": "from metadata"}, "parameters": {"size": "832*480", "future_key": 1}},
+            },
+            None,
+        ),  # 832*480 is no wan2.6 size: refused below
+        (
+            {
+                "model": "wan2.6-t2v",
+                "prompt": "p",
+                "seconds": "3",
+                "metadata": {"input": {"prompt": "from metadata"}, "parameters": {"size": "720*1280"}},
+            },
+            ("720*1280", 3, "from metadata"),
+        ),
+    ],
+)
 async def test_new_api_maps_top_level_fields_and_lays_metadata_over_them(
-        sim: Simulator, gw: httpx.AsyncClient, body: dict[str, Any], expected: tuple[str, int, str] | None) -> None:
+    sim: Simulator, gw: httpx.AsyncClient, body: dict[str, Any], expected: tuple[str, int, str] | None
+) -> None:
     response = await gw.post(NEWAPI, json=body)
     if expected is None:
         assert response.status_code == 400 and response.json()["code"] == "InvalidParameter"
@@ -720,22 +869,29 @@ async def test_new_api_maps_top_level_fields_and_lays_metadata_over_them(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("case", "status", "code"), [
-    ("no key", 401, "unauthorized"),
-    ("unknown model", 503, "model_not_found"),
-    ("kf2v model (the adaptor never uses image2video)", 400, "InvalidParameter"),
-    ("size not allowed", 400, "InvalidParameter"),
-    ("i2v without an image", 400, "InvalidParameter"),
-    ("metadata changes the model", 400, "invalid_request"),
-    ("body is not JSON", 400, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("no key", 401, "unauthorized"),
+        ("unknown model", 503, "model_not_found"),
+        ("kf2v model (the adaptor never uses image2video)", 400, "InvalidParameter"),
+        ("size not allowed", 400, "InvalidParameter"),
+        ("i2v without an image", 400, "InvalidParameter"),
+        ("metadata changes the model", 400, "invalid_request"),
+        ("body is not JSON", 400, "invalid_request"),
+    ],
+)
 async def test_new_api_refusals_use_the_gateways_error_shapes(
-        sim: Simulator, gw: httpx.AsyncClient, case: str, status: int, code: str) -> None:
+    sim: Simulator, gw: httpx.AsyncClient, case: str, status: int, code: str
+) -> None:
     bodies: dict[str, Any] = {
         "no key": {"model": "wan2.6-t2v", "prompt": "p"},
         "unknown model": {"model": "wan9-t2v", "prompt": "p"},
         "kf2v model (the adaptor never uses image2video)": {
-            "model": "wan2.1-kf2v-plus", "prompt": "p", "metadata": {"input": {"first_frame_url": IMG}}},
+            "model": "wan2.1-kf2v-plus",
+            "prompt": "p",
+            "metadata": {"input": {"first_frame_url": IMG}},
+        },
         "size not allowed": {"model": "wan2.6-t2v", "prompt": "p", "metadata": {"parameters": {"size": "1*1"}}},
         "i2v without an image": {"model": "wan2.6-i2v", "prompt": "p"},
         "metadata changes the model": {"model": "wan2.6-t2v", "prompt": "p", "metadata": {"model": "wan2.5-t2v"}},
@@ -761,14 +917,17 @@ async def test_new_api_failures_unknown_ids_and_other_keys(sim: Simulator, gw: h
     gid = (await ok_json(gw.post(NEWAPI, json={"model": "wan2.6-t2v", "prompt": "p"})))["id"]
     not_yet = await gw.get(f"/v1/videos/{gid}/content")
     assert not_yet.status_code == 400
-    assert not_yet.json()["error"] == {"message": "Task is not completed yet, current status: SUBMITTED",
-                                       "type": "invalid_request_error"}
+    assert not_yet.json()["error"] == {
+        "message": "Task is not completed yet, current status: SUBMITTED",
+        "type": "invalid_request_error",
+    }
     sim.advance(250)
     body = await ok_json(gw.get(f"{NEWAPI}/{gid}"))
     dto = body["data"]
     assert body["code"] == "success" and (dto["status"], dto["progress"]) == ("FAILURE", "100%")
-    assert dto["fail_reason"] == ("task failed, code: DataInspectionFailed , message: "
-                                  "Output data may contain inappropriate content.")
+    assert dto["fail_reason"] == (
+        "task failed, code: DataInspectionFailed , message: Output data may contain inappropriate content."
+    )
     assert "result_url" not in dto and dto["data"]["output"]["code"] == "DataInspectionFailed"
     failed = await gw.get(f"/v1/videos/{gid}/content")
     assert failed.status_code == 400 and failed.json()["error"]["message"].endswith("current status: FAILURE")
@@ -801,31 +960,76 @@ async def test_gateways_keep_finished_tasks_but_their_urls_expire(sim: Simulator
 
 @pytest.mark.anyio
 async def test_yuto_flat_submits_and_flat_taskdto_polls(sim: Simulator, gw: httpx.AsyncClient) -> None:
-    created = await ok_json(gw.post(YUTO, json={
-        "model": "wan2.6-i2v", "prompt": "the cat jumps", "images": [IMG], "resolution": "720P", "duration": 2,
-        "audio": "false", "negative_prompt": "blur", "prompt_extend": True, "watermark": False, "seed": 7}))
+    created = await ok_json(
+        gw.post(
+            YUTO,
+            json={
+                "model": "wan2.6-i2v",
+                "prompt": "the cat jumps",
+                "images": [IMG],
+                "resolution": "720P",
+                "duration": 2,
+                "audio": "false",
+                "negative_prompt": "blur",
+                "prompt_extend": True,
+                "watermark": False,
+                "seed": 7,
+            },
+        )
+    )
     yid = created["task_id"]
     assert set(created) == {"task_id", "simulated"}
     [task] = sim.tasks
     assert (task.via, task.plan.spec.id, task.plan.tier, task.plan.duration, task.plan.audio, task.plan.seed) == (
-        "yuto", "wan2.6-i2v", "720P", 2, False, 7)
+        "yuto",
+        "wan2.6-i2v",
+        "720P",
+        2,
+        False,
+        7,
+    )
     seen = []
     for step in (0, 60, 100, 100):
         sim.advance(step)
         body = await ok_json(gw.get(f"{YUTO}/{yid}"))
-        assert set(body) == {"task_id", "status", "fail_reason", "submit_time", "start_time", "finish_time",
-                             "progress", "data", "simulated"}
+        assert set(body) == {
+            "task_id",
+            "status",
+            "fail_reason",
+            "submit_time",
+            "start_time",
+            "finish_time",
+            "progress",
+            "data",
+            "simulated",
+        }
         seen.append((body["status"], body["progress"], body["data"] is None))
-    assert seen == [("SUBMITTED", "10%", True), ("QUEUED", "20%", True), ("IN_PROGRESS", "30%", True),
-                    ("SUCCESS", "100%", False)]
+    assert seen == [
+        ("SUBMITTED", "10%", True),
+        ("QUEUED", "20%", True),
+        ("IN_PROGRESS", "30%", True),
+        ("SUCCESS", "100%", False),
+    ]
     url = body["data"]["output"]
     assert body["data"]["outputs"] == [url] and body["fail_reason"] == ""
     video = await gw.get(url, headers={"Authorization": ""})  # a signed URL: no key needed
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
 
     sim.faults.fail_next_task("InternalError.Timeout")
-    doomed = (await ok_json(gw.post(YUTO, json={"model": "wan2.5-t2v-preview", "prompt": "p", "size": "832*480",
-                                                "duration": 10, "audio_url": "https://e.com/a.mp3"})))["task_id"]
+    doomed = (
+        await ok_json(
+            gw.post(
+                YUTO,
+                json={
+                    "model": "wan2.5-t2v-preview",
+                    "prompt": "p",
+                    "size": "832*480",
+                    "duration": 10,
+                    "audio_url": "https://e.com/a.mp3",
+                },
+            )
+        )
+    )["task_id"]
     sim.advance(250)
     failed = await ok_json(gw.get(f"{YUTO}/{doomed}"))
     assert (failed["status"], failed["data"]) == ("FAILURE", None)
@@ -840,9 +1044,18 @@ async def test_yuto_flat_submits_and_flat_taskdto_polls(sim: Simulator, gw: http
 
 @pytest.mark.anyio
 async def test_vtrix_submits_under_vtrix_ids_and_polls_in_queue_processing_done(
-        sim: Simulator, gw: httpx.AsyncClient) -> None:
-    created = await ok_json(gw.post(VTRIX, json={"model": "wan26_t2v", "input": {"prompt": "a kitten"},
-                                                 "parameters": {"size": "1280*720", "duration": 2, "audio": False}}))
+    sim: Simulator, gw: httpx.AsyncClient
+) -> None:
+    created = await ok_json(
+        gw.post(
+            VTRIX,
+            json={
+                "model": "wan26_t2v",
+                "input": {"prompt": "a kitten"},
+                "parameters": {"size": "1280*720", "duration": 2, "audio": False},
+            },
+        )
+    )
     vid = created["id"]
     assert created["status"] == "in_queue"
     [task] = sim.tasks
@@ -852,8 +1065,7 @@ async def test_vtrix_submits_under_vtrix_ids_and_polls_in_queue_processing_done(
         sim.advance(step)
         body = await ok_json(gw.get(f"{VTRIX}/task/{vid}"))
         seen.append((body["status"], "output" in body, "usage" in body, "error" in body))
-    assert seen == [("in_queue", False, False, False), ("processing", False, False, False),
-                    ("done", True, True, False)]
+    assert seen == [("in_queue", False, False, False), ("processing", False, False, False), ("done", True, True, False)]
     [part] = body["output"][0]["content"]
     assert part["type"] == "video" and part["jobId"] == task.task_id and part["url"].startswith(sim.root_url)
     assert body["usage"] == {"cost": "0.20", "discount": 0}  # 2 s of silent 720P wan2.6 at the list price
@@ -862,31 +1074,57 @@ async def test_vtrix_submits_under_vtrix_ids_and_polls_in_queue_processing_done(
     sim.faults.fail_next_task("DataInspectionFailed")
     flagged = (await ok_json(gw.post(VTRIX, json={"model": "wan25_t2v", "input": {"prompt": "p"}})))["id"]
     sim.faults.fail_next_task("001026096", "Result parsing error")
-    parsed = (await ok_json(gw.post(VTRIX, json={"model": "wan25_i2v", "input": {"img_url": IMG},
-                                                 "parameters": {"resolution": "480P"}})))["id"]
+    parsed = (
+        await ok_json(
+            gw.post(VTRIX, json={"model": "wan25_i2v", "input": {"img_url": IMG}, "parameters": {"resolution": "480P"}})
+        )
+    )["id"]
     sim.advance(250)
     failed = await ok_json(gw.get(f"{VTRIX}/task/{flagged}"))
     assert (failed["status"], failed["error"]["code"]) == ("failed", "001026095")
     assert "DataInspectionFailed" in failed["error"]["message"] and "output" not in failed
     assert (await ok_json(gw.get(f"{VTRIX}/task/{parsed}")))["error"] == {
-        "code": "001026096", "message": "Result parsing error"}
+        "code": "001026096",
+        "message": "Result parsing error",
+    }
     missing = await gw.get(f"{VTRIX}/task/nope")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "task_not_found"
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"model": "wan2.6-t2v", "input": {"prompt": "p"}}, 400, "ModelNotFound"),  # catalog id, not a vtrix id
-    ({"model": "wan26_t2v", "input": {"prompt": "p"}, "parameters": {"size": "1*1"}}, 400, "InvalidParameter"),
-    ({"model": "wan26_r2v", "input": {"prompt": "character1", "reference_video_urls": [VIDEO] * 3}}, 400,
-     "001026001"),
-    ({"model": "wan26_r2v", "input": {"prompt": "character1", "reference_video_urls": [VIDEO]},
-      "parameters": {"audio": True}}, 400, "001026002"),
-    ({"model": "wan26_r2v", "input": {"prompt": "character1", "reference_video_urls": [VIDEO]},
-      "parameters": {"duration": 15}}, 400, "001026003"),
-])
-async def test_vtrix_refusals_carry_vtrix_codes(sim: Simulator, gw: httpx.AsyncClient, body: dict[str, Any],
-                                                status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"model": "wan2.6-t2v", "input": {"prompt": "p"}}, 400, "ModelNotFound"),  # catalog id, not a vtrix id
+        ({"model": "wan26_t2v", "input": {"prompt": "p"}, "parameters": {"size": "1*1"}}, 400, "InvalidParameter"),
+        (
+            {"model": "wan26_r2v", "input": {"prompt": "character1", "reference_video_urls": [VIDEO] * 3}},
+            400,
+            "001026001",
+        ),
+        (
+            {
+                "model": "wan26_r2v",
+                "input": {"prompt": "character1", "reference_video_urls": [VIDEO]},
+                "parameters": {"audio": True},
+            },
+            400,
+            "001026002",
+        ),
+        (
+            {
+                "model": "wan26_r2v",
+                "input": {"prompt": "character1", "reference_video_urls": [VIDEO]},
+                "parameters": {"duration": 15},
+            },
+            400,
+            "001026003",
+        ),
+    ],
+)
+async def test_vtrix_refusals_carry_vtrix_codes(
+    sim: Simulator, gw: httpx.AsyncClient, body: dict[str, Any], status: int, code: str
+) -> None:
     response = await gw.post(VTRIX, json=body)
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
@@ -896,13 +1134,17 @@ async def test_vtrix_refusals_carry_vtrix_codes(sim: Simulator, gw: httpx.AsyncC
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("path", "body"), [
-    (NEWAPI, {"model": "wan2.6-t2v", "prompt": "p"}),
-    (YUTO, {"model": "wan2.6-t2v", "prompt": "p"}),
-    (VTRIX, {"model": "wan26_t2v", "input": {"prompt": "p"}}),
-])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (NEWAPI, {"model": "wan2.6-t2v", "prompt": "p"}),
+        (YUTO, {"model": "wan2.6-t2v", "prompt": "p"}),
+        (VTRIX, {"model": "wan26_t2v", "input": {"prompt": "p"}}),
+    ],
+)
 async def test_faults_hit_gateway_submits_and_polls_in_the_gateways_shape(
-        sim: Simulator, gw: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+    sim: Simulator, gw: httpx.AsyncClient, path: str, body: dict[str, Any]
+) -> None:
     sim.faults.submit("429", retry_after=3)
     throttled = await gw.post(path, json=body)
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "3"
@@ -956,24 +1198,53 @@ def make_provider(name: str, client: httpx.AsyncClient, sim: Simulator) -> Any:
 
 PROVIDER_CASES = [
     ("newapi", {"model": "wan2.6-t2v", "prompt": "a fox", "size": "1280*720", "duration": 2, "audio": False}),
-    ("newapi", {"model": "wan2.6-i2v", "prompt": "the cat jumps", "img_url": IMG, "resolution": "720P",
-                "duration": 3, "negative_prompt": "blur", "seed": 5}),
-    ("newapi", {"model": "wan2.6-r2v", "prompt": "character1 waves", "reference_video_urls": [VIDEO],
-                "size": "1280*720", "shot_type": "multi"}),
+    (
+        "newapi",
+        {
+            "model": "wan2.6-i2v",
+            "prompt": "the cat jumps",
+            "img_url": IMG,
+            "resolution": "720P",
+            "duration": 3,
+            "negative_prompt": "blur",
+            "seed": 5,
+        },
+    ),
+    (
+        "newapi",
+        {
+            "model": "wan2.6-r2v",
+            "prompt": "character1 waves",
+            "reference_video_urls": [VIDEO],
+            "size": "1280*720",
+            "shot_type": "multi",
+        },
+    ),
     ("yuto", {"model": "wan2.6-t2v", "prompt": "a fox", "size": "1280*720", "duration": 2, "audio": True}),
     ("yuto", {"model": "wan2.5-i2v-preview", "prompt": "the cat jumps", "img_url": IMG, "resolution": "480P"}),
     ("vtrix", {"model": "wan2.6-t2v", "prompt": "a fox", "size": "1280*720", "duration": 2}),
-    ("vtrix", {"model": "wan2.6-r2v", "prompt": "character1 waves", "reference_video_urls": [VIDEO],
-               "size": "1280*720", "duration": 10}),
-    ("dashscope", {"model": "wan2.6-i2v", "prompt": "the cat jumps", "img_url": IMG, "resolution": "720P",
-                   "duration": 2}),
+    (
+        "vtrix",
+        {
+            "model": "wan2.6-r2v",
+            "prompt": "character1 waves",
+            "reference_video_urls": [VIDEO],
+            "size": "1280*720",
+            "duration": 10,
+        },
+    ),
+    (
+        "dashscope",
+        {"model": "wan2.6-i2v", "prompt": "the cat jumps", "img_url": IMG, "resolution": "720P", "duration": 2},
+    ),
 ]
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("name", "arguments"), PROVIDER_CASES, ids=[f"{n}-{a['model']}" for n, a in PROVIDER_CASES])
 async def test_each_real_provider_completes_a_task_against_the_simulator(
-        sim: Simulator, tmp_path: Path, name: str, arguments: dict[str, Any]) -> None:
+    sim: Simulator, tmp_path: Path, name: str, arguments: dict[str, Any]
+) -> None:
     request = gen_request(**arguments)
     async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
         provider = make_provider(name, client, sim)
@@ -987,8 +1258,9 @@ async def test_each_real_provider_completes_a_task_against_the_simulator(
         done = await provider.poll(created.remote_id)
         assert done.state == "succeeded" and done.video_url and done.video_url.startswith(sim.root_url)
         url, headers = provider.download_target(created.remote_id, done)
-        result = await downloads.download(client, url, tmp_path / "v.mp4", headers=headers,
-                                          policy=downloads.AddressPolicy.for_base_url(sim.root_url))
+        result = await downloads.download(
+            client, url, tmp_path / "v.mp4", headers=headers, policy=downloads.AddressPolicy.for_base_url(sim.root_url)
+        )
         direct = (await client.get(done.video_url)).content
     [task] = sim.tasks
     assert task.via == ("/qwen/api/v1" if name == "dashscope" else name)
@@ -1008,14 +1280,18 @@ async def test_each_real_provider_completes_a_task_against_the_simulator(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("name", "model", "code"), [
-    ("newapi", "wan2.6-t2v", "DataInspectionFailed"),
-    ("yuto", "wan2.6-t2v", "DataInspectionFailed"),
-    ("vtrix", "wan2.6-t2v", "001026095"),
-    ("dashscope", "wan2.6-t2v", "DataInspectionFailed"),
-])
+@pytest.mark.parametrize(
+    ("name", "model", "code"),
+    [
+        ("newapi", "wan2.6-t2v", "DataInspectionFailed"),
+        ("yuto", "wan2.6-t2v", "DataInspectionFailed"),
+        ("vtrix", "wan2.6-t2v", "001026095"),
+        ("dashscope", "wan2.6-t2v", "DataInspectionFailed"),
+    ],
+)
 async def test_each_real_provider_reads_a_failed_task_with_its_code(
-        sim: Simulator, name: str, model: str, code: str) -> None:
+    sim: Simulator, name: str, model: str, code: str
+) -> None:
     sim.faults.fail_next_task("DataInspectionFailed")
     async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
         provider = make_provider(name, client, sim)
@@ -1023,8 +1299,9 @@ async def test_each_real_provider_reads_a_failed_task_with_its_code(
         sim.advance(250)
         status = await provider.poll(created.remote_id)
     assert (status.state, status.error_code, status.video_url) == ("failed", code, None)
-    assert status.error_message and ("inappropriate" in status.error_message or
-                                     "DataInspectionFailed" in status.error_message)
+    assert status.error_message and (
+        "inappropriate" in status.error_message or "DataInspectionFailed" in status.error_message
+    )
 
 
 @pytest.mark.anyio
@@ -1045,8 +1322,10 @@ async def test_each_gateway_provider_reports_unknown_ids_and_refusals_as_final(s
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", ["newapi", "yuto", "vtrix"])
 async def test_each_gateway_provider_is_told_a_wrong_key_is_refused(name: str) -> None:
-    async with Simulator(SimulatorConfig(required_key="sk-right", renderer="fallback")) as sim, \
-            httpx.AsyncClient(timeout=10, trust_env=False) as client:
+    async with (
+        Simulator(SimulatorConfig(required_key="sk-right", renderer="fallback")) as sim,
+        httpx.AsyncClient(timeout=10, trust_env=False) as client,
+    ):
         provider = make_provider(name, client, sim)  # it sends sk-test
         with pytest.raises(ProviderError) as refused:
             await provider.submit(gen_request(prompt="p", size="1280*720"))
@@ -1062,8 +1341,9 @@ async def test_vtrix_refuses_three_reference_videos_although_alibaba_allows_them
     async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
         provider = make_provider("vtrix", client, sim)
         with pytest.raises(ProviderError) as caught:
-            await provider.submit(gen_request(model="wan2.6-r2v", prompt="character1", size="1280*720",
-                                              reference_video_urls=[VIDEO] * 3))
+            await provider.submit(
+                gen_request(model="wan2.6-r2v", prompt="character1", size="1280*720", reference_video_urls=[VIDEO] * 3)
+            )
     error = caught.value
     assert (error.provider_code, error.retryable, error.created) == ("001026001", False, False)
     assert "1-2" in error.message and sim.tasks == []

@@ -7,9 +7,9 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from server.app import offered_models
-from server.config import Settings
 from tests.ts_clients import python_server, run_plan
+from wan_video_mcp.server.app import offered_models
+from wan_video_mcp.server.config import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -45,14 +45,18 @@ EVERY_TOOL = [
 
 
 @pytest.mark.parametrize("client", CLIENTS)
-async def test_every_tool_s_success_and_error_reach_a_typescript_client_as_results_naming_the_field(
-        tmp_path, client):
+async def test_every_tool_s_success_and_error_reach_a_typescript_client_as_results_naming_the_field(tmp_path, client):
     server = python_server(tmp_path / "data", WAN_PROVIDER="simulator", WAN_SIM_QUEUE_SECONDS="600")
     queued = "$last_task_id"  # the task generate_video queued (the harness fills in its id)
-    more = [("check_task", {"task_id": queued}, None), ("fetch_video", {"task_id": queued}, "no video"),
-            ("cancel_task", {"task_id": queued}, None), ("cancel_task", {"task_id": queued}, "nothing to cancel")]
-    report = await run_plan(client, server, [{"op": "list"}] + [
-        {"op": "call", "name": n, "arguments": a} for n, a, _ in EVERY_TOOL + more])
+    more = [
+        ("check_task", {"task_id": queued}, None),
+        ("fetch_video", {"task_id": queued}, "no video"),
+        ("cancel_task", {"task_id": queued}, None),
+        ("cancel_task", {"task_id": queued}, "nothing to cancel"),
+    ]
+    report = await run_plan(
+        client, server, [{"op": "list"}] + [{"op": "call", "name": n, "arguments": a} for n, a, _ in EVERY_TOOL + more]
+    )
     schemas = output_schemas(report)
     for (name, arguments, named), step in zip(EVERY_TOOL + more, calls(report), strict=True):
         assert step["ok"], (client, name, arguments, step.get("error"))  # the client did not throw
@@ -64,16 +68,17 @@ async def test_every_tool_s_success_and_error_reach_a_typescript_client_as_resul
             error = step["structuredContent"]
             assert {"error_code", "message", "retryable", "hint"} <= set(error), error
             assert named in step["text"], (name, named, step["text"])
-    assert [c["structuredContent"].get("status") or c["structuredContent"]["error_code"]
-            for c in calls(report)[-4:]] == ["queued", "not_ready", "canceled", "not_cancelable"]
+    assert [
+        c["structuredContent"].get("status") or c["structuredContent"]["error_code"] for c in calls(report)[-4:]
+    ] == ["queued", "not_ready", "canceled", "not_cancelable"]
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 async def test_a_missing_key_is_an_error_result_a_typescript_client_accepts(tmp_path, client):
-    server = python_server(tmp_path / "data", WAN_PROVIDER="dashscope",
-                           DASHSCOPE_BASE_URL="http://127.0.0.1:9/api/v1")
-    report = await run_plan(client, server, [{"op": "list"}, {"op": "call", "name": "generate_video",
-                                                              "arguments": {"prompt": "a cat"}}])
+    server = python_server(tmp_path / "data", WAN_PROVIDER="dashscope", DASHSCOPE_BASE_URL="http://127.0.0.1:9/api/v1")
+    report = await run_plan(
+        client, server, [{"op": "list"}, {"op": "call", "name": "generate_video", "arguments": {"prompt": "a cat"}}]
+    )
     [result] = calls(report)
     assert result["ok"] and result["isError"], result
     assert result["structuredContent"]["error_code"] == "not_configured"
@@ -82,7 +87,8 @@ async def test_a_missing_key_is_an_error_result_a_typescript_client_accepts(tmp_
 
 
 async def test_a_render_longer_than_the_client_timeout_returns_a_task_id_in_time_and_its_next_steps_lead_to_the_video(
-        tmp_path):
+    tmp_path,
+):
     import anyio
 
     reports: dict[str, dict] = {}
@@ -90,13 +96,23 @@ async def test_a_render_longer_than_the_client_timeout_returns_a_task_id_in_time
     async def one(client: str) -> None:
         # 113 s: longer than the default wait (45 s) plus one check_task of 60 s, the wait the server used to
         # advise, so advice above the cap would end in a client timeout here.
-        server = python_server(tmp_path / client, WAN_PROVIDER="simulator", WAN_SIM_QUEUE_SECONDS="3",
-                               WAN_SIM_RUN_SECONDS="110", WAN_POLL_MIN_SECONDS="0.5", WAN_POLL_MAX_SECONDS="2")
-        reports[client] = await run_plan(client, server, [
-            {"op": "list"},
-            {"op": "follow", "name": "generate_video", "arguments": {"prompt": "a very slow sunrise"}},
-            {"op": "read_video"},
-        ])
+        server = python_server(
+            tmp_path / client,
+            WAN_PROVIDER="simulator",
+            WAN_SIM_QUEUE_SECONDS="3",
+            WAN_SIM_RUN_SECONDS="110",
+            WAN_POLL_MIN_SECONDS="0.5",
+            WAN_POLL_MAX_SECONDS="2",
+        )
+        reports[client] = await run_plan(
+            client,
+            server,
+            [
+                {"op": "list"},
+                {"op": "follow", "name": "generate_video", "arguments": {"prompt": "a very slow sunrise"}},
+                {"op": "read_video"},
+            ],
+        )
 
     async with anyio.create_task_group() as tg:
         for client in CLIENTS:
@@ -107,8 +123,10 @@ async def test_a_render_longer_than_the_client_timeout_returns_a_task_id_in_time
         assert all(call["ok"] for call in follow["calls"]), (client, [c.get("error") for c in follow["calls"]])
         assert all(call["elapsedMs"] < 52_000 for call in follow["calls"]), [c["elapsedMs"] for c in follow["calls"]]
         assert first["structuredContent"]["task_id"] and first["structuredContent"]["status"] in ("queued", "running")
-        assert "check_task" in first["structuredContent"]["next_step"] and "wait_seconds=50" in first[
-            "structuredContent"]["next_step"]
+        assert (
+            "check_task" in first["structuredContent"]["next_step"]
+            and "wait_seconds=50" in first["structuredContent"]["next_step"]
+        )
         last = follow["calls"][-1]["structuredContent"]
         assert last["status"] == "succeeded" and last["video"]["size_bytes"] > 0, last
         # check_task until it finishes; a fetch_video last when the finish came too late in a wait to save the file.
@@ -121,14 +139,25 @@ async def test_a_render_longer_than_the_client_timeout_returns_a_task_id_in_time
 
 @pytest.mark.parametrize("client", CLIENTS)
 async def test_progress_comes_at_least_every_5_seconds_so_a_host_that_resets_its_timeout_on_progress_keeps_waiting(
-        tmp_path, client):
+    tmp_path, client
+):
     server = python_server(tmp_path / "data", WAN_PROVIDER="simulator", WAN_SIM_RUN_SECONDS="600")
     handle = {"op": "call", "name": "generate_video", "arguments": {"prompt": "slow", "wait_seconds": 0}}
     report = await run_plan(client, server, [{"op": "list"}, handle])
     task_id = calls(report)[0]["structuredContent"]["task_id"]
-    report = await run_plan(client, server, [{"op": "list"}, {
-        "op": "call", "name": "check_task", "arguments": {"task_id": task_id, "wait_seconds": 20},
-        "options": {"timeout": 6000, "resetTimeoutOnProgress": True}}])
+    report = await run_plan(
+        client,
+        server,
+        [
+            {"op": "list"},
+            {
+                "op": "call",
+                "name": "check_task",
+                "arguments": {"task_id": task_id, "wait_seconds": 20},
+                "options": {"timeout": 6000, "resetTimeoutOnProgress": True},
+            },
+        ],
+    )
     [waited] = calls(report)
     assert waited["ok"], waited.get("error")  # 20 s with a 6 s timeout: only progress kept it alive
     times = [0] + [p["atMs"] for p in waited["progress"]] + [waited["elapsedMs"]]
@@ -138,14 +167,21 @@ async def test_progress_comes_at_least_every_5_seconds_so_a_host_that_resets_its
 
 
 async def test_log_messages_follow_the_level_the_client_sets(tmp_path):
-    server = python_server(tmp_path / "data", WAN_PROVIDER="simulator", WAN_SIM_RUN_SECONDS="600",
-                           WAN_MAX_WAIT_SECONDS="5")
+    server = python_server(
+        tmp_path / "data", WAN_PROVIDER="simulator", WAN_SIM_RUN_SECONDS="600", WAN_MAX_WAIT_SECONDS="5"
+    )
     generate = {"op": "call", "name": "generate_video", "arguments": {"prompt": "logged", "wait_seconds": 0}}
     check = {"op": "call", "name": "check_task", "arguments": {"task_id": "$last_task_id", "wait_seconds": 60}}
     quiet = await run_plan("v1", server, [{"op": "set_level", "level": "warning"}, generate])
-    chatty = await run_plan("v1", server, [{"op": "set_level", "level": "info"},
-                                           generate | {"arguments": {"prompt": "logged", "wait_seconds": 0,
-                                                                     "force_new": True}}, check])
+    chatty = await run_plan(
+        "v1",
+        server,
+        [
+            {"op": "set_level", "level": "info"},
+            generate | {"arguments": {"prompt": "logged", "wait_seconds": 0, "force_new": True}},
+            check,
+        ],
+    )
     assert quiet["logs"] == []
     levels_and_text = [(log["level"], log["data"]) for log in chatty["logs"]]
     assert any(level == "info" and "submitted once" in text for level, text in levels_and_text), levels_and_text
@@ -155,27 +191,47 @@ async def test_log_messages_follow_the_level_the_client_sets(tmp_path):
 @pytest.mark.parametrize("client", CLIENTS)
 async def test_the_prompt_and_completions_are_real_and_an_unknown_prompt_is_invalid_params(tmp_path, client):
     server = python_server(tmp_path / "data", WAN_PROVIDER="simulator")
-    report = await run_plan(client, server, [
-        {"op": "prompts"},
-        {"op": "get_prompt", "name": "wan_video_prompt",
-         "arguments": {"idea": "a fox in the snow", "model": "wan2.6-t2v", "duration": "10"}},
-        {"op": "get_prompt", "name": "test_simple_prompt"},
-        {"op": "get_prompt", "name": "wan_video_prompt", "arguments": {"model": "wan2.6-t2v"}},
-        {"op": "get_prompt", "name": "wan_video_prompt", "arguments": {"idea": "x", "model": "wan9"}},
-        {"op": "complete", "ref": {"type": "ref/prompt", "name": "wan_video_prompt"},
-         "argument": {"name": "model", "value": "wan2.2-"}},
-        {"op": "call", "name": "generate_video", "arguments": {"prompt": "a fox", "wait_seconds": 0}},
-        {"op": "complete", "ref": {"type": "ref/resource", "uri": "wan-video://videos/{task_id}.mp4"},
-         "argument": {"name": "task_id", "value": "wan_"}},
-        {"op": "complete", "ref": {"type": "ref/prompt", "name": "test_prompt_with_arguments"},
-         "argument": {"name": "arg1", "value": ""}},
-    ])
+    report = await run_plan(
+        client,
+        server,
+        [
+            {"op": "prompts"},
+            {
+                "op": "get_prompt",
+                "name": "wan_video_prompt",
+                "arguments": {"idea": "a fox in the snow", "model": "wan2.6-t2v", "duration": "10"},
+            },
+            {"op": "get_prompt", "name": "test_simple_prompt"},
+            {"op": "get_prompt", "name": "wan_video_prompt", "arguments": {"model": "wan2.6-t2v"}},
+            {"op": "get_prompt", "name": "wan_video_prompt", "arguments": {"idea": "x", "model": "wan9"}},
+            {
+                "op": "complete",
+                "ref": {"type": "ref/prompt", "name": "wan_video_prompt"},
+                "argument": {"name": "model", "value": "wan2.2-"},
+            },
+            {"op": "call", "name": "generate_video", "arguments": {"prompt": "a fox", "wait_seconds": 0}},
+            {
+                "op": "complete",
+                "ref": {"type": "ref/resource", "uri": "wan-video://videos/{task_id}.mp4"},
+                "argument": {"name": "task_id", "value": "wan_"},
+            },
+            {
+                "op": "complete",
+                "ref": {"type": "ref/prompt", "name": "test_prompt_with_arguments"},
+                "argument": {"name": "arg1", "value": ""},
+            },
+        ],
+    )
     listed, rendered, unknown, missing, bad_model, models, generated, task_ids, unknown_ref = report["steps"]
     assert [p["name"] for p in listed["prompts"]] == ["wan_video_prompt"]
     text = rendered["messages"][0]["content"]["text"]
     assert "a fox in the snow" in text and "1500 characters" in text and "dry_run=true" in text
-    for failed, words in ((unknown, "unknown prompt"), (missing, "idea"), (bad_model, "wan9"),
-                          (unknown_ref, "unknown prompt")):
+    for failed, words in (
+        (unknown, "unknown prompt"),
+        (missing, "idea"),
+        (bad_model, "wan9"),
+        (unknown_ref, "unknown prompt"),
+    ):
         assert not failed["ok"] and failed["error"]["code"] == -32602 and words in failed["error"]["message"]
     offered = offered_models(Settings(provider="simulator"))
     assert models["completion"]["values"] == [m.id for m in offered if m.id.startswith("wan2.2-")] != []

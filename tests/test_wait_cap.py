@@ -17,9 +17,9 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from pydantic import SecretStr
 
-from server.app import build_server, instructions
-from server.config import Settings
-from server.simulator import Simulator, SimulatorConfig
+from wan_video_mcp.server.app import build_server, instructions
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.anyio
 
@@ -33,9 +33,16 @@ async def stack(tmp_path: Path, **sim_config) -> AsyncIterator[tuple[Client, Sim
     values = dict(queue_seconds=0.2, run_seconds=0.8, jitter=0.0, fps=8, renderer="fallback")
     async with Simulator(SimulatorConfig(**(values | sim_config))) as sim:
         settings = Settings(
-            provider="dashscope", api_key=SecretStr("sk-test"), base_url=sim.base_url, data_dir=tmp_path,
-            poll_min_seconds=0.1, poll_max_seconds=0.5, retry_base_seconds=0.05, reconcile_interval_seconds=10,
-            http_timeout_seconds=60, max_wait_seconds=CAP,
+            provider="dashscope",
+            api_key=SecretStr("sk-test"),
+            base_url=sim.base_url,
+            data_dir=tmp_path,
+            poll_min_seconds=0.1,
+            poll_max_seconds=0.5,
+            retry_base_seconds=0.05,
+            reconcile_interval_seconds=10,
+            http_timeout_seconds=60,
+            max_wait_seconds=CAP,
         )
         async with Client(build_server(settings)) as client:
             yield client, sim, settings
@@ -68,8 +75,7 @@ async def test_the_published_wait_maximum_and_every_piece_of_advice_follow_the_c
 async def test_a_longer_wait_is_shortened_to_the_cap_and_the_result_says_so(tmp_path):
     async with stack(tmp_path, run_seconds=600) as (client, sim, _):
         handle = (await client.call_tool("generate_video", PROMPT | {"wait_seconds": 0})).structured_content
-        result, took = await timed(client.call_tool("check_task", {"task_id": handle["task_id"],
-                                                                   "wait_seconds": 120}))
+        result, took = await timed(client.call_tool("check_task", {"task_id": handle["task_id"], "wait_seconds": 120}))
     checked = result.structured_content
     assert not result.is_error and took <= CAP + MARGIN
     assert checked["wait_capped_to"] == CAP and f"shortened to {CAP}s" in checked["message"]

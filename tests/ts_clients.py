@@ -32,10 +32,16 @@ def node() -> str:
     """The system Node (>= 20), as hosts run it; skips the calling test, loudly, where there is none."""
     path = shutil.which("node")
     if path is None:
-        pytest.skip("NODE IS NOT INSTALLED: the TypeScript-client, conformance and MCPB tests did not run "
-                    f"(install Node >= {MIN_NODE} to run them; CI has it)")
-    major = int(subprocess.run([path, "--version"], capture_output=True, text=True, check=True)
-                .stdout.strip().lstrip("v").split(".")[0])
+        pytest.skip(
+            "NODE IS NOT INSTALLED: the TypeScript-client, conformance and MCPB tests did not run "
+            f"(install Node >= {MIN_NODE} to run them; CI has it)"
+        )
+    major = int(
+        subprocess.run([path, "--version"], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .lstrip("v")
+        .split(".")[0]
+    )
     if major < MIN_NODE:
         pytest.skip(f"NODE {major} IS TOO OLD: the TypeScript-client tests need Node >= {MIN_NODE}")
     _ensure_modules()
@@ -57,25 +63,33 @@ def _ensure_modules() -> None:
 def server_env(data_dir: Path, **env: str) -> dict[str, str]:
     """A stdio server's environment as a host passes it: only what its configuration names.
 
-    The transports add HOME, PATH and a few more of their own, as hosts do; the tests add the checkout to
-    PYTHONPATH so the server runs the code under test.
+    The transports add HOME, PATH and a few more of their own, as hosts do; the server runs the code under test
+    because the test virtualenv installs the checkout in editable mode.
     """
-    repo = str(CLIENTS.parent.parent)
-    return {"WAN_MCP_DATA_DIR": str(data_dir), "PYTHONPATH": repo, "WAN_LOG_LEVEL": "DEBUG"} | env
+    return {"WAN_MCP_DATA_DIR": str(data_dir), "WAN_LOG_LEVEL": "DEBUG"} | env
 
 
 def python_server(data_dir: Path, **env: str) -> dict[str, Any]:
     """The server under test, started as `python -m server.cli serve` from the checkout."""
-    return {"command": sys.executable, "args": ["-m", "server.cli", "serve"], "env": server_env(data_dir, **env),
-            "cwd": str(CLIENTS.parent.parent)}
+    return {
+        "command": sys.executable,
+        "args": ["-m", "wan_video_mcp.server.cli", "serve"],
+        "env": server_env(data_dir, **env),
+        "cwd": str(CLIENTS.parent.parent),
+    }
 
 
 async def run_plan(client: str, server: dict[str, Any], steps: list[dict[str, Any]], timeout: float = 600) -> dict:
     """Run steps with one TypeScript client ("v1": @modelcontextprotocol/sdk, "v2": @modelcontextprotocol/client)."""
     plan = json.dumps({"client": client, "server": server, "steps": steps})
     with anyio.fail_after(timeout):
-        done = await anyio.run_process([node(), str(HARNESS), "/dev/stdin"], input=plan.encode(), check=False,
-                                       cwd=str(CLIENTS), env={**os.environ, "NODE_NO_WARNINGS": "1"})
+        done = await anyio.run_process(
+            [node(), str(HARNESS), "/dev/stdin"],
+            input=plan.encode(),
+            check=False,
+            cwd=str(CLIENTS),
+            env={**os.environ, "NODE_NO_WARNINGS": "1"},
+        )
     if done.returncode != 0:
         raise AssertionError(f"the {client} harness failed ({done.returncode}):\n{done.stderr.decode()[-3000:]}")
     return json.loads(done.stdout.decode().strip().splitlines()[-1])

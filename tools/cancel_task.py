@@ -6,10 +6,10 @@ from typing import Any
 
 import mcp_types as types
 
-from tools.check_task import TaskId
-from tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, ok_result, parse_args
-from tools.outputs import TaskResult
-from tools.view import task_result
+from wan_video_mcp.tools.check_task import TaskId
+from wan_video_mcp.tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, ok_result, parse_args
+from wan_video_mcp.tools.outputs import TaskResult
+from wan_video_mcp.tools.view import task_result
 
 
 class CancelTaskArgs(ToolArgs):
@@ -32,7 +32,10 @@ def build() -> AdapterTool:
         input_schema=args_schema(CancelTaskArgs),
         output_model=TaskResult,
         annotations=types.ToolAnnotations(
-            title="Cancel a video task", read_only_hint=False, destructive_hint=True, idempotent_hint=True,
+            title="Cancel a video task",
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=True,
             open_world_hint=True,
         ),
     )

@@ -7,13 +7,20 @@ from typing import Annotated, Any
 import mcp_types as types
 from pydantic import Field
 
-from server.catalog import WAIT_SECONDS_MAX
-from tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, parse_args
-from tools.outputs import TaskResult
-from tools.results import task_or_video
+from wan_video_mcp.server.catalog import WAIT_SECONDS_MAX
+from wan_video_mcp.tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, parse_args
+from wan_video_mcp.tools.outputs import TaskResult
+from wan_video_mcp.tools.results import task_or_video
 
-TaskId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
-                              description="A task_id from generate_video or list_tasks, or a provider task id.")]
+TaskId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="A task_id from generate_video or list_tasks, or a provider task id.",
+    ),
+]
 
 
 class CheckTaskArgs(ToolArgs):
@@ -54,7 +61,10 @@ def build(max_wait: int) -> AdapterTool:
         input_schema=input_schema(max_wait),
         output_model=TaskResult,
         annotations=types.ToolAnnotations(
-            title="Check a video task", read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+            title="Check a video task",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
             open_world_hint=True,
         ),
     )

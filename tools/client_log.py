@@ -47,8 +47,9 @@ class ClientLog:
         try:
             with warnings.catch_warnings():  # deprecated only from 2026-07-28; the SDK filters that era itself
                 warnings.simplefilter("ignore", MCPDeprecationWarning)
-                await session.send_log_message(level=level, data=message, logger="wan-video-mcp",
-                                               related_request_id=ctx.request_id)
+                await session.send_log_message(
+                    level=level, data=message, logger="wan-video-mcp", related_request_id=ctx.request_id
+                )
         except Exception as exc:  # a client gone away must not turn a result into an error
             logger.debug("could not send a log message: %r", exc)
 

@@ -26,14 +26,14 @@ from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.mcpserver.utilities.func_metadata import func_metadata
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server.catalog import ModelSpec
-from server.config import Settings
-from server.errors import InvalidRequest, WanError, clip
-from tools.outputs import ErrorResult, compact_schema, output_schema
+from wan_video_mcp.server.catalog import ModelSpec
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.errors import InvalidRequest, WanError, clip
+from wan_video_mcp.tools.outputs import ErrorResult, compact_schema, output_schema
 
 if TYPE_CHECKING:
-    from server.jobs import JobEngine
-    from tools.client_log import ClientLog
+    from wan_video_mcp.server.jobs import JobEngine
+    from wan_video_mcp.tools.client_log import ClientLog
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,9 @@ class Call:
         cap = self.state.max_wait
         if requested <= cap:
             return min(float(requested), self.remaining()), None
-        await self.log("notice", f"wait_seconds={requested} shortened to {cap}s, this server's cap "
-                       "(WAN_MAX_WAIT_SECONDS)")
+        await self.log(
+            "notice", f"wait_seconds={requested} shortened to {cap}s, this server's cap (WAN_MAX_WAIT_SECONDS)"
+        )
         return min(float(requested), self.remaining()), cap
 
     async def progress(self, percent: float, message: str) -> None:
@@ -121,8 +122,9 @@ class Call:
 # --------------------------------------------------------------------------- MCP adapters
 
 
-def ok_result(result: BaseModel, *, text: str | None = None,
-              extra: list[types.ContentBlock] | None = None) -> types.CallToolResult:
+def ok_result(
+    result: BaseModel, *, text: str | None = None, extra: list[types.ContentBlock] | None = None
+) -> types.CallToolResult:
     """A success: one line of text (plus links/images), and the structured result."""
     line = text if text is not None else getattr(result, "message", "")
     return types.CallToolResult(
@@ -158,8 +160,9 @@ def parse_args(model: type[BaseModel], arguments: dict[str, Any]) -> Any:
                 allowed = ", ".join(model.model_fields)
                 parts.append((clip(name), f"unknown field '{clip(name)}'; allowed fields: {allowed}"))
             else:
-                parts.append((clip(name), f"{clip(name)} {clip(json.dumps(err.get('input'), default=str))}: "
-                              f"{err['msg']}"))
+                parts.append(
+                    (clip(name), f"{clip(name)} {clip(json.dumps(err.get('input'), default=str))}: {err['msg']}")
+                )
         error = InvalidRequest("; ".join(text for _, text in parts), field=parts[0][0])
         error.problems = [{"field": f, "message": m} for f, m in parts]  # type: ignore[attr-defined]
         raise error from exc
@@ -190,10 +193,13 @@ class AdapterTool(Tool):
         except Exception:
             # A bug of ours: still an error result every client accepts, with the details in the log only.
             logger.exception("tool %s failed unexpectedly", self.name)
-            return error_result(WanError(
-                f"{self.name} failed unexpectedly inside the server (the details are in the server's log)",
-                code="internal_error",
-                hint="Call list_tasks to see whether a task was recorded before calling generate_video again."))
+            return error_result(
+                WanError(
+                    f"{self.name} failed unexpectedly inside the server (the details are in the server's log)",
+                    code="internal_error",
+                    hint="Call list_tasks to see whether a task was recorded before calling generate_video again.",
+                )
+            )
 
 
 def make_tool(

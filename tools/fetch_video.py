@@ -6,10 +6,10 @@ from typing import Any
 
 import mcp_types as types
 
-from tools.check_task import TaskId
-from tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, parse_args
-from tools.outputs import TaskResult
-from tools.results import video_result
+from wan_video_mcp.tools.check_task import TaskId
+from wan_video_mcp.tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, parse_args
+from wan_video_mcp.tools.outputs import TaskResult
+from wan_video_mcp.tools.results import video_result
 
 
 class FetchVideoArgs(ToolArgs):
@@ -32,7 +32,10 @@ def build() -> AdapterTool:
         input_schema=args_schema(FetchVideoArgs),
         output_model=TaskResult,
         annotations=types.ToolAnnotations(
-            title="Fetch a finished video", read_only_hint=False, destructive_hint=False, idempotent_hint=True,
+            title="Fetch a finished video",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
             open_world_hint=True,
         ),
     )

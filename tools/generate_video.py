@@ -6,11 +6,11 @@ from typing import Any
 
 import mcp_types as types
 
-from server.catalog import ModelSpec, estimate_cost, input_schema, validate
-from server.store import TaskRecord
-from tools.common import AdapterTool, Call, make_tool, ok_result
-from tools.outputs import TaskResult
-from tools.results import task_or_video
+from wan_video_mcp.server.catalog import ModelSpec, estimate_cost, input_schema, validate
+from wan_video_mcp.server.store import TaskRecord
+from wan_video_mcp.tools.common import AdapterTool, Call, make_tool, ok_result
+from wan_video_mcp.tools.outputs import TaskResult
+from wan_video_mcp.tools.results import task_or_video
 
 DESCRIPTION = (
     "Generate a video with an Alibaba Wan model. The request is checked first (a rejected one costs nothing), "
@@ -49,8 +49,9 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> AdapterTool:
         # The submit's answer is worth the whole budget (a refusal is reported now, not on the next check);
         # wait_seconds is about the render.
         started = call.remaining()
-        outcome = await state.engine.submit(validated, timeout=started,
-                                            heartbeat=call.beat("submitting to the provider"))
+        outcome = await state.engine.submit(
+            validated, timeout=started, heartbeat=call.beat("submitting to the provider")
+        )
         record = outcome.record
         await _log_submit(call, outcome.attached, record)
         wait, capped = await call.wait_budget(validated.wait_seconds)
@@ -71,8 +72,11 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> AdapterTool:
         elif record.remote_id:
             await call.log("info", f"task {record.id} submitted once to {record.provider} as {record.remote_id}")
         elif record.state == "submitting":
-            await call.log("warning", f"task {record.id}: the provider has not answered the submit yet; it is "
-                           "not sent again, and its outcome is recorded when it comes")
+            await call.log(
+                "warning",
+                f"task {record.id}: the provider has not answered the submit yet; it is "
+                "not sent again, and its outcome is recorded when it comes",
+            )
 
     return make_tool(
         name="generate_video",
@@ -82,7 +86,10 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> AdapterTool:
         input_schema=input_schema(models, max_wait=max_wait),
         output_model=TaskResult,
         annotations=types.ToolAnnotations(
-            title="Generate a Wan video", read_only_hint=False, destructive_hint=False, idempotent_hint=False,
+            title="Generate a Wan video",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
             open_world_hint=True,
         ),
     )

@@ -7,17 +7,19 @@ from typing import Annotated, Any, Literal
 import mcp_types as types
 from pydantic import BaseModel, Field
 
-from server.store import OPEN_STATES
-from tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, ok_result, parse_args
-from tools.view import VIDEO_URI, iso
+from wan_video_mcp.server.store import OPEN_STATES
+from wan_video_mcp.tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, ok_result, parse_args
+from wan_video_mcp.tools.view import VIDEO_URI, iso
 
-StatusFilter = Literal["open", "submitting", "unknown", "queued", "running", "succeeded", "failed", "canceled",
-                       "expired"]
+StatusFilter = Literal[
+    "open", "submitting", "unknown", "queued", "running", "succeeded", "failed", "canceled", "expired"
+]
 
 
 class ListTasksArgs(ToolArgs):
-    status: Annotated[StatusFilter | None, Field(
-        description="Only tasks in this state; 'open' means not finished yet.")] = None
+    status: Annotated[
+        StatusFilter | None, Field(description="Only tasks in this state; 'open' means not finished yet.")
+    ] = None
     limit: Annotated[int, Field(ge=1, le=100, description="At most this many tasks (1-100).")] = 20
 
 
@@ -74,7 +76,10 @@ def build() -> AdapterTool:
         input_schema=args_schema(ListTasksArgs),
         output_model=TaskList,
         annotations=types.ToolAnnotations(
-            title="List video tasks", read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+            title="List video tasks",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
             open_world_hint=False,
         ),
     )

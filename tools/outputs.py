@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from server.catalog import CostEstimate
+from wan_video_mcp.server.catalog import CostEstimate
 
 
 class MediaFacts(BaseModel):
@@ -94,8 +94,10 @@ class ErrorResult(BaseModel):
 
 def output_schema(success: type[BaseModel]) -> dict[str, Any]:
     """A tool's output schema: both outcomes' properties, and ``anyOf`` one outcome's required fields."""
-    ok, error = shallow_schema(compact_schema(success.model_json_schema())), \
-        shallow_schema(compact_schema(ErrorResult.model_json_schema()))
+    ok, error = (
+        shallow_schema(compact_schema(success.model_json_schema())),
+        shallow_schema(compact_schema(ErrorResult.model_json_schema())),
+    )
     properties = dict(ok["properties"])
     for name, prop in error["properties"].items():
         if name in properties and properties[name] != prop:

@@ -17,9 +17,9 @@ from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from server.catalog import DEFAULT_MODEL, Family, ModelSpec
-from server.store import TaskRecord
-from tools.view import TASK_URI, VIDEO_URI
+from wan_video_mcp.server.catalog import DEFAULT_MODEL, Family, ModelSpec
+from wan_video_mcp.server.store import TaskRecord
+from wan_video_mcp.tools.view import TASK_URI, VIDEO_URI
 
 PROMPT_NAME = "wan_video_prompt"
 TASK_TEMPLATES = (TASK_URI, VIDEO_URI)
@@ -52,8 +52,10 @@ def _guidance(idea: str, spec: ModelSpec, duration: str | None) -> str:
     else:
         lines.append("This model makes silent video: leave sound out of the prompt.")
     if spec.shot_type:
-        lines.append("For several shots set shot_type='multi' (with prompt_extend=true) and write the prompt as "
-                     "'Shot 1 [0-3s] ...', 'Shot 2 [3-6s] ...'.")
+        lines.append(
+            "For several shots set shot_type='multi' (with prompt_extend=true) and write the prompt as "
+            "'Shot 1 [0-3s] ...', 'Shot 2 [3-6s] ...'."
+        )
     lines += [
         "Put what must not appear in negative_prompt (at most 500 characters).",
         f"Then call generate_video with model='{spec.id}' and dry_run=true to check the request and its price; "
@@ -72,8 +74,10 @@ def wan_prompt(models: tuple[ModelSpec, ...]) -> Prompt:
         if spec is None:
             raise MCPError(INVALID_PARAMS, f"model '{model}' is not offered here; offered: {', '.join(by_id)}")
         if duration is not None and duration.strip() not in {str(d) for d in spec.durations}:
-            raise MCPError(INVALID_PARAMS, f"duration '{duration}' is not offered by {spec.id}; allowed: "
-                           f"{spec.duration_text} seconds")
+            raise MCPError(
+                INVALID_PARAMS,
+                f"duration '{duration}' is not offered by {spec.id}; allowed: {spec.duration_text} seconds",
+            )
         return [{"role": "user", "content": {"type": "text", "text": _guidance(idea, spec, duration)}}]
 
     return Prompt(
@@ -82,8 +86,7 @@ def wan_prompt(models: tuple[ModelSpec, ...]) -> Prompt:
         description="Turn an idea into a prompt that suits a Wan model (its recipe, length limit, sound and "
         "shots), then check it with a free dry run.",
         arguments=[
-            PromptArgument(name="idea", description="What the video should show, in your words.",
-                                 required=True),
+            PromptArgument(name="idea", description="What the video should show, in your words.", required=True),
             PromptArgument(name="model", description=f"Model id (default {default}).", required=False),
             PromptArgument(name="duration", description="Seconds (default: the model's).", required=False),
         ],
@@ -92,8 +95,9 @@ def wan_prompt(models: tuple[ModelSpec, ...]) -> Prompt:
     )
 
 
-def complete(ref: Any, argument: types.CompletionArgument, models: tuple[ModelSpec, ...],
-             recent: list[TaskRecord]) -> types.Completion:
+def complete(
+    ref: Any, argument: types.CompletionArgument, models: tuple[ModelSpec, ...], recent: list[TaskRecord]
+) -> types.Completion:
     """Completion values: model ids (and their durations) for the prompt, task ids for the task URIs."""
     prefix = argument.value or ""
     values: list[str] = []
@@ -106,17 +110,20 @@ def complete(ref: Any, argument: types.CompletionArgument, models: tuple[ModelSp
             values = sorted({str(d) for spec in models for d in spec.durations}, key=int)
     elif isinstance(ref, types.ResourceTemplateReference):
         if ref.uri not in TASK_TEMPLATES:
-            raise MCPError(INVALID_PARAMS, f"unknown resource template '{ref.uri}'; this server has: "
-                           f"{', '.join(TASK_TEMPLATES)}")
+            raise MCPError(
+                INVALID_PARAMS, f"unknown resource template '{ref.uri}'; this server has: {', '.join(TASK_TEMPLATES)}"
+            )
         if argument.name == "task_id":
             values = [record.id for record in recent]
     matches = [v for v in values if v.startswith(prefix)]
-    return types.Completion(values=matches[:COMPLETION_LIMIT], total=len(matches),
-                            has_more=len(matches) > COMPLETION_LIMIT)
+    return types.Completion(
+        values=matches[:COMPLETION_LIMIT], total=len(matches), has_more=len(matches) > COMPLETION_LIMIT
+    )
 
 
-def install(server: MCPServer[Any], models: tuple[ModelSpec, ...],
-            recent: Callable[[Any], Awaitable[list[TaskRecord]]]) -> None:
+def install(
+    server: MCPServer[Any], models: tuple[ModelSpec, ...], recent: Callable[[Any], Awaitable[list[TaskRecord]]]
+) -> None:
     """Register the prompt and the ``completion/complete`` handler (which needs the caller's state)."""
     server.add_prompt(wan_prompt(models))
 

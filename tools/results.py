@@ -10,12 +10,12 @@ from typing import Any, TypeVar
 import anyio
 import mcp_types as types
 
-from server import downloads
-from server.errors import WanError
-from server.store import TaskRecord
-from tools.common import Call, ok_result
-from tools.outputs import MediaFacts
-from tools.view import iso, task_result, video_file
+from wan_video_mcp.server import downloads
+from wan_video_mcp.server.errors import WanError
+from wan_video_mcp.server.store import TaskRecord
+from wan_video_mcp.tools.common import Call, ok_result
+from wan_video_mcp.tools.outputs import MediaFacts
+from wan_video_mcp.tools.view import iso, task_result, video_file
 
 T = TypeVar("T")
 
@@ -41,12 +41,20 @@ async def video_result(call: Call, record: TaskRecord, **view: Any) -> types.Cal
         why = f": {record.download_error}" if record.download_error else ""
         expires = record.video_url_expires_at
         if expires is not None and state.engine.clock() >= expires:
-            raise WanError(f"the video of task {record.id} could not be saved{why}, and the provider's URL expired "
-                           f"at {iso(expires)}", code="video_unavailable", retryable=False,
-                           hint="It cannot be recovered; call generate_video with force_new=true if you still need it.")
+            raise WanError(
+                f"the video of task {record.id} could not be saved{why}, and the provider's URL expired "
+                f"at {iso(expires)}",
+                code="video_unavailable",
+                retryable=False,
+                hint="It cannot be recovered; call generate_video with force_new=true if you still need it.",
+            )
         until = f" (until {iso(expires)})" if expires is not None else ""
-        raise WanError(f"the video of task {record.id} could not be saved{why}", code="download_failed",
-                       retryable=True, hint=f"Call fetch_video again to retry while the provider's URL lives{until}.")
+        raise WanError(
+            f"the video of task {record.id} could not be saved{why}",
+            code="download_failed",
+            retryable=True,
+            hint=f"Call fetch_video again to retry while the provider's URL lives{until}.",
+        )
     info = await _bounded(call, downloads.probe, path)
     media = MediaFacts(**vars(info)) if info is not None else None
     video = video_file(record, path, media)

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from server.catalog import CostEstimate
-from server.store import TaskRecord
-from tools.outputs import MediaFacts, TaskError, TaskResult, VideoFile
+from wan_video_mcp.server.catalog import CostEstimate
+from wan_video_mcp.server.store import TaskRecord
+from wan_video_mcp.tools.outputs import MediaFacts, TaskError, TaskResult, VideoFile
 
 if TYPE_CHECKING:
-    from tools.common import AppState
+    from wan_video_mcp.tools.common import AppState
 
 VIDEO_URI = "wan-video://videos/{task_id}.mp4"
 TASK_URI = "wan-video://tasks/{task_id}"
@@ -40,17 +40,24 @@ REMEDIES = {
 
 GENERIC_REMEDY = "Read the provider's message above; adjust the request if it names a parameter, else generate again."
 # Whatever code an unclear submit carries, the advice is the same: it may exist and be billed.
-UNCONFIRMED_REMEDY = ("Not confirmed; do not generate again yet: the task may exist at the provider. Check it again "
-                      "later with check_task.")
-
+UNCONFIRMED_REMEDY = (
+    "Not confirmed; do not generate again yet: the task may exist at the provider. Check it again "
+    "later with check_task."
+)
 
 
 def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def task_result(state: AppState, record: TaskRecord, *, attached: str | None = None,
-                video: VideoFile | None = None, wait_capped_to: int | None = None) -> TaskResult:
+def task_result(
+    state: AppState,
+    record: TaskRecord,
+    *,
+    attached: str | None = None,
+    video: VideoFile | None = None,
+    wait_capped_to: int | None = None,
+) -> TaskResult:
     """The agent's view of a task: state, timings, what to do next."""
     engine = state.engine
     percent, progress_text = engine.progress(record)
@@ -63,19 +70,25 @@ def task_result(state: AppState, record: TaskRecord, *, attached: str | None = N
     tid = record.id
     if record.state in ("queued", "running", "submitting"):
         poll_after = engine.poll_after(record)
-        next_step = (f"Call check_task(task_id='{tid}', wait_seconds={state.max_wait}) in about {poll_after}s; "
-                     "the server keeps polling and downloads the video itself.")
+        next_step = (
+            f"Call check_task(task_id='{tid}', wait_seconds={state.max_wait}) in about {poll_after}s; "
+            "the server keeps polling and downloads the video itself."
+        )
         message = f"Task {tid} is {progress_text}."
         if record.state == "submitting":
-            message = (f"Task {tid} is recorded and its request is on its way to the provider (sent once, never "
-                       "again); the server records the answer when it comes.")
+            message = (
+                f"Task {tid} is recorded and its request is on its way to the provider (sent once, never "
+                "again); the server records the answer when it comes."
+            )
         poll_error = engine.last_poll_error(tid)
         if poll_error:
             message += f" Last status check failed: {poll_error}."
     elif record.state == "unknown":
         poll_after = 30
-        next_step = (f"Not confirmed; do not generate again yet (see the message). Call check_task(task_id='{tid}') "
-                     "in 30s to see whether the server has found the task.")
+        next_step = (
+            f"Not confirmed; do not generate again yet (see the message). Call check_task(task_id='{tid}') "
+            "in 30s to see whether the server has found the task."
+        )
         message = f"Task {tid}: {record.error_message or 'not confirmed; do not generate again yet'}"
     elif record.state == "succeeded":
         if video is not None:
@@ -102,8 +115,10 @@ def task_result(state: AppState, record: TaskRecord, *, attached: str | None = N
     shape = request.get("size") or request.get("resolution")
     summary = f"{record.model} {shape} {request.get('duration')}s" if shape else record.model
     if wait_capped_to is not None:
-        message += (f" (The wait asked for was shortened to {wait_capped_to}s, this server's cap, so the call "
-                    "ends before the client's own timeout.)")
+        message += (
+            f" (The wait asked for was shortened to {wait_capped_to}s, this server's cap, so the call "
+            "ends before the client's own timeout.)"
+        )
     if record.simulated:
         message = "[SIMULATED] " + message
     return TaskResult(

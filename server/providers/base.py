@@ -28,8 +28,8 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from server.catalog import Family, GenerationRequest
-from server.errors import ProviderError
+from wan_video_mcp.server.catalog import Family, GenerationRequest
+from wan_video_mcp.server.errors import ProviderError
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
@@ -198,8 +198,9 @@ async def send(
     finally:
         await response.aclose()
     # The same response with its (decoded) body in memory: the streamed one cannot be read again.
-    kept = [(k, v) for k, v in response.headers.multi_items()
-            if k.lower() not in ("content-encoding", "content-length")]
+    kept = [
+        (k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")
+    ]
     return httpx.Response(response.status_code, headers=kept, content=bytes(body), request=response.request)
 
 
@@ -216,10 +217,11 @@ def _too_large(response: httpx.Response, max_bytes: int, paid: bool) -> Provider
     what = "the submit" if paid else "a query"
     return ProviderError(
         f"the provider's answer to {what} (HTTP {response.status_code}) is larger than {max_bytes // 1024} KiB, "
-        "far more than any task answer; it was not read"
-        + ("; the task may have been created" if paid else ""),
-        provider_code="response_too_large", http_status=response.status_code,
-        retryable=not paid, created=None if paid else False,
+        "far more than any task answer; it was not read" + ("; the task may have been created" if paid else ""),
+        provider_code="response_too_large",
+        http_status=response.status_code,
+        retryable=not paid,
+        created=None if paid else False,
     )
 
 
@@ -340,33 +342,52 @@ def http_error(
     if status in (401, 403):
         return ProviderError(
             f"the {service} refused the API key (HTTP {status}){said}",
-            provider_code=code, http_status=status, retryable=False, created=False,
+            provider_code=code,
+            http_status=status,
+            retryable=False,
+            created=False,
             hint="Check WAN_API_KEY and WAN_BASE_URL (a key works only on the gateway that issued it).",
         )
     if status == 429:
         return ProviderError(
             f"the {service} is rate-limiting requests (HTTP 429){said}",
-            provider_code=code, http_status=status, retryable=True, created=False, retry_after=retry_after,
+            provider_code=code,
+            http_status=status,
+            retryable=True,
+            created=False,
+            retry_after=retry_after,
         )
     if status == 408 or status >= 500:
         if paid:
             return ProviderError(
-                f"the {service} failed while handling the submit (HTTP {status}){said}; "
-                "the task may have been created",
-                provider_code=code, http_status=status, retryable=False, created=None,
+                f"the {service} failed while handling the submit (HTTP {status}){said}; the task may have been created",
+                provider_code=code,
+                http_status=status,
+                retryable=False,
+                created=None,
             )
         return ProviderError(
             f"the {service} is temporarily unavailable (HTTP {status}){said}",
-            provider_code=code, http_status=status, retryable=True, created=False, retry_after=retry_after,
+            provider_code=code,
+            http_status=status,
+            retryable=True,
+            created=False,
+            retry_after=retry_after,
         )
     if status == 404:
         return ProviderError(
             f"the {service} has no such resource (HTTP 404){said}",
-            provider_code=code, http_status=status, retryable=False, created=False,
+            provider_code=code,
+            http_status=status,
+            retryable=False,
+            created=False,
         )
     return ProviderError(
         f"the {service} rejected the request (HTTP {status}){said}",
-        provider_code=code, http_status=status, retryable=False, created=False,
+        provider_code=code,
+        http_status=status,
+        retryable=False,
+        created=False,
     )
 
 
@@ -381,7 +402,10 @@ def unknown_task(
     """A poll of an id the service does not know (under this key): not retryable."""
     return ProviderError(
         f"the {service} has no task {remote_id} for this API key",
-        provider_code=code or "not_found", http_status=http_status, retryable=False, hint=hint,
+        provider_code=code or "not_found",
+        http_status=http_status,
+        retryable=False,
+        hint=hint,
     )
 
 
@@ -412,7 +436,8 @@ class GatewayDefaults:
         """The gateway has no cancel route: always raises."""
         raise ProviderError(
             self.cancel_refusal.format(service=self.service, remote_id=remote_id),
-            provider_code="unsupported", retryable=False,
+            provider_code="unsupported",
+            retryable=False,
             hint="Let the task finish and fetch or ignore its video.",
         )
 
@@ -424,5 +449,6 @@ class GatewayDefaults:
         """The result URL itself, fetched without the API key (it is a public CDN/OSS URL)."""
         if status.video_url:
             return status.video_url, {}
-        raise ProviderError(f"task {remote_id} has no video URL to download from", retryable=False,
-                            hint=self.missing_url_hint)
+        raise ProviderError(
+            f"task {remote_id} has no video URL to download from", retryable=False, hint=self.missing_url_hint
+        )

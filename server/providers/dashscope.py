@@ -18,9 +18,9 @@ from urllib.parse import quote
 
 import httpx
 
-from server.catalog import Family, GenerationRequest, models_for
-from server.errors import InvalidRequest, NotConfigured, ProviderError
-from server.providers.base import (
+from wan_video_mcp.server.catalog import Family, GenerationRequest, models_for
+from wan_video_mcp.server.errors import InvalidRequest, NotConfigured, ProviderError
+from wan_video_mcp.server.providers.base import (
     RemoteState,
     RemoteStatus,
     RemoteTask,
@@ -536,9 +536,7 @@ class DashScopeProvider:
             self._client, "POST", f"{self.base_url}/tasks/{_task_path(remote_id)}/cancel", headers=self._headers()
         )
         payload = json_or_none(response)
-        refused_in_2xx = (
-            response.is_success and isinstance(payload, Mapping) and _text(payload.get("code")) is not None
-        )
+        refused_in_2xx = response.is_success and isinstance(payload, Mapping) and _text(payload.get("code")) is not None
         if response.is_success and not refused_in_2xx:
             return
         # A 200 that still carries an error code is a refusal like any other.
@@ -559,9 +557,7 @@ class DashScopeProvider:
         page_no = 1
         for _ in range(_MAX_LIST_PAGES):
             params = {"page_no": page_no, "page_size": LIST_PAGE_SIZE, "start_time": start, "end_time": end}
-            response = await send(
-                self._client, "GET", f"{self.base_url}/tasks", headers=self._headers(), params=params
-            )
+            response = await send(self._client, "GET", f"{self.base_url}/tasks", headers=self._headers(), params=params)
             if response.status_code in (404, 405, 501) and page_no == 1:
                 # A gateway passthrough may forward /tasks/{id} but not the list: report "no list API".
                 return None

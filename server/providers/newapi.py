@@ -23,7 +23,7 @@ and ``seed=0`` never reach DashScope on such builds.
 The pure functions (``build_submit``, ``parse_submit``, ``parse_task``,
 ``parse_error``) hold all the wire knowledge; the provider class adds the header
 and one HTTP exchange per call. The HTTP-status rules (``http_error``) and the
-parsing helpers yuto and vtrix share live in ``server.providers.base`` and are
+parsing helpers yuto and vtrix share live in ``wan_video_mcp.server.providers.base`` and are
 re-exported here.
 """
 
@@ -36,9 +36,9 @@ from urllib.parse import quote
 
 import httpx
 
-from server.catalog import MODELS, Family, GenerationRequest
-from server.errors import ProviderError
-from server.providers.base import (
+from wan_video_mcp.server.catalog import MODELS, Family, GenerationRequest
+from wan_video_mcp.server.errors import ProviderError
+from wan_video_mcp.server.providers.base import (
     GatewayDefaults,
     RemoteState,
     RemoteStatus,
@@ -193,7 +193,9 @@ def submit_refusal(body: Any, who: str, *, secret: str | None) -> ProviderError 
     if (code and code != "success") or message:
         return ProviderError(
             f"{who} refused the submit ({scrub(code, secret) or 'error'}: {scrub(message, secret) or 'no message'})",
-            provider_code=code, retryable=False, created=False,
+            provider_code=code,
+            retryable=False,
+            created=False,
         )
     return None
 
@@ -203,7 +205,8 @@ def report_failure(body: Any, who: str, remote_id: str, *, secret: str | None) -
     code, message = parse_error(body)
     return ProviderError(
         f"{who} could not report task {remote_id} ({scrub(code, secret)}: {scrub(message, secret) or 'no message'})",
-        provider_code=code, retryable=False,
+        provider_code=code,
+        retryable=False,
     )
 
 
@@ -217,8 +220,10 @@ def parse_submit(body: Any, *, secret: str | None = None) -> RemoteTask:
         raise ambiguous_submit("the gateway accepted the submit but its answer was not JSON")
     remote_id = body.get("id") or body.get("task_id")
     if not isinstance(remote_id, str | int) or isinstance(remote_id, bool) or not str(remote_id).strip():
-        raise (submit_refusal(body, "the gateway", secret=secret)
-               or ambiguous_submit("the gateway accepted the submit but returned no task id"))
+        raise (
+            submit_refusal(body, "the gateway", secret=secret)
+            or ambiguous_submit("the gateway accepted the submit but returned no task id")
+        )
     remote_id = str(remote_id).strip()
     status = RemoteStatus(
         remote_id=remote_id,
@@ -295,8 +300,10 @@ class NewApiProvider(GatewayDefaults):
 
     name = "newapi"
     service = "new-api gateway"
-    cancel_refusal = ("cancelling is not supported by this gateway (new-api has no cancel endpoint); task {remote_id} "
-                      "keeps running and may still be billed")
+    cancel_refusal = (
+        "cancelling is not supported by this gateway (new-api has no cancel endpoint); task {remote_id} "
+        "keeps running and may still be billed"
+    )
     missing_url_hint = "Poll the task again; if it succeeded, enable the gateway's /content endpoint."
     root_suffixes = ("/v1",)
 
@@ -327,8 +334,12 @@ class NewApiProvider(GatewayDefaults):
         """Submit one paid task; one attempt."""
         body = build_submit(request, self._model_names.get(request.model))
         response = await send(
-            self._client, "POST", f"{self._root}/v1/video/generations",
-            headers=self._headers, json_body=body, paid=True,
+            self._client,
+            "POST",
+            f"{self._root}/v1/video/generations",
+            headers=self._headers,
+            json_body=body,
+            paid=True,
         )
         data = json_or_none(response)
         if not response.is_success:
@@ -340,8 +351,14 @@ class NewApiProvider(GatewayDefaults):
         response = await send(self._client, "GET", self._task_url(remote_id), headers=self._headers)
         data = json_or_none(response)
         if not response.is_success:
-            raise poll_error(response, data, service=self.service, remote_id=remote_id, secret=self._api_key,
-                             hint="The id may belong to another key or gateway.")
+            raise poll_error(
+                response,
+                data,
+                service=self.service,
+                remote_id=remote_id,
+                secret=self._api_key,
+                hint="The id may belong to another key or gateway.",
+            )
         return parse_task(remote_id, data, secret=self._api_key)
 
     # cancel and list_recent: GatewayDefaults (new-api has neither a cancel route nor a task list for keys).

@@ -15,7 +15,7 @@ items, audio must be false with reference videos); requests are sent as the
 catalog validated them and vtrix's refusal comes back as a clear, non-retryable
 ``ProviderError`` before anything is created. The HTTP-status rules
 (``http_error``), the ``input`` / ``parameters`` split (``wire_fields``) and
-cancel, list and download (``GatewayDefaults``) come from ``server.providers.base``.
+cancel, list and download (``GatewayDefaults``) come from ``wan_video_mcp.server.providers.base``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from urllib.parse import quote
 
 import httpx
 
-from server.catalog import GenerationRequest
-from server.errors import ProviderError
-from server.providers.base import (
+from wan_video_mcp.server.catalog import GenerationRequest
+from wan_video_mcp.server.errors import ProviderError
+from wan_video_mcp.server.providers.base import (
     GatewayDefaults,
     RemoteState,
     RemoteStatus,
@@ -184,7 +184,9 @@ def parse_submit(body: Any, *, secret: str | None = None) -> RemoteTask:
         text, retryable = describe_error(code, message, secret=secret)
         raise ProviderError(
             f"vtrix refused the submit: {text}",
-            provider_code=code, retryable=bool(retryable), created=False,
+            provider_code=code,
+            retryable=bool(retryable),
+            created=False,
         )
     if not isinstance(remote_id, str | int) or isinstance(remote_id, bool) or not str(remote_id).strip():
         raise ambiguous_submit("vtrix accepted the submit but returned no task id")
@@ -230,8 +232,11 @@ def _status_from(remote_id: str, task: dict[str, Any], *, secret: str | None) ->
                 text += "; this is a transient provider failure, so a new submit may succeed"
             error_message = text
         else:
-            error_message = {"failed": "the task failed without a reason", "canceled": "the task was canceled",
-                             "expired": "the task has expired at vtrix"}[state]
+            error_message = {
+                "failed": "the task failed without a reason",
+                "canceled": "the task was canceled",
+                "expired": "the task has expired at vtrix",
+            }[state]
     usage = task.get("usage")
     return RemoteStatus(
         remote_id=remote_id,
@@ -271,8 +276,15 @@ class VtrixProvider(GatewayDefaults):
     def _http_error(self, response: httpx.Response, body: Any, *, paid: bool) -> ProviderError:
         code, message = parse_error(body)
         text = describe_error(code, message, secret=self._api_key)[0] if code or message else None
-        error = http_error(response, service=self.service, code=None, message=text,
-                           structured=code is not None or message is not None, paid=paid, secret=self._api_key)
+        error = http_error(
+            response,
+            service=self.service,
+            code=None,
+            message=text,
+            structured=code is not None or message is not None,
+            paid=paid,
+            secret=self._api_key,
+        )
         error.provider_code = code
         retryable = VTRIX_ERRORS.get(code or "", (None, None))[1]
         if retryable is not None and error.created is False:
@@ -283,8 +295,12 @@ class VtrixProvider(GatewayDefaults):
     async def submit(self, request: GenerationRequest) -> RemoteTask:
         """Submit one paid task; one attempt."""
         response = await send(
-            self._client, "POST", f"{self._root}/model/v1/generation",
-            headers=self._headers, json_body=build_submit(request), paid=True,
+            self._client,
+            "POST",
+            f"{self._root}/model/v1/generation",
+            headers=self._headers,
+            json_body=build_submit(request),
+            paid=True,
         )
         body = json_or_none(response)
         if not response.is_success:

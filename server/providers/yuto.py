@@ -8,7 +8,7 @@ new-api's TaskDto shape (``status`` NOT_START/SUBMITTED/QUEUED/IN_PROGRESS/
 SUCCESS/FAILURE, ``progress`` as ``"30%"``, ``fail_reason``) with the result in
 ``data.output`` (a URL) or ``data.outputs`` (a list of URLs). It looks like a
 new-api-derived engine (inference), so the envelope and error parsing are shared
-with ``server.providers.newapi``; cancel, list and download are ``GatewayDefaults``.
+with ``wan_video_mcp.server.providers.newapi``; cancel, list and download are ``GatewayDefaults``.
 
 ``audio`` is sent as a JSON boolean although seed 000 types it as a string: the
 official document (seed 002) wins, as everywhere in the catalog. If YutoAI's
@@ -21,9 +21,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from server.catalog import Family, GenerationRequest
-from server.errors import ProviderError
-from server.providers.base import (
+from wan_video_mcp.server.catalog import Family, GenerationRequest
+from wan_video_mcp.server.errors import ProviderError
+from wan_video_mcp.server.providers.base import (
     GatewayDefaults,
     RemoteState,
     RemoteStatus,
@@ -37,7 +37,7 @@ from server.providers.base import (
     send,
     stripped,
 )
-from server.providers.newapi import (
+from wan_video_mcp.server.providers.newapi import (
     legacy_url,
     parse_fail_reason,
     poll_error,
@@ -86,8 +86,10 @@ def parse_submit(body: Any, *, secret: str | None = None) -> RemoteTask:
         raise ambiguous_submit("YutoAI accepted the submit but its answer was not JSON")
     remote_id = body.get("task_id") or body.get("id") or as_dict(body.get("data")).get("task_id")
     if not isinstance(remote_id, str) or not remote_id.strip():
-        raise (submit_refusal(body, "YutoAI", secret=secret)
-               or ambiguous_submit("YutoAI accepted the submit but returned no task_id"))
+        raise (
+            submit_refusal(body, "YutoAI", secret=secret)
+            or ambiguous_submit("YutoAI accepted the submit but returned no task_id")
+        )
     remote_id = remote_id.strip()
     state: RemoteState = state_of(body.get("status")) if body.get("status") else "queued"
     return RemoteTask(remote_id=remote_id, status=RemoteStatus(remote_id=remote_id, state=state))
@@ -128,7 +130,9 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
     upstream = as_dict(data.get("output"))
     if str(upstream.get("task_status", "")).upper() == "UNKNOWN":
         return RemoteStatus(
-            remote_id=remote_id, state="expired", error_code="expired",
+            remote_id=remote_id,
+            state="expired",
+            error_code="expired",
             error_message="the task is no longer known upstream (task ids expire 24 h after submission)",
         )
 
@@ -167,8 +171,12 @@ class YutoProvider(GatewayDefaults):
     async def submit(self, request: GenerationRequest) -> RemoteTask:
         """Submit one paid task; one attempt."""
         response = await send(
-            self._client, "POST", f"{self._root}/v2/videos/generations",
-            headers=self._headers, json_body=build_submit(request), paid=True,
+            self._client,
+            "POST",
+            f"{self._root}/v2/videos/generations",
+            headers=self._headers,
+            json_body=build_submit(request),
+            paid=True,
         )
         data = json_or_none(response)
         if not response.is_success:

@@ -75,12 +75,12 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
-from server.app import build_server
-from server.config import DEFAULT_POLL_MAX_SECONDS, Settings
-from server.simulator import Simulator, SimulatorConfig
+from wan_video_mcp.server.app import build_server
+from wan_video_mcp.server.config import DEFAULT_POLL_MAX_SECONDS, Settings
+from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
 REPO = Path(__file__).resolve().parents[2]
-BARE_SERVER = '''\
+BARE_SERVER = """\
 from mcp.server.mcpserver import MCPServer
 
 server = MCPServer("bare")
@@ -92,7 +92,7 @@ def ping() -> str:
 
 
 server.run("stdio")
-'''
+"""
 QUIET_LOGGERS = ("server", "tools", "httpx", "httpcore", "mcp")
 WAIT_SECONDS = 120  # long enough for every simulated task here; generate_video returns as soon as it is done
 
@@ -114,8 +114,10 @@ class Report:
         self.rows.append(Row(section, metric, text, unit))
 
     def print(self) -> None:
-        widths = [max(len(getattr(r, name)) for r in [Row("section", "metric", "value", "unit"), *self.rows])
-                  for name in ("section", "metric", "value", "unit")]
+        widths = [
+            max(len(getattr(r, name)) for r in [Row("section", "metric", "value", "unit"), *self.rows])
+            for name in ("section", "metric", "value", "unit")
+        ]
         print()
         for row in [Row("section", "metric", "value", "unit"), *self.rows]:
             cells = (row.section.ljust(widths[0]), row.metric.ljust(widths[1]), row.value.rjust(widths[2]), row.unit)
@@ -161,12 +163,13 @@ async def time_cold_start(params: StdioServerParameters) -> tuple[float, int]:
 async def bench_cold_start(report: Report, runs: int, tmp: Path) -> None:
     bare_script = tmp / "bare_server.py"
     bare_script.write_text(BARE_SERVER)
-    base_env = {"PYTHONPATH": str(REPO), "WAN_LOG_LEVEL": "WARNING"}
+    base_env = {"WAN_LOG_LEVEL": "WARNING"}
 
     def ours(i: int) -> StdioServerParameters:
         env = base_env | {"WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(tmp / f"cold-{i}")}
-        return StdioServerParameters(command=sys.executable, args=["-m", "server.cli", "serve"], env=env,
-                                     cwd=str(REPO))
+        return StdioServerParameters(
+            command=sys.executable, args=["-m", "wan_video_mcp.server.cli", "serve"], env=env, cwd=str(REPO)
+        )
 
     bare = StdioServerParameters(command=sys.executable, args=[str(bare_script)], env=base_env, cwd=str(REPO))
     # One unmeasured spawn of each warms the OS file cache and writes .pyc files.
@@ -193,8 +196,9 @@ async def bench_cold_start(report: Report, runs: int, tmp: Path) -> None:
 # --------------------------------------------------------------------------- 2. per-call overhead
 
 
-async def time_interleaved(calls: dict[str, Callable[[], Awaitable[Any]]], n: int,
-                           warmup: int = 20) -> dict[str, list[float]]:
+async def time_interleaved(
+    calls: dict[str, Callable[[], Awaitable[Any]]], n: int, warmup: int = 20
+) -> dict[str, list[float]]:
     """Round-robin over the calls, so load from anything else on the machine hits all of them alike."""
     for _ in range(warmup):
         for call in calls.values():
@@ -217,18 +221,27 @@ async def bench_per_call(report: Report, calls: int, tmp: Path) -> None:
 
     server = build_server(Settings(provider="simulator", data_dir=tmp / "per-call"))
     quiet()
-    dry = {"model": "wan2.6-t2v", "prompt": "a paper boat on a calm lake at sunrise", "size": "1280*720",
-           "duration": 5, "dry_run": True}
+    dry = {
+        "model": "wan2.6-t2v",
+        "prompt": "a paper boat on a calm lake at sunrise",
+        "size": "1280*720",
+        "duration": 5,
+        "dry_run": True,
+    }
     async with Client(bare) as bare_client, Client(server) as client:
         probe = await client.call_tool("generate_video", dry)
         assert not probe.is_error and probe.structured_content["status"] == "dry_run", probe
-        results = await time_interleaved({
-            "bare MCPServer ping": lambda: bare_client.call_tool("ping", {}),
-            "list_tasks (empty store)": lambda: client.call_tool("list_tasks", {}),
-            "generate_video dry_run": lambda: client.call_tool("generate_video", dry),
-        }, calls)
-    print(f"2. per-call latency, in-process Client (memory transport), {calls} calls each after 20 warm-up, "
-          "interleaved")
+        results = await time_interleaved(
+            {
+                "bare MCPServer ping": lambda: bare_client.call_tool("ping", {}),
+                "list_tasks (empty store)": lambda: client.call_tool("list_tasks", {}),
+                "generate_video dry_run": lambda: client.call_tool("generate_video", dry),
+            },
+            calls,
+        )
+    print(
+        f"2. per-call latency, in-process Client (memory transport), {calls} calls each after 20 warm-up, interleaved"
+    )
     for name, values in results.items():
         med, tail = ms(statistics.median(values)), ms(p95(values))
         print(f"   {name:26s} median {med:6.2f} ms  p95 {tail:6.2f} ms")
@@ -260,13 +273,17 @@ def read_tasks(db: Path) -> list[TaskRow]:
         rows = conn.execute(
             "SELECT id, remote_id, state, submitted_at, finished_at, downloaded_at, download_state, poll_count, "
             "last_polled_at "
-            "FROM tasks").fetchall()
+            "FROM tasks"
+        ).fetchall()
     return [TaskRow(*row) for row in rows]
 
 
 def settled(rows: list[TaskRow], count: int) -> bool:
-    done = [r for r in rows if r.download_state in ("downloaded", "download_failed")
-            or r.state in ("failed", "canceled", "expired")]
+    done = [
+        r
+        for r in rows
+        if r.download_state in ("downloaded", "download_failed") or r.state in ("failed", "canceled", "expired")
+    ]
     return len(rows) == count and len(done) == count
 
 
@@ -289,8 +306,9 @@ def describe_stuck(rows: list[TaskRow], sim: Simulator, timeout: float) -> str:
         task = sim_tasks.get(r.remote_id or "")
         sim_state = task.state(sim.now()) if task else "?"
         ended = f", sim ended {now - task.ends_at:.1f} s ago" if task and sim_state == "SUCCEEDED" else ""
-        lines.append(f"      {r.id} state={r.state} download={r.download_state} engine_polls={r.poll_count} "
-                     f"[{sim_state}{ended}]")
+        lines.append(
+            f"      {r.id} state={r.state} download={r.download_state} engine_polls={r.poll_count} [{sim_state}{ended}]"
+        )
     lines.append(f"      simulator stats: {sim.stats.snapshot()}")
     return "\n".join(lines)
 
@@ -317,8 +335,9 @@ def finite(values: Sequence[float]) -> list[float]:
     return [v for v in values if not math.isnan(v)]
 
 
-async def detection_run(label: str, k: int, wait_seconds: int, queue: float, run: float, jitter: float,
-                        tmp: Path) -> Detection:
+async def detection_run(
+    label: str, k: int, wait_seconds: int, queue: float, run: float, jitter: float, tmp: Path
+) -> Detection:
     config = SimulatorConfig(queue_seconds=queue, run_seconds=run, jitter=jitter, seed=1, renderer="fallback")
     data_dir = tmp / f"detect-{wait_seconds}"
     async with Simulator(config) as sim:
@@ -328,8 +347,13 @@ async def detection_run(label: str, k: int, wait_seconds: int, queue: float, run
             started = time.perf_counter()
 
             async def one(i: int) -> None:
-                arguments = {"model": "wan2.6-t2v", "prompt": f"bench detection {label} task {i}",
-                             "size": "1280*720", "duration": 5, "wait_seconds": wait_seconds}
+                arguments = {
+                    "model": "wan2.6-t2v",
+                    "prompt": f"bench detection {label} task {i}",
+                    "size": "1280*720",
+                    "duration": 5,
+                    "wait_seconds": wait_seconds,
+                }
                 result = await client.call_tool("generate_video", arguments)
                 assert not result.is_error, result
 
@@ -349,17 +373,31 @@ async def detection_run(label: str, k: int, wait_seconds: int, queue: float, run
             lags.append(row.last_polled_at - task.ends_at if done and row.last_polled_at else math.nan)
             saved.append(row.downloaded_at - task.ends_at if row.downloaded_at else math.nan)
             durations.append(task.ends_at - task.submitted_at)
-        return Detection(label, lags, saved, durations, [r.poll_count for r in rows], sim.stats.polls,
-                         sim.stats.submits, k, wall, stuck)
+        return Detection(
+            label,
+            lags,
+            saved,
+            durations,
+            [r.poll_count for r in rows],
+            sim.stats.polls,
+            sim.stats.submits,
+            k,
+            wall,
+            stuck,
+        )
 
 
 def print_detection(report: Report, d: Detection, key: str) -> None:
     order = sorted(range(len(d.durations)), key=lambda i: d.durations[i])
-    print(f"   ({key}) {d.label}: {d.k} tasks, {d.submits} submits, {d.sim_polls} polls "
-          f"= {d.sim_polls / d.k:.1f} polls/task, done in {d.wall:.1f} s")
+    print(
+        f"   ({key}) {d.label}: {d.k} tasks, {d.submits} submits, {d.sim_polls} polls "
+        f"= {d.sim_polls / d.k:.1f} polls/task, done in {d.wall:.1f} s"
+    )
     for i in order:
-        print(f"       task ran {d.durations[i]:5.1f} s  detected after +{d.lags[i]:5.2f} s  "
-              f"saved after +{d.saved_lags[i]:5.2f} s  engine polls {d.engine_polls[i]}")
+        print(
+            f"       task ran {d.durations[i]:5.1f} s  detected after +{d.lags[i]:5.2f} s  "
+            f"saved after +{d.saved_lags[i]:5.2f} s  engine polls {d.engine_polls[i]}"
+        )
     if d.stuck:
         print(d.stuck)
     section = f"3{key} detection"
@@ -370,8 +408,7 @@ def print_detection(report: Report, d: Detection, key: str) -> None:
     if saved:
         report.add(section, f"{d.label}: saved lag median", statistics.median(saved), "s", ".2f")
     if len(lags) < d.k or len(saved) < d.k:
-        report.add(section, f"{d.label}: NOT detected / NOT saved", f"{d.k - len(lags)} / {d.k - len(saved)}",
-                   "tasks")
+        report.add(section, f"{d.label}: NOT detected / NOT saved", f"{d.k - len(lags)} / {d.k - len(saved)}", "tasks")
     report.add(section, f"{d.label}: polls per task", d.sim_polls / d.k, "polls", ".1f")
 
 
@@ -382,8 +419,11 @@ async def bench_detection(report: Report, k: int, quick: bool, tmp: Path) -> Non
     async def scenario(key: str, label: str, wait_seconds: int) -> None:
         results[key] = await detection_run(label, k, wait_seconds, queue, run, jitter, tmp)
 
-    print(f"3. detection lag: {k} tasks each, queue {queue:g} s + run {run:g} s (+-{jitter:.0%} jitter), "
-          "default poll settings; running (a) and (b) side by side ...", flush=True)
+    print(
+        f"3. detection lag: {k} tasks each, queue {queue:g} s + run {run:g} s (+-{jitter:.0%} jitter), "
+        "default poll settings; running (a) and (b) side by side ...",
+        flush=True,
+    )
     async with anyio.create_task_group() as tg:
         tg.start_soon(scenario, "a", "no waiter", 0)
         tg.start_soon(scenario, "b", f"waiter {WAIT_SECONDS}s", WAIT_SECONDS)
@@ -403,8 +443,13 @@ async def bench_concurrent(report: Report, m: int, tmp: Path) -> None:
             statuses: list[str] = []
 
             async def one(i: int) -> None:
-                arguments = {"model": "wan2.6-t2v", "prompt": f"bench concurrent task {i}", "size": "1280*720",
-                             "duration": 5, "wait_seconds": WAIT_SECONDS}
+                arguments = {
+                    "model": "wan2.6-t2v",
+                    "prompt": f"bench concurrent task {i}",
+                    "size": "1280*720",
+                    "duration": 5,
+                    "wait_seconds": WAIT_SECONDS,
+                }
                 result = await client.call_tool("generate_video", arguments)
                 statuses.append("error" if result.is_error else result.structured_content["status"])
 
@@ -422,13 +467,19 @@ async def bench_concurrent(report: Report, m: int, tmp: Path) -> None:
     last_saved = max(r.downloaded_at or 0.0 for r in rows)
     saved_wall = last_saved - started_epoch
     ok = stats.submits == m and stats.submits_accepted == m and downloaded == m
-    print(f"4. {m} concurrent generate_video calls (wait_seconds={WAIT_SECONDS}), tasks queue {queue:g} s + run "
-          f"{run:g} s, fallback renderer")
-    print(f"   all {downloaded} videos saved {saved_wall:.2f} s after the first call (every call returned after "
-          f"{calls_wall:.2f} s); last video saved {last_saved - last_end:.2f} s after the last task finished")
-    print(f"   submits {stats.submits} (accepted {stats.submits_accepted}) {'== M' if ok else '!= M  <-- MISMATCH'}, "
-          f"polls {stats.polls} ({stats.polls / m:.1f}/task, {stats.polls / calls_wall:.1f}/s), downloads "
-          f"completed {stats.downloads_completed}, call results {sorted(set(statuses))}")
+    print(
+        f"4. {m} concurrent generate_video calls (wait_seconds={WAIT_SECONDS}), tasks queue {queue:g} s + run "
+        f"{run:g} s, fallback renderer"
+    )
+    print(
+        f"   all {downloaded} videos saved {saved_wall:.2f} s after the first call (every call returned after "
+        f"{calls_wall:.2f} s); last video saved {last_saved - last_end:.2f} s after the last task finished"
+    )
+    print(
+        f"   submits {stats.submits} (accepted {stats.submits_accepted}) {'== M' if ok else '!= M  <-- MISMATCH'}, "
+        f"polls {stats.polls} ({stats.polls / m:.1f}/task, {stats.polls / calls_wall:.1f}/s), downloads "
+        f"completed {stats.downloads_completed}, call results {sorted(set(statuses))}"
+    )
     print(f"   peak RSS {rss_after:.1f} MB (was {rss_before:.1f} MB before this section)")
     if stuck:
         print(stuck)
@@ -436,8 +487,12 @@ async def bench_concurrent(report: Report, m: int, tmp: Path) -> None:
     report.add("4 concurrent", "last saved after last finished", last_saved - last_end, "s", ".2f")
     report.add("4 concurrent", "polls issued", stats.polls, "polls")
     report.add("4 concurrent", "polls per task", stats.polls / m, "polls", ".1f")
-    report.add("4 concurrent", "submits (accepted) == M", f"{stats.submits} ({stats.submits_accepted}) "
-               f"{'yes' if ok else 'NO'}", "")
+    report.add(
+        "4 concurrent",
+        "submits (accepted) == M",
+        f"{stats.submits} ({stats.submits_accepted}) {'yes' if ok else 'NO'}",
+        "",
+    )
     report.add("4 concurrent", "peak RSS after / before", f"{rss_after:.1f} / {rss_before:.1f}", "MB")
 
 
