@@ -20,17 +20,21 @@ import httpx
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS
+from mcp_types import INVALID_PARAMS, CallToolResult, InputRequiredResult
 
 from wan_video_mcp.server.catalog import MODELS, ModelSpec, catalog_document, models_for
-from wan_video_mcp.server.config import SIMULATOR_API_KEY, Settings
+from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.errors import StoreUnavailable, WanError
 from wan_video_mcp.server.jobs import JobEngine
 from wan_video_mcp.server.providers.base import Provider
+from wan_video_mcp.server.providers.http import DeferredTransport
+from wan_video_mcp.server.providers.registry import provider_entry
 from wan_video_mcp.server.store import TaskRecord, TaskStore
 from wan_video_mcp.tools import cancel_task, check_task, fetch_video, generate_video, list_tasks, prompts
+from wan_video_mcp.tools.call import RESULT_RESERVE_SECONDS
 from wan_video_mcp.tools.client_log import ClientLog
-from wan_video_mcp.tools.common import RESULT_RESERVE_SECONDS, AppState, state_of
+from wan_video_mcp.tools.outcomes import call_reporting_errors
+from wan_video_mcp.tools.state import AppState, state_of
 from wan_video_mcp.tools.view import TASK_URI, VIDEO_URI, task_result
 
 logger = logging.getLogger(__name__)
@@ -57,56 +61,33 @@ def instructions(settings: Settings) -> str:
 
 def make_provider(settings: Settings, client: httpx.AsyncClient, base_url: str | None = None) -> Provider:
     """The provider for the configured wire format (``base_url`` overrides, for the simulator)."""
-    # Without a key the server still starts (tools/list, dry runs, the local store); the engine refuses
-    # anything that would reach the provider, so this placeholder is never sent.
-    key = settings.api_key.get_secret_value() if settings.api_key else "sk-not-configured"
-    match settings.provider:
-        case "dashscope" | "simulator":
-            from wan_video_mcp.server.providers.dashscope import DashScopeProvider
-
-            if settings.provider == "simulator":
-                key = SIMULATOR_API_KEY
-            return DashScopeProvider(
-                client,
-                api_key=key,
-                region=settings.region,
-                base_url=base_url or settings.base_url,
-                workspace_id=settings.workspace_id,
-            )
-        case "newapi" | "yuto" | "vtrix":
-            if not settings.base_url:
-                raise ValueError(f"WAN_PROVIDER={settings.provider} needs WAN_BASE_URL (the gateway's address)")
-            if settings.provider == "newapi":
-                from wan_video_mcp.server.providers.newapi import NewApiProvider as cls
-            elif settings.provider == "yuto":
-                from wan_video_mcp.server.providers.yuto import YutoProvider as cls  # type: ignore[assignment]
-            else:
-                from wan_video_mcp.server.providers.vtrix import VtrixProvider as cls  # type: ignore[assignment]
-            return cls(client, api_key=key, base_url=settings.base_url)
-    raise ValueError(f"unknown provider {settings.provider!r}")
+    return provider_entry(settings.provider).build(settings, client, base_url)
 
 
 def offered_models(settings: Settings) -> tuple[ModelSpec, ...]:
     """The catalog narrowed to what the configured provider (and DashScope region) offers."""
-    probe = make_provider(settings, httpx.AsyncClient(), base_url="http://127.0.0.1:9/api/v1")
-    region = settings.region if settings.provider in ("dashscope", "simulator") else None
+    # The probe is only asked offers(): a client with a transport that cannot send skips loading CA certificates.
+    inert = httpx.AsyncClient(transport=httpx.AsyncBaseTransport(), trust_env=False)
+    probe = make_provider(settings, inert, base_url="http://127.0.0.1:9/api/v1")
+    region = settings.region if settings.regional else None
     models = tuple(spec for spec in models_for(region) if probe.offers(spec.id))
     return models or MODELS
 
 
 def endpoint_of(settings: Settings) -> str:
     """Where tasks live: tasks recorded under another endpoint are not polled by this server."""
-    if settings.provider == "simulator":
+    if settings.simulated:
         return "simulator"
-    if settings.provider == "dashscope":
-        from wan_video_mcp.server.providers.dashscope import base_url_for
+    if settings.regional:
+        from wan_video_mcp.server.providers.dashscope.regions import base_url_for
 
         return base_url_for(settings.region, settings.workspace_id, settings.base_url)
     return f"{settings.provider}:{settings.base_url}"
 
 
 class WanServer(MCPServer[AppState]):
-    """The SDK's server, answering a bad ``prompts/get`` with -32602 (invalid params) as the spec says.
+    """The SDK's server, answering a bad ``prompts/get`` with -32602 (invalid params) as the spec says, and
+    every tool failure with an ``isError`` result (tools/outcomes.py).
 
     The SDK turns an unknown prompt name or a missing argument into a plain exception, which reaches the
     client as JSON-RPC error code 0.
@@ -130,6 +111,16 @@ class WanServer(MCPServer[AppState]):
             raise MCPError(INVALID_PARAMS, f"prompt '{name}': {'; '.join(problems)}; it takes: {', '.join(declared)}")
         return await super().get_prompt(name, arguments, context)
 
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Every tool failure as an ``isError`` result with structured content the agent can act on."""
+
+        async def call(tool: str, args: dict[str, Any]) -> CallToolResult | InputRequiredResult:
+            return await super(WanServer, self).call_tool(tool, args, context)
+
+        return await call_reporting_errors(call, await self.list_tools(), name, arguments)
+
 
 def build_server(settings: Settings) -> WanServer:
     models = offered_models(settings)
@@ -139,7 +130,9 @@ def build_server(settings: Settings) -> WanServer:
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
             # Redirects are followed by hand where they are wanted (downloads check every hop's address).
-            client = await stack.enter_async_context(httpx.AsyncClient(timeout=settings.http_timeout))
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=settings.http_timeout, transport=DeferredTransport())
+            )
             try:
                 store = TaskStore(settings.db_path)
             except StoreUnavailable as exc:
@@ -224,7 +217,7 @@ async def recent_tasks(state: AppState) -> list[TaskRecord]:
 
 
 def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ...], settings: Settings) -> None:
-    region = settings.region if settings.provider in ("dashscope", "simulator") else None
+    region = settings.region if settings.regional else None
     document = json.dumps(catalog_document(models, region), indent=1)
 
     @server.resource(

@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 
 from wan_video_mcp.server.config import Settings
-from wan_video_mcp.server.downloads import write_atomically
+from wan_video_mcp.server.jobs.downloads import write_atomically
 
 MANIFEST_VERSION = "0.3"
 ENTRY_POINT = "server/main.py"

@@ -12,13 +12,15 @@ import json
 import logging
 import os
 import sys
-from typing import Any
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from wan_video_mcp.server.config import Settings, SettingsError
-from wan_video_mcp.server.errors import StoreUnavailable
 from wan_video_mcp.server.ports import SERVE_HTTP_PORT
+from wan_video_mcp.server.providers.registry import PROVIDER_NAMES, REGIONS
+
+if TYPE_CHECKING:
+    from wan_video_mcp.server.config import Settings
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 COMMANDS = ("serve", "demo", "generate", "fetch", "tasks", "models", "config", "bundle", "doctor", "simulate")
@@ -27,15 +29,17 @@ COMMANDS = ("serve", "demo", "generate", "fetch", "tasks", "models", "config", "
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--provider",
-        choices=["dashscope", "newapi", "yuto", "vtrix", "simulator"],
+        choices=PROVIDER_NAMES,
         help="wire format (env WAN_PROVIDER; default dashscope)",
     )
-    parser.add_argument("--region", choices=["intl", "us", "cn"], help="DashScope region (env DASHSCOPE_REGION)")
+    parser.add_argument("--region", choices=REGIONS, help="DashScope region (env DASHSCOPE_REGION)")
     parser.add_argument("--base-url", help="provider base URL (env DASHSCOPE_BASE_URL / WAN_BASE_URL)")
     parser.add_argument("--data-dir", type=Path, help="where tasks and videos are kept (env WAN_MCP_DATA_DIR)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from wan_video_mcp.server.config import Settings
+
     return Settings.from_env(provider=args.provider, region=args.region, base_url=args.base_url, data_dir=args.data_dir)
 
 
@@ -90,7 +94,22 @@ def _parser(request_schema: dict[str, Any] | None = None) -> argparse.ArgumentPa
     return parser
 
 
+def _leave_out_httpx_cli() -> None:
+    """Keep httpx from importing its command-line client, which start-up never uses.
+
+    httpx imports ``httpx._main`` (rich's syntax and progress modules, pygments) whenever
+    those are installed, and here they are: a share of every cold start spent before
+    ``initialize``. A ``None`` entry in ``sys.modules`` makes that one import fail, which
+    httpx handles by leaving its CLI out; everything else in httpx is unchanged.
+    """
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _leave_out_httpx_cli()
+    from wan_video_mcp.server.config import SettingsError
+    from wan_video_mcp.server.errors import StoreUnavailable
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["serve", *argv]
@@ -159,10 +178,11 @@ def _request_schema() -> dict[str, Any]:
     """generate_video's input schema for the configured provider (the CLI's options follow it)."""
     from wan_video_mcp.server.app import offered_models
     from wan_video_mcp.server.catalog import input_schema
+    from wan_video_mcp.server.config import Settings
 
     try:
         return input_schema(offered_models(Settings.from_env()))
-    except (SettingsError, ValueError):
+    except ValueError:  # SettingsError included: the options then cover the whole catalog
         return input_schema()
 
 

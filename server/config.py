@@ -1,21 +1,45 @@
-"""Settings: one typed object built from the environment, overridable by CLI flags."""
+"""Settings: one typed object built from the environment, overridable by CLI flags.
+
+Each field names the environment variable it is read from (``validation_alias``);
+the API key and base URL are read from the variables the provider's registry entry
+names. ``Settings(...)`` itself reads nothing from the environment, so code and
+tests get exactly what they pass; ``Settings.from_env()`` is where the environment
+comes in.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
-ProviderName = Literal["dashscope", "newapi", "yuto", "vtrix", "simulator"]
-Region = Literal["intl", "us", "cn"]
+from wan_video_mcp.server.providers.registry import PROVIDERS, ProviderName, Region, provider_entry
+
+__all__ = [
+    "APP_NAME",
+    "DEFAULT_DEDUPE_WINDOW_SECONDS",
+    "DEFAULT_MAX_WAIT_SECONDS",
+    "DEFAULT_POLL_MAX_SECONDS",
+    "DEFAULT_POLL_MIN_SECONDS",
+    "DEFAULT_POLL_QPS",
+    "DOWNLOAD_TIMEOUT",
+    "MAX_WAIT_SECONDS_LIMIT",
+    "ProviderName",
+    "Region",
+    "Settings",
+    "SettingsError",
+    "default_data_dir",
+]
 
 APP_NAME = "wan-video-mcp"
 DOWNLOAD_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
+DEFAULT_PROVIDER: ProviderName = "dashscope"
+DEFAULT_REGION: Region = "intl"
 DEFAULT_DEDUPE_WINDOW_SECONDS = 600.0
 DEFAULT_POLL_MIN_SECONDS = 3.0
 DEFAULT_POLL_MAX_SECONDS = 30.0
@@ -24,61 +48,92 @@ DEFAULT_POLL_QPS = 10.0  # DashScope allows 20 task queries/s per account; leave
 # 60 s unless the host opted into resetTimeoutOnProgress. Hosts with longer limits may raise it.
 DEFAULT_MAX_WAIT_SECONDS = 50
 MAX_WAIT_SECONDS_LIMIT = 900
-SIMULATOR_API_KEY = "sk-simulator"
+MIN_WAIT_SECONDS = 5
+DEFAULT_RECONCILE_INTERVAL_SECONDS = 10.0
+DEFAULT_HTTP_SESSION_IDLE_SECONDS = 600.0
+DEFAULT_HTTP_TIMEOUT_SECONDS = 60.0
+DEFAULT_RETRY_BASE_SECONDS = 1.0
+DEFAULT_SIM_QUEUE_SECONDS = 2.0
+DEFAULT_SIM_RUN_SECONDS = 20.0
 
 
-def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The platform's per-user data directory for this app."""
-    env = os.environ if env is None else env
-    home = Path(env.get("HOME") or Path.home())
-    if sys.platform == "win32":
-        base = Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / APP_NAME
+def default_data_dir() -> Path:
+    """The platform's per-user data directory for this app ($XDG_DATA_HOME or ~/.local/share on Linux)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
 _PLACEHOLDER_KEYS = {"sk-your-model-studio-key", "sk-...", "your-api-key", "<your api key>"}
 
 
 def _is_placeholder(value: str) -> bool:
-    value = value.strip()
     return value.startswith(("${", "<", "{{")) or value.lower() in _PLACEHOLDER_KEYS
 
 
-class Settings(BaseModel):
+def _unexpanded(value: str) -> bool:
+    # A host that passed "${VAR}" through without filling it in.
+    return value.startswith("${")
+
+
+class Settings(BaseSettings):
     """Everything the server is configured with. The API key is a secret and never printed."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", case_sensitive=True, validate_by_name=True, validate_by_alias=True
+    )
 
-    provider: ProviderName = "dashscope"
-    api_key: SecretStr | None = None
-    region: Region = "intl"
-    base_url: str | None = None
-    workspace_id: str | None = None
-    data_dir: Path = Field(default_factory=default_data_dir)
-    dedupe_window_seconds: float = DEFAULT_DEDUPE_WINDOW_SECONDS
-    max_cost_per_task_usd: float | None = None
-    max_cost_per_day_usd: float | None = None
-    auto_download: bool = True
-    poll_min_seconds: float = DEFAULT_POLL_MIN_SECONDS
-    poll_max_seconds: float = DEFAULT_POLL_MAX_SECONDS
-    poll_qps: float = DEFAULT_POLL_QPS
-    max_wait_seconds: int = Field(DEFAULT_MAX_WAIT_SECONDS, ge=5, le=MAX_WAIT_SECONDS_LIMIT)
+    provider: ProviderName = Field(DEFAULT_PROVIDER, validation_alias="WAN_PROVIDER")
+    api_key: SecretStr | None = None  # read from the provider's key_vars (registry)
+    region: Region = Field(DEFAULT_REGION, validation_alias="DASHSCOPE_REGION")
+    base_url: str | None = None  # read from the provider's base_url_vars (registry)
+    workspace_id: str | None = Field(None, validation_alias="DASHSCOPE_WORKSPACE_ID")
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="WAN_MCP_DATA_DIR")
+    dedupe_window_seconds: float = Field(DEFAULT_DEDUPE_WINDOW_SECONDS, validation_alias="WAN_DEDUPE_WINDOW_SECONDS")
+    max_cost_per_task_usd: float | None = Field(None, validation_alias="WAN_MAX_COST_PER_TASK")
+    max_cost_per_day_usd: float | None = Field(None, validation_alias="WAN_MAX_COST_PER_DAY")
+    auto_download: bool = Field(True, validation_alias="WAN_AUTO_DOWNLOAD")
+    poll_min_seconds: float = Field(DEFAULT_POLL_MIN_SECONDS, validation_alias="WAN_POLL_MIN_SECONDS")
+    poll_max_seconds: float = Field(DEFAULT_POLL_MAX_SECONDS, validation_alias="WAN_POLL_MAX_SECONDS")
+    poll_qps: float = Field(DEFAULT_POLL_QPS, validation_alias="WAN_POLL_QPS")
+    max_wait_seconds: int = Field(
+        DEFAULT_MAX_WAIT_SECONDS,
+        ge=MIN_WAIT_SECONDS,
+        le=MAX_WAIT_SECONDS_LIMIT,
+        validation_alias="WAN_MAX_WAIT_SECONDS",
+    )
     key_note: str | None = None  # why the key variable was not taken as a key
     # How often a task whose submit outcome is unknown is looked for in the provider's task list.
-    reconcile_interval_seconds: float = 10.0
+    reconcile_interval_seconds: float = DEFAULT_RECONCILE_INTERVAL_SECONDS
     # Streamable HTTP sessions with no request for this long are closed (their memory freed).
-    http_session_idle_seconds: float = Field(600.0, gt=0)
+    http_session_idle_seconds: float = Field(
+        DEFAULT_HTTP_SESSION_IDLE_SECONDS, gt=0, validation_alias="WAN_HTTP_SESSION_IDLE_SECONDS"
+    )
     # Read timeout for provider calls: a submit that hangs this long becomes "outcome unknown" (reconciled).
-    http_timeout_seconds: float = 60.0
+    http_timeout_seconds: float = Field(DEFAULT_HTTP_TIMEOUT_SECONDS, validation_alias="WAN_HTTP_TIMEOUT_SECONDS")
     # First delay of retry backoff (submits refused with 429/5xx, failed polls, failed downloads).
-    retry_base_seconds: float = 1.0
+    retry_base_seconds: float = DEFAULT_RETRY_BASE_SECONDS
     # Simulator (provider=simulator): how long a simulated task queues and renders.
-    sim_queue_seconds: float = 2.0
-    sim_run_seconds: float = 20.0
+    sim_queue_seconds: float = Field(DEFAULT_SIM_QUEUE_SECONDS, validation_alias="WAN_SIM_QUEUE_SECONDS")
+    sim_run_seconds: float = Field(DEFAULT_SIM_RUN_SECONDS, validation_alias="WAN_SIM_RUN_SECONDS")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what the caller passes: the environment is read by from_env (which also knows, per provider,
+        # where the key comes from), so a Settings built in code or a test never picks up a stray variable.
+        return (init_settings,)
+
+    @field_validator("provider", "region", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("base_url")
     @classmethod
@@ -87,11 +142,16 @@ class Settings(BaseModel):
 
     @property
     def key_env_name(self) -> str:
-        return "DASHSCOPE_API_KEY" if self.provider == "dashscope" else "WAN_API_KEY"
+        return provider_entry(self.provider).key_var
 
     @property
     def simulated(self) -> bool:
         return self.provider == "simulator"
+
+    @property
+    def regional(self) -> bool:
+        """Whether the provider speaks DashScope's protocol, so the region narrows what it offers."""
+        return provider_entry(self.provider).regional
 
     @property
     def key_configured(self) -> bool:
@@ -101,9 +161,9 @@ class Settings(BaseModel):
         """Where requests go, for people: the region and its URL, or the gateway's base URL."""
         if self.simulated:
             return "in-process simulator on 127.0.0.1 (nothing leaves this machine)"
-        if self.provider == "dashscope":
+        if self.regional:
             from wan_video_mcp.server.errors import WanError
-            from wan_video_mcp.server.providers.dashscope import base_url_for
+            from wan_video_mcp.server.providers.dashscope.regions import base_url_for
 
             try:
                 url = base_url_for(self.region, self.workspace_id, self.base_url)
@@ -147,30 +207,9 @@ class Settings(BaseModel):
         Empty values and unexpanded placeholders (a host that passed "${VAR}" through) count as unset.
         A value that does not parse raises ``SettingsError`` naming the variable.
         """
-        raw_env = os.environ if env is None else env
-        env = {k: v.strip() for k, v in raw_env.items() if v.strip() and not v.strip().startswith("${")}
-        provider = (env.get("WAN_PROVIDER") or "dashscope").lower()
-        values: dict[str, object] = {"provider": provider}
-        key_var = "DASHSCOPE_API_KEY" if provider in ("dashscope", "simulator") else "WAN_API_KEY"
-        if provider == "dashscope":
-            key = env.get("DASHSCOPE_API_KEY") or env.get("WAN_API_KEY")
-            base_url = env.get("DASHSCOPE_BASE_URL") or env.get("WAN_BASE_URL")
-        else:
-            key = env.get("WAN_API_KEY") or (env.get("DASHSCOPE_API_KEY") if provider == "simulator" else None)
-            base_url = env.get("WAN_BASE_URL")
-        raw_key = (raw_env.get(key_var) or "").strip()
-        if key and _is_placeholder(key):
-            # A template pasted as is: no key, and said so.
-            values["key_note"] = f"it holds the placeholder {key[:40]!r}, not a key"
-        elif key:
-            values["api_key"] = SecretStr(key)
-        elif raw_key.startswith("${"):
-            values["key_note"] = f"the client passed {raw_key[:40]!r} through without filling it in"
-        if base_url:
-            values["base_url"] = base_url
-        for var, name in ENV_VARS.items():
-            if var in env:
-                values[name] = env[var].lower() if name == "region" else env[var]
+        environment = _Environment(cls, os.environ if env is None else env)
+        values: dict[str, object] = {_FIELD_OF_VAR.get(k, k): v for k, v in environment().items()}
+        values.update(environment.key_and_base_url(str(values.get("provider", DEFAULT_PROVIDER)).lower()))
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls.model_validate(values)
@@ -178,25 +217,44 @@ class Settings(BaseModel):
             raise SettingsError(exc) from None
 
 
-# Settings read from one environment variable each (the provider, key and base URL are read above).
-ENV_VARS = {
-    "DASHSCOPE_REGION": "region",
-    "DASHSCOPE_WORKSPACE_ID": "workspace_id",
-    "WAN_MCP_DATA_DIR": "data_dir",
-    "WAN_DEDUPE_WINDOW_SECONDS": "dedupe_window_seconds",
-    "WAN_MAX_COST_PER_TASK": "max_cost_per_task_usd",
-    "WAN_MAX_COST_PER_DAY": "max_cost_per_day_usd",
-    "WAN_AUTO_DOWNLOAD": "auto_download",
-    "WAN_POLL_MIN_SECONDS": "poll_min_seconds",
-    "WAN_POLL_MAX_SECONDS": "poll_max_seconds",
-    "WAN_POLL_QPS": "poll_qps",
-    "WAN_MAX_WAIT_SECONDS": "max_wait_seconds",
-    "WAN_HTTP_TIMEOUT_SECONDS": "http_timeout_seconds",
-    "WAN_HTTP_SESSION_IDLE_SECONDS": "http_session_idle_seconds",
-    "WAN_SIM_QUEUE_SECONDS": "sim_queue_seconds",
-    "WAN_SIM_RUN_SECONDS": "sim_run_seconds",
+class _Environment(EnvSettingsSource):
+    """The environment as the settings read it: values stripped, empty or unexpanded ones dropped."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._given = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k: v.strip() for k, v in self._given.items() if v.strip() and not _unexpanded(v.strip())}
+
+    def key_and_base_url(self, provider: str) -> dict[str, object]:
+        """The key (or why there is none) and base URL from the variables the provider reads them from."""
+        entry = PROVIDERS.get(provider)
+        if entry is None:
+            return {}  # validation names the unknown provider
+        values: dict[str, object] = {}
+        key = next((self.env_vars[var] for var in entry.key_vars if self.env_vars.get(var)), None)
+        base_url = next((self.env_vars[var] for var in entry.base_url_vars if self.env_vars.get(var)), None)
+        raw_key = (self._given.get(entry.key_var) or "").strip()
+        if key and _is_placeholder(key):
+            # A template pasted as is: no key, and said so.
+            values["key_note"] = f"it holds the placeholder {key[:40]!r}, not a key"
+        elif key:
+            values["api_key"] = SecretStr(key)
+        elif _unexpanded(raw_key):
+            values["key_note"] = f"the client passed {raw_key[:40]!r} through without filling it in"
+        if base_url:
+            values["base_url"] = base_url
+        return values
+
+
+# Field name for each variable and back; the key and base URL variables depend on the provider (registry).
+_FIELD_OF_VAR = {
+    str(field.validation_alias): name
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.validation_alias, str)
 }
-_VAR_OF = {name: var for var, name in ENV_VARS.items()} | {"provider": "WAN_PROVIDER", "base_url": "WAN_BASE_URL"}
+_VAR_OF_FIELD = {name: var for var, name in _FIELD_OF_VAR.items()} | {"base_url": "WAN_BASE_URL"}
 
 
 class SettingsError(ValueError):
@@ -208,5 +266,5 @@ class SettingsError(ValueError):
             name = str(item["loc"][0]) if item["loc"] else "settings"
             value = item.get("input")
             shown = "" if name == "api_key" else f"={value!r}"
-            problems.append(f"{_VAR_OF.get(name, name)}{shown}: {item['msg']}")
+            problems.append(f"{_VAR_OF_FIELD.get(name, name)}{shown}: {item['msg']}")
         super().__init__("invalid settings: " + "; ".join(problems))

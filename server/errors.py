@@ -8,20 +8,23 @@ errors) are translated once, at the boundary that meets them, into this tree:
     ├── NotConfigured             no API key / unusable configuration
     ├── BudgetExceeded            a spending cap refuses the request before submission
     ├── TaskNotFound              no such task here or at the provider
-    ├── TaskFailed                the provider says the task failed (code, remedy)
     ├── VideoUnavailable          no local copy and the remote URL has expired
     ├── DownloadError             the MP4 could not be fetched or failed its checks
     ├── StoreUnavailable          the task store cannot be opened (named, never touched)
     └── ProviderError             an HTTP call to the provider failed
                                   (retryable, created: did a paid task possibly start?)
 
-Tool adapters turn any of them into an ``isError`` result carrying
-``error_code``, ``message``, ``retryable`` and ``hint``.
+The tool layer (tools/outcomes.py) turns any of them into an ``isError`` result
+carrying ``error_code``, ``message``, ``retryable`` and ``hint``. A task the
+provider reports as failed is not an exception: it is a task result whose
+error carries the provider's code and a remedy (tools/remedies.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from wan_video_mcp.server.timefmt import iso
 
 
 def clip(text: str, limit: int = 80) -> str:
@@ -95,10 +98,6 @@ class TaskNotFound(WanError):
     hint = "Call list_tasks to see the tasks this server knows."
 
 
-class TaskFailed(WanError):
-    code = "task_failed"
-
-
 class VideoUnavailable(WanError):
     code = "video_unavailable"
 
@@ -153,3 +152,19 @@ class ProviderError(WanError):
 
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "provider_code": self.provider_code, "http_status": self.http_status}
+
+
+def unsaved_video_error(task_id: str, why: str | None, expires_at: float | None, now: float) -> WanError:
+    """A finished task whose video could not be saved: for good once the provider's URL has expired, else retry."""
+    reason = f": {why}" if why else ""
+    if expires_at is not None and now >= expires_at:
+        return VideoUnavailable(
+            f"the video of task {task_id} could not be saved{reason}, and the provider's URL expired at "
+            f"{iso(expires_at)}",
+            hint="It cannot be recovered; call generate_video with force_new=true if you still need it.",
+        )
+    until = f" (until {iso(expires_at)})" if expires_at is not None else ""
+    return DownloadError(
+        f"the video of task {task_id} could not be saved{reason}",
+        hint=f"Call fetch_video again to retry while the provider's URL lives{until}.",
+    )

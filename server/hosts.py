@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wan_video_mcp.server.config import Settings
-from wan_video_mcp.server.downloads import write_atomically
+from wan_video_mcp.server.jobs.downloads import write_atomically
+from wan_video_mcp.server.providers.registry import provider_entry
 
 HOSTS = ("claude-desktop", "claude-code", "cursor", "vscode")
 Scope = Literal["user", "project"]
@@ -116,7 +117,7 @@ def host_entry(
         if settings.workspace_id:
             env["DASHSCOPE_WORKSPACE_ID"] = settings.workspace_id
     if settings.base_url:
-        env["DASHSCOPE_BASE_URL" if settings.provider == "dashscope" else "WAN_BASE_URL"] = settings.base_url
+        env[provider_entry(settings.provider).base_url_vars[0]] = settings.base_url
     env["WAN_MCP_DATA_DIR"] = str(settings.data_dir)
     inputs: list[dict[str, Any]] = []
     var = settings.key_env_name

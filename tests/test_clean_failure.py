@@ -16,8 +16,8 @@ import httpx
 import pytest
 from mcp import Client
 
+from tests.simulated import free_port, sim_env, simulator
 from tests.stdio_server import REPO, server_run, text_of
-from tests.test_e2e import _free_port, sim_env, simulator
 from wan_video_mcp.server.store import TaskStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -115,7 +115,7 @@ async def test_an_oversized_poll_answer_keeps_the_servers_memory_bounded(tmp_pat
 
 
 async def test_idle_http_sessions_are_closed(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "WAN_PROVIDER": "simulator",
@@ -165,11 +165,11 @@ async def test_idle_http_sessions_are_closed(tmp_path):
 def test_a_version_1_store_is_migrated_forward_with_its_tasks(tmp_path):
     import sqlite3
 
-    from wan_video_mcp.server.store import _MIGRATIONS
+    from wan_video_mcp.server.store.migrations import MIGRATIONS
 
     path = tmp_path / "tasks.sqlite3"
     with sqlite3.connect(path) as conn:
-        conn.executescript(_MIGRATIONS[0])
+        conn.executescript(MIGRATIONS[0])
         conn.execute(
             "INSERT INTO tasks (id, created_at, updated_at, provider, endpoint, model, request_json, "
             "fingerprint, state) VALUES ('wan_old', 1, 1, 'dashscope', 'e', 'm', '{}', 'f', 'queued')"

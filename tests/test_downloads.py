@@ -18,8 +18,9 @@ import anyio
 import httpx
 import pytest
 
-from wan_video_mcp.server import downloads
-from wan_video_mcp.server.downloads import (
+from wan_video_mcp.server.errors import DownloadError, VideoUnavailable
+from wan_video_mcp.server.jobs import downloads
+from wan_video_mcp.server.jobs.downloads import (
     AddressPolicy,
     DownloadFailed,
     DownloadResult,
@@ -31,7 +32,6 @@ from wan_video_mcp.server.downloads import (
     redact_url,
     video_path,
 )
-from wan_video_mcp.server.errors import DownloadError, VideoUnavailable
 from wan_video_mcp.server.simulator import RenderJob, render_mp4
 
 OSS_URL = (
@@ -348,7 +348,7 @@ async def test_a_non_http_url_is_refused_without_retry(dest: Path) -> None:
 
 @pytest.mark.anyio
 async def test_logs_and_messages_never_show_the_signed_query(dest: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="wan_video_mcp.server.downloads")
+    caplog.set_level(logging.DEBUG, logger="wan_video_mcp.server.jobs.downloads")
 
     async with make_client(lambda request: httpx.Response(200, content=BODY)) as client:
         await download(client, OSS_URL, dest)

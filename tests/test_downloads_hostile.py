@@ -21,8 +21,7 @@ import pytest
 
 from tests.hostile_http import HostileServer
 from tests.test_downloads import mux_silence
-from wan_video_mcp.server.addresses import LINK_LOCAL, LOOPBACK, METADATA, OTHER, PRIVATE, PUBLIC, address_category, pin
-from wan_video_mcp.server.downloads import (
+from wan_video_mcp.server.jobs.downloads import (
     MAX_REDIRECTS,
     AddressPolicy,
     DownloadFailed,
@@ -31,6 +30,16 @@ from wan_video_mcp.server.downloads import (
     remove_orphaned_parts,
     verify_video_file,
     video_path,
+)
+from wan_video_mcp.server.jobs.downloads.addresses import (
+    LINK_LOCAL,
+    LOOPBACK,
+    METADATA,
+    OTHER,
+    PRIVATE,
+    PUBLIC,
+    address_category,
+    pin,
 )
 from wan_video_mcp.server.simulator import RenderJob, render_mp4
 

@@ -22,9 +22,9 @@ import pytest
 from tests.test_downloads import _real_mp4
 from wan_video_mcp.server.catalog import MODELS, validate
 from wan_video_mcp.server.config import Settings
-from wan_video_mcp.server.downloads import AddressPolicy
 from wan_video_mcp.server.errors import BudgetExceeded, InvalidRequest, NotConfigured, ProviderError, VideoUnavailable
 from wan_video_mcp.server.jobs import JobEngine
+from wan_video_mcp.server.jobs.downloads import AddressPolicy
 from wan_video_mcp.server.providers.base import RemoteStatus, RemoteTask
 from wan_video_mcp.server.store import TaskRecord, TaskStore
 
@@ -444,10 +444,10 @@ async def test_the_first_poll_comes_at_a_tenth_of_the_expected_render_and_gaps_g
             state="queued",
             submitted_at=1000.0,
         )
-        expected = engine.expected_seconds(record)
+        expected = engine.schedule.expected_seconds(record)
         times, now = [], 1000.0
         while now - 1000.0 < expected:
-            now += engine._poll_interval(record, now)
+            now += engine.schedule.interval(record, now)
             times.append(now - 1000.0)
     store.close()
     assert times[0] == pytest.approx(0.1 * expected)  # a task that is done early is seen early

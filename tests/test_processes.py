@@ -12,8 +12,8 @@ import anyio
 import pytest
 from mcp import Client
 
+from tests.simulated import sim_env, simulator
 from tests.stdio_server import server_run, text_of
-from tests.test_e2e import sim_env, simulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 

@@ -13,15 +13,10 @@ import respx
 from wan_video_mcp.server.catalog import MODELS, Family, GenerationRequest, validate
 from wan_video_mcp.server.errors import ProviderError
 from wan_video_mcp.server.providers.base import RemoteStatus
-from wan_video_mcp.server.providers.newapi import (
-    NewApiProvider,
-    build_submit,
-    gateway_root,
-    parse_fail_reason,
-    parse_progress,
-    parse_submit,
-    parse_task,
-)
+from wan_video_mcp.server.providers.gateway import gateway_root
+from wan_video_mcp.server.providers.newapi import NewApiProvider, build_submit, parse_submit, parse_task
+from wan_video_mcp.server.providers.parsing import parse_progress
+from wan_video_mcp.server.providers.taskdto import parse_fail_reason
 
 CANARY = "sk-canary-newapi-123"
 ROOT = "https://gw.example.test"

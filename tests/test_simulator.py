@@ -27,14 +27,14 @@ from dashscope import VideoSynthesis
 from dashscope.aigc.video_synthesis import AioVideoSynthesis
 from dashscope.api_entities.aio_session import get_shared_aio_session
 
-from wan_video_mcp.server import downloads, simulator
 from wan_video_mcp.server.catalog import GenerationRequest, validate
 from wan_video_mcp.server.errors import ProviderError
+from wan_video_mcp.server.jobs import downloads
 from wan_video_mcp.server.providers.dashscope import DashScopeProvider
 from wan_video_mcp.server.providers.newapi import NewApiProvider
 from wan_video_mcp.server.providers.vtrix import VtrixProvider
 from wan_video_mcp.server.providers.yuto import YutoProvider
-from wan_video_mcp.server.simulator import Simulator, SimulatorConfig, simulator_in_thread
+from wan_video_mcp.server.simulator import Simulator, SimulatorConfig, rendering, simulator_in_thread
 
 KEY = {"Authorization": "Bearer sk-test"}
 ASYNC = {**KEY, "X-DashScope-Async": "enable"}
@@ -626,8 +626,8 @@ async def test_without_pyav_a_valid_placeholder_mp4_is_served_with_a_warning(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     monkeypatch.setitem(sys.modules, "av", None)  # `import av` now fails
-    monkeypatch.setattr(simulator, "_warned_fallback", False)
-    caplog.set_level(logging.WARNING, logger="wan_video_mcp.server.simulator")
+    monkeypatch.setattr(rendering, "_warned_fallback", False)
+    caplog.set_level(logging.WARNING, logger="wan_video_mcp.server.simulator.rendering")
     async with (
         Simulator(SimulatorConfig(queue_seconds=0, run_seconds=0, jitter=0)) as sim,
         httpx.AsyncClient(base_url=sim.base_url, headers=KEY, trust_env=False) as client,

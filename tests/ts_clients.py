@@ -79,7 +79,28 @@ def python_server(data_dir: Path, **env: str) -> dict[str, Any]:
     }
 
 
-async def run_plan(client: str, server: dict[str, Any], steps: list[dict[str, Any]], timeout: float = 600) -> dict:
+# Where each client exports the timeout it gives a request that sets none.
+PROTOCOL_MODULES = {"v1": "@modelcontextprotocol/sdk/shared/protocol.js", "v2": "@modelcontextprotocol/client"}
+
+
+async def default_request_timeouts_ms() -> dict[str, int]:
+    """Each TypeScript client's DEFAULT_REQUEST_TIMEOUT_MSEC, read from the installed SDK."""
+    script = (
+        f"const modules = {json.dumps(PROTOCOL_MODULES)};\n"
+        "const out = {};\n"
+        "for (const [client, name] of Object.entries(modules)) {\n"
+        "  out[client] = (await import(name)).DEFAULT_REQUEST_TIMEOUT_MSEC;\n"
+        "}\n"
+        "process.stdout.write(JSON.stringify(out));\n"
+    )
+    done = await anyio.run_process([node(), "--input-type=module", "-e", script], cwd=str(CLIENTS))
+    timeouts: dict[str, int] = json.loads(done.stdout.decode())
+    return timeouts
+
+
+async def run_plan(
+    client: str, server: dict[str, Any], steps: list[dict[str, Any]], timeout: float = 600
+) -> dict[str, Any]:
     """Run steps with one TypeScript client ("v1": @modelcontextprotocol/sdk, "v2": @modelcontextprotocol/client)."""
     plan = json.dumps({"client": client, "server": server, "steps": steps})
     with anyio.fail_after(timeout):
@@ -92,4 +113,5 @@ async def run_plan(client: str, server: dict[str, Any], steps: list[dict[str, An
         )
     if done.returncode != 0:
         raise AssertionError(f"the {client} harness failed ({done.returncode}):\n{done.stderr.decode()[-3000:]}")
-    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return report

@@ -5,7 +5,7 @@ filtering to the server, per connection. From 2026-07-28 the level travels in
 each request's ``_meta`` and the SDK filters; ``logging/setLevel`` is gone there.
 The SDK marks the capability deprecated and offers no handler for it on
 ``MCPServer``, so it is registered on the low-level server, the only place that
-takes one.
+takes one (through tools/sdk_compat.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from weakref import WeakKeyDictionary
 import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
+
+from wan_video_mcp.tools.sdk_compat import add_request_handler, connection_of
 
 logger = logging.getLogger(__name__)
 
@@ -32,16 +34,18 @@ class ClientLog:
         self._levels: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
 
     def install(self, server: MCPServer[Any]) -> None:
+        """Serve ``logging/setLevel`` (which also advertises the logging capability)."""
+
         async def set_level(ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
-            self._levels[_connection(ctx.session)] = params.level
+            self._levels[connection_of(ctx.session)] = params.level
             return types.EmptyResult()
 
-        server._lowlevel_server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
+        add_request_handler(server, "logging/setLevel", types.SetLevelRequestParams, set_level)
 
-    async def send(self, ctx: Context, level: types.LoggingLevel, message: str) -> None:
+    async def send(self, ctx: Context[Any, Any], level: types.LoggingLevel, message: str) -> None:
         """Send ``message`` at ``level`` when this connection's level lets it through (never fails the call)."""
         session = ctx.request_context.session
-        threshold = self._levels.get(_connection(session), DEFAULT_LEVEL)
+        threshold = self._levels.get(connection_of(session), DEFAULT_LEVEL)
         if LEVELS.index(level) < LEVELS.index(threshold):
             return
         try:
@@ -52,9 +56,3 @@ class ClientLog:
                 )
         except Exception as exc:  # a client gone away must not turn a result into an error
             logger.debug("could not send a log message: %r", exc)
-
-
-def _connection(session: Any) -> Any:
-    """The connection a request arrived on: the level is chosen once per connection, while the SDK makes a new
-    session object for every request. The SDK keeps the connection private (2.3 has no public accessor)."""
-    return getattr(session, "_connection", session)

@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 import mcp_types as types
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.tools import Tool
 
+from wan_video_mcp.tools.call import Call
 from wan_video_mcp.tools.check_task import TaskId
-from wan_video_mcp.tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, parse_args
-from wan_video_mcp.tools.outputs import TaskResult
+from wan_video_mcp.tools.outputs import TaskOutcome
+from wan_video_mcp.tools.registration import plain_tool
 from wan_video_mcp.tools.results import video_result
 
 
-class FetchVideoArgs(ToolArgs):
-    task_id: TaskId
-
-
-async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
-    args: FetchVideoArgs = parse_args(FetchVideoArgs, arguments)
-    record = await call.state.engine.get_or_adopt(args.task_id, call.remaining(), call.beat("asking the provider"))
+async def fetch_video(task_id: TaskId, ctx: Context) -> Annotated[types.CallToolResult, TaskOutcome]:
+    call = Call.begin(ctx)
+    record = await call.state.engine.get_or_adopt(task_id, call.remaining(), call.beat("asking the provider"))
     return await video_result(call, record)
 
 
-def build() -> AdapterTool:
-    return make_tool(
-        name="fetch_video",
+def build() -> Tool:
+    """The fetch_video tool."""
+    return plain_tool(
+        fetch_video,
         title="Fetch a finished video",
         description="Ensure a finished task's MP4 is saved locally (verified) and return its resource link "
         "wan-video://videos/{task_id}.mp4, local path, size, sha256, media facts and a poster frame.",
-        handler=handler,
-        input_schema=args_schema(FetchVideoArgs),
-        output_model=TaskResult,
         annotations=types.ToolAnnotations(
             title="Fetch a finished video",
             read_only_hint=False,

@@ -8,8 +8,10 @@ import mcp_types as types
 
 from wan_video_mcp.server.catalog import ModelSpec, estimate_cost, input_schema, validate
 from wan_video_mcp.server.store import TaskRecord
-from wan_video_mcp.tools.common import AdapterTool, Call, make_tool, ok_result
-from wan_video_mcp.tools.outputs import TaskResult
+from wan_video_mcp.tools.call import Call
+from wan_video_mcp.tools.outcomes import ok_result
+from wan_video_mcp.tools.outputs import TaskOutcome, TaskResult
+from wan_video_mcp.tools.registration import CatalogTool, catalog_tool
 from wan_video_mcp.tools.results import task_or_video
 
 DESCRIPTION = (
@@ -26,7 +28,9 @@ ATTACHED_TEXT = {
 }
 
 
-def build(models: tuple[ModelSpec, ...], max_wait: int) -> AdapterTool:
+def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
+    """generate_video for the offered models, its wait maximum following this server's cap."""
+
     async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
         state = call.state
         validated = validate(arguments, state.models)
@@ -78,13 +82,13 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> AdapterTool:
                 "not sent again, and its outcome is recorded when it comes",
             )
 
-    return make_tool(
+    return catalog_tool(
+        handler,
         name="generate_video",
         title="Generate a Wan video",
         description=DESCRIPTION,
-        handler=handler,
         input_schema=input_schema(models, max_wait=max_wait),
-        output_model=TaskResult,
+        output_model=TaskOutcome,
         annotations=types.ToolAnnotations(
             title="Generate a Wan video",
             read_only_hint=False,

@@ -2,49 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import mcp_types as types
-from pydantic import BaseModel, Field
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.tools import Tool
+from pydantic import Field
 
 from wan_video_mcp.server.store import OPEN_STATES
-from wan_video_mcp.tools.common import AdapterTool, Call, ToolArgs, args_schema, make_tool, ok_result, parse_args
-from wan_video_mcp.tools.view import VIDEO_URI, iso
+from wan_video_mcp.server.timefmt import iso
+from wan_video_mcp.tools.outcomes import ok_result
+from wan_video_mcp.tools.outputs import TaskList, TaskListOutcome, TaskSummary
+from wan_video_mcp.tools.registration import plain_tool
+from wan_video_mcp.tools.state import state_of
+from wan_video_mcp.tools.view import VIDEO_URI
 
 StatusFilter = Literal[
     "open", "submitting", "unknown", "queued", "running", "succeeded", "failed", "canceled", "expired"
 ]
 
 
-class ListTasksArgs(ToolArgs):
+async def list_tasks(
+    ctx: Context,
     status: Annotated[
-        StatusFilter | None, Field(description="Only tasks in this state; 'open' means not finished yet.")
-    ] = None
-    limit: Annotated[int, Field(ge=1, le=100, description="At most this many tasks (1-100).")] = 20
-
-
-class TaskSummary(BaseModel):
-    task_id: str
-    status: str
-    model: str
-    prompt: str | None
-    created_at: str | None
-    remote_task_id: str | None
-    download_status: str
-    video_uri: str | None
-    simulated: bool
-
-
-class TaskList(BaseModel):
-    count: int
-    tasks: list[TaskSummary]
-
-
-async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
-    args: ListTasksArgs = parse_args(ListTasksArgs, arguments)
-    state = call.state
-    states = OPEN_STATES if args.status == "open" else ((args.status,) if args.status else None)
-    records = await state.engine.list(states, args.limit)
+        StatusFilter | None,
+        Field(description="Only tasks in this state; 'open' means not finished yet."),
+    ] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="At most this many tasks (1-100).", strict=True)] = 20,
+) -> Annotated[types.CallToolResult, TaskListOutcome]:
+    states = OPEN_STATES if status == "open" else ((status,) if status else None)
+    records = await state_of(ctx).engine.list(states, limit)
     tasks = [
         TaskSummary(
             task_id=r.id,
@@ -66,15 +53,13 @@ async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult
     return ok_result(TaskList(count=len(tasks), tasks=tasks), text=text)
 
 
-def build() -> AdapterTool:
-    return make_tool(
-        name="list_tasks",
+def build() -> Tool:
+    """The list_tasks tool."""
+    return plain_tool(
+        list_tasks,
         title="List video tasks",
         description="List the video tasks this server has recorded, newest first, optionally by state: use it "
         "to recover task ids after a lost context or a restart.",
-        handler=handler,
-        input_schema=args_schema(ListTasksArgs),
-        output_model=TaskList,
         annotations=types.ToolAnnotations(
             title="List video tasks",
             read_only_hint=True,

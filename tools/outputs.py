@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from wan_video_mcp.server.catalog import CostEstimate
+from wan_video_mcp.tools.schemas import compact_schema, shallow_schema
 
 
 class MediaFacts(BaseModel):
@@ -48,7 +49,7 @@ class TaskResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task_id: str | None
+    task_id: str | None = None  # None: a dry run
     status: str
     model: str
     message: str
@@ -92,6 +93,27 @@ class ErrorResult(BaseModel):
     http_status: int | None = None
 
 
+class TaskSummary(BaseModel):
+    """One task in list_tasks (like every result, without its null fields: hence the defaults)."""
+
+    task_id: str
+    status: str
+    model: str
+    prompt: str | None = None
+    created_at: str | None = None
+    remote_task_id: str | None = None
+    download_status: str
+    video_uri: str | None = None
+    simulated: bool
+
+
+class TaskList(BaseModel):
+    """What list_tasks returns."""
+
+    count: int
+    tasks: list[TaskSummary]
+
+
 def output_schema(success: type[BaseModel]) -> dict[str, Any]:
     """A tool's output schema: both outcomes' properties, and ``anyOf`` one outcome's required fields."""
     ok, error = (
@@ -110,59 +132,20 @@ def output_schema(success: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def shallow_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """An output schema that types nested objects only as objects: the full shapes are documented in the
-    README and in the results themselves, and repeating them in every tool would bloat tools/list."""
-
-    def flatten(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return {"type": "object"}
-            if "anyOf" in node:
-                kinds = [flatten(option) for option in node["anyOf"]]
-                types_ = [k.get("type") for k in kinds]
-                if all(isinstance(t, str) for t in types_):
-                    return {k: v for k, v in node.items() if k != "anyOf"} | {"type": types_}
-            if node.get("type") == "array" and isinstance(node.get("items"), dict):
-                return node | {"items": flatten(node["items"])}
-        return node
-
-    def non_null(node: dict[str, Any]) -> dict[str, Any]:
-        # Results leave out null fields, so an optional field is typed by its value alone.
-        kinds = node.get("type")
-        if isinstance(kinds, list) and "null" in kinds:
-            kinds = [k for k in kinds if k != "null"]
-            node = node | {"type": kinds[0] if len(kinds) == 1 else kinds}
-        return {k: v for k, v in node.items() if k != "default"}
-
-    out = {k: v for k, v in schema.items() if k not in ("$defs", "description", "additionalProperties")}
-    props = {name: flatten(prop) for name, prop in schema.get("properties", {}).items()}
-    nullable = {name for name, prop in props.items() if "null" in (prop.get("type") or [])}
-    out["properties"] = {name: non_null(prop) for name, prop in props.items()}
-    if "required" in out:
-        out["required"] = [name for name in out["required"] if name not in nullable]
-    return out
+def _either_outcome(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    # pydantic's hook for a model's own schema: declare the success (the parent model) or an ErrorResult.
+    declared = output_schema(cls.__mro__[1])
+    schema.clear()
+    schema.update(declared)
 
 
-def compact_schema(schema: Any) -> Any:
-    """The same JSON Schema, smaller: no generated titles, ``X | None`` as a type list.
+class TaskOutcome(TaskResult):
+    """The return type tools declare: a ``TaskResult`` on success, an ``ErrorResult`` in an ``isError`` result."""
 
-    tools/list is read by every client on every connection; pydantic's verbose
-    rendering of optional fields would more than double it.
-    """
-    if isinstance(schema, list):
-        return [compact_schema(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: compact_schema(v) for k, v in schema.items() if k != "title" or not isinstance(v, str)}
-    if "properties" in schema:  # a property may be *named* title
-        out["properties"] = {k: compact_schema(v) for k, v in schema["properties"].items()}
-    options = out.get("anyOf")
-    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
-        other = next(o for o in options if o != {"type": "null"})
-        if set(other) == {"type"} and isinstance(other["type"], str):
-            del out["anyOf"]
-            out["type"] = [other["type"], "null"]
-    if out.get("default", 0) is None:
-        del out["default"]
-    return out
+    model_config = ConfigDict(json_schema_extra=_either_outcome)
+
+
+class TaskListOutcome(TaskList):
+    """list_tasks' declared return type: a ``TaskList`` on success, an ``ErrorResult`` in an ``isError`` result."""
+
+    model_config = ConfigDict(json_schema_extra=_either_outcome)

@@ -19,6 +19,7 @@ from mcp_types import INVALID_PARAMS
 
 from wan_video_mcp.server.catalog import DEFAULT_MODEL, Family, ModelSpec
 from wan_video_mcp.server.store import TaskRecord
+from wan_video_mcp.tools.sdk_compat import add_request_handler
 from wan_video_mcp.tools.view import TASK_URI, VIDEO_URI
 
 PROMPT_NAME = "wan_video_prompt"
@@ -132,4 +133,5 @@ def install(
         completion = complete(params.ref, params.argument, models, tasks)
         return types.CompleteResult(completion=completion)
 
-    server._lowlevel_server.add_request_handler("completion/complete", types.CompleteRequestParams, handler)
+    # MCPServer.completion() would not pass the request context, which task-id completions need.
+    add_request_handler(server, "completion/complete", types.CompleteRequestParams, handler)

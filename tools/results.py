@@ -10,12 +10,13 @@ from typing import Any, TypeVar
 import anyio
 import mcp_types as types
 
-from wan_video_mcp.server import downloads
-from wan_video_mcp.server.errors import WanError
+from wan_video_mcp.server.errors import VideoUnavailable, WanError, unsaved_video_error
+from wan_video_mcp.server.jobs import downloads
 from wan_video_mcp.server.store import TaskRecord
-from wan_video_mcp.tools.common import Call, ok_result
+from wan_video_mcp.tools.call import Call
+from wan_video_mcp.tools.outcomes import ok_result
 from wan_video_mcp.tools.outputs import MediaFacts
-from wan_video_mcp.tools.view import iso, task_result, video_file
+from wan_video_mcp.tools.view import task_result, video_file
 
 T = TypeVar("T")
 
@@ -38,23 +39,7 @@ async def video_result(call: Call, record: TaskRecord, **view: Any) -> types.Cal
     if path is None:
         if record.video_pending:
             return ok_result(task_result(state, record, **view))
-        why = f": {record.download_error}" if record.download_error else ""
-        expires = record.video_url_expires_at
-        if expires is not None and state.engine.clock() >= expires:
-            raise WanError(
-                f"the video of task {record.id} could not be saved{why}, and the provider's URL expired "
-                f"at {iso(expires)}",
-                code="video_unavailable",
-                retryable=False,
-                hint="It cannot be recovered; call generate_video with force_new=true if you still need it.",
-            )
-        until = f" (until {iso(expires)})" if expires is not None else ""
-        raise WanError(
-            f"the video of task {record.id} could not be saved{why}",
-            code="download_failed",
-            retryable=True,
-            hint=f"Call fetch_video again to retry while the provider's URL lives{until}.",
-        )
+        raise unsaved_video_error(record.id, record.download_error, record.video_url_expires_at, state.engine.clock())
     info = await _bounded(call, downloads.probe, path)
     media = MediaFacts(**vars(info)) if info is not None else None
     video = video_file(record, path, media)
@@ -81,7 +66,7 @@ async def task_or_video(call: Call, record: TaskRecord, **view: Any) -> types.Ca
         try:
             return await video_result(call, record, **view)
         except WanError as exc:
-            if exc.code == "video_unavailable":
+            if isinstance(exc, VideoUnavailable) or exc.code == VideoUnavailable.code:
                 exc.task_id = exc.task_id or record.id
                 raise
             # Still retrying the download in the background: report the task, not an error.

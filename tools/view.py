@@ -2,52 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from wan_video_mcp.server.catalog import CostEstimate
 from wan_video_mcp.server.store import TaskRecord
+from wan_video_mcp.server.timefmt import iso
 from wan_video_mcp.tools.outputs import MediaFacts, TaskError, TaskResult, VideoFile
-
-if TYPE_CHECKING:
-    from wan_video_mcp.tools.common import AppState
+from wan_video_mcp.tools.remedies import STATES_WITH_ERRORS, remedy_for
+from wan_video_mcp.tools.state import AppState
 
 VIDEO_URI = "wan-video://videos/{task_id}.mp4"
 TASK_URI = "wan-video://tasks/{task_id}"
-
-# What to do about a provider's task failure code.
-REMEDIES = {
-    "InvalidParameter": "A parameter was refused by the provider; fix it and generate again.",
-    "DataInspectionFailed": "Content moderation refused the prompt or media; rephrase and generate again.",
-    "IPInfringementSuspect": "The request looks like protected IP; change the content and generate again.",
-    "InternalError": "A provider-side failure, not your request; generate again (the provider reported this task "
-    "failed, and DashScope bills only tasks that succeed).",
-    "InternalError.Algo": "A provider-side failure, not your request; generate again (the provider reported this "
-    "task failed, and DashScope bills only tasks that succeed).",
-    "InternalError.Timeout": "The provider timed out; generate again (the provider reported this task failed, and "
-    "DashScope bills only tasks that succeed).",
-    "SystemError": "A provider-side failure; generate again (the provider reported this task failed, and DashScope "
-    "bills only tasks that succeed).",
-    "InvalidURL": "An input URL could not be fetched by the provider; use a public http(s) URL.",
-    "BadRequest.InputDownloadFailed": "The provider could not download an input file; check the URL is public.",
-    "not_submitted": "The provider refused the request, so no task was created; call generate_video again.",
-    "not_confirmed": "Whether this task was created or charged is not known; check the provider's billing console "
-    "before generating again (with force_new=true).",
-    "expired": "The provider forgot this task (task ids live 24 hours); generate again if you still need it.",
-}
-
-
-GENERIC_REMEDY = "Read the provider's message above; adjust the request if it names a parameter, else generate again."
-# Whatever code an unclear submit carries, the advice is the same: it may exist and be billed.
-UNCONFIRMED_REMEDY = (
-    "Not confirmed; do not generate again yet: the task may exist at the provider. Check it again "
-    "later with check_task."
-)
-
-
-def iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def task_result(
@@ -63,8 +28,8 @@ def task_result(
     percent, progress_text = engine.progress(record)
     request = record.request
     error = None
-    if record.error_code and record.state in ("failed", "unknown", "expired"):
-        remedy = UNCONFIRMED_REMEDY if record.state == "unknown" else REMEDIES.get(record.error_code, GENERIC_REMEDY)
+    if record.error_code and record.state in STATES_WITH_ERRORS:
+        remedy = remedy_for(record.state, record.error_code)
         error = TaskError(code=record.error_code, message=record.error_message or "", remedy=remedy)
     poll_after = None
     tid = record.id
@@ -109,7 +74,7 @@ def task_result(
         next_step = "Nothing more to do; canceled tasks are not billed."
         message = f"Task {tid} was canceled."
     else:  # expired
-        next_step = REMEDIES["expired"]
+        next_step = remedy_for("expired", "expired")
         message = f"Task {tid} expired at the provider."
     cost = CostEstimate.model_validate_json(record.cost_json) if record.cost_json else None
     shape = request.get("size") or request.get("resolution")
@@ -149,6 +114,7 @@ def task_result(
 
 
 def video_file(record: TaskRecord, path: Path, media: MediaFacts | None) -> VideoFile:
+    """The saved MP4 of ``record`` as the results describe it."""
     return VideoFile(
         uri=VIDEO_URI.format(task_id=record.id),
         size_bytes=record.file_size or 0,

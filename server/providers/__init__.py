@@ -1,0 +1,1 @@
+"""Wire formats behind one interface (``base``): DashScope's own protocol and the gateways, chosen by ``registry``."""

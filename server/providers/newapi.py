@@ -12,7 +12,7 @@ envelope the gateway answers from its own database (a background poller keeps it
 current, so expect some lag). Known quirks handled here: status spellings from
 three generations of the API, progress as ``0`` or ``"30%"``, the video URL
 written into ``fail_reason`` by older builds, and a failed task reported inside
-``code: "success"``.
+``code: "success"`` (the dialect itself is ``taskdto``, which yuto shares).
 
 Quirks a client cannot fix, worth knowing when a result looks wrong: keys the
 gateway's Go struct lacks are dropped silently (build c37eb33 has no
@@ -20,16 +20,12 @@ gateway's Go struct lacks are dropped silently (build c37eb33 has no
 and ``seed`` are ``omitempty`` non-pointers there, so ``prompt_extend=false``
 and ``seed=0`` never reach DashScope on such builds.
 
-The pure functions (``build_submit``, ``parse_submit``, ``parse_task``,
-``parse_error``) hold all the wire knowledge; the provider class adds the header
-and one HTTP exchange per call. The HTTP-status rules (``http_error``) and the
-parsing helpers yuto and vtrix share live in ``wan_video_mcp.server.providers.base`` and are
-re-exported here.
+The pure functions (``build_submit``, ``parse_submit``, ``parse_task``) hold the
+wire knowledge; the provider class is the ``Gateway`` template with new-api's paths.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -38,100 +34,26 @@ import httpx
 
 from wan_video_mcp.server.catalog import MODELS, Family, GenerationRequest
 from wan_video_mcp.server.errors import ProviderError
-from wan_video_mcp.server.providers.base import (
-    GatewayDefaults,
-    RemoteState,
-    RemoteStatus,
-    RemoteTask,
-    ambiguous_submit,
-    as_dict,
-    gateway_root,
-    http_error,
-    json_or_none,
-    parse_epoch,
-    parse_progress,
-    scrub,
-    send,
-    stripped,
-    unknown_task,
-    wire_fields,
+from wan_video_mcp.server.providers.base import RemoteStatus, RemoteTask
+from wan_video_mcp.server.providers.fields import wire_fields
+from wan_video_mcp.server.providers.gateway import Gateway, ambiguous_submit
+from wan_video_mcp.server.providers.parsing import as_dict, no_reason, parse_epoch, parse_progress, scrub, stripped
+from wan_video_mcp.server.providers.taskdto import (
+    UPSTREAM_EXPIRED,
+    legacy_url,
+    parse_error,
+    parse_fail_reason,
+    report_failure,
+    state_of,
+    submit_refusal,
 )
 
-__all__ = [
-    "NEWAPI_FAMILIES",
-    "NewApiProvider",
-    "build_submit",
-    "gateway_root",
-    "http_error",
-    "legacy_url",
-    "parse_epoch",
-    "parse_error",
-    "parse_fail_reason",
-    "parse_progress",
-    "parse_submit",
-    "parse_task",
-    "poll_error",
-    "report_failure",
-    "scrub",
-    "state_of",
-    "submit_error",
-    "submit_refusal",
-]
+__all__ = ["NEWAPI_FAMILIES", "NewApiProvider", "build_submit", "parse_submit", "parse_task"]
 
 # The Ali adaptor posts every task to .../video-generation/video-synthesis and never
 # switches to the image2video path that first/last-frame (kf2v) models need, so kf2v
 # models are not offered through this gateway.
 NEWAPI_FAMILIES = frozenset({Family.T2V, Family.I2V, Family.R2V})
-
-# TaskDto.status (upper case), the OpenAI-style /v1/videos status (lower case), the
-# simplified realtime status, and DashScope's own task_status, all in one table.
-# new-api turns anything it does not know into QUEUED, and so do we (see state_of).
-_STATES: dict[str, RemoteState] = {
-    "NOT_START": "queued",
-    "SUBMITTED": "queued",
-    "QUEUED": "queued",
-    "PENDING": "queued",
-    "UNKNOWN": "queued",
-    "IN_PROGRESS": "running",
-    "PROCESSING": "running",
-    "RUNNING": "running",
-    "SUCCESS": "succeeded",
-    "SUCCEEDED": "succeeded",
-    "COMPLETED": "succeeded",
-    "FAILURE": "failed",
-    "FAILED": "failed",
-    "CANCELED": "canceled",
-    "CANCELLED": "canceled",
-}
-
-# "task failed, code: InvalidParameter , message: image_url must provided"
-_FAIL_REASON_RE = re.compile(r"code:\s*(?P<code>[^,\s]+)\s*,\s*message:\s*(?P<message>.*)", re.DOTALL)
-_HTTP_URL_RE = re.compile(r"^https?://\S+$")
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-
-def state_of(status: Any) -> RemoteState:
-    """Our state for any status spelling new-api has used; unknown spellings are "queued", as new-api does."""
-    if not isinstance(status, str):
-        return "queued"
-    return _STATES.get(status.strip().upper(), "queued")
-
-
-def parse_fail_reason(text: str | None) -> tuple[str | None, str | None]:
-    """``(code, message)`` from ``"task failed, code: X , message: Y"``, or ``(None, text)``; URLs are no reason."""
-    if not text or _HTTP_URL_RE.match(text):
-        return None, None
-    match = _FAIL_REASON_RE.search(text)
-    if match:
-        return match.group("code").strip(), match.group("message").strip() or None
-    return None, text
-
-
-def legacy_url(text: str | None) -> str | None:
-    """The result URL older builds write into ``fail_reason`` on success, if that is what it holds."""
-    return text if text and _HTTP_URL_RE.match(text) else None
 
 
 def build_submit(request: GenerationRequest, model_name: str | None = None) -> dict[str, Any]:
@@ -150,64 +72,6 @@ def build_submit(request: GenerationRequest, model_name: str | None = None) -> d
     metadata["parameters"] = parameters
     body["metadata"] = metadata
     return body
-
-
-def parse_error(body: Any) -> tuple[str | None, str | None]:
-    """``(code, message)`` from a gateway error body, whichever of its two shapes it has.
-
-    Task routes answer ``{"code", "message", "data"}``; auth and relay middleware answer
-    OpenAI-style ``{"error": {"message", "type", "code"}}``.
-    """
-    if not isinstance(body, dict):
-        return None, None
-    error = body.get("error")
-    if isinstance(error, dict):
-        code = error.get("code") or error.get("type")
-        return (str(code) if code not in (None, "") else None), stripped(error.get("message"))
-    if isinstance(error, str) and error.strip():
-        return None, error.strip()
-    code = body.get("code")
-    message = stripped(body.get("message")) or stripped(body.get("msg"))
-    return (str(code) if code not in (None, "") else None), message
-
-
-def submit_error(response: httpx.Response, body: Any, *, service: str, secret: str | None) -> ProviderError:
-    """A non-2xx submit answer as ``ProviderError``: the HTTP-status rules, with the gateway's code and message."""
-    code, message = parse_error(body)
-    return http_error(response, service=service, code=code, message=message, paid=True, secret=secret)
-
-
-def poll_error(
-    response: httpx.Response, body: Any, *, service: str, remote_id: str, secret: str | None, hint: str | None = None
-) -> ProviderError:
-    """A non-2xx poll answer as ``ProviderError``: a 404 or ``task_not_exist`` is an id this key does not own."""
-    code, message = parse_error(body)
-    if code == "task_not_exist" or response.status_code == 404:
-        return unknown_task(service, remote_id, code=code, http_status=response.status_code, hint=hint)
-    return http_error(response, service=service, code=code, message=message, paid=False, secret=secret)
-
-
-def submit_refusal(body: Any, who: str, *, secret: str | None) -> ProviderError | None:
-    """The refusal an id-less 2xx submit answer carries (new-api writes some errors into a 2xx), if any."""
-    code, message = parse_error(body)
-    if (code and code != "success") or message:
-        return ProviderError(
-            f"{who} refused the submit ({scrub(code, secret) or 'error'}: {scrub(message, secret) or 'no message'})",
-            provider_code=code,
-            retryable=False,
-            created=False,
-        )
-    return None
-
-
-def report_failure(body: Any, who: str, remote_id: str, *, secret: str | None) -> ProviderError:
-    """A ``{code, message}`` envelope whose code is not "success": the gateway could not report the task."""
-    code, message = parse_error(body)
-    return ProviderError(
-        f"{who} could not report task {remote_id} ({scrub(code, secret)}: {scrub(message, secret) or 'no message'})",
-        provider_code=code,
-        retryable=False,
-    )
 
 
 def parse_submit(body: Any, *, secret: str | None = None) -> RemoteTask:
@@ -260,10 +124,9 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
 
     error_code = error_message = None
     if upstream_status and upstream_status.upper() == "UNKNOWN":
-        # DashScope forgets task ids after 24 h; the gateway reports this as a FAILURE.
         state = "expired"
         error_code = "expired"
-        error_message = "the task is no longer known upstream (task ids expire 24 h after submission)"
+        error_message = UPSTREAM_EXPIRED
     elif upstream_status and upstream_status.upper() in ("CANCELED", "CANCELLED") and state == "failed":
         state = "canceled"
     if state in ("failed", "canceled"):
@@ -273,9 +136,7 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
             reason_code, reason_message = parse_fail_reason(fail_reason)
             error_code = error_code or reason_code
             error_message = error_message or reason_message
-        if error_message is None:
-            error_message = "the task was canceled" if state == "canceled" else "the task failed without a reason"
-        error_message = scrub(error_message, secret)
+        error_message = scrub(error_message or no_reason(state), secret)
 
     usage = upstream.get("usage")
     return RemoteStatus(
@@ -292,20 +153,21 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
     )
 
 
-# --------------------------------------------------------------------------- provider
-
-
-class NewApiProvider(GatewayDefaults):
+class NewApiProvider(Gateway):
     """A new-api (OpenAI-style) gateway in front of DashScope."""
 
     name = "newapi"
     service = "new-api gateway"
+    submit_path = "/v1/video/generations"
+    task_path = "/v1/video/generations/{id}"
+    root_suffixes = ("/v1",)
+    unknown_task_codes = frozenset({"task_not_exist"})
+    unknown_task_hint = "The id may belong to another key or gateway."
     cancel_refusal = (
         "cancelling is not supported by this gateway (new-api has no cancel endpoint); task {remote_id} "
         "keeps running and may still be billed"
     )
     missing_url_hint = "Poll the task again; if it succeeded, enable the gateway's /content endpoint."
-    root_suffixes = ("/v1",)
 
     def __init__(
         self,
@@ -323,45 +185,21 @@ class NewApiProvider(GatewayDefaults):
         self._model_names = dict(model_names or {})
         self._offered = frozenset(spec.id for spec in MODELS if spec.family in NEWAPI_FAMILIES)
 
-    def _task_url(self, remote_id: str) -> str:
-        return f"{self._root}/v1/video/generations/{quote(remote_id, safe='')}"
-
     def offers(self, model: str) -> bool:
         """Text-, image- and reference-to-video models; never kf2v (see NEWAPI_FAMILIES)."""
         return model in self._offered
 
-    async def submit(self, request: GenerationRequest) -> RemoteTask:
-        """Submit one paid task; one attempt."""
-        body = build_submit(request, self._model_names.get(request.model))
-        response = await send(
-            self._client,
-            "POST",
-            f"{self._root}/v1/video/generations",
-            headers=self._headers,
-            json_body=body,
-            paid=True,
-        )
-        data = json_or_none(response)
-        if not response.is_success:
-            raise submit_error(response, data, service=self.service, secret=self._api_key)
-        return parse_submit(data, secret=self._api_key)
+    def build_body(self, request: GenerationRequest) -> dict[str, Any]:
+        return build_submit(request, self._model_names.get(request.model))
 
-    async def poll(self, remote_id: str) -> RemoteStatus:
-        """The task's current status as the gateway last recorded it."""
-        response = await send(self._client, "GET", self._task_url(remote_id), headers=self._headers)
-        data = json_or_none(response)
-        if not response.is_success:
-            raise poll_error(
-                response,
-                data,
-                service=self.service,
-                remote_id=remote_id,
-                secret=self._api_key,
-                hint="The id may belong to another key or gateway.",
-            )
-        return parse_task(remote_id, data, secret=self._api_key)
+    def read_submit(self, body: Any) -> RemoteTask:
+        return parse_submit(body, secret=self._api_key)
 
-    # cancel and list_recent: GatewayDefaults (new-api has neither a cancel route nor a task list for keys).
+    def read_task(self, remote_id: str, body: Any) -> RemoteStatus:
+        return parse_task(remote_id, body, secret=self._api_key)
+
+    def read_error(self, body: Any) -> tuple[str | None, str | None]:
+        return parse_error(body)
 
     def download_target(self, remote_id: str, status: RemoteStatus) -> tuple[str, dict[str, str]]:
         """``/v1/videos/{id}/content`` with the key (the gateway proxies the upstream URL), else the URL itself."""

@@ -14,34 +14,23 @@ Seed 004 adds rules Alibaba does not document (reference_video_urls takes 1-2
 items, audio must be false with reference videos); requests are sent as the
 catalog validated them and vtrix's refusal comes back as a clear, non-retryable
 ``ProviderError`` before anything is created. The HTTP-status rules
-(``http_error``), the ``input`` / ``parameters`` split (``wire_fields``) and
-cancel, list and download (``GatewayDefaults``) come from ``wan_video_mcp.server.providers.base``.
+(``http_error``), cancel, list and download come from the ``Gateway`` template,
+the ``input`` / ``parameters`` split from ``fields``.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from wan_video_mcp.server.catalog import GenerationRequest
 from wan_video_mcp.server.errors import ProviderError
-from wan_video_mcp.server.providers.base import (
-    GatewayDefaults,
-    RemoteState,
-    RemoteStatus,
-    RemoteTask,
-    ambiguous_submit,
-    http_error,
-    json_or_none,
-    parse_progress,
-    scrub,
-    send,
-    unknown_task,
-    wire_fields,
-)
+from wan_video_mcp.server.providers.base import RemoteState, RemoteStatus, RemoteTask
+from wan_video_mcp.server.providers.fields import wire_fields
+from wan_video_mcp.server.providers.gateway import Gateway, ambiguous_submit, http_error
+from wan_video_mcp.server.providers.parsing import no_reason, parse_progress, scrub
 
 __all__ = [
     "STATUS_MAP",
@@ -232,11 +221,7 @@ def _status_from(remote_id: str, task: dict[str, Any], *, secret: str | None) ->
                 text += "; this is a transient provider failure, so a new submit may succeed"
             error_message = text
         else:
-            error_message = {
-                "failed": "the task failed without a reason",
-                "canceled": "the task was canceled",
-                "expired": "the task has expired at vtrix",
-            }[state]
+            error_message = "the task has expired at vtrix" if state == "expired" else no_reason(state)
     usage = task.get("usage")
     return RemoteStatus(
         remote_id=remote_id,
@@ -262,58 +247,39 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
 # --------------------------------------------------------------------------- provider
 
 
-class VtrixProvider(GatewayDefaults):
-    """vtrix.ai's generation API; it documents no cancel and no task list (see GatewayDefaults)."""
+class VtrixProvider(Gateway):
+    """vtrix.ai's generation API; it documents no cancel and no task list (see Gateway)."""
 
     name = "vtrix"
     service = "vtrix API"
+    submit_path = "/model/v1/generation"
+    task_path = "/model/v1/generation/task/{id}"
     root_suffixes = ("/model/v1", "/model")
 
     def offers(self, model: str) -> bool:
         """The catalog models with a known vtrix id (VTRIX_MODEL_IDS)."""
         return model in VTRIX_MODEL_IDS
 
-    def _http_error(self, response: httpx.Response, body: Any, *, paid: bool) -> ProviderError:
+    def build_body(self, request: GenerationRequest) -> dict[str, Any]:
+        return build_submit(request)
+
+    def read_submit(self, body: Any) -> RemoteTask:
+        return parse_submit(body, secret=self._api_key)
+
+    def read_task(self, remote_id: str, body: Any) -> RemoteStatus:
+        return parse_task(remote_id, body, secret=self._api_key)
+
+    def read_error(self, body: Any) -> tuple[str | None, str | None]:
+        return parse_error(body)
+
+    def refusal(self, response: httpx.Response, body: Any, *, paid: bool) -> ProviderError:
+        """The HTTP-status rules, worded with vtrix's error table; a documented code decides retrying."""
         code, message = parse_error(body)
         text = describe_error(code, message, secret=self._api_key)[0] if code or message else None
-        error = http_error(
-            response,
-            service=self.service,
-            code=None,
-            message=text,
-            structured=code is not None or message is not None,
-            paid=paid,
-            secret=self._api_key,
-        )
+        error = http_error(response, service=self.service, code=None, message=text, paid=paid, secret=self._api_key)
         error.provider_code = code
         retryable = VTRIX_ERRORS.get(code or "", (None, None))[1]
         if retryable is not None and error.created is False:
             # The documented code says more than the HTTP status about trying again.
             error.retryable = retryable
         return error
-
-    async def submit(self, request: GenerationRequest) -> RemoteTask:
-        """Submit one paid task; one attempt."""
-        response = await send(
-            self._client,
-            "POST",
-            f"{self._root}/model/v1/generation",
-            headers=self._headers,
-            json_body=build_submit(request),
-            paid=True,
-        )
-        body = json_or_none(response)
-        if not response.is_success:
-            raise self._http_error(response, body, paid=True)
-        return parse_submit(body, secret=self._api_key)
-
-    async def poll(self, remote_id: str) -> RemoteStatus:
-        """The task's current status."""
-        url = f"{self._root}/model/v1/generation/task/{quote(remote_id, safe='')}"
-        response = await send(self._client, "GET", url, headers=self._headers)
-        body = json_or_none(response)
-        if response.status_code == 404:
-            raise unknown_task(self.service, remote_id, code=parse_error(body)[0], http_status=404)
-        if not response.is_success:
-            raise self._http_error(response, body, paid=False)
-        return parse_task(remote_id, body, secret=self._api_key)

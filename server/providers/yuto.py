@@ -7,8 +7,8 @@ Submit is a flat ``POST /v2/videos/generations`` body (``model``, ``prompt``,
 new-api's TaskDto shape (``status`` NOT_START/SUBMITTED/QUEUED/IN_PROGRESS/
 SUCCESS/FAILURE, ``progress`` as ``"30%"``, ``fail_reason``) with the result in
 ``data.output`` (a URL) or ``data.outputs`` (a list of URLs). It looks like a
-new-api-derived engine (inference), so the envelope and error parsing are shared
-with ``wan_video_mcp.server.providers.newapi``; cancel, list and download are ``GatewayDefaults``.
+new-api-derived engine (inference), so the envelope and error parsing are new-api's
+(``taskdto``); the provider class is the ``Gateway`` template with YutoAI's paths.
 
 ``audio`` is sent as a JSON boolean although seed 000 types it as a string: the
 official document (seed 002) wins, as everywhere in the catalog. If YutoAI's
@@ -19,31 +19,19 @@ created.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from wan_video_mcp.server.catalog import Family, GenerationRequest
 from wan_video_mcp.server.errors import ProviderError
-from wan_video_mcp.server.providers.base import (
-    GatewayDefaults,
-    RemoteState,
-    RemoteStatus,
-    RemoteTask,
-    ambiguous_submit,
-    as_dict,
-    json_or_none,
-    parse_epoch,
-    parse_progress,
-    scrub,
-    send,
-    stripped,
-)
-from wan_video_mcp.server.providers.newapi import (
+from wan_video_mcp.server.providers.base import RemoteState, RemoteStatus, RemoteTask
+from wan_video_mcp.server.providers.gateway import Gateway, ambiguous_submit
+from wan_video_mcp.server.providers.parsing import as_dict, no_reason, parse_epoch, parse_progress, scrub, stripped
+from wan_video_mcp.server.providers.taskdto import (
+    UPSTREAM_EXPIRED,
     legacy_url,
+    parse_error,
     parse_fail_reason,
-    poll_error,
     report_failure,
     state_of,
-    submit_error,
     submit_refusal,
 )
 
@@ -133,7 +121,7 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
             remote_id=remote_id,
             state="expired",
             error_code="expired",
-            error_message="the task is no longer known upstream (task ids expire 24 h after submission)",
+            error_message=UPSTREAM_EXPIRED,
         )
 
     video_url = error_code = error_message = None
@@ -143,8 +131,7 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
         error_code, error_message = parse_fail_reason(fail_reason)
         error_code = stripped(upstream.get("code")) or error_code
         error_message = stripped(upstream.get("message")) or error_message
-        default = "the task was canceled" if state == "canceled" else "the task failed without a reason"
-        error_message = scrub(error_message or default, secret)
+        error_message = scrub(error_message or no_reason(state), secret)
     return RemoteStatus(
         remote_id=remote_id,
         state=state,
@@ -157,37 +144,28 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
     )
 
 
-class YutoProvider(GatewayDefaults):
-    """YutoAI's flat /v2 video API; it documents no cancel and no task list (see GatewayDefaults)."""
+class YutoProvider(Gateway):
+    """YutoAI's flat /v2 video API; it documents no cancel and no task list (see Gateway)."""
 
     name = "yuto"
     service = "YutoAI API"
+    submit_path = "/v2/videos/generations"
+    task_path = "/v2/videos/generations/{id}"
     root_suffixes = ("/v2", "/v1")
+    unknown_task_codes = frozenset({"task_not_exist"})
 
     def offers(self, model: str) -> bool:
         """Only the models YUTO_MODELS lists (see the comment there)."""
         return model in YUTO_MODELS
 
-    async def submit(self, request: GenerationRequest) -> RemoteTask:
-        """Submit one paid task; one attempt."""
-        response = await send(
-            self._client,
-            "POST",
-            f"{self._root}/v2/videos/generations",
-            headers=self._headers,
-            json_body=build_submit(request),
-            paid=True,
-        )
-        data = json_or_none(response)
-        if not response.is_success:
-            raise submit_error(response, data, service=self.service, secret=self._api_key)
-        return parse_submit(data, secret=self._api_key)
+    def build_body(self, request: GenerationRequest) -> dict[str, Any]:
+        return build_submit(request)
 
-    async def poll(self, remote_id: str) -> RemoteStatus:
-        """The task's current status."""
-        url = f"{self._root}/v2/videos/generations/{quote(remote_id, safe='')}"
-        response = await send(self._client, "GET", url, headers=self._headers)
-        data = json_or_none(response)
-        if not response.is_success:
-            raise poll_error(response, data, service=self.service, remote_id=remote_id, secret=self._api_key)
-        return parse_task(remote_id, data, secret=self._api_key)
+    def read_submit(self, body: Any) -> RemoteTask:
+        return parse_submit(body, secret=self._api_key)
+
+    def read_task(self, remote_id: str, body: Any) -> RemoteStatus:
+        return parse_task(remote_id, body, secret=self._api_key)
+
+    def read_error(self, body: Any) -> tuple[str | None, str | None]:
+        return parse_error(body)

@@ -1,4 +1,4 @@
-"""Throughput and peak memory of ``wan_video_mcp.server.downloads.download`` over loopback.
+"""Throughput and peak memory of ``wan_video_mcp.server.jobs.downloads.download`` over loopback.
 
 A child process serves a body of ``--size-mb`` MB (with Content-Length) from
 127.0.0.1 on an ephemeral port; this process downloads it with ``download()``
@@ -35,7 +35,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from wan_video_mcp.server.downloads import download
+from wan_video_mcp.server.jobs.downloads import download
 
 MB = 1024**2
 BLOCK = bytes(range(256)) * 4096  # 1 MiB of a repeating pattern

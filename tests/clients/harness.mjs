@@ -58,7 +58,10 @@ async function call(client, name, args, options = {}) {
     onprogress: (p) => progress.push({ atMs: Date.now() - started, progress: p.progress, total: p.total, message: p.message }),
   };
   try {
-    const result = await client.callTool({ name, arguments: args }, undefined, requestOptions);
+    // v1's callTool takes a result schema before the options; v2's takes the options second.
+    const result = plan.client === "v1"
+      ? await client.callTool({ name, arguments: args }, undefined, requestOptions)
+      : await client.callTool({ name, arguments: args }, requestOptions);
     return { ok: true, elapsedMs: Date.now() - started, progress, ...summarize(result) };
   } catch (error) {
     return { ok: false, elapsedMs: Date.now() - started, progress, error: describeError(error) };

@@ -5,13 +5,11 @@ request out after 60 s), but a paid submit, a provider query or a download may
 take longer. Such work runs as a ``Job`` in the engine's task group: the caller
 waits for it only as long as it may, sending a heartbeat meanwhile, and the work
 carries on (and records its outcome in the store) when the caller stops waiting.
-Work that retries (polls, refused submits, downloads) waits by one rule, ``backoff``.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -84,9 +82,3 @@ async def start(tg: TaskGroup | None, name: str, fn: Callable[[], Awaitable[T]])
     else:
         tg.start_soon(job._run, fn, name=name)
     return job
-
-
-def backoff(attempt: int, *, base: float = 1.0, cap: float = 60.0, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter, never shorter than the server's Retry-After."""
-    delay = random.uniform(base, min(cap, base * 2 ** max(0, attempt - 1)) + base)
-    return max(delay, retry_after or 0.0)

@@ -1,29 +1,28 @@
-"""The engine's half that saves finished videos: once per store, verified, resumable.
+"""Saving finished videos: once per store, verified, resumable.
 
-``VideoSaving`` is mixed into ``JobEngine``: one process at a time holds a task's download lease (the
-store's ``claim_sync``), the others wait for its outcome; a background loop retries transient failures
-while the provider's URL lives; a file counts only once it is on disk and verified
-(``downloads.download`` checks it before the rename, ``local_file`` rechecks size and signature).
+One process at a time holds a task's download lease (the store's ``claim_sync``), the others wait for
+its outcome; a background download retries transient failures while the provider's URL lives; a file
+counts only once it is on disk and verified (``downloads.download`` checks it before the rename,
+``local_file`` rechecks size and signature).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
-import httpx
-from anyio.abc import TaskGroup
 
-from wan_video_mcp.server import background, downloads
-from wan_video_mcp.server.background import Heartbeat, backoff
-from wan_video_mcp.server.config import DOWNLOAD_TIMEOUT, Settings
+from wan_video_mcp.server.config import DOWNLOAD_TIMEOUT
 from wan_video_mcp.server.errors import DownloadError, ProviderError, VideoUnavailable, WanError
-from wan_video_mcp.server.providers.base import Provider, RemoteStatus
-from wan_video_mcp.server.store import TaskRecord, TaskStore
+from wan_video_mcp.server.jobs import downloads
+from wan_video_mcp.server.jobs.background import Heartbeat
+from wan_video_mcp.server.jobs.context import EngineContext
+from wan_video_mcp.server.jobs.retry import RetryPolicy, retry
+from wan_video_mcp.server.providers.base import RemoteStatus
+from wan_video_mcp.server.store import TaskRecord
+from wan_video_mcp.server.timefmt import iso
 
 logger = logging.getLogger(__name__)
 
@@ -34,35 +33,22 @@ DOWNLOAD_LEASE_SECONDS = 1800.0
 WAIT_RECHECK_SECONDS = 1.0  # how often a waiter rereads the store (another process may have moved the task)
 
 
-class VideoSaving:
-    """Downloads for ``JobEngine``; the attributes below are the engine's."""
+class VideoSaver:
+    """Downloads the videos of finished tasks into the data directory."""
 
-    store: TaskStore
-    provider: Provider
-    client: httpx.AsyncClient
-    settings: Settings
-    instance_id: str
-    clock: Callable[[], float]
-    _policy: downloads.AddressPolicy | None
-    _tg: TaskGroup | None
-
-    def _init_saving(self) -> None:
-        self._download_locks: dict[str, anyio.Lock] = {}
-        self._download_slots = anyio.Semaphore(DOWNLOAD_CONCURRENCY)
+    def __init__(self, ctx: EngineContext, policy: downloads.AddressPolicy | None) -> None:
+        self._ctx = ctx
+        self._policy = policy  # where downloads may go; from the provider's base URL unless given
+        self._locks: dict[str, anyio.Lock] = {}
+        self._slots = anyio.Semaphore(DOWNLOAD_CONCURRENCY)
         self._auto: set[str] = set()  # tasks with a background download running here
 
-    if TYPE_CHECKING:  # the engine's own
-
-        async def get(self, task_id: str) -> TaskRecord: ...
-
-        async def _update(self, task_id: str, **changes: Any) -> TaskRecord: ...
-
-        def _changed(self, task_id: str) -> None: ...
-
-    def _start_auto_download(self, task_id: str) -> None:
-        if task_id not in self._auto and self._tg is not None:
+    def start_auto(self, task_id: str) -> None:
+        """Download the task's video in the background unless that already runs here."""
+        tg = self._ctx.tg
+        if task_id not in self._auto and tg is not None:
             self._auto.add(task_id)
-            self._tg.start_soon(self._auto_download, task_id)
+            tg.start_soon(self._auto_download, task_id)
 
     async def _auto_download(self, task_id: str) -> None:
         """Download a finished video in the background, retrying transient failures.
@@ -76,37 +62,29 @@ class VideoSaving:
             self._auto.discard(task_id)
 
     async def _download_with_retries(self, task_id: str) -> None:
-        error = "unknown error"
-        for attempt in range(1, DOWNLOAD_MAX_ATTEMPTS + 1):
-            try:
-                await self.ensure_downloaded(task_id)
-                return
-            except DownloadError as exc:
-                error = exc.message
-                if not exc.retryable or attempt == DOWNLOAD_MAX_ATTEMPTS:
-                    break
-                await anyio.sleep(
-                    backoff(
-                        attempt,
-                        base=2 * self.settings.retry_base_seconds,
-                        retry_after=getattr(exc, "retry_after", None),
-                    )
-                )
-            except WanError as exc:  # VideoUnavailable and friends: already recorded, or not retryable
-                error = exc.message
-                break
-            except Exception:
-                logger.exception("downloading task %s failed unexpectedly", task_id)
-                error = "unexpected error (see the server log)"
-                break
+        ctx = self._ctx
+        policy = RetryPolicy(DOWNLOAD_MAX_ATTEMPTS, base=2 * ctx.settings.retry_base_seconds)
         try:
-            record = await self.store.get(task_id)
+            await retry(
+                lambda _: self.ensure_downloaded(task_id),
+                policy,
+                retryable=lambda exc: isinstance(exc, DownloadError) and exc.retryable,
+                clock=ctx.clock,
+            )
+            return
+        except WanError as exc:  # VideoUnavailable and friends: already recorded, or not retryable
+            error = exc.message
+        except Exception:
+            logger.exception("downloading task %s failed unexpectedly", task_id)
+            error = "unexpected error (see the server log)"
+        try:
+            record = await ctx.store.get(task_id)
             if (
                 record is not None
                 and record.download_state != "downloaded"
-                and record.lease_owner in (None, self.instance_id)
+                and record.lease_owner in (None, ctx.instance_id)
             ):
-                await self._update(task_id, download_state="download_failed", download_error=error)
+                await ctx.update(task_id, download_state="download_failed", download_error=error)
         except Exception:
             logger.exception("could not record the failed download of task %s", task_id)
 
@@ -127,33 +105,34 @@ class VideoSaving:
     ) -> TaskRecord:
         """``ensure_downloaded`` for at most ``timeout`` seconds: then the task as it stands (still
         ``downloading``) while the download carries on."""
-        job = await background.start(self._tg, f"download {task_id}", lambda: self.ensure_downloaded(task_id))
+        job = await self._ctx.start_job(f"download {task_id}", lambda: self.ensure_downloaded(task_id))
         if await job.wait(timeout, heartbeat):
             return job.outcome()
-        return await self.get(task_id)
+        return await self._ctx.get(task_id)
 
     async def ensure_downloaded(self, task_id: str) -> TaskRecord:
         """The task with its verified MP4 on disk: downloads it now if needed, once, even when asked
         concurrently here or in another process (which then waits for the one downloading)."""
-        record = await self.get(task_id)
-        lock = self._download_locks.setdefault(record.id, anyio.Lock())
+        ctx = self._ctx
+        record = await ctx.get(task_id)
+        lock = self._locks.setdefault(record.id, anyio.Lock())
         async with lock:
-            waited_since = self.clock()
+            waited_since = ctx.clock()
             while True:
-                record = await self.get(record.id)
+                record = await ctx.get(record.id)
                 if self.local_file(record) is not None:
                     return record
-                self._check_downloadable(record)
+                _check_downloadable(record)
                 if record.download_state == "downloaded":  # recorded, but the file is gone or damaged
-                    record = await self._update(
+                    record = await ctx.update(
                         record.id, download_state="none", download_error="the saved file was missing or damaged"
                     )
                 await self._expire_if_gone(record)
-                now = self.clock()
-                claimed = await self.store.run(
-                    self.store.claim_sync,
+                now = ctx.clock()
+                claimed = await ctx.store.run(
+                    ctx.store.claim_sync,
                     record.id,
-                    self.instance_id,
+                    ctx.instance_id,
                     now,
                     now + DOWNLOAD_LEASE_SECONDS,
                     download=True,
@@ -162,40 +141,34 @@ class VideoSaving:
                 )
                 if claimed is not None:
                     return await self._download_claimed(claimed)
-                if self.clock() - waited_since > DOWNLOAD_LEASE_SECONDS:
+                if ctx.clock() - waited_since > DOWNLOAD_LEASE_SECONDS:
                     raise DownloadError(
                         f"another server process has been saving the video of task {record.id} for too long; try again",
                         retryable=True,
                     )
                 await anyio.sleep(WAIT_RECHECK_SECONDS / 2)  # another process is saving it: wait for its outcome
 
-    def _check_downloadable(self, record: TaskRecord) -> None:
-        if record.state != "succeeded":
-            raise WanError(
-                f"task {record.id} is {record.state}, so there is no video to fetch yet",
-                code="not_ready" if record.open else "no_video",
-                retryable=record.open,
-                hint="Call check_task with wait_seconds to wait for it." if record.open else "",
-            )
-
     async def _expire_if_gone(self, record: TaskRecord) -> None:
-        if record.video_url_expires_at is not None and self.clock() >= record.video_url_expires_at:
-            await self._update(record.id, download_state="download_failed", download_error="the remote URL has expired")
+        if record.video_url_expires_at is not None and self._ctx.clock() >= record.video_url_expires_at:
+            await self._ctx.update(
+                record.id, download_state="download_failed", download_error="the remote URL has expired"
+            )
             raise VideoUnavailable(
                 f"the video of task {record.id} was never downloaded and its remote URL expired at "
-                f"{_iso(record.video_url_expires_at)}; it cannot be recovered. Generate it again.",
+                f"{iso(record.video_url_expires_at)}; it cannot be recovered. Generate it again.",
                 hint="Call generate_video again with force_new=true.",
             )
 
     async def _download_claimed(self, record: TaskRecord) -> TaskRecord:
         """Fetch and verify the video under this process's lease; the lease is always given back."""
+        ctx = self._ctx
         # Until an outcome is known: "none", so an interrupted download is resumed on the next start.
         done: dict[str, Any] = {"download_state": "none", "download_error": "interrupted"}
         try:
             # The provider decides where the bytes come from (new-api proxies them through /content,
             # so a missing result URL is not fatal there).
             try:
-                url, headers = self.provider.download_target(record.remote_id or "", _status_of(record))
+                url, headers = ctx.provider.download_target(record.remote_id or "", _status_of(record))
             except ProviderError as exc:
                 url, headers = "", {}
                 logger.info("no download target for %s: %s", record.id, exc.message)
@@ -205,19 +178,19 @@ class VideoSaving:
                     f"task {record.id} succeeded but the provider gave no video URL",
                     hint="Check the task in the provider's console.",
                 )
-            dest = downloads.video_path(self.settings.data_dir, record.id)
+            dest = downloads.video_path(ctx.settings.data_dir, record.id)
             if self._policy is None:  # resolved at the first download, not at start-up (no DNS before initialize)
-                self._policy = await downloads.AddressPolicy.resolved_for(getattr(self.provider, "base_url", None))
+                self._policy = await downloads.AddressPolicy.resolved_for(getattr(ctx.provider, "base_url", None))
             try:
-                async with self._download_slots:
+                async with self._slots:
                     result = await downloads.download(
-                        self.client,
+                        ctx.client,
                         url,
                         dest,
                         headers=headers,
                         timeout=DOWNLOAD_TIMEOUT,
                         policy=self._policy,
-                        part_tag=self.instance_id,
+                        part_tag=ctx.instance_id,
                     )
             except VideoUnavailable as exc:
                 done["download_error"] = exc.message
@@ -232,26 +205,32 @@ class VideoSaving:
                 "local_path": str(result.path),
                 "file_size": result.size,
                 "sha256": result.sha256,
-                "downloaded_at": self.clock(),
+                "downloaded_at": ctx.clock(),
                 "download_error": None,
             }
         finally:
             with anyio.CancelScope(shield=True):
-                released = await self.store.run(
-                    self.store.release_sync, record.id, self.instance_id, record.lease_until, self.clock(), **done
+                released = await ctx.store.run(
+                    ctx.store.release_sync, record.id, ctx.instance_id, record.lease_until, ctx.clock(), **done
                 )
-                self._changed(record.id)
+                ctx.changed(record.id)
         if released is None:  # the lease lapsed meanwhile: a saved, verified file still counts; a failure not
-            current = await self.get(record.id)
+            current = await ctx.get(record.id)
             if done["download_state"] != "downloaded" or current.download_state == "downloaded":
                 return current
-            released = await self._update(record.id, **done)
+            released = await ctx.update(record.id, **done)
         return released
+
+
+def _check_downloadable(record: TaskRecord) -> None:
+    if record.state != "succeeded":
+        raise WanError(
+            f"task {record.id} is {record.state}, so there is no video to fetch yet",
+            code="not_ready" if record.open else "no_video",
+            retryable=record.open,
+            hint="Call check_task with wait_seconds to wait for it." if record.open else "",
+        )
 
 
 def _status_of(record: TaskRecord) -> RemoteStatus:
     return RemoteStatus(remote_id=record.remote_id or "", state="succeeded", video_url=record.video_url)
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")

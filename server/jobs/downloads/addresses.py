@@ -4,7 +4,7 @@ A provider hands us a ``video_url`` and, when that URL redirects, the storage
 host decides where we go next. Left alone, that lets a result URL point the
 server at anything it can reach: a service on a private network, the cloud
 metadata endpoint, another port on this machine. ``AddressPolicy`` is checked
-before every hop of a download (``wan_video_mcp.server.downloads.download``): the scheme
+before every hop of a download (``wan_video_mcp.server.jobs.downloads.fetch.download``): the scheme
 must be http(s), and every address the host resolves to must be allowed.
 
 Public (globally routable) addresses are always allowed. A non-public
@@ -21,13 +21,11 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import anyio
 import httpx
 
-if TYPE_CHECKING:
-    from wan_video_mcp.server.downloads import DownloadFailed
+from wan_video_mcp.server.jobs.downloads.failures import DownloadFailed, redact_url
 
 __all__ = [
     "LINK_LOCAL",
@@ -178,8 +176,6 @@ class AddressPolicy:
     async def check(self, url: httpx.URL) -> list[str]:
         """The addresses ``url``'s host resolves to, all allowed; raises ``DownloadFailed`` unless ``url`` is
         http(s) and every one of them is allowed. Connect to one of these (``pin``), not to a fresh lookup."""
-        from wan_video_mcp.server.downloads import redact_url  # server.downloads imports this module
-
         shown = redact_url(url)
         if url.scheme not in _DEFAULT_PORTS:
             raise _failure(
@@ -252,6 +248,4 @@ def pin(request: httpx.Request, addresses: Sequence[str]) -> httpx.Request:
 
 
 def _failure(message: str, *, retryable: bool) -> DownloadFailed:
-    from wan_video_mcp.server.downloads import DownloadFailed  # server.downloads imports this module
-
     return DownloadFailed(message, retryable=retryable)

@@ -1,0 +1,247 @@
+"""JobEngine: persist, submit once, poll in the background, download, recover.
+
+The facade the tools and the app call; it composes the parts, each keeping one of the rules:
+- ``submit``: the task row is written *before* the paid call and the duplicate/idempotency check, the
+  budget and the insert are one store transaction; a submit is retried only when the provider provably
+  did not create the task, an ambiguous outcome becomes ``unknown``;
+- ``reconcile``: an ``unknown`` task is looked for in the provider's task list, never resent, and never
+  called uncharged on a guess;
+- ``poller`` and ``schedule``: one poller per process serves every open task under one rate limiter, on
+  an adaptive schedule shared through the store (``next_poll_at``), honouring ``Retry-After``; a task is
+  polled, submitted or downloaded by one process at a time (the store's leases);
+- ``saving``: a finished video is downloaded straight away and verified, so an agent that never comes
+  back still has its file; on start, every open task and pending download resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import anyio
+import httpx
+from anyio.abc import TaskGroup
+
+from wan_video_mcp.server.catalog import ModelSpec, ValidatedCall
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.errors import WanError
+from wan_video_mcp.server.jobs import downloads, transitions
+from wan_video_mcp.server.jobs.adopt import Adopter
+from wan_video_mcp.server.jobs.background import HEARTBEAT_SECONDS, Heartbeat
+from wan_video_mcp.server.jobs.clock import ClockSkew
+from wan_video_mcp.server.jobs.context import EngineContext
+from wan_video_mcp.server.jobs.poller import Poller
+from wan_video_mcp.server.jobs.reconcile import Reconciler
+from wan_video_mcp.server.jobs.saving import WAIT_RECHECK_SECONDS, VideoSaver
+from wan_video_mcp.server.jobs.schedule import RateLimiter, Schedule
+from wan_video_mcp.server.jobs.status import StatusRecorder
+from wan_video_mcp.server.jobs.submit import SubmitOutcome, Submitter
+from wan_video_mcp.server.providers.base import Provider
+from wan_video_mcp.server.store import Store, TaskRecord
+
+logger = logging.getLogger(__name__)
+
+# Processes on one store: how often this one says it is alive.
+INSTANCE_HEARTBEAT_SECONDS = 3.0
+
+ProgressFn = Callable[[float, str], Awaitable[None]]  # percent, message
+
+
+class JobEngine:
+    """Owns every task's lifecycle for one provider endpoint."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        provider: Provider,
+        client: httpx.AsyncClient,
+        settings: Settings,
+        endpoint: str,
+        models: Sequence[ModelSpec],
+        simulated: bool = False,
+        key_configured: bool = True,
+        clock: Callable[[], float] = time.time,
+        address_policy: downloads.AddressPolicy | None = None,
+    ) -> None:
+        ctx = EngineContext(
+            store=store,
+            provider=provider,
+            client=client,
+            settings=settings,
+            endpoint=endpoint,
+            models=models,
+            simulated=simulated,
+            key_configured=key_configured,
+            clock=clock,
+        )
+        self._ctx = ctx
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.skew = ClockSkew()
+        self.schedule = Schedule(settings, clock, simulated)
+        limiter = RateLimiter(settings.poll_qps, clock)
+        self.saver = VideoSaver(ctx, address_policy)
+        self.recorder = StatusRecorder(ctx, self.skew, self.schedule, self.saver)
+        reconciler = Reconciler(ctx, self.skew, limiter, self.schedule, self.recorder)
+        self.poller = Poller(ctx, self.schedule, limiter, self.recorder, reconciler, self.saver)
+        self.submitter = Submitter(ctx, self.schedule, self.poller.reschedule)
+        self.adopter = Adopter(ctx, self.schedule, self.recorder, self.poller.reschedule)
+        client.event_hooks.setdefault("response", []).append(self._observe_date)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, tg: TaskGroup) -> None:
+        """Join the processes on this store, resume every open task and pending download, start the poller."""
+        ctx, store = self._ctx, self.store
+        ctx.tg = tg
+        now = self.clock()
+        await store.run(store.register_instance_sync, ctx.instance_id, now)
+        live = await store.run(store.live_instances_sync, now)
+        removed = await anyio.to_thread.run_sync(
+            lambda: downloads.remove_orphaned_parts(
+                self.settings.data_dir / downloads.VIDEO_DIR, keep=lambda part: downloads.part_owner(part) in live
+            )
+        )
+        if removed:
+            logger.info("removed %d partial download(s) left by stopped processes", removed)
+        resumed = await self.poller.scan()
+        if resumed:
+            logger.info("resuming %d open task(s)", resumed)
+        tg.start_soon(self._heartbeat_loop)
+        tg.start_soon(self.poller.run)
+
+    async def stop(self) -> None:
+        """Leave the store: other processes may take over this one's leases at once."""
+        with anyio.CancelScope(shield=True):
+            await self.store.run(self.store.unregister_instance_sync, self._ctx.instance_id)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await anyio.sleep(INSTANCE_HEARTBEAT_SECONDS)
+            try:
+                await self.store.run(self.store.heartbeat_sync, self._ctx.instance_id, self.clock())
+            except Exception:
+                logger.exception("could not refresh this process's heartbeat in the task store")
+
+    async def _observe_date(self, response: httpx.Response) -> None:
+        """Learn the provider's clock from the Date of its answers (requests that carry our key)."""
+        if "authorization" in response.request.headers:
+            self.skew.observe_date(response.headers.get("Date"), self.clock())
+
+    # ------------------------------------------------------------------ submit and wait
+
+    async def submit(
+        self, call: ValidatedCall, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> SubmitOutcome:
+        """Attach to an identical task or persist a new one and submit it exactly once (``Submitter.submit``)."""
+        return await self.submitter.submit(call, timeout, heartbeat)
+
+    async def wait(self, task_id: str, timeout: float, report: ProgressFn | None = None) -> TaskRecord:
+        """Wait up to ``timeout`` seconds for a task to settle, reporting progress; the task is never harmed.
+
+        The store is reread every second: another process may be the one polling or downloading the task.
+        """
+        record = await self.get(task_id)
+        task_id = record.id
+        deadline = self.clock() + timeout
+        reported = float("-inf")
+        with self.schedule.waiting(task_id):
+            while True:
+                record = await self.get(task_id)
+                if transitions.settled(record, self.settings.auto_download):
+                    return record
+                now = self.clock()
+                remaining = deadline - now
+                if remaining <= 0:
+                    return record
+                if record.open:
+                    await self.poller.hurry(record, now)
+                if report is not None and now - reported >= HEARTBEAT_SECONDS:
+                    reported = now
+                    percent, message = self.progress(record)
+                    await report(percent, message)
+                event = self._ctx.event(task_id)
+                with anyio.move_on_after(min(remaining, WAIT_RECHECK_SECONDS)):
+                    await event.wait()
+
+    def progress(self, record: TaskRecord) -> tuple[float, str]:
+        """A percentage and a one-line message: the provider's progress, else an estimate from history."""
+        return self.schedule.progress(record)
+
+    def poll_after(self, record: TaskRecord) -> int:
+        """When an agent should come back: around the expected finish, within sane bounds."""
+        return self.schedule.poll_after(record)
+
+    def last_poll_error(self, task_id: str) -> str | None:
+        return self.recorder.last_poll_error.get(task_id)
+
+    # ------------------------------------------------------------------ queries and actions
+
+    async def get(self, task_id: str) -> TaskRecord:
+        return await self._ctx.get(task_id)
+
+    async def list(self, states: Sequence[str] | None, limit: int) -> list[TaskRecord]:
+        return await self.store.run(self.store.list_sync, states, limit)
+
+    async def get_or_adopt(
+        self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> TaskRecord:
+        """A task by our id or the provider's; a provider id never seen here is adopted."""
+        return await self.adopter.get_or_adopt(task_id, timeout, heartbeat)
+
+    async def refresh(
+        self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> TaskRecord:
+        """Poll an open task now (outside the schedule) so a check shows fresh state.
+
+        A provider slower than ``timeout`` seconds leaves the stored state; the poll still lands.
+        """
+        record = await self.get(task_id)
+        if await self.poller.refresh(record, timeout, heartbeat):
+            record = await self.get(record.id)
+        return record
+
+    async def cancel(
+        self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> TaskRecord:
+        """Ask the provider to cancel an open task; after ``timeout`` seconds, the task as it stands."""
+        record = await self.get(task_id)
+        if not record.open:
+            raise WanError(f"task {record.id} is already {record.state}; nothing to cancel", code="not_cancelable")
+        if not record.remote_id:
+            raise WanError(
+                f"task {record.id} has no provider id yet (state {record.state}), so it cannot be canceled; "
+                "check it again shortly",
+                code="not_cancelable",
+                retryable=True,
+            )
+        job = await self._ctx.start_job(f"cancel {record.id}", lambda: self._cancel(record))
+        if await job.wait(timeout, heartbeat):
+            return job.outcome()
+        return await self.get(record.id)
+
+    async def _cancel(self, record: TaskRecord) -> TaskRecord:
+        assert record.remote_id
+        await self._ctx.provider.cancel(record.remote_id)
+        status = await self._ctx.provider.poll(record.remote_id)
+        return await self.recorder.apply(record, status, polled_at=self.clock())
+
+    # ------------------------------------------------------------------ videos
+
+    async def download(
+        self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> TaskRecord:
+        """The task's video saved, waiting at most ``timeout`` seconds (``VideoSaver.download``)."""
+        return await self.saver.download(task_id, timeout, heartbeat)
+
+    async def ensure_downloaded(self, task_id: str) -> TaskRecord:
+        """The task with its verified MP4 on disk, downloaded once (``VideoSaver.ensure_downloaded``)."""
+        return await self.saver.ensure_downloaded(task_id)
+
+    def local_file(self, record: TaskRecord) -> Path | None:
+        """The task's MP4 when it is on disk and intact (size as recorded, an MP4 container)."""
+        return self.saver.local_file(record)

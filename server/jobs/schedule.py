@@ -1,0 +1,128 @@
+"""When to poll a task, and how long tasks take: an adaptive schedule learned from finished renders, the
+waits reported to agents, and the one rate limit every poll of this process shares."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+
+from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.store import TaskRecord
+
+HISTORY_SAMPLES = 20
+
+
+class RateLimiter:
+    """Spaces calls at most ``qps`` per second, shared by every poll."""
+
+    def __init__(self, qps: float, clock: Callable[[], float]) -> None:
+        self._interval = 1.0 / qps if qps > 0 else 0.0
+        self._clock = clock
+        self._next = 0.0
+        self._lock = anyio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            now = self._clock()
+            wait = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if wait > 0:
+            await anyio.sleep(wait)
+
+
+def poll_interval(*, expected: float, elapsed: float, low: float, high: float) -> float:
+    """Prompt at first, sparse through the bulk of the render, dense near its expected end, backing off after.
+
+    The first poll comes at a tenth of the expected render time and the gaps then grow with the time
+    elapsed (at most a quarter of the expected time), so a task that finishes early is seen early.
+    """
+    if elapsed < 0.8 * expected:
+        return min(high, max(low, min(max(0.1 * expected, 0.5 * elapsed), 0.25 * expected)))
+    if elapsed < 1.5 * expected:
+        return low
+    overdue = (elapsed - 1.5 * expected) / max(expected, 1.0)
+    return min(high, low * (1 + overdue * 2))
+
+
+def _kind(record: TaskRecord) -> tuple[Any, ...]:
+    """What render times are learned by: model, size (or resolution), duration."""
+    request = record.request
+    return record.model, request.get("size") or request.get("resolution"), request.get("duration")
+
+
+class Schedule:
+    """Render times learned here, and which tasks someone is waiting on (those are polled often)."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float], simulated: bool) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._simulated = simulated
+        self._history: dict[tuple[Any, ...], list[float]] = {}  # (model, size, duration) -> seconds taken
+        self._hot: dict[str, int] = {}  # task id -> number of callers waiting on it
+
+    def expected_seconds(self, record: TaskRecord) -> float:
+        """How long tasks like this one take, learned from finished ones."""
+        samples = self._history.get(_kind(record))
+        if samples:
+            return statistics.median(samples)
+        if self._simulated:
+            return self._settings.sim_queue_seconds + self._settings.sim_run_seconds
+        duration = record.request.get("duration") or 5
+        return 60.0 + 12.0 * float(duration)
+
+    def learn(self, record: TaskRecord) -> None:
+        if record.submitted_at is None or record.finished_at is None:
+            return
+        samples = self._history.setdefault(_kind(record), [])
+        samples.append(record.finished_at - record.submitted_at)
+        del samples[:-HISTORY_SAMPLES]
+
+    @contextmanager
+    def waiting(self, task_id: str) -> Iterator[None]:
+        """Someone waits on the task meanwhile: poll it at the shortest interval."""
+        self._hot[task_id] = self._hot.get(task_id, 0) + 1
+        try:
+            yield
+        finally:
+            self._hot[task_id] -= 1
+            if not self._hot[task_id]:
+                del self._hot[task_id]
+
+    def interval(self, record: TaskRecord, now: float) -> float:
+        """Seconds until the task's next poll (the shortest while someone waits on it)."""
+        low, high = self._settings.poll_min_seconds, self._settings.poll_max_seconds
+        if self._hot.get(record.id):
+            return low
+        elapsed = now - (record.submitted_at or record.created_at)
+        return poll_interval(expected=self.expected_seconds(record), elapsed=elapsed, low=low, high=high)
+
+    def progress(self, record: TaskRecord) -> tuple[float, str]:
+        """A percentage and a one-line message: the provider's progress, else an estimate from history."""
+        now = self._clock()
+        elapsed = now - record.created_at
+        expected = self.expected_seconds(record)
+        if record.state == "succeeded":
+            return 100.0, f"finished; downloading the video ({record.download_state})"
+        if record.progress is not None:
+            percent = record.progress
+        else:
+            percent = min(95.0, 100.0 * elapsed / max(expected, 1.0))
+        eta = max(0.0, expected - elapsed)
+        eta_text = f", about {_duration(eta)} left (estimate)" if eta > 0 else ", taking longer than usual"
+        return percent, f"{record.state}: {_duration(elapsed)} elapsed{eta_text}"
+
+    def poll_after(self, record: TaskRecord) -> int:
+        """When an agent should come back: around the expected finish, within sane bounds."""
+        expected = self.expected_seconds(record)
+        remaining = expected - (self._clock() - record.created_at)
+        return int(min(120, max(10, math.ceil(remaining if remaining > 0 else 15))))
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

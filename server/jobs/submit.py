@@ -1,0 +1,188 @@
+"""Submit once: attach to an identical task or persist a new one, admit it against the budget, and make
+the paid call exactly once, recording every outcome.
+
+- the task row is written *before* the paid call, and the provider's id is written the moment it
+  arrives (the submit and that write are shielded from cancellation);
+- the duplicate/idempotency check, the budget and the insert are one store transaction, so every
+  process on one store pays once; the loser of a race gets the winner's task;
+- a submit is retried only when the provider provably did not create the task
+  (``ProviderError.created is False``); an ambiguous outcome becomes state ``unknown`` and is reconciled
+  against the provider's task list (``reconcile``), never resent, and never called uncharged on a guess.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+
+from wan_video_mcp.server.catalog import ValidatedCall, estimate_cost
+from wan_video_mcp.server.errors import BudgetExceeded, InvalidRequest, ProviderError, clip
+from wan_video_mcp.server.jobs import transitions
+from wan_video_mcp.server.jobs.background import Heartbeat
+from wan_video_mcp.server.jobs.context import EngineContext
+from wan_video_mcp.server.jobs.retry import RetryPolicy, retry
+from wan_video_mcp.server.jobs.schedule import Schedule
+from wan_video_mcp.server.store import TaskRecord, new_task_id
+
+logger = logging.getLogger(__name__)
+
+SUBMIT_MAX_ATTEMPTS = 4
+SUBMIT_RETRY_BUDGET_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    record: TaskRecord
+    attached: str  # "new", "idempotency_key" or "duplicate"
+
+
+class Submitter:
+    """Creates tasks and makes their paid calls."""
+
+    def __init__(self, ctx: EngineContext, schedule: Schedule, reschedule: Callable[[str, float], None]) -> None:
+        self._ctx = ctx
+        self._schedule = schedule
+        self._reschedule = reschedule  # the poller's: when this process polls the task next
+        self._lock = anyio.Lock()
+
+    @property
+    def _lease(self) -> float:
+        """How long a submit may hold its task: every attempt's timeout, and the waits between them."""
+        return SUBMIT_MAX_ATTEMPTS * self._ctx.settings.http_timeout_seconds + SUBMIT_RETRY_BUDGET_SECONDS
+
+    async def submit(
+        self, call: ValidatedCall, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> SubmitOutcome:
+        """Attach to an identical task or persist a new one and submit it exactly once.
+
+        Attaching and inserting is one store transaction, so any number of processes sharing the store pay
+        once; the loser of a race gets the winner's task. The paid call runs as a background job: after
+        ``timeout`` seconds the caller gets the task as it stands (``submitting``) while the submit carries on
+        and records its outcome.
+        """
+        ctx = self._ctx
+        request = call.request
+        fingerprint = request.fingerprint()
+        cost = estimate_cost(request)
+        now = ctx.clock()
+        record = TaskRecord(
+            id=new_task_id(),
+            created_at=now,
+            updated_at=now,
+            provider=ctx.provider.name,
+            endpoint=ctx.endpoint,
+            model=request.model,
+            request_json=request.model_dump_json(exclude_none=True),
+            fingerprint=fingerprint,
+            state="submitting",
+            idempotency_key=call.idempotency_key,
+            cost_usd=cost.amount_usd,
+            cost_json=cost.model_dump_json(),
+            simulated=ctx.simulated,
+            lease_owner=ctx.instance_id,  # the submit is this process's until it records the outcome
+            lease_until=now + self._lease,
+        )
+        dedupe_since = None
+        if not call.force_new and ctx.settings.dedupe_window_seconds > 0:
+            dedupe_since = now - ctx.settings.dedupe_window_seconds
+        async with self._lock:
+            # Persist before the paid call: from here on this task cannot be lost.
+            found, how = await ctx.store.run(
+                ctx.store.create_sync,
+                record,
+                dedupe_since=dedupe_since,
+                admit=lambda spent: self._admit(cost.amount_usd, spent),
+            )
+        if how == "idempotency_key" and found.fingerprint != fingerprint:
+            raise InvalidRequest(
+                f"idempotency_key '{clip(call.idempotency_key or '')}' was already used for a different request "
+                f"(task {found.id}); use a new key for new parameters",
+                field="idempotency_key",
+            )
+        if how != "new":
+            return SubmitOutcome(found, how)
+        job = await ctx.start_job(f"submit {record.id}", lambda: self._submit_once(record, call))
+        if await job.wait(timeout, heartbeat):
+            return SubmitOutcome(job.outcome(), "new")
+        return SubmitOutcome(await ctx.get(record.id), "new")
+
+    def _admit(self, amount: float, spent_today: float) -> None:
+        """Whether a new paid task may be created (run inside the store's transaction): key and budgets."""
+        self._ctx.require_key("submitted")
+        cap = self._ctx.settings.max_cost_per_task_usd
+        if cap is not None and amount > cap:
+            raise BudgetExceeded(
+                f"this request is estimated at ${amount:.2f}, over the per-task cap of ${cap:.2f} "
+                "(WAN_MAX_COST_PER_TASK); nothing was submitted"
+            )
+        day_cap = self._ctx.settings.max_cost_per_day_usd
+        if day_cap is not None and spent_today + amount > day_cap:
+            raise BudgetExceeded(
+                f"today's estimated spend is ${spent_today:.2f}; this request (${amount:.2f}) would pass the daily "
+                f"cap of ${day_cap:.2f} (WAN_MAX_COST_PER_DAY); nothing was submitted"
+            )
+
+    async def _submit_once(self, record: TaskRecord, call: ValidatedCall) -> TaskRecord:
+        """The paid call, retried only while the provider says no task was created; every outcome recorded."""
+        ctx = self._ctx
+
+        async def attempt(number: int) -> TaskRecord:
+            # Shielded: a server shutting down mid-submit must not cut us off between the paid
+            # call and recording its id (callers no longer wait here: this runs as a background job).
+            with anyio.CancelScope(shield=True):
+                await ctx.store.update(
+                    record.id, ctx.clock(), submit_attempts=number, lease_until=ctx.clock() + self._lease
+                )
+                try:
+                    remote = await ctx.provider.submit(call.request)
+                except ProviderError:
+                    raise
+                except Exception as exc:  # a bug or a surprise after sending: the task may exist
+                    logger.exception("submit of %s failed unexpectedly", record.id)
+                    raise ProviderError(f"the submit failed unexpectedly ({type(exc).__name__})", created=None) from exc
+                now = ctx.clock()
+                first = now + self._schedule.interval(record, now)
+                submitted = await ctx.update(record.id, **transitions.submitted(remote, now=now, next_poll_at=first))
+                logger.info("task %s submitted as %s", record.id, remote.remote_id)
+                self._reschedule(record.id, first)
+            return submitted
+
+        def refused_for_now(exc: Exception) -> bool:
+            return isinstance(exc, ProviderError) and exc.created is False and exc.retryable
+
+        def log_retry(exc: Exception, delay: float) -> None:
+            code = exc.provider_code if isinstance(exc, ProviderError) else None
+            logger.info("submit of %s refused (%s); retrying in %.1fs", record.id, code, delay)
+
+        async def stopped() -> None:
+            await ctx.update(record.id, **transitions.stopped_before_retry())
+
+        try:
+            return await retry(
+                attempt,
+                RetryPolicy(
+                    SUBMIT_MAX_ATTEMPTS, base=ctx.settings.retry_base_seconds, budget=SUBMIT_RETRY_BUDGET_SECONDS
+                ),
+                retryable=refused_for_now,
+                clock=ctx.clock,
+                on_retry=log_retry,
+                on_cancel=stopped,
+            )
+        except ProviderError as error:
+            if error.created is False:
+                # Refused: the provider says no task exists. Record it, then tell the agent.
+                await ctx.update(record.id, **transitions.refused(error))
+                raise
+            # The request may have reached the service: never resend; reconcile instead.
+            later = ctx.clock() + ctx.settings.reconcile_interval_seconds
+            unknown = await ctx.update(
+                record.id,
+                **transitions.unconfirmed(error.message, error.provider_code or "submit_outcome_unknown"),
+                **transitions.RELEASED,
+                next_poll_at=later,
+            )
+            self._reschedule(record.id, later)
+            return unknown

@@ -1,0 +1,15 @@
+"""The task store: its interface, the SQLite backend, the schema's migrations and the task record."""
+
+from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Store
+from wan_video_mcp.server.store.records import OPEN_STATES, TERMINAL_STATES, TaskRecord, new_task_id
+from wan_video_mcp.server.store.sqlite import TaskStore
+
+__all__ = [
+    "INSTANCE_STALE_SECONDS",
+    "OPEN_STATES",
+    "TERMINAL_STATES",
+    "Store",
+    "TaskRecord",
+    "TaskStore",
+    "new_task_id",
+]

@@ -1,0 +1,106 @@
+"""What the engine needs from a task store: the operations any backend (SQLite today) provides.
+
+Several server processes may share one store (a desktop host and an IDE host each start their own).
+Every decision that must be made once is one write transaction: attach-or-insert of a submit, adopting
+a provider id, and the *leases*. A lease (``lease_owner``, ``lease_until``) marks the one process
+polling, submitting or downloading a task right now; it lapses at ``lease_until`` or as soon as its
+owner's row in ``instances`` stops being refreshed (the process is gone). The shared poll schedule is
+``next_poll_at``: whoever holds the lease when it comes due polls, so processes on one store never
+multiply polls.
+
+Methods ending in ``_sync`` block the calling thread; the engine calls them through ``run``, which hops
+off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from wan_video_mcp.server.store.records import TaskRecord
+
+T = TypeVar("T")
+
+# An instance whose heartbeat is older than this is gone, and its leases with it.
+INSTANCE_STALE_SECONDS = 15.0
+
+
+class Store(Protocol):
+    """Durable task rows, leases and the processes sharing them."""
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` off the event loop."""
+        ...
+
+    async def get(self, task_id: str) -> TaskRecord | None: ...
+
+    async def update(self, task_id: str, now: float, **changes: Any) -> TaskRecord: ...
+
+    def close(self) -> None: ...
+
+    # -- one-transaction decisions
+
+    def create_sync(
+        self, record: TaskRecord, *, dedupe_since: float | None, admit: Callable[[float], None]
+    ) -> tuple[TaskRecord, str]:
+        """Attach to the task this request repeats, or insert ``record``: ``(task, "idempotency_key" |
+        "duplicate" | "new")``; ``admit(spent_today)`` may raise to refuse a new task."""
+        ...
+
+    def adopt_sync(self, record: TaskRecord) -> TaskRecord:
+        """Insert an adopted task unless its provider id is already some task's (then that task)."""
+        ...
+
+    def assign_remote_sync(self, task_id: str, remote_id: str, now: float, **changes: Any) -> TaskRecord | None:
+        """Give an unconfirmed task the provider id reconciliation found (None: taken, or answered meanwhile)."""
+        ...
+
+    def update_sync(self, task_id: str, now: float, **changes: Any) -> TaskRecord: ...
+
+    # -- leases and instances
+
+    def claim_sync(
+        self,
+        task_id: str,
+        owner: str,
+        now: float,
+        until: float,
+        *,
+        due: bool = False,
+        download: bool = False,
+        **changes: Any,
+    ) -> TaskRecord | None:
+        """Take the task's lease for ``owner`` unless a live instance holds it (None: someone else has it)."""
+        ...
+
+    def release_sync(self, task_id: str, owner: str, until: float, now: float, **changes: Any) -> TaskRecord | None:
+        """Give back the lease ``owner`` took until ``until`` (None: that lease is no longer held)."""
+        ...
+
+    def hurry_sync(self, task_id: str, when: float) -> None:
+        """Bring the shared next poll forward to ``when``."""
+        ...
+
+    def register_instance_sync(self, instance_id: str, now: float) -> None: ...
+
+    def heartbeat_sync(self, instance_id: str, now: float) -> None: ...
+
+    def unregister_instance_sync(self, instance_id: str) -> None: ...
+
+    def live_instances_sync(self, now: float) -> set[str]: ...
+
+    # -- queries
+
+    def get_sync(self, task_id: str) -> TaskRecord | None: ...
+
+    def find_remote_sync(self, remote_id: str, provider: str | None = None) -> TaskRecord | None: ...
+
+    def submitting_like_sync(self, fingerprint: str, endpoint: str, exclude: str) -> bool:
+        """Whether another task with these parameters is being submitted right now."""
+        ...
+
+    def list_sync(self, states: Sequence[str] | None = None, limit: int = 20) -> list[TaskRecord]: ...
+
+    def open_tasks_sync(self, endpoint: str) -> list[TaskRecord]: ...
+
+    def pending_downloads_sync(self, endpoint: str) -> list[TaskRecord]: ...

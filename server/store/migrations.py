@@ -1,0 +1,70 @@
+"""The task table's schema as a versioned list: migration N brings a store from version N to N + 1.
+
+The version lives in ``PRAGMA user_version``; a store is migrated forward on open, never back.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the task table.
+    """
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        provider TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        model TEXT NOT NULL,
+        request_json TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        idempotency_key TEXT,
+        state TEXT NOT NULL,
+        remote_id TEXT,
+        remote_state TEXT,
+        progress REAL,
+        submit_attempts INTEGER NOT NULL DEFAULT 0,
+        submitted_at REAL,
+        finished_at REAL,
+        next_poll_at REAL,
+        poll_count INTEGER NOT NULL DEFAULT 0,
+        poll_errors INTEGER NOT NULL DEFAULT 0,
+        last_polled_at REAL,
+        video_url TEXT,
+        video_url_expires_at REAL,
+        actual_prompt TEXT,
+        usage_json TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        error_retryable INTEGER,
+        cost_usd REAL,
+        cost_json TEXT,
+        download_state TEXT NOT NULL DEFAULT 'none',
+        download_attempts INTEGER NOT NULL DEFAULT 0,
+        download_error TEXT,
+        local_path TEXT,
+        file_size INTEGER,
+        sha256 TEXT,
+        downloaded_at REAL,
+        adopted INTEGER NOT NULL DEFAULT 0,
+        simulated INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX tasks_remote ON tasks(provider, endpoint, remote_id) WHERE remote_id IS NOT NULL;
+    CREATE UNIQUE INDEX tasks_idem ON tasks(idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX tasks_fingerprint ON tasks(fingerprint, created_at);
+    CREATE INDEX tasks_state ON tasks(state);
+    CREATE INDEX tasks_created ON tasks(created_at);
+    """,
+    # 2: leases shared by the processes on one store, and the processes themselves.
+    """
+    ALTER TABLE tasks ADD COLUMN lease_owner TEXT;
+    ALTER TABLE tasks ADD COLUMN lease_until REAL;
+    CREATE TABLE instances (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)

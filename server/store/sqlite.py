@@ -1,0 +1,282 @@
+"""The SQLite task store (the embedded default): every task is written here before its paid call.
+
+One connection, used from worker threads under a lock, in short transactions; the async methods hop
+off the event loop with ``anyio.to_thread.run_sync``. The rules every backend keeps (one transaction
+per decision, leases, instances) are in ``wan_video_mcp.server.store.interface``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+
+from wan_video_mcp.server.store.connection import Database
+from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS
+from wan_video_mcp.server.store.records import OPEN_STATES, TaskRecord
+
+T = TypeVar("T")
+
+
+class TaskStore:
+    """Durable task rows in SQLite. Methods ending in ``_sync`` run on the calling thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = Database(path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- one-transaction decisions --------------------------------------------------------
+
+    def create_sync(
+        self, record: TaskRecord, *, dedupe_since: float | None, admit: Callable[[float], None]
+    ) -> tuple[TaskRecord, str]:
+        """Attach to the task this request repeats, or insert ``record``: one transaction across processes.
+
+        Returns the task and how it was found: ``"idempotency_key"``, ``"duplicate"`` (same fingerprint
+        since ``dedupe_since`` at this endpoint, not failed) or ``"new"``. ``admit(spent_today)`` may raise
+        to refuse a new task (the budget); it sees the spend of every process.
+        """
+        db = self._db
+        with db.lock, db.transaction():
+            if record.idempotency_key is not None:
+                existing = db.row("SELECT * FROM tasks WHERE idempotency_key = ?", (record.idempotency_key,))
+                if existing is not None:
+                    return existing, "idempotency_key"
+            if dedupe_since is not None:
+                existing = db.row(
+                    "SELECT * FROM tasks WHERE fingerprint = ? AND created_at >= ? AND endpoint = ? "
+                    "AND state NOT IN ('failed', 'canceled', 'expired') ORDER BY created_at DESC LIMIT 1",
+                    (record.fingerprint, dedupe_since, record.endpoint),
+                )
+                if existing is not None:
+                    return existing, "duplicate"
+            day_start = record.created_at - record.created_at % 86400  # UTC day
+            admit(self._spent_since(day_start))
+            db.insert(record)
+        return record, "new"
+
+    def _spent_since(self, since: float) -> float:
+        """Estimated spend of tasks created since ``since`` that were, or may yet be, billed."""
+        row = self._db.conn.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM tasks WHERE created_at >= ? "
+            "AND state NOT IN ('failed', 'canceled', 'expired')",
+            (since,),
+        ).fetchone()
+        return float(row[0])
+
+    def adopt_sync(self, record: TaskRecord) -> TaskRecord:
+        """Insert an adopted task unless its provider id is already some task's (then that task)."""
+        assert record.remote_id is not None
+        db = self._db
+        with db.lock, db.transaction():
+            existing: TaskRecord | None = db.row(
+                "SELECT * FROM tasks WHERE remote_id = ? AND provider = ? AND endpoint = ?",
+                (record.remote_id, record.provider, record.endpoint),
+            )
+            if existing is not None:
+                return existing
+            db.insert(record)
+        return record
+
+    def assign_remote_sync(self, task_id: str, remote_id: str, now: float, **changes: Any) -> TaskRecord | None:
+        """Give an unconfirmed task the provider id reconciliation found, unless another task holds that id
+        or the task is no longer unconfirmed (its own submit answered meanwhile)."""
+        db = self._db
+        with db.lock, db.transaction():
+            task = db.row("SELECT provider, endpoint FROM tasks WHERE id = ?", (task_id,), raw=True)
+            if task is None:
+                raise KeyError(task_id)
+            if (
+                db.row(
+                    "SELECT id FROM tasks WHERE remote_id = ? AND provider = ? AND endpoint = ?",
+                    (remote_id, task["provider"], task["endpoint"]),
+                    raw=True,
+                )
+                is not None
+            ):
+                return None
+            return db.update(
+                task_id, now, {**changes, "remote_id": remote_id}, "AND state = 'unknown' AND remote_id IS NULL"
+            )
+
+    def update_sync(self, task_id: str, now: float, **changes: Any) -> TaskRecord:
+        with self._db.lock:
+            record = self._db.update(task_id, now, changes)
+        if record is None:
+            raise KeyError(task_id)
+        return record
+
+    # -- leases -------------------------------------------------------------------------
+
+    def claim_sync(
+        self,
+        task_id: str,
+        owner: str,
+        now: float,
+        until: float,
+        *,
+        due: bool = False,
+        download: bool = False,
+        **changes: Any,
+    ) -> TaskRecord | None:
+        """Take the task's lease for ``owner`` (and apply ``changes``) unless a live instance holds it.
+
+        ``due``: only when its shared poll time has come. ``download``: only a finished task whose video
+        is not saved yet. None when someone else has it (or there is nothing to do).
+        """
+        # A lapsed lease is free, except a submit's: a paid call may outlast any bound, so only its owner's
+        # death frees it.
+        where = (
+            "AND (lease_owner IS NULL OR (lease_until < :now AND state != 'submitting') OR NOT EXISTS "
+            "(SELECT 1 FROM instances WHERE instances.id = tasks.lease_owner AND heartbeat_at >= :fresh))"
+        )
+        if due:
+            where += " AND (next_poll_at IS NULL OR next_poll_at <= :now)"
+        if download:
+            # A download may start under the poll lease this owner holds (the poll that saw the task finish).
+            where = where.replace("lease_owner IS NULL", "lease_owner IS NULL OR lease_owner = :owner")
+            where += " AND state = 'succeeded' AND download_state != 'downloaded'"
+        with self._db.lock:
+            return self._db.update(
+                task_id,
+                now,
+                {**changes, "lease_owner": owner, "lease_until": until},
+                where,
+                {"now": now, "fresh": now - INSTANCE_STALE_SECONDS, "owner": owner},
+            )
+
+    def release_sync(self, task_id: str, owner: str, until: float, now: float, **changes: Any) -> TaskRecord | None:
+        """Give back the lease ``owner`` took until ``until`` (applying ``changes``); None when that lease is no
+        longer held (it lapsed, or the same owner took a new one since, say a download after its poll)."""
+        with self._db.lock:
+            return self._db.update(
+                task_id,
+                now,
+                {**changes, "lease_owner": None, "lease_until": None},
+                "AND lease_owner = :owner AND lease_until = :until",
+                {"owner": owner, "until": until},
+            )
+
+    def hurry_sync(self, task_id: str, when: float) -> None:
+        """Bring the shared next poll forward to ``when`` (someone is waiting on the task)."""
+        with self._db.lock:
+            self._db.conn.execute(
+                "UPDATE tasks SET next_poll_at = ? WHERE id = ? AND (next_poll_at IS NULL OR next_poll_at > ?)",
+                (when, task_id, when),
+            )
+
+    # -- instances ------------------------------------------------------------------------
+
+    def register_instance_sync(self, instance_id: str, now: float) -> None:
+        """Record this process; forget instances on this host whose process is gone.
+
+        An earlier instance with this very pid is gone too: a process starts one engine, so it can only be a
+        previous run in this process (tests restart engines in-process; concurrent ones re-insert themselves
+        on their next heartbeat).
+        """
+        host = socket.gethostname()
+        db = self._db
+        with db.lock, db.transaction():
+            for row in db.conn.execute("SELECT id, pid FROM instances WHERE host = ?", (host,)).fetchall():
+                if row["pid"] == os.getpid() or not _pid_alive(row["pid"]):
+                    db.conn.execute("DELETE FROM instances WHERE id = ?", (row["id"],))
+            db.conn.execute("DELETE FROM instances WHERE heartbeat_at < ?", (now - 86400,))
+            db.conn.execute(
+                "INSERT INTO instances (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+                (instance_id, host, os.getpid(), now, now),
+            )
+
+    def heartbeat_sync(self, instance_id: str, now: float) -> None:
+        with self._db.lock:
+            self._db.conn.execute(
+                "INSERT INTO instances (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                (instance_id, socket.gethostname(), os.getpid(), now, now),
+            )
+
+    def unregister_instance_sync(self, instance_id: str) -> None:
+        with self._db.lock:
+            self._db.conn.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
+            self._db.conn.execute(
+                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", (instance_id,)
+            )
+
+    def live_instances_sync(self, now: float) -> set[str]:
+        with self._db.lock:
+            rows = self._db.conn.execute(
+                "SELECT id FROM instances WHERE heartbeat_at >= ?", (now - INSTANCE_STALE_SECONDS,)
+            ).fetchall()
+        return {row["id"] for row in rows}
+
+    # -- queries ------------------------------------------------------------------------
+
+    def get_sync(self, task_id: str) -> TaskRecord | None:
+        return self._db.one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+
+    def find_remote_sync(self, remote_id: str, provider: str | None = None) -> TaskRecord | None:
+        if provider is None:
+            return self._db.one("SELECT * FROM tasks WHERE remote_id = ?", (remote_id,))
+        return self._db.one("SELECT * FROM tasks WHERE remote_id = ? AND provider = ?", (remote_id, provider))
+
+    def submitting_like_sync(self, fingerprint: str, endpoint: str, exclude: str) -> bool:
+        """Whether another task with these parameters is being submitted right now (its answer is pending)."""
+        return (
+            self._db.one(
+                "SELECT * FROM tasks WHERE fingerprint = ? AND endpoint = ? AND state = 'submitting' "
+                "AND id != ? LIMIT 1",
+                (fingerprint, endpoint, exclude),
+            )
+            is not None
+        )
+
+    def list_sync(self, states: Sequence[str] | None = None, limit: int = 20) -> list[TaskRecord]:
+        if states:
+            marks = ", ".join("?" for _ in states)
+            query = f"SELECT * FROM tasks WHERE state IN ({marks}) ORDER BY created_at DESC LIMIT ?"
+            return self._db.many(query, (*states, limit))
+        return self._db.many("SELECT * FROM tasks ORDER BY created_at DESC LIMIT ?", (limit,))
+
+    def open_tasks_sync(self, endpoint: str) -> list[TaskRecord]:
+        marks = ", ".join("?" for _ in OPEN_STATES)
+        return self._db.many(
+            f"SELECT * FROM tasks WHERE endpoint = ? AND state IN ({marks}) ORDER BY created_at",
+            (endpoint, *OPEN_STATES),
+        )
+
+    def pending_downloads_sync(self, endpoint: str) -> list[TaskRecord]:
+        return self._db.many(
+            "SELECT * FROM tasks WHERE endpoint = ? AND state = 'succeeded' "
+            "AND download_state IN ('none', 'downloading') ORDER BY finished_at",
+            (endpoint,),
+        )
+
+    # -- async wrappers ---------------------------------------------------------------
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+    async def update(self, task_id: str, now: float, **changes: Any) -> TaskRecord:
+        return await self.run(self.update_sync, task_id, now, **changes)
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        return await self.run(self.get_sync, task_id)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (unknown counts as alive)."""
+    if os.name == "nt":  # os.kill would terminate it there; rely on the heartbeat going stale
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
