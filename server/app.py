@@ -9,6 +9,7 @@ the in-process simulator, starts the engine's poller and resumes every open task
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +23,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolResult, InputRequiredResult
 
+from wan_video_mcp.server import __version__
 from wan_video_mcp.server.catalog import MODELS, ModelSpec, catalog_document, models_for
 from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.errors import StoreUnavailable, WanError
@@ -218,7 +220,10 @@ async def recent_tasks(state: AppState) -> list[TaskRecord]:
 
 def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ...], settings: Settings) -> None:
     region = settings.region if settings.regional else None
-    document = json.dumps(catalog_document(models, region), indent=1)
+
+    @functools.cache
+    def document() -> str:  # written at the first read, not at start-up
+        return json.dumps(catalog_document(models, region), indent=1)
 
     @server.resource(
         "wan-video://models",
@@ -229,7 +234,7 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
         mime_type="application/json",
     )
     def models_resource() -> str:
-        return document
+        return document()
 
     @server.resource(
         TASK_URI, name="task", title="A video task", description="A task's state as JSON.", mime_type="application/json"
@@ -284,14 +289,8 @@ class _Unavailable:
 
 
 def version() -> str:
-    """This distribution's installed version."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as installed
-
-    try:
-        return installed("wan-video-mcp")
-    except PackageNotFoundError:
-        return "0+unknown"
+    """This distribution's version."""
+    return __version__
 
 
 __all__ = ["WanServer", "build_server", "endpoint_of", "instructions", "make_provider", "offered_models", "version"]

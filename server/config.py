@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from wan_video_mcp.server.providers.registry import PROVIDERS, ProviderName, Region, provider_entry
 
@@ -76,11 +75,11 @@ def _unexpanded(value: str) -> bool:
     return value.startswith("${")
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Everything the server is configured with. The API key is a secret and never printed."""
 
-    model_config = SettingsConfigDict(
-        frozen=True, extra="ignore", case_sensitive=True, validate_by_name=True, validate_by_alias=True
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", validate_default=True, validate_by_name=True, validate_by_alias=True
     )
 
     provider: ProviderName = Field(DEFAULT_PROVIDER, validation_alias="WAN_PROVIDER")
@@ -116,19 +115,6 @@ class Settings(BaseSettings):
     # Simulator (provider=simulator): how long a simulated task queues and renders.
     sim_queue_seconds: float = Field(DEFAULT_SIM_QUEUE_SECONDS, validation_alias="WAN_SIM_QUEUE_SECONDS")
     sim_run_seconds: float = Field(DEFAULT_SIM_RUN_SECONDS, validation_alias="WAN_SIM_RUN_SECONDS")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Only what the caller passes: the environment is read by from_env (which also knows, per provider,
-        # where the key comes from), so a Settings built in code or a test never picks up a stray variable.
-        return (init_settings,)
 
     @field_validator("provider", "region", mode="before")
     @classmethod
@@ -207,9 +193,12 @@ class Settings(BaseSettings):
         Empty values and unexpanded placeholders (a host that passed "${VAR}" through) count as unset.
         A value that does not parse raises ``SettingsError`` naming the variable.
         """
-        environment = _Environment(cls, os.environ if env is None else env)
-        values: dict[str, object] = {_FIELD_OF_VAR.get(k, k): v for k, v in environment().items()}
-        values.update(environment.key_and_base_url(str(values.get("provider", DEFAULT_PROVIDER)).lower()))
+        given = os.environ if env is None else env
+        environment = _readable(given)
+        values: dict[str, object] = {
+            field: environment[var] for var, field in _FIELD_OF_VAR.items() if var in environment
+        }
+        values.update(_key_and_base_url(str(values.get("provider", DEFAULT_PROVIDER)).lower(), environment, given))
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls.model_validate(values)
@@ -217,35 +206,30 @@ class Settings(BaseSettings):
             raise SettingsError(exc) from None
 
 
-class _Environment(EnvSettingsSource):
+def _readable(env: Mapping[str, str]) -> dict[str, str]:
     """The environment as the settings read it: values stripped, empty or unexpanded ones dropped."""
+    return {k: v.strip() for k, v in env.items() if v.strip() and not _unexpanded(v.strip())}
 
-    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
-        self._given = env
-        super().__init__(settings_cls)
 
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {k: v.strip() for k, v in self._given.items() if v.strip() and not _unexpanded(v.strip())}
-
-    def key_and_base_url(self, provider: str) -> dict[str, object]:
-        """The key (or why there is none) and base URL from the variables the provider reads them from."""
-        entry = PROVIDERS.get(provider)
-        if entry is None:
-            return {}  # validation names the unknown provider
-        values: dict[str, object] = {}
-        key = next((self.env_vars[var] for var in entry.key_vars if self.env_vars.get(var)), None)
-        base_url = next((self.env_vars[var] for var in entry.base_url_vars if self.env_vars.get(var)), None)
-        raw_key = (self._given.get(entry.key_var) or "").strip()
-        if key and _is_placeholder(key):
-            # A template pasted as is: no key, and said so.
-            values["key_note"] = f"it holds the placeholder {key[:40]!r}, not a key"
-        elif key:
-            values["api_key"] = SecretStr(key)
-        elif _unexpanded(raw_key):
-            values["key_note"] = f"the client passed {raw_key[:40]!r} through without filling it in"
-        if base_url:
-            values["base_url"] = base_url
-        return values
+def _key_and_base_url(provider: str, environment: Mapping[str, str], given: Mapping[str, str]) -> dict[str, object]:
+    """The key (or why there is none) and base URL from the variables the provider reads them from."""
+    entry = PROVIDERS.get(provider)
+    if entry is None:
+        return {}  # validation names the unknown provider
+    values: dict[str, object] = {}
+    key = next((environment[var] for var in entry.key_vars if environment.get(var)), None)
+    base_url = next((environment[var] for var in entry.base_url_vars if environment.get(var)), None)
+    raw_key = (given.get(entry.key_var) or "").strip()
+    if key and _is_placeholder(key):
+        # A template pasted as is: no key, and said so.
+        values["key_note"] = f"it holds the placeholder {key[:40]!r}, not a key"
+    elif key:
+        values["api_key"] = SecretStr(key)
+    elif _unexpanded(raw_key):
+        values["key_note"] = f"the client passed {raw_key[:40]!r} through without filling it in"
+    if base_url:
+        values["base_url"] = base_url
+    return values
 
 
 # Field name for each variable and back; the key and base URL variables depend on the provider (registry).

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from wan_video_mcp.server import __version__
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -49,9 +51,20 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (wheel,) = wheels.glob("wan_video_mcp-*.whl")
     env_dir = work / "fresh"
-    venv.create(env_dir, with_pip=True)
+    venv.create(env_dir, with_pip=False)  # the test venv's pip installs into it (--python): seconds, not tens
     subprocess.run(
-        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(env_dir / "bin" / "python"),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
     )
@@ -60,7 +73,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_installs_one_import_package_named_after_the_distribution(installed: Path) -> None:
     bare = installed.parent / "bare"
-    venv.create(bare, with_pip=True)
+    venv.create(bare, with_pip=False)
     before = {p.name for p in _site_packages(bare).iterdir()}
     after = {p.name for p in _site_packages(installed).iterdir()}
     added = {name for name in after - before if not name.endswith(".dist-info")}
@@ -83,3 +96,9 @@ def test_every_source_module_is_in_the_installed_package(installed: Path) -> Non
 def test_the_console_script_runs_the_packaged_cli(installed: Path) -> None:
     script = (installed / "bin" / "wan-video-mcp").read_text()
     assert "from wan_video_mcp.server.cli import main" in script
+
+
+def test_the_distribution_version_is_the_one_written_in_the_code(installed: Path) -> None:
+    (dist_info,) = _site_packages(installed).glob("wan_video_mcp-*.dist-info")
+    metadata = (dist_info / "METADATA").read_text()
+    assert f"\nVersion: {__version__}\n" in metadata

@@ -10,9 +10,13 @@ message that names the field instead of a client-side exception.
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from wan_video_mcp.server.catalog import CostEstimate
 from wan_video_mcp.tools.schemas import compact_schema, shallow_schema
@@ -132,20 +136,27 @@ def output_schema(success: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def _either_outcome(schema: dict[str, Any], cls: type[BaseModel]) -> None:
-    # pydantic's hook for a model's own schema: declare the success (the parent model) or an ErrorResult.
-    declared = output_schema(cls.__mro__[1])
-    schema.clear()
-    schema.update(declared)
+@functools.cache
+def _declared(success: type[BaseModel]) -> str:
+    # Built once per success model and process: five tools share two of them, and pydantic's schema walk is
+    # a good part of the server's start-up.
+    return json.dumps(output_schema(success))
 
 
-class TaskOutcome(TaskResult):
+class _EitherOutcome(BaseModel):
+    """A declared return type: the success model it extends, or an ``ErrorResult`` in an ``isError`` result."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        # The declared schema replaces the model's own, so pydantic need not walk the fields at all.
+        success = next(base for base in cls.__mro__[1:] if base is not _EitherOutcome)
+        schema: JsonSchemaValue = json.loads(_declared(success))
+        return schema
+
+
+class TaskOutcome(_EitherOutcome, TaskResult):
     """The return type tools declare: a ``TaskResult`` on success, an ``ErrorResult`` in an ``isError`` result."""
 
-    model_config = ConfigDict(json_schema_extra=_either_outcome)
 
-
-class TaskListOutcome(TaskList):
+class TaskListOutcome(_EitherOutcome, TaskList):
     """list_tasks' declared return type: a ``TaskList`` on success, an ``ErrorResult`` in an ``isError`` result."""
-
-    model_config = ConfigDict(json_schema_extra=_either_outcome)

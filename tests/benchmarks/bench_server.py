@@ -5,17 +5,23 @@ Run from the repository root:
 
     .venv/bin/python -m tests.benchmarks.bench_server            # about 2-3 minutes
     .venv/bin/python -m tests.benchmarks.bench_server --quick    # about 1 minute
-    options: --runs N  --calls N  --tasks K  --concurrent M  --only 1,2,3,4
+    options: --runs N  --calls N  --tasks K  --concurrent M  --only 1,2,3,4  --instructions
 
 What each number means:
 
 1. Cold start (``--runs``, default 5). Wall time from spawning the process over
    stdio to a completed ``initialize`` + ``tools/list`` through the MCP SDK
-   ``Client``: ``python -m server.cli serve`` with ``WAN_PROVIDER=simulator`` and a
-   fresh ``WAN_MCP_DATA_DIR`` (so it includes creating the SQLite store and
-   starting the in-process simulator), against a bare ``MCPServer`` with one
-   trivial tool spawned the same way. Median, min and max, in ms. The difference
-   is what this project adds to the interpreter + SDK import and handshake.
+   ``Client``: ``python -m wan_video_mcp.server.cli serve`` with the default
+   provider (DashScope; no key is needed to start) and with
+   ``WAN_PROVIDER=simulator`` (which also starts the in-process simulator), each
+   with a fresh ``WAN_MCP_DATA_DIR`` (so it includes creating the SQLite store),
+   against a bare ``MCPServer`` with one trivial tool spawned the same way.
+   Median, min and max in ms, and each median over the bare server's. The
+   difference is what this project adds to the interpreter + SDK import and
+   handshake. Wall time on a shared 2-core VM varies by +-15 % between runs;
+   ``--instructions`` adds section 1b: each server run once under valgrind's
+   callgrind, counting instructions from spawn through ``tools/list`` to exit,
+   a number that repeats exactly.
 
 2. Per-call overhead (``--calls``, default 200). In-process ``Client(server)``
    (in-memory transport, no subprocess) on ``build_server(Settings(...))``:
@@ -55,11 +61,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import os
+import re
 import resource
+import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,7 +103,7 @@ def ping() -> str:
 
 server.run("stdio")
 """
-QUIET_LOGGERS = ("server", "tools", "httpx", "httpcore", "mcp")
+QUIET_LOGGERS = ("wan_video_mcp", "httpx", "httpcore", "mcp")
 WAIT_SECONDS = 120  # long enough for every simulated task here; generate_video returns as soon as it is done
 
 
@@ -160,37 +170,96 @@ async def time_cold_start(params: StdioServerParameters) -> tuple[float, int]:
     return elapsed, len(listing.tools)
 
 
-async def bench_cold_start(report: Report, runs: int, tmp: Path) -> None:
+HANDSHAKE = [
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "1"},
+        },
+    },
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+]
+
+
+def cold_start_servers(tmp: Path) -> dict[str, Callable[[str], StdioServerParameters]]:
+    """The servers compared: ours with the default provider (DashScope, no key needed to start), ours with
+    the in-process simulator, and a bare MCPServer with one trivial tool. Each spawn gets a fresh data dir."""
     bare_script = tmp / "bare_server.py"
     bare_script.write_text(BARE_SERVER)
     base_env = {"WAN_LOG_LEVEL": "WARNING"}
 
-    def ours(i: int) -> StdioServerParameters:
-        env = base_env | {"WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(tmp / f"cold-{i}")}
-        return StdioServerParameters(
-            command=sys.executable, args=["-m", "wan_video_mcp.server.cli", "serve"], env=env, cwd=str(REPO)
-        )
+    def ours(provider: str) -> Callable[[str], StdioServerParameters]:
+        def params(run: str) -> StdioServerParameters:
+            env = base_env | {"WAN_PROVIDER": provider, "WAN_MCP_DATA_DIR": str(tmp / f"cold-{provider}-{run}")}
+            args = ["-m", "wan_video_mcp.server.cli", "serve"]
+            return StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(REPO))
 
-    bare = StdioServerParameters(command=sys.executable, args=[str(bare_script)], env=base_env, cwd=str(REPO))
+        return params
+
+    def bare(run: str) -> StdioServerParameters:
+        return StdioServerParameters(command=sys.executable, args=[str(bare_script)], env=base_env, cwd=str(REPO))
+
+    return {"ours (dashscope)": ours("dashscope"), "ours (simulator)": ours("simulator"), "bare MCPServer": bare}
+
+
+async def bench_cold_start(report: Report, runs: int, tmp: Path) -> None:
+    servers = cold_start_servers(tmp)
     # One unmeasured spawn of each warms the OS file cache and writes .pyc files.
-    await time_cold_start(ours(-1))
-    await time_cold_start(bare)
-    times: dict[str, list[float]] = {"wan-video-mcp": [], "bare MCPServer": []}
+    for params in servers.values():
+        await time_cold_start(params("warm"))
+    times: dict[str, list[float]] = {name: [] for name in servers}
     tools: dict[str, int] = {}
-    for i in range(runs):  # interleaved, so drift affects both alike
-        elapsed, tools["wan-video-mcp"] = await time_cold_start(ours(i))
-        times["wan-video-mcp"].append(elapsed)
-        elapsed, tools["bare MCPServer"] = await time_cold_start(bare)
-        times["bare MCPServer"].append(elapsed)
+    for i in range(runs):  # interleaved, so drift affects all alike
+        for name, params in servers.items():
+            elapsed, tools[name] = await time_cold_start(params(str(i)))
+            times[name].append(elapsed)
     print(f"1. cold start (spawn -> initialize + tools/list), {runs} runs each")
+    bare = statistics.median(times["bare MCPServer"])
     for name, values in times.items():
         med, lo, hi = ms(statistics.median(values)), ms(min(values)), ms(max(values))
-        print(f"   {name:15s} median {med:7.1f} ms  min {lo:7.1f}  max {hi:7.1f}  ({tools[name]} tools)")
+        ratio = statistics.median(values) / bare
+        print(f"   {name:17s} median {med:7.1f} ms  min {lo:7.1f}  max {hi:7.1f}  x{ratio:.3f}  ({tools[name]} tools)")
         report.add("1 cold start", f"{name} median", med, "ms")
         report.add("1 cold start", f"{name} min / max", f"{lo:.1f} / {hi:.1f}", "ms")
-    extra = ms(statistics.median(times["wan-video-mcp"]) - statistics.median(times["bare MCPServer"]))
-    print(f"   added by this server: {extra:.1f} ms (median vs median)")
-    report.add("1 cold start", "added over bare (medians)", extra, "ms")
+        report.add("1 cold start", f"{name} / bare (medians)", f"{ratio:.3f}", "x")
+
+
+def count_instructions(params: StdioServerParameters) -> int:
+    """Instructions one spawn executes (valgrind callgrind), from start through initialize and tools/list to
+    exit at end of input: unlike wall time on a shared machine, the same count on every run."""
+    lines = "".join(json.dumps(message) + "\n" for message in HANDSHAKE)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")} | (params.env or {})
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", params.command, *params.args],
+        input=lines,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=params.cwd,
+        check=False,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None or '"id":2' not in done.stdout.replace(" ", ""):
+        raise RuntimeError(f"no count or no tools/list answer: {done.stderr[-500:]}")
+    return int(found.group(1))
+
+
+def bench_cold_start_instructions(report: Report, tmp: Path) -> None:
+    if shutil.which("valgrind") is None:
+        print("1b. instructions: skipped (valgrind is not installed)")
+        return
+    counts = {name: count_instructions(params("count")) for name, params in cold_start_servers(tmp).items()}
+    bare = counts["bare MCPServer"]
+    print("1b. cold start in instructions (valgrind callgrind; spawn -> initialize + tools/list -> exit)")
+    for name, count in counts.items():
+        print(f"   {name:17s} {count / 1e9:6.3f} G instructions  x{count / bare:.3f}")
+        report.add("1b cold start", f"{name} instructions", f"{count / 1e9:.3f}", "G")
+        report.add("1b cold start", f"{name} / bare", f"{count / bare:.3f}", "x")
 
 
 # --------------------------------------------------------------------------- 2. per-call overhead
@@ -507,6 +576,8 @@ async def main(args: argparse.Namespace) -> None:
         tmp = Path(name)
         if 1 in sections:
             await bench_cold_start(report, args.runs, tmp)
+            if args.instructions:
+                bench_cold_start_instructions(report, tmp)
         if 2 in sections:
             await bench_per_call(report, args.calls, tmp)
         if 3 in sections:
@@ -525,6 +596,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, help="tasks per detection scenario (default 5, quick 3)")
     parser.add_argument("--concurrent", type=int, help="concurrent tasks in section 4 (default 50, quick 20)")
     parser.add_argument("--only", help="comma-separated sections to run, e.g. 1,2")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count section 1's instructions with valgrind (about 3 min)"
+    )
     args = parser.parse_args(argv)
     defaults = {"runs": (5, 3), "calls": (200, 50), "tasks": (5, 3), "concurrent": (50, 20)}
     for name, (full, quick) in defaults.items():
