@@ -9,8 +9,10 @@ reads a submit answer, a task and an error body.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
@@ -125,9 +127,19 @@ def unknown_task(
     )
 
 
+@dataclass(frozen=True)
+class Wire:
+    """How a gateway's answers read: its dialect's parsers (each module of a gateway defines them)."""
+
+    parse_submit: Callable[..., RemoteTask]  # (body, *, secret): the task of a 2xx submit answer
+    parse_task: Callable[..., RemoteStatus]  # (remote_id, body, *, secret): the status of a 2xx task answer
+    parse_error: Callable[[Any], tuple[str | None, str | None]]  # (code, message) of an error body
+
+
 class Gateway(ABC):
     """A bearer key, one submit route, one task route, no cancel, no task list and a public result URL."""
 
+    wire: ClassVar[Wire]
     name: str
     service: str  # the API as messages name it ("vtrix API")
     submit_path: str  # appended to the root
@@ -162,17 +174,17 @@ class Gateway(ABC):
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
         """The submit body for a validated request."""
 
-    @abstractmethod
     def read_submit(self, body: Any) -> RemoteTask:
         """The task from a 2xx submit answer; ``ProviderError`` when it names none."""
+        return self.wire.parse_submit(body, secret=self._api_key)
 
-    @abstractmethod
     def read_task(self, remote_id: str, body: Any) -> RemoteStatus:
         """The status from a 2xx task answer."""
+        return self.wire.parse_task(remote_id, body, secret=self._api_key)
 
-    @abstractmethod
     def read_error(self, body: Any) -> tuple[str | None, str | None]:
         """``(code, message)`` from an error body, ``(None, None)`` if it has neither."""
+        return self.wire.parse_error(body)
 
     def refusal(self, response: httpx.Response, body: Any, *, paid: bool) -> ProviderError:
         """A non-2xx answer as ``ProviderError``: the HTTP-status rules, with the gateway's code and message."""

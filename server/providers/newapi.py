@@ -36,7 +36,7 @@ from wan_video_mcp.server.catalog import MODELS, Family, GenerationRequest
 from wan_video_mcp.server.errors import ProviderError
 from wan_video_mcp.server.providers.base import RemoteStatus, RemoteTask
 from wan_video_mcp.server.providers.fields import wire_fields
-from wan_video_mcp.server.providers.gateway import Gateway, ambiguous_submit
+from wan_video_mcp.server.providers.gateway import Gateway, Wire, ambiguous_submit
 from wan_video_mcp.server.providers.parsing import as_dict, no_reason, parse_epoch, parse_progress, scrub, stripped
 from wan_video_mcp.server.providers.taskdto import (
     UPSTREAM_EXPIRED,
@@ -156,6 +156,8 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
 class NewApiProvider(Gateway):
     """A new-api (OpenAI-style) gateway in front of DashScope."""
 
+    wire = Wire(parse_submit, parse_task, parse_error)
+
     name = "newapi"
     service = "new-api gateway"
     submit_path = "/v1/video/generations"
@@ -191,15 +193,6 @@ class NewApiProvider(Gateway):
 
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
         return build_submit(request, self._model_names.get(request.model))
-
-    def read_submit(self, body: Any) -> RemoteTask:
-        return parse_submit(body, secret=self._api_key)
-
-    def read_task(self, remote_id: str, body: Any) -> RemoteStatus:
-        return parse_task(remote_id, body, secret=self._api_key)
-
-    def read_error(self, body: Any) -> tuple[str | None, str | None]:
-        return parse_error(body)
 
     def download_target(self, remote_id: str, status: RemoteStatus) -> tuple[str, dict[str, str]]:
         """``/v1/videos/{id}/content`` with the key (the gateway proxies the upstream URL), else the URL itself."""

@@ -29,7 +29,7 @@ from wan_video_mcp.server.catalog import GenerationRequest
 from wan_video_mcp.server.errors import ProviderError
 from wan_video_mcp.server.providers.base import RemoteState, RemoteStatus, RemoteTask
 from wan_video_mcp.server.providers.fields import wire_fields
-from wan_video_mcp.server.providers.gateway import Gateway, ambiguous_submit, http_error
+from wan_video_mcp.server.providers.gateway import Gateway, Wire, ambiguous_submit, http_error
 from wan_video_mcp.server.providers.parsing import no_reason, parse_progress, scrub
 
 __all__ = [
@@ -250,6 +250,8 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
 class VtrixProvider(Gateway):
     """vtrix.ai's generation API; it documents no cancel and no task list (see Gateway)."""
 
+    wire = Wire(parse_submit, parse_task, parse_error)
+
     name = "vtrix"
     service = "vtrix API"
     submit_path = "/model/v1/generation"
@@ -262,15 +264,6 @@ class VtrixProvider(Gateway):
 
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
         return build_submit(request)
-
-    def read_submit(self, body: Any) -> RemoteTask:
-        return parse_submit(body, secret=self._api_key)
-
-    def read_task(self, remote_id: str, body: Any) -> RemoteStatus:
-        return parse_task(remote_id, body, secret=self._api_key)
-
-    def read_error(self, body: Any) -> tuple[str | None, str | None]:
-        return parse_error(body)
 
     def refusal(self, response: httpx.Response, body: Any, *, paid: bool) -> ProviderError:
         """The HTTP-status rules, worded with vtrix's error table; a documented code decides retrying."""

@@ -23,7 +23,7 @@ from typing import Any
 from wan_video_mcp.server.catalog import Family, GenerationRequest
 from wan_video_mcp.server.errors import ProviderError
 from wan_video_mcp.server.providers.base import RemoteState, RemoteStatus, RemoteTask
-from wan_video_mcp.server.providers.gateway import Gateway, ambiguous_submit
+from wan_video_mcp.server.providers.gateway import Gateway, Wire, ambiguous_submit
 from wan_video_mcp.server.providers.parsing import as_dict, no_reason, parse_epoch, parse_progress, scrub, stripped
 from wan_video_mcp.server.providers.taskdto import (
     UPSTREAM_EXPIRED,
@@ -147,6 +147,8 @@ def parse_task(remote_id: str, body: Any, *, secret: str | None = None) -> Remot
 class YutoProvider(Gateway):
     """YutoAI's flat /v2 video API; it documents no cancel and no task list (see Gateway)."""
 
+    wire = Wire(parse_submit, parse_task, parse_error)
+
     name = "yuto"
     service = "YutoAI API"
     submit_path = "/v2/videos/generations"
@@ -160,12 +162,3 @@ class YutoProvider(Gateway):
 
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
         return build_submit(request)
-
-    def read_submit(self, body: Any) -> RemoteTask:
-        return parse_submit(body, secret=self._api_key)
-
-    def read_task(self, remote_id: str, body: Any) -> RemoteStatus:
-        return parse_task(remote_id, body, secret=self._api_key)
-
-    def read_error(self, body: Any) -> tuple[str | None, str | None]:
-        return parse_error(body)
