@@ -29,7 +29,7 @@ from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.errors import StoreUnavailable, WanError
 from wan_video_mcp.server.jobs import JobEngine
 from wan_video_mcp.server.providers.base import Provider
-from wan_video_mcp.server.providers.http import DeferredTransport
+from wan_video_mcp.server.providers.http import shared_client
 from wan_video_mcp.server.providers.registry import provider_entry
 from wan_video_mcp.server.store import TaskRecord, TaskStore
 from wan_video_mcp.tools import cancel_task, check_task, fetch_video, generate_video, list_tasks, prompts
@@ -132,9 +132,7 @@ def build_server(settings: Settings) -> WanServer:
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
             # Redirects are followed by hand where they are wanted (downloads check every hop's address).
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(timeout=settings.http_timeout, transport=DeferredTransport())
-            )
+            client = await stack.enter_async_context(shared_client(settings.http_timeout))
             try:
                 store = TaskStore(settings.db_path)
             except StoreUnavailable as exc:

@@ -297,3 +297,31 @@ async def test_the_default_wait_returns_a_handle_for_a_3_minute_task_with_progre
         "progress follows the render": True,
         "submits": 1,
     }, (handle, beats, took)
+
+
+async def test_a_bug_after_the_paid_submit_is_never_reported_as_bad_arguments(tmp_path, monkeypatch, caplog):
+    # A pydantic error raised inside generate_video after the submit (here: building its result) is a bug of
+    # ours: the agent must hear "internal error, check list_tasks", never "invalid request, nothing charged".
+    from pydantic import BaseModel
+
+    class Broken(BaseModel):
+        fps: int
+
+    async def broken_result(*args, **kwargs):
+        Broken.model_validate({"fps": "not a number"})
+
+    monkeypatch.setattr("wan_video_mcp.tools.generate_video.task_or_video", broken_result)
+    async with simulator() as sim, in_memory(tmp_path, sim_env(sim)) as client:
+        result = await client.call_tool(
+            "generate_video", {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"}
+        )
+        listed = await client.call_tool("list_tasks", {})
+    error = result.structured_content
+    assert (result.is_error, error["error_code"], "list_tasks" in error["hint"], "charged" in text_of(result)) == (
+        True,
+        "internal_error",
+        True,
+        False,
+    )
+    assert listed.structured_content["count"] == 1  # the task was paid for and recorded
+    assert "generate_video failed unexpectedly" in caplog.text

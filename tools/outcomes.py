@@ -110,8 +110,10 @@ def failure_result(name: str, exc: Exception, allowed: list[str]) -> types.CallT
     cause = exc.__cause__ if isinstance(exc, ToolError) else exc  # the SDK wraps what the tool raised
     if isinstance(cause, WanError):
         return error_result(cause)
-    if isinstance(cause, ValidationError) and not isinstance(exc, UnexpectedToolError):
-        # The SDK refused the arguments (its check of a result against the output model is a bug of ours)
+    if isinstance(cause, ValidationError) and isinstance(exc, ToolError) and not isinstance(exc, UnexpectedToolError):
+        # Only the SDK's own check of the arguments is a refusal ("nothing was submitted"). A ValidationError
+        # from inside a tool (the catalog tool's handler runs unwrapped) may come after a paid submit: a bug of
+        # ours, reported as such, never as bad arguments.
         return error_result(refused_arguments(validation_problems(cause), allowed, cause))
     logger.error("tool %s failed unexpectedly", name, exc_info=cause or exc)
     return error_result(

@@ -7,6 +7,7 @@ import email.utils
 import json
 import math
 import time
+import urllib.request
 from typing import Any
 
 import anyio
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_RESPONSE_BYTES",
     "MAX_RETRY_AFTER_SECONDS",
     "DeferredTransport",
+    "shared_client",
     "json_or_none",
     "parse_retry_after",
     "send",
@@ -124,6 +126,18 @@ def json_or_none(response: httpx.Response) -> Any:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
+
+
+def shared_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """The one client for providers and downloads.
+
+    With a proxy in the environment (``HTTPS_PROXY``, ``ALL_PROXY``, …, as httpx reads them) it is httpx's own
+    client, which routes through the proxy and honours ``NO_PROXY``: a transport passed in would switch that
+    off. Without one, httpx's default transport is built at the first request (``DeferredTransport``).
+    """
+    if urllib.request.getproxies():
+        return httpx.AsyncClient(timeout=timeout)
+    return httpx.AsyncClient(timeout=timeout, transport=DeferredTransport())
 
 
 class DeferredTransport(httpx.AsyncBaseTransport):
