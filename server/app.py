@@ -12,14 +12,16 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from types import MappingProxyType
 from typing import Any, cast
 
 import anyio
 import httpx
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolResult, InputRequiredResult
 
@@ -95,6 +97,8 @@ class WanServer(MCPServer[AppState]):
     client as JSON-RPC error code 0.
     """
 
+    declared: Mapping[str, Tool] = MappingProxyType({})  # the tools build_server gave it, by name
+
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[AppState, Any] | None = None
     ) -> Any:
@@ -121,7 +125,7 @@ class WanServer(MCPServer[AppState]):
         async def call(tool: str, args: dict[str, Any]) -> CallToolResult | InputRequiredResult:
             return await super(WanServer, self).call_tool(tool, args, context)
 
-        return await call_reporting_errors(call, await self.list_tools(), name, arguments)
+        return await call_reporting_errors(call, self.declared.get(name), name, arguments)
 
 
 def build_server(settings: Settings) -> WanServer:
@@ -188,20 +192,22 @@ def build_server(settings: Settings) -> WanServer:
                 tg.cancel_scope.cancel()
 
     cap = settings.max_wait_seconds
+    tools = [
+        generate_video.build(models, cap),
+        check_task.build(cap),
+        fetch_video.build(),
+        list_tasks.build(),
+        cancel_task.build(),
+    ]
     server = WanServer(
         name="wan-video-mcp",
         title="Wan video generation",
         instructions=instructions(settings),
         version=version(),
         lifespan=lifespan,
-        tools=[
-            generate_video.build(models, cap),
-            check_task.build(cap),
-            fetch_video.build(),
-            list_tasks.build(),
-            cancel_task.build(),
-        ],
+        tools=tools,
     )
+    server.declared = MappingProxyType({tool.name: tool for tool in tools})
     _register_resources(server, models, settings)
     prompts.install(server, models, recent_tasks)
     client_log.install(server)

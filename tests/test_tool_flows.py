@@ -325,3 +325,13 @@ async def test_a_bug_after_the_paid_submit_is_never_reported_as_bad_arguments(tm
     )
     assert listed.structured_content["count"] == 1  # the task was paid for and recorded
     assert "generate_video failed unexpectedly" in caplog.text
+
+
+async def test_an_unknown_field_is_reported_with_every_other_problem_of_the_call(tmp_path):
+    async with simulator() as sim, in_memory(tmp_path, sim_env(sim)) as client:
+        missing = await client.call_tool("check_task", {"bogus": 1})
+        invalid = await client.call_tool("list_tasks", {"limit": "ten", "colour": "red"})
+    assert (missing.is_error, missing.structured_content["field"]) == (True, "task_id")
+    assert [p["field"] for p in missing.structured_content["problems"]] == ["task_id", "bogus"]
+    assert ("unknown field 'bogus'" in text_of(missing), "task_id" in text_of(missing)) == (True, True)
+    assert [p["field"] for p in invalid.structured_content["problems"]] == ["limit", "colour"]

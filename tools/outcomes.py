@@ -16,6 +16,7 @@ from typing import Any
 
 import mcp_types as types
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
@@ -83,26 +84,38 @@ def validation_problems(exc: ValidationError) -> list[tuple[str, str, Any, str]]
 
 
 async def call_reporting_errors(
-    call: ToolCall, listed: Iterable[types.Tool], name: str, arguments: dict[str, Any]
+    call: ToolCall, tool: Tool | None, name: str, arguments: dict[str, Any]
 ) -> types.CallToolResult | types.InputRequiredResult:
     """Call the tool ``name`` through the SDK; every failure of ours becomes an ``isError`` result.
 
     Unknown fields are refused here when the tool declares ``additionalProperties: false`` (the SDK's own
-    argument model ignores them). An unknown tool and protocol errors (``MCPError``) are left to the SDK.
+    argument model ignores them), together with every other problem of the arguments, in one result. An
+    unknown tool and protocol errors (``MCPError``) are left to the SDK.
     """
-    tool = next((t for t in listed if t.name == name), None)
     if tool is None:
         return await call(name, arguments)
-    allowed = list(tool.input_schema.get("properties", {}))
+    allowed = list(tool.parameters.get("properties", {}))
     unknown = [field for field in arguments if field not in allowed]
-    if unknown and name not in CHECKS_OWN_ARGUMENTS and tool.input_schema.get("additionalProperties") is False:
-        return error_result(refused_arguments([(n, "extra_forbidden", None, "") for n in unknown], allowed))
+    if unknown and name not in CHECKS_OWN_ARGUMENTS and tool.parameters.get("additionalProperties") is False:
+        known = {field: value for field, value in arguments.items() if field in allowed}
+        problems = _argument_problems(tool, known) + [(n, "extra_forbidden", None, "") for n in unknown]
+        return error_result(refused_arguments(problems, allowed))
     try:
         return await call(name, arguments)
     except MCPError:
         raise
     except Exception as exc:
         return failure_result(name, exc, allowed)
+
+
+def _argument_problems(tool: Tool, arguments: dict[str, Any]) -> list[tuple[str, str, Any, str]]:
+    """What the SDK's own check would say of ``arguments`` (without calling the tool)."""
+    metadata = tool.fn_metadata
+    try:
+        metadata.arg_model.model_validate(metadata.pre_parse_json(arguments))
+    except ValidationError as exc:
+        return validation_problems(exc)
+    return []
 
 
 def failure_result(name: str, exc: Exception, allowed: list[str]) -> types.CallToolResult:
