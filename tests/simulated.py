@@ -5,8 +5,14 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+from mcp import Client
+from pydantic import SecretStr
+
+from wan_video_mcp.server.app import build_server
+from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
 # Renders of a second or two are seen within a poll or two, not the production 3-30 s.
@@ -32,3 +38,29 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+# A simulated render of about a second with the small fixed MP4, and polling fast enough to see it at once.
+QUICK_RENDER: dict[str, Any] = dict(queue_seconds=0.2, run_seconds=0.8, jitter=0.0, fps=8, renderer="fallback")
+QUICK_POLLING: dict[str, Any] = dict(poll_min_seconds=0.1, poll_max_seconds=0.5, retry_base_seconds=0.05)
+
+
+@asynccontextmanager
+async def served(
+    tmp_path: Path, settings: dict[str, Any] | None = None, **sim_config: Any
+) -> AsyncIterator[tuple[Client, Simulator, Settings]]:
+    """The real server in memory (the SDK's client), on the DashScope provider at a simulator on 127.0.0.1.
+
+    ``settings`` override ``QUICK_POLLING`` and the rest of the server's settings; ``sim_config`` overrides
+    ``QUICK_RENDER``.
+    """
+    async with Simulator(SimulatorConfig(**(QUICK_RENDER | sim_config))) as sim:
+        config = Settings(
+            provider="dashscope",
+            api_key=SecretStr("sk-test"),
+            base_url=sim.base_url,
+            data_dir=tmp_path,
+            **(QUICK_POLLING | (settings or {})),
+        )
+        async with Client(build_server(config)) as client:
+            yield client, sim, config

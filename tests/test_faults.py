@@ -20,6 +20,7 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
+from tests.simulated import served
 from wan_video_mcp.server.app import build_server
 from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
@@ -31,21 +32,9 @@ PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"
 
 @asynccontextmanager
 async def stack(tmp_path: Path, **sim_config) -> AsyncIterator[tuple[Client, Simulator]]:
-    values = dict(queue_seconds=0.2, run_seconds=0.8, jitter=0.0, fps=8, renderer="fallback")
-    async with Simulator(SimulatorConfig(**(values | sim_config))) as sim:
-        settings = Settings(
-            provider="dashscope",
-            api_key=SecretStr("sk-test"),
-            base_url=sim.base_url,
-            data_dir=tmp_path,
-            poll_min_seconds=0.1,
-            poll_max_seconds=0.5,
-            retry_base_seconds=0.05,
-            reconcile_interval_seconds=0.5,
-            http_timeout_seconds=1.0,
-        )
-        async with Client(build_server(settings)) as client:
-            yield client, sim
+    settings = dict(reconcile_interval_seconds=0.5, http_timeout_seconds=1.0)
+    async with served(tmp_path, settings, **sim_config) as (client, sim, _):
+        yield client, sim
 
 
 async def generate(client: Client, **extra) -> types.CallToolResult:

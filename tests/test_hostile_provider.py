@@ -12,13 +12,11 @@ import mcp_types as types
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from pydantic import SecretStr
 
 from tests.hostile_http import HostileServer
+from tests.simulated import served
 from tests.stdio_server import text_of
-from wan_video_mcp.server.app import build_server
-from wan_video_mcp.server.config import Settings
-from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
+from wan_video_mcp.server.simulator import Simulator
 
 pytestmark = pytest.mark.anyio
 
@@ -27,20 +25,9 @@ PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"
 
 @asynccontextmanager
 async def stack(tmp_path: Path) -> AsyncIterator[tuple[Client, Simulator]]:
-    config = SimulatorConfig(queue_seconds=0.2, run_seconds=0.6, jitter=0.0, fps=8, renderer="fallback")
-    async with Simulator(config) as sim:
-        settings = Settings(
-            provider="dashscope",
-            api_key=SecretStr("sk-test"),
-            base_url=sim.base_url,
-            data_dir=tmp_path,
-            poll_min_seconds=0.1,
-            poll_max_seconds=0.5,
-            retry_base_seconds=0.02,
-            max_wait_seconds=20,
-        )
-        async with Client(build_server(settings)) as client:
-            yield client, sim
+    settings = dict(retry_base_seconds=0.02, max_wait_seconds=20)
+    async with served(tmp_path, settings, run_seconds=0.6) as (client, sim, _):
+        yield client, sim
 
 
 async def generate_and_fetch(client: Client) -> tuple[types.CallToolResult, types.CallToolResult]:

@@ -15,11 +15,11 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from pydantic import SecretStr
 
-from wan_video_mcp.server.app import build_server, instructions
+from tests.simulated import served
+from wan_video_mcp.server.app import instructions
 from wan_video_mcp.server.config import Settings
-from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
+from wan_video_mcp.server.simulator import Simulator
 
 pytestmark = pytest.mark.anyio
 
@@ -31,22 +31,9 @@ PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"
 
 @asynccontextmanager
 async def stack(tmp_path: Path, **sim_config) -> AsyncIterator[tuple[Client, Simulator, Settings]]:
-    values = dict(queue_seconds=0.2, run_seconds=0.8, jitter=0.0, fps=8, renderer="fallback")
-    async with Simulator(SimulatorConfig(**(values | sim_config))) as sim:
-        settings = Settings(
-            provider="dashscope",
-            api_key=SecretStr("sk-test"),
-            base_url=sim.base_url,
-            data_dir=tmp_path,
-            poll_min_seconds=0.1,
-            poll_max_seconds=0.5,
-            retry_base_seconds=0.05,
-            reconcile_interval_seconds=10,
-            http_timeout_seconds=60,
-            max_wait_seconds=CAP,
-        )
-        async with Client(build_server(settings)) as client:
-            yield client, sim, settings
+    settings = dict(reconcile_interval_seconds=10, http_timeout_seconds=60, max_wait_seconds=CAP)
+    async with served(tmp_path, settings, **sim_config) as served_stack:
+        yield served_stack
 
 
 async def timed(coro):

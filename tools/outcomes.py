@@ -22,12 +22,9 @@ from pydantic import BaseModel, ValidationError
 
 from wan_video_mcp.server.errors import InvalidRequest, WanError, clip
 from wan_video_mcp.tools.outputs import ErrorResult
+from wan_video_mcp.tools.registration import CatalogTool
 
 logger = logging.getLogger(__name__)
-
-# Tools whose handler receives the raw arguments and reports unknown fields itself, with every other problem at
-# once (the catalog's validator); for the others the SDK's argument model would silently drop unknown fields.
-CHECKS_OWN_ARGUMENTS = frozenset({"generate_video"})
 
 ToolCall = Callable[[str, dict[str, Any]], Awaitable[types.CallToolResult | types.InputRequiredResult]]
 
@@ -96,7 +93,10 @@ async def call_reporting_errors(
         return await call(name, arguments)
     allowed = list(tool.parameters.get("properties", {}))
     unknown = [field for field in arguments if field not in allowed]
-    if unknown and name not in CHECKS_OWN_ARGUMENTS and tool.parameters.get("additionalProperties") is False:
+    # The catalog tool's handler sees the raw arguments and reports unknown fields itself, with every other
+    # problem (the catalog's validator); for the others the SDK's argument model would silently drop them.
+    checks_its_own = isinstance(tool, CatalogTool)
+    if unknown and not checks_its_own and tool.parameters.get("additionalProperties") is False:
         known = {field: value for field, value in arguments.items() if field in allowed}
         problems = _argument_problems(tool, known) + [(n, "extra_forbidden", None, "") for n in unknown]
         return error_result(refused_arguments(problems, allowed))
