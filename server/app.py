@@ -158,7 +158,12 @@ def build_server(settings: Settings) -> WanServer:
 
                 sim = await stack.enter_async_context(
                     Simulator(
-                        SimulatorConfig(queue_seconds=settings.sim_queue_seconds, run_seconds=settings.sim_run_seconds)
+                        SimulatorConfig(
+                            queue_seconds=settings.sim_queue_seconds,
+                            run_seconds=settings.sim_run_seconds,
+                            # Like the real service: an input URL it cannot read fails the task.
+                            fetch_media="all",
+                        )
                     )
                 )
                 base_url = sim.base_url

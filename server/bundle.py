@@ -63,7 +63,8 @@ def user_config(settings: Settings) -> dict[str, dict[str, Any]]:
             "title": "Region",
             "required": False,
             "default": settings.region,
-            "description": "intl (Singapore), us (Virginia) or cn (Beijing): the region your key belongs to.",
+            "description": "intl (Singapore), us (Virginia), cn (Beijing), or with a workspace id eu (Frankfurt), "
+            "jp (Tokyo), hk (Hong Kong): the region your key belongs to.",
         }
     elif not settings.simulated:
         config["base_url"] = {

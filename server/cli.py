@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wan_video_mcp.server.ports import SERVE_HTTP_PORT
-from wan_video_mcp.server.providers.registry import PROVIDER_NAMES, REGIONS
+from wan_video_mcp.server.providers.registry import PROVIDER_NAMES, REGION_ALIASES, REGIONS
 
 if TYPE_CHECKING:
     from wan_video_mcp.server.config import Settings
@@ -32,7 +32,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         choices=PROVIDER_NAMES,
         help="wire format (env WAN_PROVIDER; default dashscope)",
     )
-    parser.add_argument("--region", choices=REGIONS, help="DashScope region (env DASHSCOPE_REGION)")
+    parser.add_argument(
+        "--region",
+        type=str.lower,
+        choices=[*REGIONS, *REGION_ALIASES],
+        metavar="{" + ",".join(REGIONS) + "}",
+        help="DashScope region (env DASHSCOPE_REGION; Alibaba's ids such as ap-southeast-1 work too)",
+    )
     parser.add_argument("--base-url", help="provider base URL (env DASHSCOPE_BASE_URL / WAN_BASE_URL)")
     parser.add_argument("--data-dir", type=Path, help="where tasks and videos are kept (env WAN_MCP_DATA_DIR)")
 

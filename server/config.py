@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from wan_video_mcp.server.providers.registry import PROVIDERS, ProviderName, Region, provider_entry
+from wan_video_mcp.server.providers.registry import PROVIDERS, REGION_ALIASES, ProviderName, Region, provider_entry
 
 __all__ = [
     "APP_NAME",
@@ -119,7 +119,10 @@ class Settings(BaseModel):
     @field_validator("provider", "region", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
-        return value.lower() if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        value = value.strip().lower()
+        return REGION_ALIASES.get(value, value)
 
     @field_validator("base_url")
     @classmethod

@@ -10,6 +10,7 @@ waiting, never the task: it stays recorded and ``fetch`` picks it up again.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import signal
 import time
@@ -40,6 +41,11 @@ def add_request_options(parser: argparse.ArgumentParser, schema: dict[str, Any])
         kind = prop.get("type")
         if kind == "boolean":
             parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif kind == "array" and prop.get("items", {}).get("type") == "object":
+            # media: TYPE=URL, or a JSON object for more keys, e.g. '{"type": ..., "url": ..., "reference_voice": ...}'
+            parser.add_argument(
+                flag, dest=name, nargs="+", type=_media_item, default=None, metavar="TYPE=URL", help=help_text
+            )
         elif kind == "array":
             parser.add_argument(flag, dest=name, nargs="+", default=None, help=help_text)
         elif kind == "integer":
@@ -53,6 +59,22 @@ def add_request_options(parser: argparse.ArgumentParser, schema: dict[str, Any])
                 help=help_text,
                 metavar=name.upper() if prop.get("enum") and len(prop["enum"]) > 12 else None,
             )
+
+
+def _media_item(text: str) -> dict[str, Any]:
+    """One media item from the command line: ``first_frame=https://...`` or its JSON object."""
+    if text.lstrip().startswith("{"):
+        try:
+            item = json.loads(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"not a JSON object: {exc}") from None
+        if not isinstance(item, dict):
+            raise argparse.ArgumentTypeError("a media item must be a JSON object")
+        return item
+    kind, equals, url = text.partition("=")
+    if not equals or not kind or not url:
+        raise argparse.ArgumentTypeError(f"{text!r} is not TYPE=URL (e.g. first_frame=https://example.com/a.png)")
+    return {"type": kind.strip(), "url": url.strip()}
 
 
 def request_arguments(args: argparse.Namespace, schema: dict[str, Any]) -> dict[str, Any]:

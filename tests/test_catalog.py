@@ -31,6 +31,7 @@ from wan_video_mcp.server.catalog import (
     Family,
     GenerationRequest,
     ModelSpec,
+    Protocol,
     ValidatedCall,
     catalog_document,
     estimate_cost,
@@ -41,13 +42,17 @@ from wan_video_mcp.server.catalog import (
 )
 from wan_video_mcp.server.errors import InvalidRequest
 
+REGIONS = ("intl", "us", "cn", "eu", "jp", "hk")
 CATALOGS: dict[str, tuple[ModelSpec, ...]] = {
     "all": MODELS,
-    "intl": models_for("intl"),
-    "us": models_for("us"),
-    "cn": models_for("cn"),
+    **{region: models_for(region) for region in REGIONS},
     **{f"only {spec.id}": (spec,) for spec in MODELS},
 }
+# The legacy-shaped models (wan2.1-wan2.6, one field per input): this module's generated cases are written for
+# them; the media protocol's models (wan2.7, wan3.0) have their own generator in test_catalog_media.py.
+LEGACY_MODELS = tuple(spec for spec in MODELS if spec.protocol is Protocol.LEGACY)
+MEDIA_MODELS = tuple(spec for spec in MODELS if spec.protocol is Protocol.MEDIA)
+CATALOGS["legacy only"] = models_for(offered=[spec.id for spec in LEGACY_MODELS])  # e.g. a gateway's offer
 
 PROMPT = "a red fox runs through fresh snow"
 GOOD_MEDIA: dict[str, Any] = {
@@ -55,6 +60,7 @@ GOOD_MEDIA: dict[str, Any] = {
     "first_frame_url": "https://example.com/first.png",
     "last_frame_url": "https://example.com/last.png",
     "reference_video_urls": ["https://example.com/character1.mp4"],
+    "reference_urls": ["https://example.com/character1.png"],
 }
 # What each family must send and may send (reference section 1).
 REQUIRED_MEDIA = {
@@ -62,12 +68,22 @@ REQUIRED_MEDIA = {
     Family.I2V: ("img_url",),
     Family.KF2V: ("first_frame_url",),
     Family.R2V: ("reference_video_urls",),
+    Family.R2V_MIXED: ("reference_urls",),
 }
 ACCEPTED_MEDIA = {
     Family.T2V: (),
     Family.I2V: ("img_url",),
     Family.KF2V: ("first_frame_url", "last_frame_url"),
     Family.R2V: ("reference_video_urls",),
+    Family.R2V_MIXED: ("reference_urls",),
+}
+# The media protocol (media-protocol.md section 5): the smallest `media` each family's models need.
+MINIMAL_MEDIA: dict[Family, list[dict[str, str]]] = {
+    Family.T2V: [],
+    Family.I2V: [{"type": "first_frame", "url": "https://example.com/first.png"}],
+    Family.R2V: [{"type": "reference_image", "url": "https://example.com/character1.png"}],
+    Family.EDIT: [{"type": "video", "url": "https://example.com/input.mp4"}],
+    Family.OMNI: [],
 }
 IMAGE_FIELDS = ("img_url", "first_frame_url", "last_frame_url")
 URLS = {
@@ -91,6 +107,10 @@ UNION_PROMPT_MAX = max(spec.prompt_max for spec in MODELS)
 def _base(spec: ModelSpec) -> dict[str, Any]:
     """The smallest valid call for a model: its id, a prompt and its required media."""
     args: dict[str, Any] = {"model": spec.id, "prompt": PROMPT}
+    if spec.protocol is Protocol.MEDIA:
+        if MINIMAL_MEDIA[spec.family]:
+            args["media"] = [dict(item) for item in MINIMAL_MEDIA[spec.family]]
+        return args
     for name in REQUIRED_MEDIA[spec.family]:
         args[name] = GOOD_MEDIA[name]
     return args
@@ -98,14 +118,27 @@ def _base(spec: ModelSpec) -> dict[str, Any]:
 
 def _takes(spec: ModelSpec, name: str) -> bool:
     """Whether a model accepts a field at all."""
+    if spec.protocol is Protocol.MEDIA:
+        # Only to aim the random calls at fields the model takes; test_catalog_media.py checks these rules.
+        if name in GOOD_MEDIA or name in ("size", "shot_type"):
+            return False
+        if name in ("audio", "audio_url", "audio_setting", "negative_prompt"):
+            return bool(getattr(spec, name))
+        if name == "media":
+            return spec.media is not None
+        if name == "ratio":
+            return bool(spec.ratios)
+        return True
     if name in GOOD_MEDIA:
         return name in ACCEPTED_MEDIA[spec.family]
     if name == "size":
-        return spec.family in (Family.T2V, Family.R2V)
+        return spec.family in (Family.T2V, Family.R2V, Family.R2V_MIXED)
     if name == "resolution":
         return spec.family in (Family.I2V, Family.KF2V)
     if name in ("audio", "audio_url", "shot_type"):
         return getattr(spec, name)
+    if name in ("ratio", "media", "audio_setting"):
+        return False
     return True
 
 
@@ -208,6 +241,25 @@ def _model_cases(spec: ModelSpec) -> Iterator[Case]:
             (_takes(spec, "reference_video_urls") and 1 <= count <= 3),
         )
     yield "reference_video_urls as a bare string", _with(spec, reference_video_urls=GOOD_MEDIA["img_url"]), False
+    # reference_urls (wan2.6-r2v-flash): 1-5 http(s) URLs of images or videos (media-protocol.md section 5.6).
+    for kind, url in URLS.items():
+        yield (
+            f"reference_urls [{kind}]",
+            _with(spec, reference_urls=[url]),
+            (_takes(spec, "reference_urls") and kind in HTTP_KINDS),
+        )
+    for count in (0, 1, 5, 6):
+        urls = [f"https://example.com/character{i}.{'mp4' if i % 2 else 'png'}" for i in range(1, count + 1)]
+        yield (
+            f"reference_urls with {count} items",
+            _with(spec, reference_urls=urls),
+            (_takes(spec, "reference_urls") and 1 <= count <= 5),
+        )
+    yield "reference_urls as a bare string", _with(spec, reference_urls=GOOD_MEDIA["img_url"]), False
+    # The media protocol's fields are refused on every legacy model.
+    yield "ratio=16:9", _with(spec, ratio="16:9"), False
+    yield "audio_setting=origin", _with(spec, audio_setting="origin"), False
+    yield "media [first_frame]", _with(spec, media=MINIMAL_MEDIA[Family.I2V]), False
     for name in REQUIRED_MEDIA[spec.family]:
         yield f"{name} missing", _without(spec, name), False
     if spec.family is Family.KF2V:
@@ -256,7 +308,8 @@ def _common_cases(spec: ModelSpec) -> Iterator[Case]:
         yield f"negative_prompt {label}", _with(spec, negative_prompt=text), ok
 
     # Seed.
-    for seed, ok in ((-1, False), (0, True), (SEED_MAX, True), (SEED_MAX + 1, False), (7.0, True)):
+    # -1 means random on every model (wan3.0 documents it; elsewhere it is left unsent, as an absent seed is).
+    for seed, ok in ((-2, False), (-1, True), (0, True), (SEED_MAX, True), (SEED_MAX + 1, False), (7.0, True)):
         yield f"seed={seed}", _with(spec, seed=seed), ok
 
     yield "shot_type=Multi (wrong case)", _with(spec, shot_type="Multi"), False
@@ -313,28 +366,35 @@ def _case_groups() -> Iterator[Any]:
     def group(catalog: str, name: str, cases: Iterator[Case] | list[Case]) -> Any:
         return pytest.param(catalog, list(cases), id=f"{catalog}: {name}")
 
-    first_of_family = [spec for spec in MODELS if spec is next(s for s in MODELS if s.family is spec.family)]
-    for spec in MODELS:
+    first_of_family = [
+        spec for spec in LEGACY_MODELS if spec is next(s for s in LEGACY_MODELS if s.family is spec.family)
+    ]
+    for spec in LEGACY_MODELS:
         yield group("all", spec.id, _model_cases(spec))
     for spec in first_of_family:
         yield group("all", f"{spec.id}, rules shared by every model", _common_cases(spec))
-    # With no model named, the catalog's default model's rules apply.
-    default = get_model(DEFAULT_MODEL)
-    yield group("all", f"no model named, so {DEFAULT_MODEL}", _without_model(_model_cases(default), default))
+    # With no model named, the catalog's default model's rules apply. The defaults of "all" (wan2.7-t2v) and
+    # of "us" (wan3.0-video, the first it offers) are media-protocol models, run by test_catalog_media.py; an
+    # offer of only the legacy models defaults to wan2.6-t2v, the default before wan2.7 (below).
+    assert CATALOGS["legacy only"][0].id == "wan2.6-t2v"
     # Narrowed catalogs drop fields and regroup the schema's per-model blocks.
     for catalog in (
         "us",
+        "legacy only",
         "only wan2.1-t2v-turbo",
         "only wan2.2-kf2v-flash",
         "only wan2.6-r2v",
+        "only wan2.6-r2v-flash",
         "only wan2.6-i2v-flash",
     ):
         for spec in CATALOGS[catalog]:
-            yield group(catalog, spec.id, _model_cases(spec))
+            if spec.protocol is Protocol.LEGACY:
+                yield group(catalog, spec.id, _model_cases(spec))
         only = CATALOGS[catalog][0]
-        yield group(catalog, f"no model named, so {only.id}", _without_model(_model_cases(only), only))
+        if only.protocol is Protocol.LEGACY:
+            yield group(catalog, f"no model named, so {only.id}", _without_model(_model_cases(only), only))
     # Every model, offered or not, in every region and in one-model catalogs.
-    for catalog in ("intl", "us", "cn", *(f"only {s.id}" for s in MODELS)):
+    for catalog in (*REGIONS, *(f"only {s.id}" for s in MODELS)):
         yield group(
             catalog,
             "which models are offered",
@@ -367,7 +427,10 @@ CASE_GROUPS = list(_case_groups())
 def test_the_input_schema_is_valid_draft_2020_12(catalog: str) -> None:
     schema = input_schema(CATALOGS[catalog])
     jsonschema.Draft202012Validator.check_schema(schema)
-    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    # MCP reads a tool schema without "$schema" as 2020-12; if one is declared, it must be 2020-12.
+    assert schema.get("$schema", "https://json-schema.org/draft/2020-12/schema") == (
+        "https://json-schema.org/draft/2020-12/schema"
+    )
 
 
 def test_an_empty_catalog_has_no_schema() -> None:
@@ -394,7 +457,8 @@ def test_the_generated_cases_cover_every_model_and_both_verdicts() -> None:
     print(f"{len(cases)} schema/validator cases in {len(CASE_GROUPS)} groups")
     assert len(cases) > 3000
     assert {accepted for _, _, accepted in cases} == {True, False}
-    assert {param.id for param in CASE_GROUPS} >= {f"all: {spec.id}" for spec in MODELS}
+    # Every legacy model here; the media-protocol models in test_catalog_media.py.
+    assert {param.id for param in CASE_GROUPS} >= {f"all: {spec.id}" for spec in LEGACY_MODELS}
 
 
 _OFFERED_IDS = [spec.id for spec in MODELS]
@@ -418,18 +482,27 @@ def _values_for(name: str) -> st.SearchStrategy[Any]:
     )
     near = {
         "model": st.sampled_from([*_OFFERED_IDS, "wan9-t2v", "wan2.6-t2v-us", "wanx2.1-t2v-turbo"]),
-        "prompt": st.one_of(st.text(max_size=40), st.integers(790, UNION_PROMPT_MAX + 5).map("狐".__mul__)),
+        # Lengths around every model's limit (800, 1500, 5000, 20000).
+        "prompt": st.one_of(
+            st.text(max_size=40),
+            st.one_of(*(st.integers(limit - 10, limit + 5) for limit in sorted({s.prompt_max for s in MODELS}))).map(
+                "狐".__mul__
+            ),
+        ),
         "negative_prompt": st.one_of(
             st.text(max_size=40), st.integers(NEGATIVE_PROMPT_MAX - 2, NEGATIVE_PROMPT_MAX + 2).map("n".__mul__)
         ),
         "size": st.sampled_from([*SIZE_TIER, *TIERS]),
         "resolution": st.sampled_from([*TIERS, *SIZE_TIER]),
-        "duration": st.one_of(st.integers(-1, 17), st.sampled_from([5.0, 10.0, 15.0, 5.5])),
+        "duration": st.one_of(st.integers(-2, 31), st.sampled_from([5.0, 10.0, 15.0, 5.5])),
+        "ratio": st.sampled_from(["16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive", "2:3", "16*9"]),
+        "audio_setting": st.sampled_from(["auto", "origin", "Origin", "keep"]),
         "shot_type": st.sampled_from(["single", "multi", "Multi"]),
         "seed": st.integers(-2, SEED_MAX + 2),
         "wait_seconds": st.integers(-2, WAIT_SECONDS_MAX + 2),
         "idempotency_key": st.one_of(st.from_regex(r"\A[A-Za-z0-9._:-]{0,130}\Z"), st.text(max_size=10)),
         "reference_video_urls": st.lists(url, max_size=5),
+        "reference_urls": st.lists(url, max_size=7),
     }
     if name in ("img_url", "first_frame_url", "last_frame_url", "audio_url"):
         return st.one_of(url, junk)
@@ -443,7 +516,11 @@ _VALUES = {name: _values_for(name) for name in [*_FIELDS, "foo", "input"]}
 
 @st.composite
 def _random_calls(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
-    catalog = draw(st.sampled_from(["all", "intl", "us", "cn", "only wan2.1-t2v-turbo", "only wan2.6-r2v"]))
+    catalog = draw(
+        st.sampled_from(
+            ["all", "intl", "us", "cn", "eu", "only wan2.1-t2v-turbo", "only wan2.6-r2v", "only wan2.6-r2v-flash"]
+        )
+    )
     # Mostly a model the catalog offers, starting from a valid call; sometimes anything, from nothing.
     spec = draw(st.sampled_from(CATALOGS[catalog] if draw(st.integers(0, 3)) else MODELS))
     args = _base(spec) if draw(st.integers(0, 3)) else {}
@@ -453,6 +530,7 @@ def _random_calls(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     own = {
         "size": st.sampled_from(spec.sizes or list(SIZE_TIER)),
         "resolution": st.sampled_from(spec.tiers),
+        "ratio": st.sampled_from(spec.ratios or ["16:9"]),
         "duration": st.sampled_from(spec.durations),
         "seed": st.integers(0, SEED_MAX),
         "wait_seconds": st.integers(0, WAIT_SECONDS_MAX),
@@ -530,11 +608,25 @@ ERROR_CASES = [
         id="a duration outside the model's set names the set",
     ),
     pytest.param(
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "duration": 31},
+        "all",
+        "duration",
+        "duration 31 is out of range; allowed: -1..30",
+        id="a duration beyond every model names the catalog range",
+    ),
+    pytest.param(
         {"model": "wan2.6-t2v", "prompt": PROMPT, "duration": 16},
         "all",
         "duration",
+        "duration 16 is not available for wan2.6-t2v; allowed: 2..15",
+        id="a duration beyond the model names its range",
+    ),
+    pytest.param(
+        {"model": "wan2.6-t2v", "prompt": PROMPT, "duration": 16},
+        "only wan2.6-t2v",
+        "duration",
         "duration 16 is out of range; allowed: 2..15",
-        id="a duration beyond every model names the catalog range",
+        id="a duration beyond every offered model names the offer's range",
     ),
     pytest.param(
         {"model": "wan2.1-i2v-turbo", "img_url": GOOD_MEDIA["img_url"], "duration": 2},
@@ -558,10 +650,11 @@ ERROR_CASES = [
         id="an over-long prompt is rejected with the model's limit",
     ),
     pytest.param(
-        {"model": "wan2.2-t2v-plus", "prompt": "p" * 1501},
+        {"model": "wan2.2-t2v-plus", "prompt": "p" * (UNION_PROMPT_MAX + 1)},
         "all",
         "prompt",
-        "prompt is 1501 characters; wan2.2-t2v-plus allows at most 800 (prompts are not truncated: shorten it)",
+        f"prompt is {UNION_PROMPT_MAX + 1} characters; wan2.2-t2v-plus allows at most 800 "
+        "(prompts are not truncated: shorten it)",
         id="a prompt over every limit is rejected with the model's limit",
     ),
     pytest.param(
@@ -677,10 +770,28 @@ ERROR_CASES = [
         id="four reference videos",
     ),
     pytest.param(
+        {
+            "model": "wan2.6-r2v-flash",
+            "prompt": PROMPT,
+            "reference_urls": [f"https://example.com/c{i}.png" for i in range(6)],
+        },
+        "all",
+        "reference_urls",
+        "reference_urls has 6 items; allowed: 1..5",
+        id="six references for r2v-flash",
+    ),
+    pytest.param(
+        {"model": "wan2.6-r2v-flash", "prompt": PROMPT},
+        "all",
+        "reference_urls",
+        "reference_urls is required for wan2.6-r2v-flash",
+        id="r2v-flash needs references",
+    ),
+    pytest.param(
         {"model": "wan2.6-t2v", "prompt": PROMPT, "seed": SEED_MAX + 1},
         "all",
         "seed",
-        "seed 2147483648 is out of range; allowed: 0..2147483647",
+        "seed 2147483648 is out of range; allowed: -1..2147483647",
         id="a seed beyond 2^31-1",
     ),
     pytest.param(
@@ -716,7 +827,7 @@ ERROR_CASES = [
         "us",
         "model",
         "model 'wan2.5-t2v-preview' is not available (known, but not offered by this provider or region); "
-        "allowed: wan2.6-t2v, wan2.6-i2v",
+        "allowed: wan3.0-video, wan3.0-video-prime, wan2.6-t2v, wan2.6-i2v",
         id="a model the region does not offer",
     ),
     pytest.param(
@@ -768,9 +879,25 @@ def test_over_long_prompts_are_rejected_for_every_model_never_truncated() -> Non
 # --------------------------------------------------------------------------- 4. normalization and fingerprints
 
 
-# The per-model rules of reference section 2 (with section 7's resolutions: wan2.6 durations 2-15).
+# The per-model rules of reference section 2 (with section 7's resolutions: wan2.6 durations 2-15), and of
+# media-protocol.md section 5 for wan2.7 / wan3.0 / wan2.6-r2v-flash (durations include the special values:
+# videoedit 0 = keep the input's length, wan3.0 -1 = the model picks).
+_WAN27_SECONDS = tuple(range(2, 16))  # integer 2-15, default 5 (5.1-5.3)
+_WAN30_SECONDS = (-1, *range(2, 31))  # -1 or integer 2-30, default 5 (5.5)
 REFERENCE = {
     # model: (tiers, default size or tier, durations, default duration, prompt max, audio, audio_url, shot_type)
+    # wan2.7: 720P/1080P (1080P), prompt <= 5000 (conflict 1), no `audio` switch (conflict 5: undocumented), no
+    # shot_type (section 1); audio_url on t2v only.
+    "wan2.7-t2v": (("720P", "1080P"), "1080P", _WAN27_SECONDS, 5, 5000, False, True, False),
+    "wan2.7-i2v": (("720P", "1080P"), "1080P", _WAN27_SECONDS, 5, 5000, False, False, False),
+    "wan2.7-r2v": (("720P", "1080P"), "1080P", _WAN27_SECONDS, 5, 5000, False, False, False),
+    "wan2.7-videoedit": (("720P", "1080P"), "1080P", (0, *range(2, 11)), 0, 5000, False, False, False),
+    # wan3.0: 480P/720P/1080P (1080P), prompt <= 20000, `audio` boolean (default true).
+    "wan3.0-video": (("480P", "720P", "1080P"), "1080P", _WAN30_SECONDS, 5, 20000, True, False, False),
+    "wan3.0-video-prime": (("480P", "720P", "1080P"), "1080P", _WAN30_SECONDS, 5, 20000, True, False, False),
+    # The official dated snapshots (conflict 9): the same rules as the models they pin.
+    "wan2.7-t2v-2026-04-25": (("720P", "1080P"), "1080P", _WAN27_SECONDS, 5, 5000, False, True, False),
+    "wan2.7-i2v-2026-04-25": (("720P", "1080P"), "1080P", _WAN27_SECONDS, 5, 5000, False, False, False),
     "wan2.6-t2v": (("720P", "1080P"), "1920*1080", tuple(range(2, 16)), 5, 1500, True, True, True),
     "wan2.5-t2v-preview": (("480P", "720P", "1080P"), "1920*1080", (5, 10), 5, 1500, True, True, False),
     "wan2.2-t2v-plus": (("480P", "1080P"), "1920*1080", (5,), 5, 800, False, False, False),
@@ -786,6 +913,10 @@ REFERENCE = {
     "wan2.2-kf2v-flash": (("480P", "720P", "1080P"), "720P", (5,), 5, 800, False, False, False),
     "wan2.1-kf2v-plus": (("720P",), "720P", (5,), 5, 800, False, False, False),
     "wan2.6-r2v": (("720P", "1080P"), "1920*1080", (5, 10), 5, 1500, True, False, True),
+    # Section 5.6: 720P/1080P output by size, integer 2-10 s, shot_type, an `audio` switch for silent output
+    # (unverified), no audio_url. Not stated there, taken from wan2.6 (inference): the 1500-char prompt limit
+    # (conflict 1), the default 1920*1080 and 5 s of wan2.6-r2v.
+    "wan2.6-r2v-flash": (("720P", "1080P"), "1920*1080", tuple(range(2, 11)), 5, 1500, True, False, True),
 }
 
 
@@ -813,12 +944,14 @@ def test_each_models_rules_match_the_reference_table(spec: ModelSpec) -> None:
         assert SIZE_TIER[spec.default_size] == spec.default_tier
 
 
-@pytest.mark.parametrize("spec", MODELS, ids=lambda spec: spec.id)
+# The media protocol's models: their defaults and fingerprints are tested in test_catalog_media.py.
+@pytest.mark.parametrize("spec", LEGACY_MODELS, ids=lambda spec: spec.id)
 def test_validation_fills_each_models_defaults(spec: ModelSpec) -> None:
-    uses_size = spec.family in (Family.T2V, Family.R2V)
+    uses_size = spec.family in (Family.T2V, Family.R2V, Family.R2V_MIXED)
     media = {name: GOOD_MEDIA[name] for name in REQUIRED_MEDIA[spec.family]}
-    if "reference_video_urls" in media:
-        media["reference_video_urls"] = tuple(media["reference_video_urls"])
+    for name in ("reference_video_urls", "reference_urls"):
+        if name in media:
+            media[name] = tuple(media[name])
     expected = GenerationRequest(
         model=spec.id,
         family=spec.family,
@@ -836,8 +969,22 @@ def test_validation_fills_each_models_defaults(spec: ModelSpec) -> None:
 
 
 def test_an_absent_model_means_the_default_model() -> None:
+    assert DEFAULT_MODEL == "wan2.7-t2v"
+    assert (get_model(DEFAULT_MODEL).family, get_model(DEFAULT_MODEL).protocol) == (Family.T2V, Protocol.MEDIA)
     assert validate({"prompt": PROMPT}) == validate({"model": DEFAULT_MODEL, "prompt": PROMPT})
-    assert validate({"prompt": PROMPT}).request.size == "1920*1080"
+    # wan2.7-t2v's defaults (media-protocol.md 5.1): 1080P, 16:9, 5 s; a tier and a ratio, not a size.
+    request = validate({"prompt": PROMPT}).request
+    assert (request.model, request.size, request.resolution, request.ratio, request.duration) == (
+        "wan2.7-t2v",
+        None,
+        "1080P",
+        "16:9",
+        5,
+    )
+    assert input_schema()["properties"]["model"]["default"] == "wan2.7-t2v"
+    # A catalog without wan2.7-t2v defaults to the first model it offers: Virginia's is wan3.0-video.
+    assert validate({"prompt": PROMPT}, models_for("us")).request.model == "wan3.0-video"
+    assert input_schema(models_for("us"))["properties"]["model"]["default"] == "wan3.0-video"
     turbo_only = CATALOGS["only wan2.1-t2v-turbo"]
     assert validate({"prompt": PROMPT}, turbo_only).request.model == "wan2.1-t2v-turbo"
     assert input_schema(turbo_only)["properties"]["model"]["default"] == "wan2.1-t2v-turbo"
@@ -863,7 +1010,7 @@ def _explicit_defaults(spec: ModelSpec) -> dict[str, Any]:
     return args
 
 
-@pytest.mark.parametrize("spec", MODELS, ids=lambda spec: spec.id)
+@pytest.mark.parametrize("spec", LEGACY_MODELS, ids=lambda spec: spec.id)
 def test_spelling_out_defaults_does_not_change_the_fingerprint(spec: ModelSpec) -> None:
     implicit = validate(_base(spec)).request
     explicit = validate(_explicit_defaults(spec)).request
@@ -900,7 +1047,9 @@ def _variations(spec: ModelSpec) -> Iterator[tuple[str, dict[str, Any]]]:
     if spec.shot_type:
         yield "shot_type=multi", _with(spec, shot_type="multi")
     for name in REQUIRED_MEDIA[spec.family]:
-        other = ["https://example.com/other.mp4"] if name == "reference_video_urls" else "https://example.com/o.png"
+        other: Any = "https://example.com/o.png"
+        if name in ("reference_video_urls", "reference_urls"):
+            other = ["https://example.com/other.mp4"]
         yield f"another {name}", _with(spec, **{name: other})
     if spec.family is Family.KF2V:
         yield "a last frame", _with(spec, last_frame_url=GOOD_MEDIA["last_frame_url"])
@@ -911,9 +1060,14 @@ def _variations(spec: ModelSpec) -> Iterator[tuple[str, dict[str, Any]]]:
                 spec, reference_video_urls=[*GOOD_MEDIA["reference_video_urls"], "https://example.com/character2.mp4"]
             ),
         )
+    if spec.family is Family.R2V_MIXED:
+        yield (
+            "two references",
+            _with(spec, reference_urls=[*GOOD_MEDIA["reference_urls"], "https://example.com/character2.mp4"]),
+        )
 
 
-@pytest.mark.parametrize("spec", MODELS, ids=lambda spec: spec.id)
+@pytest.mark.parametrize("spec", LEGACY_MODELS, ids=lambda spec: spec.id)
 def test_any_differing_parameter_changes_the_fingerprint(spec: ModelSpec) -> None:
     fingerprints = {"base": validate(_base(spec)).request.fingerprint()}
     for label, args in _variations(spec):
@@ -942,10 +1096,17 @@ def _shape_for(spec: ModelSpec, tier: str) -> dict[str, str]:
     return {"resolution": tier}
 
 
+# No official list price was found for these (media-protocol.md section 7 and 5.6): resellers' figures stand in.
+NO_OFFICIAL_PRICE = {*(spec.id for spec in MEDIA_MODELS), "wan2.6-r2v-flash"}
+NO_OFFICIAL_NOTE = "no official list price was found: this is a reseller's figure"
+
+
 def _priced_calls() -> Iterator[Any]:
     for spec in MODELS:
+        # Lengths in seconds only: the special values (videoedit 0, wan3.0 -1) are priced in test_catalog_media.py.
+        plain = [d for d in spec.durations if d > 0]
         for tier in spec.tiers:
-            for duration in sorted({spec.durations[0], spec.default_duration, spec.durations[-1]}):
+            for duration in sorted({plain[0], spec.default_duration, plain[-1]} - {0, -1}):
                 yield pytest.param(spec, tier, duration, id=f"{spec.id} {tier} {duration}s")
 
 
@@ -954,10 +1115,13 @@ def test_the_estimate_is_the_tier_price_times_the_duration(spec: ModelSpec, tier
     request = validate(_with(spec, duration=duration, **_shape_for(spec, tier))).request
     estimate = estimate_cost(request)
     assert (estimate.tier, estimate.billed_seconds) == (tier, duration)
+    assert isinstance(estimate.billed_seconds, float)
     assert estimate.amount_usd == round(_usd_per_second(spec, tier) * duration, 4)
     assert estimate.amount_usd > 0
     assert (estimate.source, estimate.as_of) == (spec.price.source, spec.price.as_of)
     assert ("converted from CNY at 7.1/USD" in estimate.note) == (spec.price.currency == "CNY")
+    assert (NO_OFFICIAL_NOTE in estimate.note) == (spec.id in NO_OFFICIAL_PRICE)
+    assert estimate.official_price == (spec.id not in NO_OFFICIAL_PRICE)
 
 
 @pytest.mark.parametrize("spec", MODELS, ids=lambda spec: spec.id)
@@ -1023,6 +1187,27 @@ def test_every_tier_of_every_model_has_a_price(spec: ModelSpec) -> None:
             "billed on output seconds plus the reference videos' seconds; converted from CNY at 7.1/USD",
             id="r2v notes the reference seconds",
         ),
+        # media-protocol.md section 7: resellers' figures (wan2.7 $0.084 / $0.14; wan3.0 ~ $0.06 at 720P).
+        pytest.param({"prompt": PROMPT}, 0.7, NO_OFFICIAL_NOTE, id="the default model, wan2.7-t2v 1080P 5s"),
+        pytest.param(
+            {"model": "wan2.7-t2v", "prompt": PROMPT, "resolution": "720P", "duration": 10},
+            0.84,
+            NO_OFFICIAL_NOTE,
+            id="wan2.7-t2v 720P 10s",
+        ),
+        pytest.param(
+            {"model": "wan3.0-video", "prompt": PROMPT, "resolution": "720P", "duration": 10, "audio": False},
+            0.6,
+            f"the same with or without sound; input video seconds are billed too; {NO_OFFICIAL_NOTE}",
+            id="wan3.0 720P 10s silent costs the same",
+        ),
+        pytest.param(
+            {"model": "wan2.6-r2v-flash", "prompt": PROMPT, "reference_urls": GOOD_MEDIA["reference_urls"]},
+            0.375,
+            "billed on output seconds plus the reference videos' seconds; silent (audio=false) costs half; "
+            f"{NO_OFFICIAL_NOTE}",
+            id="r2v-flash notes the reference seconds and the reseller's figure",
+        ),
     ],
 )
 def test_known_prices(arguments: dict[str, Any], amount: float, note: str) -> None:
@@ -1045,17 +1230,64 @@ def test_a_silent_price_applies_only_where_the_catalog_has_one() -> None:
 # --------------------------------------------------------------------------- 6. regions
 
 
-def test_the_us_region_offers_only_wan26_text_and_image_to_video() -> None:
-    assert [spec.id for spec in models_for("us")] == ["wan2.6-t2v", "wan2.6-i2v"]
+WAN30_IDS = ["wan3.0-video", "wan3.0-video-prime"]
+WAN27_IDS = [
+    "wan2.7-t2v",
+    "wan2.7-i2v",
+    "wan2.7-r2v",
+    "wan2.7-videoedit",
+    "wan2.7-t2v-2026-04-25",
+    "wan2.7-i2v-2026-04-25",
+]
+
+
+def test_the_us_region_offers_wan30_and_wan26_text_and_image_to_video() -> None:
+    # Virginia: wan2.6 t2v/i2v (wire-formats.md) and wan3.0 (media-protocol.md section 2); no wan2.7.
+    assert [spec.id for spec in models_for("us")] == [*WAN30_IDS, "wan2.6-t2v", "wan2.6-i2v"]
     schema = input_schema(models_for("us"))
-    assert schema["properties"]["model"]["enum"] == ["wan2.6-t2v", "wan2.6-i2v"]
-    assert not {"first_frame_url", "last_frame_url", "reference_video_urls"} & set(schema["properties"])
+    assert schema["properties"]["model"]["enum"] == [*WAN30_IDS, "wan2.6-t2v", "wan2.6-i2v"]
+    assert not {"first_frame_url", "last_frame_url", "reference_video_urls", "reference_urls", "audio_setting"} & set(
+        schema["properties"]
+    )
+    assert {"media", "ratio", "img_url", "size", "resolution", "shot_type"} <= set(schema["properties"])
+
+
+@pytest.mark.parametrize("region", ["eu", "jp", "hk"])
+def test_frankfurt_tokyo_and_hong_kong_offer_only_wan30(region: str) -> None:
+    assert [spec.id for spec in models_for(region)] == WAN30_IDS
+    schema = input_schema(models_for(region))
+    assert schema["properties"]["model"]["enum"] == WAN30_IDS
+    assert schema["properties"]["model"]["default"] == "wan3.0-video"
+    # wan3.0 takes no size, negative_prompt, audio_url, audio_setting, shot_type or legacy media fields.
+    assert not {
+        "size",
+        "negative_prompt",
+        "audio_url",
+        "audio_setting",
+        "shot_type",
+        "img_url",
+        "first_frame_url",
+        "last_frame_url",
+        "reference_video_urls",
+        "reference_urls",
+    } & set(schema["properties"])
+
+
+def test_wan27_is_offered_in_singapore_and_beijing_only_and_wan30_in_all_six_regions() -> None:
+    for region in REGIONS:
+        ids = [spec.id for spec in models_for(region)]
+        assert [i for i in ids if i in WAN27_IDS] == (WAN27_IDS if region in ("intl", "cn") else []), region
+        assert [i for i in ids if i in WAN30_IDS] == WAN30_IDS, region
+    assert {spec.id for spec in MEDIA_MODELS} == {*WAN27_IDS, *WAN30_IDS}
+    # wan2.6-r2v-flash: a Singapore example and the China-mainland list (media-protocol.md 5.6).
+    assert [region for region in REGIONS if "wan2.6-r2v-flash" in {s.id for s in models_for(region)}] == ["intl", "cn"]
 
 
 def test_beijing_only_models_are_absent_outside_beijing() -> None:
     beijing_only = {"wan2.2-i2v-flash", "wan2.2-kf2v-flash"}
-    assert not beijing_only & {spec.id for spec in models_for("intl")}
-    assert not beijing_only & {spec.id for spec in models_for("us")}
+    for region in REGIONS:
+        if region != "cn":
+            assert not beijing_only & {spec.id for spec in models_for(region)}, region
     assert beijing_only <= {spec.id for spec in models_for("cn")}
     assert {spec.id for spec in models_for("cn")} == {spec.id for spec in MODELS}
     assert {spec.id for spec in models_for("intl")} == {spec.id for spec in MODELS} - beijing_only
@@ -1071,8 +1303,12 @@ def test_a_providers_offer_narrows_the_catalog() -> None:
     ("region", "wire_name"),
     [
         pytest.param("cn", lambda i: i.replace("wan2.1-", "wanx2.1-"), id="Beijing spells 2.1 as wanx2.1"),
-        pytest.param("us", lambda i: f"{i}-us", id="Virginia adds -us"),
+        # The -us suffix is the legacy models' (wire-formats.md); wan3.0 keeps its id on the workspace host.
+        pytest.param("us", lambda i: i if i.startswith("wan3.0") else f"{i}-us", id="Virginia adds -us to wan2.6"),
         pytest.param("intl", lambda i: i, id="Singapore uses the ids"),
+        pytest.param("eu", lambda i: i, id="Frankfurt uses the ids"),
+        pytest.param("jp", lambda i: i, id="Tokyo uses the ids"),
+        pytest.param("hk", lambda i: i, id="Hong Kong uses the ids"),
     ],
 )
 def test_the_catalog_document_gives_each_regions_wire_names(region: str, wire_name: Any) -> None:
@@ -1095,6 +1331,6 @@ def test_the_catalog_document_lists_every_model_with_its_rules() -> None:
 
 
 def test_the_schema_size_is_reported() -> None:
-    sizes = {name: len(json.dumps(input_schema(CATALOGS[name]))) for name in ("all", "intl", "us", "cn")}
+    sizes = {name: len(json.dumps(input_schema(CATALOGS[name]))) for name in ("all", *REGIONS)}
     print(f"generate_video inputSchema bytes (json.dumps): {sizes}")
     assert all(size > 0 for size in sizes.values())

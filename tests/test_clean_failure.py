@@ -22,7 +22,7 @@ from wan_video_mcp.server.store import TaskStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
-PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"}
+PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "resolution": "720P"}
 
 
 def _peak_rss_mb(pid: int) -> float:

@@ -16,6 +16,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
+from tests.media_files import RED, data_url, png
 from tests.stdio_server import server_run, text_of
 from wan_video_mcp.server.catalog import MODELS, models_for
 from wan_video_mcp.server.providers.newapi import NEWAPI_FAMILIES
@@ -26,7 +27,8 @@ from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 KEY = "sk-test"
-IMG = "https://example.com/cat.png"
+# Inline, so the server's measuring and the simulator's reading never leave this machine.
+IMG = data_url("image/png", png(320, 240, RED))
 
 
 @asynccontextmanager
@@ -61,7 +63,8 @@ CASES = [
         "newapi",
         "newapi",
         frozenset(s.id for s in MODELS if s.family in NEWAPI_FAMILIES),
-        {"prompt": "a paper boat on a lake", "size": "1280*720", "duration": 2},
+        # The media protocol through new-api: metadata.input / metadata.parameters pass verbatim.
+        {"model": "wan2.7-t2v", "prompt": "a paper boat on a lake", "resolution": "720P", "duration": 2},
         (1280, 720),
     ),
     Case(
@@ -75,7 +78,7 @@ CASES = [
         "vtrix",
         "vtrix",
         frozenset(VTRIX_MODEL_IDS),
-        {"prompt": "a kitten running in the moonlight", "size": "1280*720", "duration": 2},
+        {"model": "wan2.6-t2v", "prompt": "a kitten running in the moonlight", "size": "1280*720", "duration": 2},
         (1280, 720),
     ),
     Case(
@@ -118,7 +121,7 @@ async def test_a_pending_handle_then_check_then_fetch_through_each_provider(tmp_
     assert abs(video["media"]["duration_seconds"] - case.arguments["duration"]) < 0.5
     [task] = sim.tasks
     assert task.via == case.via
-    assert task.plan.spec.id == case.arguments.get("model", "wan2.6-t2v")
+    assert task.plan.spec.id == case.arguments["model"]
     if "img_url" in case.arguments:
         assert task.plan.tier == case.arguments["resolution"]
     assert sim.stats.submits == sim.stats.submits_accepted == 1

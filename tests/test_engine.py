@@ -162,7 +162,8 @@ async def running_engine(
 
 
 def call(**arguments):
-    return validate({"prompt": "a red fox in the snow", "wait_seconds": 0} | arguments)
+    # The engine's tests price in wan2.6-t2v's list prices ($0.10/s at 720P): it is named, not the default.
+    return validate({"model": "wan2.6-t2v", "prompt": "a red fox in the snow", "wait_seconds": 0} | arguments)
 
 
 async def settle(engine: JobEngine, task_id: str, timeout: float = 5.0):
@@ -479,3 +480,18 @@ async def test_another_clients_task_on_the_same_model_is_never_taken_for_an_unco
         record = await engine.get(outcome.record.id)
     assert record.state == "unknown" and record.remote_id is None
     assert "charged" not in (record.error_message or "")
+
+
+def test_a_listed_task_whose_billed_ratio_or_tier_differs_is_not_ours():
+    from wan_video_mcp.server.jobs.reconcile import same_request
+    from wan_video_mcp.server.providers.base import RemoteStatus
+
+    request = {"prompt": "a fox", "duration": 5, "resolution": "720P", "ratio": "9:16"}
+
+    def billed(**usage: object) -> RemoteStatus:
+        return RemoteStatus(remote_id="t", state="succeeded", prompt="a fox", usage=usage)
+
+    assert same_request(request, billed(output_video_duration=5, SR=720, ratio="9:16"))
+    assert not same_request(request, billed(output_video_duration=5, SR=720, ratio="16:9"))
+    assert not same_request(request, billed(output_video_duration=5, SR=1080, ratio="9:16"))
+    assert not same_request(request, billed(output_video_duration=10, SR=720, ratio="9:16"))

@@ -27,7 +27,7 @@ from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.anyio
 
-PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"}
+PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "resolution": "720P"}
 
 
 @asynccontextmanager
@@ -49,14 +49,36 @@ async def assert_still_answers(client: Client) -> None:
     assert not (await client.call_tool("list_tasks", {})).is_error
 
 
-@pytest.mark.parametrize("kind", ["429", "500", "503"])
-async def test_a_submit_refused_with_an_error_body_is_retried_and_paid_once(tmp_path, kind):
+async def test_a_submit_refused_with_429_is_retried_and_paid_once(tmp_path):
     async with stack(tmp_path) as (client, sim):
-        sim.faults.submit(kind, count=2, retry_after=0.1)
+        sim.faults.submit("429", count=2, retry_after=0.1)
         result = await generate(client)
         await assert_still_answers(client)
     assert result.structured_content["status"] == "succeeded", text_of(result)
     assert sim.stats.submits_accepted == 1 and sim.stats.submits == 3
+
+
+@pytest.mark.parametrize("kind", ["500", "503"])
+async def test_a_5xx_with_a_dashscope_code_is_never_resent_blindly(tmp_path, kind):
+    """The 5xx carries DashScope's own code, yet says nothing of whether the task exists: nothing is resent."""
+    async with stack(tmp_path) as (client, sim):
+        sim.faults.submit(kind, count=2)
+        result = await generate(client, wait_seconds=2)
+        await assert_still_answers(client)
+    assert result.structured_content["status"] == "unknown", text_of(result)
+    assert sim.stats.submits == 1 and sim.stats.submits_accepted == 0
+
+
+@pytest.mark.parametrize("kind", ["500", "503"])
+async def test_a_5xx_after_dashscope_created_the_task_is_reconciled_and_paid_once(tmp_path, kind):
+    async with stack(tmp_path) as (client, sim):
+        sim.faults.submit(kind, processed=True)
+        result = await generate(client)
+        await assert_still_answers(client)
+    task = result.structured_content
+    assert task["status"] == "succeeded", text_of(result)
+    assert sim.stats.submits == 1 and sim.stats.submits_accepted == 1
+    assert task["remote_task_id"] == sim.tasks[0].task_id
 
 
 @pytest.mark.parametrize("kind", ["reset", "hang", "malformed"])
@@ -108,12 +130,12 @@ async def test_an_unclear_submit_is_found_although_the_providers_clock_is_off(tm
 
 async def test_a_refused_submit_is_a_clear_error_and_costs_nothing(tmp_path):
     async with stack(tmp_path) as (client, sim):
-        sim.faults.submit("500", count=10, code="InternalError", message="boom")
+        sim.faults.submit("429", count=10, code="Throttling.AllocationQuota", message="quota exhausted")
         result = await generate(client)
         await assert_still_answers(client)
-    assert result.is_error and "InternalError" in text_of(result)
-    assert result.structured_content["retryable"] is True
-    assert sim.stats.submits_accepted == 0
+    assert result.is_error and "Throttling.AllocationQuota" in text_of(result)
+    assert result.structured_content["retryable"] is False  # a quota, not a rate: no blind retry
+    assert sim.stats.submits_accepted == 0 and sim.stats.submits == 1
 
 
 @pytest.mark.parametrize("kind", ["429", "500", "503", "reset", "hang", "malformed"])
@@ -180,7 +202,8 @@ async def test_a_gateway_5xx_after_the_task_was_created_is_never_paid_twice(tmp_
         )
         async with Client(build_server(settings)) as client:
             sim.faults.submit("500", processed=True)
-            result = await client.call_tool("generate_video", PROMPT | {"model": "wan2.6-t2v", "wait_seconds": 2})
+            arguments = {"model": "wan2.6-t2v", "prompt": "a lighthouse", "size": "1280*720", "duration": 2}
+            result = await client.call_tool("generate_video", arguments | {"wait_seconds": 2})
             await assert_still_answers(client)
     assert result.structured_content["status"] == "unknown", text_of(result)
     assert "do not generate again yet" in result.structured_content["next_step"]

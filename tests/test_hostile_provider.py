@@ -20,7 +20,7 @@ from wan_video_mcp.server.simulator import Simulator
 
 pytestmark = pytest.mark.anyio
 
-PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"}
+PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "resolution": "720P"}
 
 
 @asynccontextmanager

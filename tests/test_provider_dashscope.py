@@ -40,7 +40,8 @@ def idle_client() -> httpx.AsyncClient:
 
 
 def request_for(**arguments: Any) -> GenerationRequest:
-    return validate(arguments).request
+    # These tests were written for the legacy shape: without a model, wan2.6-t2v (the default until wan2.7).
+    return validate({"model": "wan2.6-t2v"} | arguments).request
 
 
 def sent_json(route: respx.Route) -> Any:
@@ -83,7 +84,14 @@ def test_an_explicit_base_url_wins_and_loses_its_trailing_slashes() -> None:
 
 def test_an_unknown_region_is_a_configuration_error() -> None:
     with pytest.raises(NotConfigured, match="unknown DashScope region"):
-        base_url_for("eu")
+        base_url_for("mars")
+
+
+@pytest.mark.parametrize(("region", "host"), [("eu", "eu-central-1"), ("jp", "ap-northeast-1"), ("hk", "cn-hongkong")])
+def test_a_region_with_only_workspace_hosts_needs_a_workspace_id(region: str, host: str) -> None:
+    with pytest.raises(NotConfigured, match="DASHSCOPE_WORKSPACE_ID"):
+        base_url_for(region)
+    assert base_url_for(region, "ws-7") == f"https://ws-7.{host}.maas.aliyuncs.com/api/v1"
 
 
 def test_a_workspace_id_that_could_change_the_host_is_refused() -> None:
@@ -672,18 +680,18 @@ async def test_a_refused_submit_created_nothing(router: respx.MockRouter, client
 
 
 @pytest.mark.anyio
-async def test_a_submit_refused_with_a_dashscope_internal_error_may_be_resubmitted(
-    router: respx.MockRouter, client: httpx.AsyncClient
-) -> None:
-    router.post(INTL + VIDEO_SYNTHESIS_PATH).mock(return_value=error_response(500, "InternalError.Algo"))
-    with pytest.raises(ProviderError) as caught:
-        await DashScopeProvider(client, api_key=CANARY).submit(request_for(prompt="a fox"))
-    assert caught.value.created is False and caught.value.retryable is True
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("response", [httpx.Response(502, text="Bad Gateway"), httpx.Response(504)])
-async def test_a_bare_gateway_5xx_on_submit_is_ambiguous_and_never_resent(
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(502, text="Bad Gateway"),
+        httpx.Response(504),
+        # DashScope's own codes say nothing about whether the task was created before the failure either.
+        httpx.Response(500, json={"code": "InternalError", "message": "Internal error.", "request_id": "r"}),
+        httpx.Response(500, json={"code": "SystemError", "message": "System error.", "request_id": "r"}),
+        httpx.Response(503, json={"code": "ModelUnavailable", "message": "Model is busy.", "request_id": "r"}),
+    ],
+)
+async def test_a_5xx_on_submit_is_ambiguous_and_never_resent(
     router: respx.MockRouter, client: httpx.AsyncClient, response: httpx.Response
 ) -> None:
     router.post(INTL + VIDEO_SYNTHESIS_PATH).mock(return_value=response)
@@ -991,3 +999,49 @@ def test_scrubbing_leaves_ordinary_words_that_contain_sk_alone() -> None:
 def test_a_provider_without_a_key_is_not_configured(idle_client: httpx.AsyncClient) -> None:
     with pytest.raises(NotConfigured):
         DashScopeProvider(idle_client, api_key="")
+
+
+@pytest.mark.anyio
+async def test_a_media_protocol_submit_sends_media_resolution_and_ratio(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
+    route = router.post(INTL + VIDEO_SYNTHESIS_PATH).mock(return_value=submitted())
+    media = [
+        {"type": "video", "url": "https://v.example.test/in.mp4"},
+        {"type": "reference_image", "url": "oss://dashscope-instant/a/b.png"},
+    ]
+    request = request_for(
+        model="wan2.7-videoedit", prompt="clay", media=media, resolution="720P", ratio="9:16", audio_setting="origin"
+    )
+    await DashScopeProvider(client, api_key=CANARY).submit(request)
+    sent = route.calls.last.request
+    assert json.loads(sent.content) == {
+        "model": "wan2.7-videoedit",
+        "input": {"prompt": "clay", "media": media},
+        "parameters": {
+            "resolution": "720P",
+            "ratio": "9:16",
+            "duration": 0,
+            "audio_setting": "origin",
+            "prompt_extend": True,
+            "watermark": False,
+        },
+    }
+    # An oss:// upload is read only when the request says so (media-protocol.md section 8).
+    assert sent.headers["X-DashScope-OssResourceResolve"] == "enable"
+
+
+@pytest.mark.anyio
+async def test_a_request_without_oss_urls_does_not_ask_to_resolve_them(
+    router: respx.MockRouter, client: httpx.AsyncClient
+) -> None:
+    route = router.post(INTL + VIDEO_SYNTHESIS_PATH).mock(return_value=submitted())
+    await DashScopeProvider(client, api_key=CANARY).submit(request_for(model="wan2.7-t2v", prompt="a fox"))
+    assert "X-DashScope-OssResourceResolve" not in route.calls.last.request.headers
+    assert json.loads(route.calls.last.request.content)["parameters"] == {
+        "resolution": "1080P",
+        "ratio": "16:9",
+        "duration": 5,
+        "prompt_extend": True,
+        "watermark": False,
+    }

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from wan_video_mcp.server.catalog import MODELS, Family, GenerationRequest, validate
+from wan_video_mcp.server.catalog import MODELS, Family, GenerationRequest, Protocol, validate
 from wan_video_mcp.server.errors import ProviderError
 from wan_video_mcp.server.providers.base import RemoteStatus
 from wan_video_mcp.server.providers.gateway import gateway_root
@@ -112,7 +112,8 @@ async def provider(client: httpx.AsyncClient) -> NewApiProvider:
 
 
 def request_for(**arguments: Any) -> GenerationRequest:
-    return validate(arguments).request
+    # These tests were written for the legacy shape: without a model, wan2.6-t2v (the default until wan2.7).
+    return validate({"model": "wan2.6-t2v"} | arguments).request
 
 
 def seed_request() -> GenerationRequest:
@@ -144,13 +145,26 @@ def test_the_seed_request_travels_in_metadata_under_the_official_names() -> None
     }
 
 
+# The smallest media list each media-protocol family takes.
+MEDIA = {
+    Family.I2V: [{"type": "first_frame", "url": "https://img.example.test/cat.png"}],
+    Family.R2V: [{"type": "reference_image", "url": "https://img.example.test/cat.png"}],
+    Family.EDIT: [{"type": "video", "url": "https://vid.example.test/1.mp4"}],
+}
+
+
 @pytest.mark.parametrize("spec", [s for s in MODELS if s.family is not Family.KF2V], ids=lambda s: s.id)
 def test_no_body_ever_carries_a_top_level_size(spec: Any) -> None:
     arguments: dict[str, Any] = {"model": spec.id, "prompt": "a cat"}
-    if spec.family is Family.I2V:
+    if spec.protocol is Protocol.MEDIA:
+        if spec.family in MEDIA:
+            arguments["media"] = MEDIA[spec.family]
+    elif spec.family is Family.I2V:
         arguments["img_url"] = "https://img.example.test/cat.png"
-    if spec.family is Family.R2V:
+    elif spec.family is Family.R2V:
         arguments["reference_video_urls"] = ["https://vid.example.test/1.mp4"]
+    elif spec.family is Family.R2V_MIXED:
+        arguments["reference_urls"] = ["https://img.example.test/cat.png"]
     body = build_submit(request_for(**arguments))
     assert "size" not in body
     assert set(body) == {"model", "prompt", "duration", "metadata"}
@@ -654,3 +668,25 @@ def test_without_the_content_endpoint_a_missing_url_cannot_be_downloaded() -> No
     with pytest.raises(ProviderError) as caught:
         provider.download_target(TASK_ID, status_of())
     assert CANARY not in caught.value.message
+
+
+def test_the_media_protocol_travels_in_metadata_under_the_apis_own_names() -> None:
+    media = [
+        {
+            "type": "reference_image",
+            "url": "https://img.example.test/girl.png",
+            "reference_voice": "https://a.test/v.mp3",
+        },
+        {"type": "first_frame", "url": "https://img.example.test/first.png"},
+    ]
+    request = request_for(model="wan2.7-r2v", prompt="Image 1 walks", media=media, resolution="720P", duration=8)
+    assert build_submit(request) == {
+        "model": "wan2.7-r2v",
+        "prompt": "Image 1 walks",
+        "duration": 8,
+        "metadata": {
+            # The JS plugin merges metadata.input into input verbatim; no ratio with a first frame (it is ignored).
+            "input": {"media": media},
+            "parameters": {"resolution": "720P", "duration": 8, "prompt_extend": True, "watermark": False},
+        },
+    }

@@ -1314,7 +1314,7 @@ async def test_each_gateway_provider_reports_unknown_ids_and_refusals_as_final(s
         assert unknown.value.retryable is False and unknown.value.http_status in (400, 404)
         sim.faults.submit("429", retry_after=2)
         with pytest.raises(ProviderError) as throttled:
-            await provider.submit(gen_request(prompt="p", size="1280*720"))
+            await provider.submit(gen_request(model="wan2.6-t2v", prompt="p", size="1280*720"))
         assert (throttled.value.retryable, throttled.value.created, throttled.value.retry_after) == (True, False, 2)
     assert sim.stats.submits_accepted == 0
 
@@ -1328,7 +1328,7 @@ async def test_each_gateway_provider_is_told_a_wrong_key_is_refused(name: str) -
     ):
         provider = make_provider(name, client, sim)  # it sends sk-test
         with pytest.raises(ProviderError) as refused:
-            await provider.submit(gen_request(prompt="p", size="1280*720"))
+            await provider.submit(gen_request(model="wan2.6-t2v", prompt="p", size="1280*720"))
         with pytest.raises(ProviderError) as poll_refused:
             await provider.poll("whatever")
     assert (refused.value.http_status, refused.value.retryable, refused.value.created) == (401, False, False)

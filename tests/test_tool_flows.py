@@ -43,9 +43,10 @@ async def test_tools_list_carries_every_model_rule_in_a_valid_2020_12_schema_wit
         "default model": schema["properties"]["model"]["default"],
         "per-model rules": any("if" in rule and "then" in rule for rule in schema["allOf"]),
         "check_task read-only": tools["check_task"]["annotations"]["readOnlyHint"],
-        "generate_video idempotent": tools["generate_video"]["annotations"]["idempotentHint"],
+        # An omitted hint is MCP's default (idempotentHint: false).
+        "generate_video idempotent": tools["generate_video"]["annotations"].get("idempotentHint", False),
     } == {
-        "default model": "wan2.6-t2v",
+        "default model": "wan2.7-t2v",
         "per-model rules": True,
         "check_task read-only": True,
         "generate_video idempotent": False,
@@ -59,7 +60,20 @@ BAD_INPUTS = [
     ({"model": "wan2.2-t2v-plus", "prompt": "x" * 801}, "prompt"),
     ({"prompt": "x", "negative_prompt": "n" * 501}, "negative_prompt"),
     ({"prompt": "x", "seed": 2147483648}, "seed"),
-    ({"prompt": "x", "seed": -1}, "seed"),
+    ({"prompt": "x", "seed": -2}, "seed"),
+    ({"prompt": "x", "size": "1280*720"}, "size"),
+    ({"prompt": "x", "ratio": "2:1"}, "ratio"),
+    ({"model": "wan2.7-i2v", "media": [{"type": "last_frame", "url": "https://a.test/a.png"}]}, "media"),
+    ({"model": "wan2.7-i2v", "media": [{"type": "first_frame", "url": "data:text/plain;base64,eA=="}]}, "media[0].url"),
+    (
+        {
+            "model": "wan2.7-r2v",
+            "prompt": "x",
+            "media": [{"type": "reference_video", "url": "https://a.test/v.mp4"}] * 6,
+        },
+        "media",
+    ),
+    ({"model": "wan3.0-video", "negative_prompt": "blur", "prompt": "x"}, "negative_prompt"),
     ({"model": "wan2.5-t2v-preview", "prompt": "x", "shot_type": "multi"}, "shot_type"),
     ({"prompt": "x", "shot_type": "multi", "prompt_extend": False}, "shot_type"),
     ({"model": "wan2.1-t2v-plus", "prompt": "x", "audio": True}, "audio"),
@@ -120,7 +134,7 @@ async def test_a_generation_finishes_within_the_wait_and_the_link_reads_back_the
     async with simulator() as sim, in_memory(tmp_path, sim_env(sim)) as client:
         result = await client.call_tool(
             "generate_video",
-            {"prompt": "a paper boat on a lake", "size": "1280*720", "duration": 2, "wait_seconds": 60},
+            {"prompt": "a paper boat on a lake", "resolution": "720P", "duration": 2, "wait_seconds": 60},
             progress_callback=on_progress,
         )
         assert not result.is_error, text_of(result)
@@ -242,7 +256,7 @@ async def test_throttled_submits_honour_retry_after_and_create_one_task(tmp_path
             started = anyio.current_time()
             tg.start_soon(watch_for_the_accepted_submit)
             result = await client.call_tool(
-                "generate_video", {"prompt": "patience", "size": "1280*720", "duration": 2, "wait_seconds": 60}
+                "generate_video", {"prompt": "patience", "resolution": "720P", "duration": 2, "wait_seconds": 60}
             )
     assert {
         "status": result.structured_content["status"],
@@ -313,7 +327,7 @@ async def test_a_bug_after_the_paid_submit_is_never_reported_as_bad_arguments(tm
     monkeypatch.setattr("wan_video_mcp.tools.generate_video.task_or_video", broken_result)
     async with simulator() as sim, in_memory(tmp_path, sim_env(sim)) as client:
         result = await client.call_tool(
-            "generate_video", {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"}
+            "generate_video", {"prompt": "a lighthouse in a storm", "duration": 2, "resolution": "720P"}
         )
         listed = await client.call_tool("list_tasks", {})
     error = result.structured_content

@@ -54,7 +54,7 @@ EVERY_TOOL = [
     ("generate_video", {"prompt": "a lighthouse at dusk", "dry_run": True}, None),
     ("generate_video", {"prompt": "x", "duration": 99}, "duration"),
     ("generate_video", {"prompt": "x", "colour": "red"}, "colour"),
-    ("generate_video", {"prompt": "a queued task", "duration": 2, "size": "1280*720", "wait_seconds": 0}, None),
+    ("generate_video", {"prompt": "a queued task", "duration": 2, "resolution": "720P", "wait_seconds": 0}, None),
     ("check_task", {"task_id": UNKNOWN}, UNKNOWN),
     ("check_task", {"task_id": "x", "wait_seconds": -1}, "wait_seconds"),
     ("fetch_video", {"task_id": "../../etc/passwd"}, "task_id"),

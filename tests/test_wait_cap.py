@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anyio
 # The smallest cap Settings accepts; the default cap's margin below the clients' timeout is pinned in test_ts_clients.
 CAP = 5
 MARGIN = 1.5  # scheduling slack on a busy 2-core machine
-PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "size": "1280*720"}
+PROMPT = {"prompt": "a lighthouse in a storm", "duration": 2, "resolution": "720P"}
 
 
 @asynccontextmanager

@@ -26,14 +26,10 @@ def build() -> Tool:
     """The cancel_task tool."""
     return plain_tool(
         cancel_task,
-        title="Cancel a video task",
         description="Cancel a video task that is still queued (providers cannot stop a task that is already "
         "rendering). Canceled tasks are not billed.",
         annotations=types.ToolAnnotations(
             title="Cancel a video task",
-            read_only_hint=False,
-            destructive_hint=True,
             idempotent_hint=True,
-            open_world_hint=True,
         ),
     )

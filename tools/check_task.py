@@ -19,10 +19,9 @@ from wan_video_mcp.tools.results import task_or_video
 TaskId = Annotated[
     str,
     Field(
-        min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
-        description="A task_id from generate_video or list_tasks, or a provider task id.",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",  # (one character at least: no min_length needed)
+        description="From generate_video or list_tasks, or a provider's task id.",
         strict=True,
     ),
 ]
@@ -39,8 +38,7 @@ def build(max_wait: int) -> Tool:
             le=WAIT_SECONDS_MAX,
             json_schema_extra={"maximum": max_wait},
             strict=True,
-            description=f"Wait up to this many seconds (0-{max_wait}, this server's cap) for the task to finish, "
-            "with progress.",
+            description=f"Wait up to this long (cap {max_wait}) for the task to finish, with progress.",
         ),
     ]
 
@@ -59,14 +57,10 @@ def build(max_wait: int) -> Tool:
 
     return plain_tool(
         check_task,
-        title="Check a video task",
         description="A video task's state, progress and next step; when finished, the video as fetch_video "
-        "returns it. Works after restarts and adopts provider task ids. wait_seconds waits with progress.",
+        "returns it. Works after restarts; adopts provider task ids.",
         annotations=types.ToolAnnotations(
             title="Check a video task",
             read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
         ),
     )

@@ -25,14 +25,11 @@ def build() -> Tool:
     """The fetch_video tool."""
     return plain_tool(
         fetch_video,
-        title="Fetch a finished video",
-        description="Ensure a finished task's MP4 is saved locally (verified) and return its resource link "
-        "wan-video://videos/{task_id}.mp4, local path, size, sha256, media facts and a poster frame.",
+        description="Save a finished task's MP4 locally (verified); return its resource link "
+        "wan-video://videos/{task_id}.mp4, path, size, sha256, media facts and a poster frame.",
         annotations=types.ToolAnnotations(
             title="Fetch a finished video",
-            read_only_hint=False,
             destructive_hint=False,
             idempotent_hint=True,
-            open_world_hint=True,
         ),
     )

@@ -9,16 +9,16 @@ import mcp_types as types
 from wan_video_mcp.server.catalog import ModelSpec, estimate_cost, input_schema, validate
 from wan_video_mcp.server.store import TaskRecord
 from wan_video_mcp.tools.call import Call
+from wan_video_mcp.tools.inputs import measured_request
 from wan_video_mcp.tools.outcomes import ok_result
 from wan_video_mcp.tools.outputs import TaskOutcome, TaskResult
 from wan_video_mcp.tools.registration import CatalogTool, catalog_tool
 from wan_video_mcp.tools.results import task_or_video
 
 DESCRIPTION = (
-    "Generate a video with an Alibaba Wan model. The request is checked first (a rejected one costs nothing), "
-    "recorded, submitted exactly once and awaited up to wait_seconds with progress. Returns the video as a "
-    "resource link, or a task_id for check_task; the server keeps polling and saves the video itself. An "
-    "identical recent request returns the same task instead of paying twice."
+    "Generate a video with an Alibaba Wan model: checked first (a rejected request costs nothing), recorded, "
+    "submitted once, awaited up to wait_seconds with progress. Returns the video as a resource link, or a "
+    "task_id for check_task. An identical recent request returns its task instead of paying twice."
 )
 
 ATTACHED_TEXT = {
@@ -34,15 +34,19 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
     async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
         state = call.state
         validated = validate(arguments, state.models)
+        request, unmeasured = await measured_request(call, validated.request)
+        validated = validated.model_copy(update={"request": request})
         if validated.dry_run:
             cost = estimate_cost(validated.request)
+            most = f" (at most ${cost.amount_max_usd:.2f})" if cost.amount_max_usd is not None else ""
+            unchecked = f" Not measured, so not checked: {'; '.join(unmeasured)}." if unmeasured else ""
             priced = TaskResult(
                 task_id=None,
                 status="dry_run",
                 model=validated.request.model,
                 summary=validated.request.summary(),
-                message=f"Valid request: {validated.request.summary()}, estimated ${cost.amount_usd:.2f} "
-                f"({cost.per_second_usd}/s). Nothing was submitted.",
+                message=f"Valid request: {validated.request.summary()}, estimated ${cost.amount_usd:.2f}{most}: "
+                f"{cost.breakdown}.{unchecked} Nothing was submitted.",
                 next_step="Call generate_video again without dry_run to submit it (this is billed).",
                 provider=state.provider_name,
                 simulated=state.simulated,
@@ -85,15 +89,11 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
     return catalog_tool(
         handler,
         name="generate_video",
-        title="Generate a Wan video",
         description=DESCRIPTION,
         input_schema=input_schema(models, max_wait=max_wait),
         output_model=TaskOutcome,
         annotations=types.ToolAnnotations(
             title="Generate a Wan video",
-            read_only_hint=False,
             destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=True,
         ),
     )

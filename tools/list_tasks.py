@@ -57,14 +57,11 @@ def build() -> Tool:
     """The list_tasks tool."""
     return plain_tool(
         list_tasks,
-        title="List video tasks",
         description="List the video tasks this server has recorded, newest first, optionally by state: use it "
         "to recover task ids after a lost context or a restart.",
         annotations=types.ToolAnnotations(
             title="List video tasks",
             read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
             open_world_hint=False,
         ),
     )

@@ -19,6 +19,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from wan_video_mcp.server.catalog import CostEstimate
+from wan_video_mcp.server.providers.usage import BilledUsage
 from wan_video_mcp.tools.schemas import compact_schema, shallow_schema
 
 
@@ -68,6 +69,7 @@ class TaskResult(BaseModel):
     provider: str
     simulated: bool = False
     cost_estimate: CostEstimate | None = None
+    billed: BilledUsage | None = None  # the provider's own account, once the task succeeded
     request: dict[str, Any] | None = None
     download_status: str | None = None
     video: VideoFile | None = None
@@ -119,7 +121,8 @@ class TaskList(BaseModel):
 
 
 def output_schema(success: type[BaseModel]) -> dict[str, Any]:
-    """A tool's output schema: both outcomes' properties, and ``anyOf`` one outcome's required fields."""
+    """A tool's output schema: the success's properties and the error's required ones, and ``anyOf`` one
+    outcome's required fields."""
     ok, error = (
         shallow_schema(compact_schema(success.model_json_schema())),
         shallow_schema(compact_schema(ErrorResult.model_json_schema())),
@@ -128,7 +131,10 @@ def output_schema(success: type[BaseModel]) -> dict[str, Any]:
     for name, prop in error["properties"].items():
         if name in properties and properties[name] != prop:
             raise ValueError(f"{success.__name__}.{name} and ErrorResult.{name} disagree: {properties[name]} {prop}")
-        properties[name] = prop
+        if name in error["required"]:
+            # The error outcome's optional fields (field, problems, provider_code, http_status) are left to
+            # ErrorResult's documentation: they validate without being listed, and tools/list has a byte budget.
+            properties[name] = prop
     return {
         "type": "object",
         "properties": properties,

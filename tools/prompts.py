@@ -17,7 +17,7 @@ from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from wan_video_mcp.server.catalog import DEFAULT_MODEL, Family, ModelSpec
+from wan_video_mcp.server.catalog import DEFAULT_MODEL, Family, ModelSpec, Protocol
 from wan_video_mcp.server.store import TaskRecord
 from wan_video_mcp.tools.sdk_compat import add_request_handler
 from wan_video_mcp.tools.view import TASK_URI, VIDEO_URI
@@ -36,6 +36,17 @@ RECIPES = {
     "(motion and camera during the transition).",
     Family.R2V: "Name the people or things of the reference videos character1, character2, ... in the order of "
     "reference_video_urls, and describe their actions, lines and the scene.",
+    Family.R2V_MIXED: "Name the people or things of the references character1, character2, ... in the order of "
+    "reference_urls, and describe their actions, lines and the scene.",
+    Family.EDIT: "Say what to change in the input video (a style, an object, clothes from a reference image) and "
+    "what must stay; name reference images Image 1, Image 2, ... in the order of media.",
+    Family.OMNI: "Describe the whole video. Name the inputs Image 1, Video 1, Audio 1, ... counted per type in the "
+    "order of media; to edit or extend a reference video, say which (extending needs ratio 'adaptive').",
+}
+# The media protocol names references per type in media order, not character1, character2, ...
+MEDIA_RECIPES = {
+    Family.R2V: "Name the references Image 1, Image 2, ... and Video 1, Video 2, ... (counted per type in the "
+    "order of media), and describe their actions, lines and the scene.",
 }
 
 
@@ -44,15 +55,17 @@ def _guidance(idea: str, spec: ModelSpec, duration: str | None) -> str:
     lines = [
         f"Write a prompt for the Wan model {spec.id} ({spec.family.value}, {seconds} s) that shows: {idea.strip()}",
         "",
-        RECIPES[spec.family],
+        (MEDIA_RECIPES.get(spec.family) if spec.protocol is Protocol.MEDIA else None) or RECIPES[spec.family],
         f"Keep it under {spec.prompt_max} characters: a longer prompt is rejected, not shortened.",
         "Describe motion that fits the length: one or two clear actions for 5 s, a short sequence for 10-15 s.",
     ]
-    if spec.audio:
+    if spec.sound:
         lines.append("This model makes sound: describe ambience, effects and any spoken line (in quotes).")
     else:
         lines.append("This model makes silent video: leave sound out of the prompt.")
-    if spec.shot_type:
+    if spec.protocol is Protocol.MEDIA:
+        lines.append("For several shots, write them into the prompt: 'Shot 1 [0-3 s] ...', 'Shot 2 [3-6 s] ...'.")
+    elif spec.shot_type:
         lines.append(
             "For several shots set shot_type='multi' (with prompt_extend=true) and write the prompt as "
             "'Shot 1 [0-3s] ...', 'Shot 2 [3-6s] ...'."

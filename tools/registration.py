@@ -24,10 +24,16 @@ from wan_video_mcp.tools.schemas import compact_schema
 Handler = Callable[[dict[str, Any], Call], Awaitable[types.CallToolResult]]
 
 
-def plain_tool(fn: Callable[..., Any], *, title: str, description: str, annotations: types.ToolAnnotations) -> Tool:
+# tools/list has a byte budget (tests/test_schema_lint.py), so nothing in it is said twice: a tool's display
+# name is its annotations' title (MCP reads it when a tool has no top-level title), and the annotations name only
+# the hints that differ from MCP's defaults (readOnlyHint false, destructiveHint true, idempotentHint false,
+# openWorldHint true; the middle two matter only when not read-only).
+
+
+def plain_tool(fn: Callable[..., Any], *, description: str, annotations: types.ToolAnnotations) -> Tool:
     """A tool whose schema is its signature: compacted (tools/list is read on every connection), and closed to
     fields it does not name (which the server's ``call_tool`` refuses, as the SDK's argument model ignores them)."""
-    tool = Tool.from_function(fn, title=title, description=description, annotations=annotations)
+    tool = Tool.from_function(fn, description=description, annotations=annotations)
     tool.parameters = {"type": "object", "additionalProperties": False} | compact_schema(tool.parameters)
     return tool
 
@@ -48,7 +54,6 @@ def catalog_tool(
     handler: Handler,
     *,
     name: str,
-    title: str,
     description: str,
     input_schema: dict[str, Any],
     output_model: type[Any],
@@ -59,5 +64,5 @@ def catalog_tool(
     async def declared() -> Any: ...  # stands for the handler in the SDK's bookkeeping; never called
 
     declared.__annotations__["return"] = Annotated[types.CallToolResult, output_model]
-    base = Tool.from_function(declared, name=name, title=title, description=description, annotations=annotations)
+    base = Tool.from_function(declared, name=name, description=description, annotations=annotations)
     return CatalogTool(**(dict(base) | {"parameters": input_schema}), handler=handler)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from wan_video_mcp.server.catalog import CostEstimate
+from wan_video_mcp.server.providers.usage import billed_usage
 from wan_video_mcp.server.store import TaskRecord
 from wan_video_mcp.server.timefmt import iso
 from wan_video_mcp.tools.outputs import MediaFacts, TaskError, TaskResult, VideoFile
@@ -77,7 +79,13 @@ def task_result(
         next_step = remedy_for("expired", "expired")
         message = f"Task {tid} expired at the provider."
     cost = CostEstimate.model_validate_json(record.cost_json) if record.cost_json else None
-    shape = request.get("size") or request.get("resolution")
+    billed = billed_usage(json.loads(record.usage_json)) if record.usage_json else None
+    if billed is not None and billed.billed_seconds is not None:
+        detail = ""
+        if billed.input_video_seconds:
+            detail = f" ({billed.input_video_seconds:g} s of input video + {billed.output_video_seconds or 0:g} s out)"
+        message += f" The provider billed {billed.billed_seconds:g} s{detail}."
+    shape = request.get("size") or " ".join(filter(None, (request.get("resolution"), request.get("ratio"))))
     summary = f"{record.model} {shape} {request.get('duration')}s" if shape else record.model
     if wait_capped_to is not None:
         message += (
@@ -102,6 +110,7 @@ def task_result(
         provider=record.provider,
         simulated=record.simulated,
         cost_estimate=cost,
+        billed=billed,
         request=request,
         download_status=record.download_state,
         video=video,

@@ -1,6 +1,9 @@
 """The Wan model catalog: one table of per-model rules, and everything derived from it. Nothing here does I/O.
 
-- ``models``: the model table as data (families and their inputs, tiers, one ``ModelSpec`` per model);
+- ``spec``: what a model is (``ModelSpec``, families, protocols, tiers and sizes);
+- ``media``: the media protocol's inputs per model (``MediaRules``), as schema and as checks;
+- ``current`` and ``legacy``: the model table as data (wan2.7/wan3.0 on the media protocol; wan2.1-2.6);
+- ``models``: the whole table and lookups by id and region;
 - ``rules``: limits, patterns and each model's narrowing, read by both the schema and the validator;
 - ``schema``: the ``generate_video`` input JSON Schema (``input_schema``);
 - ``validation``: the validator that enforces exactly the same rules (``validate``);
@@ -10,10 +13,12 @@
 """
 
 from wan_video_mcp.server.catalog.listing import catalog_document, markdown_table
+from wan_video_mcp.server.catalog.media import MediaRules, MediaSlot
 from wan_video_mcp.server.catalog.models import (
     DEFAULT_MODEL,
     FAMILY_INPUTS,
     MEDIA_FIELDS,
+    MEDIA_SIZES,
     MODEL_INDEX,
     MODELS,
     SIZE_TIER,
@@ -21,14 +26,16 @@ from wan_video_mcp.server.catalog.models import (
     Family,
     FamilyInputs,
     ModelSpec,
+    Protocol,
     get_model,
     models_for,
 )
 from wan_video_mcp.server.catalog.pricing import CNY_PER_USD, CostEstimate, Price, estimate_cost
-from wan_video_mcp.server.catalog.request import GenerationRequest, ValidatedCall
+from wan_video_mcp.server.catalog.request import GenerationRequest, MediaItem, ValidatedCall
 from wan_video_mcp.server.catalog.rules import (
     IDEMPOTENCY_KEY_MAX,
     MAX_DATA_URL_CHARS,
+    MAX_REFERENCE_URLS,
     MAX_REFERENCE_VIDEOS,
     NEGATIVE_PROMPT_MAX,
     SEED_MAX,
@@ -44,8 +51,10 @@ __all__ = [
     "FAMILY_INPUTS",
     "IDEMPOTENCY_KEY_MAX",
     "MAX_DATA_URL_CHARS",
+    "MAX_REFERENCE_URLS",
     "MAX_REFERENCE_VIDEOS",
     "MEDIA_FIELDS",
+    "MEDIA_SIZES",
     "MODELS",
     "MODEL_INDEX",
     "NEGATIVE_PROMPT_MAX",
@@ -58,8 +67,12 @@ __all__ = [
     "Family",
     "FamilyInputs",
     "GenerationRequest",
+    "MediaItem",
+    "MediaRules",
+    "MediaSlot",
     "ModelSpec",
     "Price",
+    "Protocol",
     "ValidatedCall",
     "catalog_document",
     "estimate_cost",

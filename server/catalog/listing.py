@@ -16,7 +16,7 @@ def catalog_document(models: Sequence[ModelSpec] = MODELS, region: str | None = 
         "tiers": {tier: list(sizes) for tier, sizes in TIERS.items()},
         "common": {
             "negative_prompt_max": NEGATIVE_PROMPT_MAX,
-            "seed": [0, SEED_MAX],
+            "seed": [-1, SEED_MAX],  # -1: random, as when absent
             "prompt_extend_default": True,
             "watermark_default": False,
             "video_url_valid_hours": 24,
@@ -39,15 +39,67 @@ def catalog_document(models: Sequence[ModelSpec] = MODELS, region: str | None = 
                 "audio_url": spec.audio_url,
                 "shot_type": spec.shot_type,
                 "media_limits": spec.media_limits,
+                "protocol": spec.protocol.value,
+                "preview": spec.preview,
+                "snapshot_of": spec.snapshot_of,
+                "sound": spec.sound,
+                "ratios": list(spec.ratios) or None,
+                "default_ratio": spec.default_ratio,
+                "ratio_ignored_with": list(spec.ratio_ignored_with) or None,
+                "duration_specials": {str(k): v for k, v in spec.duration_specials.items()} or None,
+                "duration_max_with_video": spec.video_duration_max,
+                "input_plus_output_seconds_max": spec.total_seconds_max,
+                "media": _media_document(spec),
+                "negative_prompt": spec.negative_prompt,
+                "audio_setting": spec.audio_setting,
+                "prompt_extend_required_with": list(spec.extend_required_with) or None,
+                "billed_input": spec.billed_input or None,
+                "output_sizes": _output_sizes(spec),
                 "regions": list(spec.regions),
                 "region_names": dict(spec.region_names),
                 "price_per_second_usd": {t: round(spec.price.usd(t, silent=False), 5) for t in spec.tiers},
                 "price_source": f"{spec.price.source} ({spec.price.as_of})",
                 "price_note": spec.price.note,
+                "price_official": spec.price.official,
             }
             for spec in models
         ],
     }
+
+
+def _media_document(spec: ModelSpec) -> dict[str, Any] | None:
+    """A model's ``media`` rules as data: each type's count, kind, length and voice; the cross-item rules."""
+    rules = spec.media
+    if rules is None:
+        return None
+    return {
+        "required": rules.required,
+        "types": {
+            slot.type: {
+                "kind": slot.kind,
+                "max": slot.max,
+                "seconds": list(slot.seconds) if slot.seconds else None,
+                "reference_voice": slot.voice,
+                "limits": slot.limits,
+            }
+            for slot in rules.slots
+        },
+        "exactly_one_of": list(rules.exactly_one_of) or None,
+        "at_least_one_of": list(rules.at_least_one_of) or None,
+        "not_together": [[list(a), list(b)] for a, b in rules.apart] or None,
+        "at_most_together": [{"types": list(t), "max": n} for t, n in rules.group_max] or None,
+        "seconds_total": [{"types": list(t), "max": n} for t, n in rules.seconds_total] or None,
+        "valid_combinations": [list(c) for c in rules.combinations] or None,
+        "reference_voice_seconds": list(rules.voice_seconds) if any(s.voice for s in rules.slots) else None,
+        "note": rules.note,
+    }
+
+
+def _output_sizes(spec: ModelSpec) -> dict[str, dict[str, str]] | None:
+    """W*H per tier and ratio for the media protocol's models that take a ratio (the rest follow the input)."""
+    if not spec.ratios:
+        return None
+    return {tier: {r: size for r in spec.ratios if (size := spec.output_size(tier, r))} for tier in spec.tiers}
 
 
 def markdown_table(models: Sequence[ModelSpec] = MODELS) -> str:
@@ -59,8 +111,12 @@ def markdown_table(models: Sequence[ModelSpec] = MODELS) -> str:
     ]
     for spec in models:
         shape = f"{'/'.join(spec.tiers)} ({spec.default_size or spec.default_tier})"
-        sound = "auto + audio_url" if spec.audio_url else ("auto" if spec.audio else "silent")
+        if spec.ratios:
+            shape += f"; ratio {'/'.join(spec.ratios)} ({spec.default_ratio or 'input'})"
+        sound = "auto + audio_url" if spec.audio_url else ("auto" if spec.sound else "silent")
         prices = " / ".join(f"{spec.price.usd(t, silent=False):.3f}" for t in spec.tiers)
+        if not spec.price.official:
+            prices += " (reseller)"
         rows.append(
             f"| {spec.id} | {spec.family.value} | {shape} | {spec.duration_text} ({spec.default_duration}) | "
             f"{spec.prompt_max} | {sound} | {'yes' if spec.shot_type else 'no'} | {prices} | "

@@ -11,6 +11,16 @@ from wan_video_mcp.server.catalog.models import MODEL_INDEX, Family, ModelSpec
 from wan_video_mcp.server.catalog.rules import WAIT_SECONDS_DEFAULT
 
 
+class MediaItem(BaseModel):
+    """One item of the media protocol's ``input.media``: the API's own ``{type, url, reference_voice?}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    url: str
+    reference_voice: str | None = None
+
+
 class GenerationRequest(BaseModel):
     """A validated, normalized generation request: defaults filled, ready for a provider."""
 
@@ -22,9 +32,11 @@ class GenerationRequest(BaseModel):
     negative_prompt: str | None = None
     size: str | None = None
     resolution: str | None = None
+    ratio: str | None = None  # media protocol; None: the output follows the input
     duration: int
     audio: bool | None = None
     audio_url: str | None = None
+    audio_setting: str | None = None
     prompt_extend: bool = True
     shot_type: str | None = None
     watermark: bool = False
@@ -33,6 +45,11 @@ class GenerationRequest(BaseModel):
     first_frame_url: str | None = None
     last_frame_url: str | None = None
     reference_video_urls: tuple[str, ...] | None = None
+    reference_urls: tuple[str, ...] | None = None
+    media: tuple[MediaItem, ...] | None = None
+    # Seconds of input video the provider bills, when measured before the submit (not part of the request's
+    # identity: the same inputs measure the same).
+    input_video_seconds: float | None = None
 
     @property
     def spec(self) -> ModelSpec:
@@ -44,19 +61,26 @@ class GenerationRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """A stable hash of the normalized parameters: identical requests share it."""
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude={"input_video_seconds"})
+        # Fields added after tasks were stored hash as they did then when unused.
+        for name in ("ratio", "audio_setting", "reference_urls", "media"):
+            if data[name] is None:
+                del data[name]
         # The service's own defaults (sound on, a single shot) are left unsent, but an explicit
         # audio=true or shot_type="single" asks for the same video and must hash the same.
         if self.spec.audio and data["audio"] is None:
             data["audio"] = True
         if self.spec.shot_type and data["shot_type"] is None:
             data["shot_type"] = "single"
+        if self.spec.audio_setting and data.get("audio_setting") is None:
+            data["audio_setting"] = "auto"
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def summary(self) -> str:
-        shape = self.size or self.resolution
-        return f"{self.model} {shape} {self.duration}s"
+        shape = self.size or " ".join(filter(None, (self.resolution, self.ratio)))
+        seconds = self.spec.duration_specials.get(self.duration) or f"{self.duration}s"
+        return f"{self.model} {shape} {seconds}"
 
 
 class ValidatedCall(BaseModel):

@@ -10,10 +10,11 @@ import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
+from wan_video_mcp.server.catalog.media import IMAGE, LINK, media_problems
 from wan_video_mcp.server.catalog.models import MODEL_INDEX, MODELS, ModelSpec
-from wan_video_mcp.server.catalog.request import GenerationRequest, ValidatedCall
+from wan_video_mcp.server.catalog.request import GenerationRequest, MediaItem, ValidatedCall
 from wan_video_mcp.server.catalog.rules import (
     FORBIDDEN,
     HTTP_URL_PATTERN,
@@ -21,10 +22,15 @@ from wan_video_mcp.server.catalog.rules import (
     IDEMPOTENCY_KEY_PATTERN,
     IMAGE_URL_PATTERN,
     MAX_DATA_URL_CHARS,
+    MAX_MEDIA_DATA_URL_CHARS,
+    MAX_REFERENCE_URLS,
     MAX_REFERENCE_VIDEOS,
     MAX_URL_CHARS,
+    MEDIA_ITEM_KEYS,
+    MEDIA_URL_PATTERN,
     NEGATIVE_PROMPT_MAX,
     PROMPT_PATTERN,
+    STORED_URL_PATTERN,
     TEXT_PATTERN,
     WAIT_SECONDS_DEFAULT,
     model_rules,
@@ -36,10 +42,12 @@ _PROMPT_RE = re.compile(PROMPT_PATTERN)
 _TEXT_RE = re.compile(TEXT_PATTERN)
 _HTTP_URL_RE = re.compile(HTTP_URL_PATTERN)
 _IMAGE_URL_RE = re.compile(IMAGE_URL_PATTERN)
+_MEDIA_URL_RE = re.compile(MEDIA_URL_PATTERN)
+_STORED_URL_RE = re.compile(STORED_URL_PATTERN)
 _IDEMPOTENCY_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int | float]:
     # JSON Schema's integer: any number with zero fraction, never a boolean.
     if isinstance(value, bool):
         return False
@@ -52,7 +60,9 @@ def _show(value: Any) -> str:
     return clip(repr(value) if not isinstance(value, str) else f"'{value}'")
 
 
-class _Problems:
+class Problems:
+    """Every problem of one call, the first SHOWN listed (the first names the error's field)."""
+
     SHOWN = 10  # more problems than this are counted, not listed
 
     def __init__(self) -> None:
@@ -82,7 +92,7 @@ class _Problems:
 
 
 def _check_string(
-    problems: _Problems,
+    problems: Problems,
     name: str,
     value: Any,
     *,
@@ -106,6 +116,8 @@ def _check_string(
 _PROPERTIES_CACHE: dict[tuple[str, ...], dict[str, Any]] = {}
 # Every field of generate_video, offered or not: a known field the offer lacks gets its own message.
 _ALL_FIELDS = frozenset(input_schema(MODELS)["properties"])
+# Each media type's kind (image, video, audio, file, link): the same in every model that takes it.
+_MEDIA_KINDS = {slot.type: slot.kind for spec in MODELS if spec.media for slot in spec.media.slots}
 
 
 def _properties_for(models: Sequence[ModelSpec]) -> dict[str, Any]:
@@ -124,7 +136,7 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
     if not isinstance(arguments, Mapping):
         raise InvalidRequest("arguments must be a JSON object", field=None)
     schema_props = _properties_for(models)
-    problems = _Problems()
+    problems = Problems()
     offered = {spec.id: spec for spec in models}
 
     unknown = sorted(set(arguments) - set(schema_props))
@@ -168,7 +180,7 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
             max_len=NEGATIVE_PROMPT_MAX,
             what="usable text (it contains control characters)",
         )
-    for name in ("size", "resolution", "shot_type"):
+    for name in ("size", "resolution", "ratio", "audio_setting", "shot_type"):
         if present(name):
             value, allowed = arguments[name], schema_props[name]["enum"]
             if not isinstance(value, str) or value not in allowed:
@@ -202,25 +214,10 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
                 max_len=MAX_DATA_URL_CHARS,
                 what="an http(s) URL or a data:image/(png|jpeg|jpg|bmp|webp);base64 URL",
             )
-    if present("reference_video_urls"):
-        urls = arguments["reference_video_urls"]
-        if not isinstance(urls, list):
-            problems.add("reference_video_urls", f"reference_video_urls must be a list of URLs, got {_show(urls)}")
-        else:
-            if not 1 <= len(urls) <= MAX_REFERENCE_VIDEOS:
-                problems.add(
-                    "reference_video_urls",
-                    f"reference_video_urls has {len(urls)} items; allowed: 1..{MAX_REFERENCE_VIDEOS}",
-                )
-            for i, url in enumerate(urls):
-                _check_string(
-                    problems,
-                    f"reference_video_urls[{i}]",
-                    url,
-                    pattern=_HTTP_URL_RE,
-                    max_len=MAX_URL_CHARS,
-                    what="an http(s) URL",
-                )
+    for name, most in (("reference_video_urls", MAX_REFERENCE_VIDEOS), ("reference_urls", MAX_REFERENCE_URLS)):
+        if present(name):
+            _check_url_list(problems, name, arguments[name], most)
+    media_ok = present("media") and _check_media_items(problems, arguments["media"], schema_props["media"])
     if present("idempotency_key"):
         _check_string(
             problems,
@@ -235,6 +232,10 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
     # Per-model rules (the schema's if/then blocks).
     if spec is not None:
         _check_model_rules(problems, spec, arguments, schema_props)
+        if media_ok and spec.media is not None and "media" not in {name for name, _ in problems.items}:
+            for name, message in media_problems(spec.media, arguments["media"], spec.id):
+                problems.add(name, message)
+        _check_conditionals(problems, spec, arguments, media_ok)
     # Cross-field rules.
     extend = arguments.get("prompt_extend", True)
     if arguments.get("shot_type") == "multi" and extend is not True:
@@ -250,7 +251,7 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
 
 
 def _check_model_rules(
-    problems: _Problems, spec: ModelSpec, arguments: Mapping[str, Any], schema_props: Mapping[str, Any]
+    problems: Problems, spec: ModelSpec, arguments: Mapping[str, Any], schema_props: Mapping[str, Any]
 ) -> None:
     rules = model_rules(spec)
     already = {name for name, _ in problems.items}  # fields that failed the general checks
@@ -266,6 +267,13 @@ def _check_model_rules(
         elif "enum" in rule and value not in rule["enum"]:
             allowed = ", ".join(map(str, rule["enum"]))
             problems.add(name, f"{name} {_show(value)} is not available for {spec.id}; allowed: {allowed}")
+        elif name == "duration" and "anyOf" in rule:
+            if value not in rule["anyOf"][0]["enum"] and not _duration_fits(rule["anyOf"][1], value):
+                problems.add(
+                    name, f"{name} {_show(value)} is not available for {spec.id}; allowed: {spec.duration_text}"
+                )
+        elif name == "media":
+            continue  # media_problems says what is wrong, item by item
         elif "minimum" in rule and not rule["minimum"] <= value <= rule["maximum"]:
             problems.add(
                 name,
@@ -279,18 +287,137 @@ def _check_model_rules(
             )
 
 
-def _forbidden_message(spec: ModelSpec, name: str) -> str:
-    if name in ("audio", "audio_url"):
-        return (
-            f"{name} is not supported by {spec.id}, which makes silent videos"
-            if not spec.audio
-            else f"{name} is not supported by {spec.id}"
+def _duration_fits(rule: Mapping[str, Any], value: Any) -> bool:
+    if "enum" in rule:
+        return value in rule["enum"]
+    return bool(rule["minimum"] <= value <= rule["maximum"])
+
+
+def _check_url_list(problems: Problems, name: str, urls: Any, most: int) -> None:
+    if not isinstance(urls, list):
+        problems.add(name, f"{name} must be a list of URLs, got {_show(urls)}")
+        return
+    if not 1 <= len(urls) <= most:
+        problems.add(name, f"{name} has {len(urls)} items; allowed: 1..{most}")
+    for i, url in enumerate(urls):
+        _check_string(problems, f"{name}[{i}]", url, pattern=_HTTP_URL_RE, max_len=MAX_URL_CHARS, what="an http(s) URL")
+
+
+def _check_media_items(problems: Problems, items: Any, prop: Mapping[str, Any]) -> bool:
+    """The shape of every media item (type, url by kind, reference_voice); True when all are well formed."""
+    before = len(problems.items) + problems.more
+    if not isinstance(items, list):
+        problems.add("media", f"media must be a list of {{type, url}} objects, got {_show(items)}")
+        return False
+    if not items:
+        problems.add("media", "media is empty; leave it out or give at least one {type, url}")
+        return False
+    known = prop["items"]["properties"]["type"]["enum"]
+    kinds = _MEDIA_KINDS
+    for i, item in enumerate(items):
+        where = f"media[{i}]"
+        if not isinstance(item, Mapping):
+            problems.add(where, f"{where} must be an object {{type, url}}, got {_show(item)}")
+            continue
+        for key in sorted(set(item) - set(MEDIA_ITEM_KEYS)):
+            problems.add(
+                f"{where}.{clip(key)}", f"{where} has an unknown key '{clip(key)}'; allowed: type, url, reference_voice"
+            )
+        kind = item.get("type")
+        if "type" not in item:
+            problems.add(f"{where}.type", f"{where}.type is required; one of: {', '.join(known)}")
+        elif not isinstance(kind, str) or kind not in known:
+            problems.add(f"{where}.type", f"{where}.type {_show(kind)} is not a media type; one of: {', '.join(known)}")
+            kind = None
+        if "url" not in item:
+            problems.add(f"{where}.url", f"{where}.url is required")
+        else:
+            _check_media_url(problems, f"{where}.url", item["url"], kinds.get(kind or "", IMAGE))
+        if "reference_voice" in item:
+            _check_string(
+                problems,
+                f"{where}.reference_voice",
+                item["reference_voice"],
+                pattern=_STORED_URL_RE,
+                max_len=MAX_URL_CHARS,
+                what="an http(s) or oss:// URL of a wav/mp3",
+            )
+    return len(problems.items) + problems.more == before
+
+
+def _check_media_url(problems: Problems, name: str, url: Any, kind: str) -> None:
+    """A media item's url for its kind: only an image may be a data: URL (and only then be longer than a URL)."""
+    data = isinstance(url, str) and url.startswith("data:")
+    limit = MAX_MEDIA_DATA_URL_CHARS if data else MAX_URL_CHARS
+    if kind == IMAGE:
+        pattern, what = _MEDIA_URL_RE, "an http(s), oss:// or data:image/...;base64 URL"
+    elif kind == LINK:
+        pattern, what = _HTTP_URL_RE, "an http(s) URL (a link is a public web page)"
+    else:
+        pattern, what = _STORED_URL_RE, f"an http(s) or oss:// URL (a {kind} has no data: form)"
+    _check_string(problems, name, url, pattern=pattern, max_len=limit, what=what)
+
+
+def _media_types(arguments: Mapping[str, Any]) -> set[str]:
+    items = arguments.get("media")
+    return {item["type"] for item in items} if isinstance(items, list) else set()
+
+
+def _check_conditionals(problems: Problems, spec: ModelSpec, arguments: Mapping[str, Any], media_ok: bool) -> None:
+    """The rules that tie a field to what ``media`` holds (the schema's conditional blocks)."""
+    types = _media_types(arguments) if media_ok else set()
+    ignored = sorted(types & set(spec.ratio_ignored_with))
+    if ignored and "ratio" in arguments:
+        problems.add(
+            "ratio",
+            f"{spec.id} ignores ratio when media has a {ignored[0]} (the output follows the frame); drop ratio",
         )
+    videos = {slot.type for slot in spec.media.slots if slot.kind == "video"} if spec.media else set()
+    duration = arguments.get("duration")
+    longest = spec.video_duration_max
+    if longest is not None and types & videos and _is_int(duration) and duration > longest:
+        problems.add(
+            "duration",
+            f"duration {_show(duration)} is too long for {spec.id} with a reference video; "
+            f"allowed: {spec.plain_durations[0]}..{longest}",
+        )
+    needs_extend = sorted(types & set(spec.extend_required_with))
+    if needs_extend and arguments.get("prompt_extend", True) is not True:
+        problems.add("prompt_extend", f"{spec.id} needs prompt_extend=true with a {needs_extend[0]} in media")
+    if spec.prompt_need == "prompt or media" and "prompt" not in arguments and "media" not in arguments:
+        problems.add("prompt", f"{spec.id} needs a prompt, media, or both")
+
+
+def _forbidden_message(spec: ModelSpec, name: str) -> str:
+    legacy = spec.protocol == "legacy"
+    if name in ("audio", "audio_url"):
+        if not spec.audio and legacy:
+            return f"{name} is not supported by {spec.id}, which makes silent videos"
+        return f"{name} is not supported by {spec.id}"
     if name == "shot_type":
+        if not legacy:
+            return f'{spec.id} has no shot_type: write the shots into the prompt ("Shot 1 [0-3 s]: ...")'
         return f"shot_type is not supported by {spec.id}; only wan2.6 models take it"
     if name in ("size", "resolution"):
         other = "resolution" if name == "size" else "size"
+        if not legacy:
+            return f"{spec.id} takes resolution{' and ratio' if spec.ratios else ''}, not size"
         return f"{spec.id} takes {other}, not {name}"
+    if name == "ratio":
+        if legacy:
+            return f"{spec.id} takes {'size' if spec.uses_size else 'resolution'}, not ratio"
+        return f"{spec.id} takes no ratio: the output keeps the aspect of its first frame or clip"
+    if name == "media":
+        if legacy:
+            fields = ", ".join(spec.inputs.media) or "no media"
+            return f"media is the wan2.7/wan3.0 input list; {spec.id} takes {fields}"
+        return f"{spec.id} takes no media (text only{', audio_url for sound' if spec.audio_url else ''})"
+    if name == "negative_prompt":
+        return f"negative_prompt is not supported by {spec.id}: say what to avoid in the prompt"
+    if name == "audio_setting":
+        return f"audio_setting is only for video editing; {spec.id} does not take it"
+    if not legacy:
+        return f"{name} is a legacy field; {spec.id} takes its inputs in media, e.g. [{{type, url}}]"
     return f"{name} is not used by {spec.id} ({spec.family.value} model)"
 
 
@@ -298,7 +425,11 @@ def _normalize(spec: ModelSpec, arguments: Mapping[str, Any]) -> ValidatedCall:
     def get(name: str, default: Any = None) -> Any:
         return arguments.get(name, default)
 
-    urls = get("reference_video_urls")
+    def listed(name: str) -> tuple[str, ...] | None:
+        return tuple(get(name)) if get(name) else None
+
+    media = get("media")
+    ignored_ratio = bool({item["type"] for item in media or ()} & set(spec.ratio_ignored_with))
     request = GenerationRequest(
         model=spec.id,
         family=spec.family,
@@ -306,17 +437,22 @@ def _normalize(spec: ModelSpec, arguments: Mapping[str, Any]) -> ValidatedCall:
         negative_prompt=get("negative_prompt") or None,
         size=get("size", spec.default_size) if spec.uses_size else None,
         resolution=None if spec.uses_size else get("resolution", spec.default_tier),
+        # No ratio where the model has none, or ignores it (r2v with a first frame: the output follows it).
+        ratio=None if not spec.ratios or ignored_ratio else get("ratio", spec.default_ratio),
         duration=int(get("duration", spec.default_duration)),
         audio=get("audio"),
         audio_url=get("audio_url"),
+        audio_setting=get("audio_setting"),
         prompt_extend=get("prompt_extend", True),
         shot_type=get("shot_type"),
         watermark=get("watermark", False),
-        seed=None if get("seed") is None else int(get("seed")),
+        seed=None if get("seed") in (None, -1) else int(get("seed")),  # -1 and none both mean random
         img_url=get("img_url"),
         first_frame_url=get("first_frame_url"),
         last_frame_url=get("last_frame_url"),
-        reference_video_urls=tuple(urls) if urls else None,
+        reference_video_urls=listed("reference_video_urls"),
+        reference_urls=listed("reference_urls"),
+        media=tuple(MediaItem(**item) for item in media) if media else None,
     )
     return ValidatedCall(
         request=request,

@@ -38,10 +38,14 @@ from wan_video_mcp.server.jobs.saving import WAIT_RECHECK_SECONDS, VideoSaver
 from wan_video_mcp.server.jobs.schedule import RateLimiter, Schedule
 from wan_video_mcp.server.jobs.status import StatusRecorder
 from wan_video_mcp.server.jobs.submit import SubmitOutcome, Submitter
+from wan_video_mcp.server.media import MediaFacts, probe_all
 from wan_video_mcp.server.providers.base import Provider
 from wan_video_mcp.server.store import Store, TaskRecord
 
 logger = logging.getLogger(__name__)
+
+# How long measuring one input may take before it is let through unmeasured (the submit must not wait long).
+MEASURE_TIMEOUT = 10.0
 
 # Processes on one store: how often this one says it is alive.
 INSTANCE_HEARTBEAT_SECONDS = 3.0
@@ -245,3 +249,11 @@ class JobEngine:
     def local_file(self, record: TaskRecord) -> Path | None:
         """The task's MP4 when it is on disk and intact (size as recorded, an MP4 container)."""
         return self.saver.local_file(record)
+
+    # ------------------------------------------------------------------ inputs
+
+    async def measure(self, urls: Sequence[str]) -> dict[str, MediaFacts]:
+        """Measure a request's input media before it is paid for (lengths, image sizes, whether they can be
+        fetched): no key is sent, and every hop is held to the same address policy as the video downloads."""
+        policy = await self.saver.address_policy()
+        return await probe_all(self._ctx.client, urls, policy=policy, timeout=MEASURE_TIMEOUT)

@@ -48,8 +48,8 @@ def candidates(
 def same_request(request: dict[str, Any], status: RemoteStatus) -> bool:
     """False when the provider's own account of a task contradicts our request; True otherwise.
 
-    Only what the provider repeats can be compared: the original prompt and the billed duration and size
-    (DashScope's ``orig_prompt`` and ``usage``). A task still queued repeats nothing and is not ruled out.
+    Only what the provider repeats can be compared: the original prompt and the billed duration, size, ratio and
+    tier (DashScope's ``orig_prompt`` and ``usage``). A task still queued repeats nothing and is not ruled out.
     """
     prompt = request.get("prompt")
     if status.prompt is not None and prompt is not None and status.prompt.strip() != str(prompt).strip():
@@ -62,6 +62,13 @@ def same_request(request: dict[str, Any], status: RemoteStatus) -> bool:
     size = request.get("size")
     billed_size = usage.get("size") or usage.get("video_ratio")
     if size is not None and isinstance(billed_size, str) and "*" in billed_size and billed_size != size:
+        return False
+    # The media protocol bills a tier (SR) and a ratio instead of a size.
+    ratio, billed_ratio = request.get("ratio"), usage.get("ratio")
+    if ratio is not None and isinstance(billed_ratio, str) and billed_ratio and billed_ratio != ratio:
+        return False
+    tier, billed_tier = request.get("resolution"), usage.get("SR")
+    if isinstance(tier, str) and isinstance(billed_tier, int) and f"{billed_tier}P" != tier:
         return False
     return True
 

@@ -43,6 +43,13 @@ class VideoSaver:
         self._slots = anyio.Semaphore(DOWNLOAD_CONCURRENCY)
         self._auto: set[str] = set()  # tasks with a background download running here
 
+    async def address_policy(self) -> downloads.AddressPolicy:
+        """Where this server may connect for media (videos, and inputs it measures): from the provider's base URL,
+        resolved at first use, not at start-up (no DNS before initialize)."""
+        if self._policy is None:
+            self._policy = await downloads.AddressPolicy.resolved_for(getattr(self._ctx.provider, "base_url", None))
+        return self._policy
+
     def start_auto(self, task_id: str) -> None:
         """Download the task's video in the background unless that already runs here."""
         tg = self._ctx.tg
@@ -179,8 +186,7 @@ class VideoSaver:
                     hint="Check the task in the provider's console.",
                 )
             dest = downloads.video_path(ctx.settings.data_dir, record.id)
-            if self._policy is None:  # resolved at the first download, not at start-up (no DNS before initialize)
-                self._policy = await downloads.AddressPolicy.resolved_for(getattr(ctx.provider, "base_url", None))
+            policy = await self.address_policy()
             try:
                 async with self._slots:
                     result = await downloads.download(
@@ -189,7 +195,7 @@ class VideoSaver:
                         dest,
                         headers=headers,
                         timeout=DOWNLOAD_TIMEOUT,
-                        policy=self._policy,
+                        policy=policy,
                         part_tag=ctx.instance_id,
                     )
             except VideoUnavailable as exc:

@@ -4,25 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from wan_video_mcp.server.catalog import FAMILY_INPUTS, GenerationRequest
+from wan_video_mcp.server.catalog import GenerationRequest, Protocol
 
-__all__ = ["wire_fields"]
+__all__ = ["needs_oss_resolve", "wire_fields"]
+
+# Optional switches are sent only when set, so the service's own defaults apply otherwise.
+_LEGACY_PARAMETERS = ("duration", "prompt_extend", "watermark", "seed", "audio", "shot_type")
+_MEDIA_PARAMETERS = ("resolution", "ratio", "duration", "audio_setting", "audio", "prompt_extend", "watermark", "seed")
 
 
 def wire_fields(request: GenerationRequest) -> tuple[dict[str, Any], dict[str, Any]]:
     """DashScope's ``input`` and ``parameters`` for a validated request (None values omitted)."""
+    spec = request.spec
     inputs: dict[str, Any] = {}
-    # The family's media fields (the catalog's table) go into ``input``.
-    for name in ("prompt", "negative_prompt", *FAMILY_INPUTS[request.family].media, "audio_url"):
-        value = getattr(request, name)
-        if value is not None:
-            inputs[name] = list(value) if isinstance(value, tuple) else value
-    # t2v and r2v take an exact width*height; i2v and kf2v take a tier such as "720P".
-    # Optional switches are sent only when set, so the service's own defaults apply otherwise.
-    shape = "size" if request.spec.uses_size else "resolution"
-    parameters: dict[str, Any] = {}
-    for name in (shape, "duration", "prompt_extend", "watermark", "seed", "audio", "shot_type"):
-        value = getattr(request, name)
-        if value is not None:
-            parameters[name] = value
+    if spec.protocol is Protocol.MEDIA:
+        # The media protocol: media is the API's own list, resolution + ratio replace size.
+        for name in ("prompt", "negative_prompt", "audio_url"):
+            if (value := getattr(request, name)) is not None:
+                inputs[name] = value
+        if request.media:
+            inputs["media"] = [item.model_dump(exclude_none=True) for item in request.media]
+        names: tuple[str, ...] = _MEDIA_PARAMETERS
+    else:
+        # The family's media fields (the catalog's table) go into ``input``.
+        for name in ("prompt", "negative_prompt", *spec.inputs.media, "audio_url"):
+            value = getattr(request, name)
+            if value is not None:
+                inputs[name] = list(value) if isinstance(value, tuple) else value
+        # t2v and r2v take an exact width*height; i2v and kf2v take a tier such as "720P".
+        names = ("size" if spec.uses_size else "resolution", *_LEGACY_PARAMETERS)
+    parameters = {name: value for name in names if (value := getattr(request, name)) is not None}
     return inputs, parameters
+
+
+def needs_oss_resolve(request: GenerationRequest) -> bool:
+    """Whether any input is an ``oss://`` temporary upload, which DashScope reads only when told to."""
+    urls = [request.audio_url, request.img_url, request.first_frame_url, request.last_frame_url]
+    for item in request.media or ():
+        urls += [item.url, item.reference_voice]
+    urls += [*(request.reference_video_urls or ()), *(request.reference_urls or ())]
+    return any(isinstance(url, str) and url.startswith("oss://") for url in urls)

@@ -52,8 +52,14 @@ __all__ = ["NEWAPI_FAMILIES", "NewApiProvider", "build_submit", "parse_submit", 
 
 # The Ali adaptor posts every task to .../video-generation/video-synthesis and never
 # switches to the image2video path that first/last-frame (kf2v) models need, so kf2v
-# models are not offered through this gateway.
-NEWAPI_FAMILIES = frozenset({Family.T2V, Family.I2V, Family.R2V})
+# models are not offered through this gateway. The media protocol's models (wan2.7,
+# wan3.0) all use that one path: ``metadata.input.media`` and the new parameters pass
+# through the JS plugin verbatim (Object.assign) and through later Go builds; an old
+# Go build (@075be92) drops ``media`` silently, and most builds drop a media item's
+# ``reference_voice`` (reference/media-protocol.md section 9). new-api's plugin also
+# fills ``parameters.size: "1280*720"`` for any *t2v* model sent without one; we
+# cannot unset it from here.
+NEWAPI_FAMILIES = frozenset({Family.T2V, Family.I2V, Family.R2V, Family.R2V_MIXED, Family.EDIT, Family.OMNI})
 
 
 def build_submit(request: GenerationRequest, model_name: str | None = None) -> dict[str, Any]:

@@ -25,15 +25,33 @@ __all__ = [
     "SIMULATOR_API_KEY",
     "ProviderEntry",
     "ProviderName",
+    "REGION_ALIASES",
     "Region",
     "provider_entry",
 ]
 
 ProviderName = Literal["dashscope", "newapi", "yuto", "vtrix", "simulator"]
 PROVIDER_NAMES: tuple[ProviderName, ...] = get_args(ProviderName)
-# DashScope's regions (DASHSCOPE_REGION): Singapore, Virginia, Beijing. Their addresses: dashscope/regions.py.
-Region = Literal["intl", "us", "cn"]
+# DashScope's regions (DASHSCOPE_REGION): Singapore, Virginia, Beijing, Frankfurt, Tokyo, Hong Kong.
+# Their addresses: dashscope/regions.py (the last three only through a workspace host).
+Region = Literal["intl", "us", "cn", "eu", "jp", "hk"]
 REGIONS: tuple[Region, ...] = get_args(Region)
+# Other names people use for them: Alibaba's region ids (the SDK's DASHSCOPE_API_REGION) and city names.
+REGION_ALIASES: dict[str, Region] = {
+    "ap-southeast-1": "intl",
+    "singapore": "intl",
+    "us-east-1": "us",
+    "virginia": "us",
+    "cn-beijing": "cn",
+    "beijing": "cn",
+    "eu-central-1": "eu",
+    "frankfurt": "eu",
+    "ap-northeast-1": "jp",
+    "tokyo": "jp",
+    "cn-hongkong": "hk",
+    "hongkong": "hk",
+    "hong-kong": "hk",
+}
 # The in-process simulator accepts any bearer key; this one says in logs what it is.
 SIMULATOR_API_KEY = "sk-simulator"
 # Without a key the server still starts (tools/list, dry runs, the local store); the engine refuses

@@ -5,8 +5,14 @@ enough that the official ``dashscope`` SDK, our own provider and plain httpx can
 tell it from the real service, except that everything it produces says SIMULATED:
 a ``"simulated": true`` field in JSON bodies (all but the bare cancel acknowledgement,
 where the SDK would take it for the output), an ``X-Wan-Simulator: 1`` header on every
-response, and the label drawn on every video frame. It never contacts any
-address: it only listens on 127.0.0.1.
+response, and the label drawn on every video frame. It listens only on 127.0.0.1; the only
+addresses it contacts are the input URLs a task is given (``media``: read as the real service
+reads them, so an unreachable one fails the task), and by default (``fetch_media="local"``) only
+loopback ones; ``wan-video-mcp simulate`` reads them all.
+
+It takes both protocols: the legacy fields of wan2.1-2.6 and the media protocol of wan2.7 and wan3.0
+(reference/media-protocol.md: ``input.media[]``, ``resolution`` + ``ratio``), and renders at the
+reference's pixel sizes, drawing the inputs it was given.
 
 On the same port it also speaks the three gateway formats of reference/wire-formats.md
 (sections 4 and 5), on top of the same tasks, timing, renders, faults and counters:
@@ -17,13 +23,16 @@ Layout (one module per concept; choices where the real service is undocumented a
 the docstring of the module that makes them):
 
 - ``config``: ``SimulatorConfig``; ``validation``: ``plan_submit`` (a submit body checked
-  against the catalog, as the real service does it); ``tasks``: ``SimTask`` (its state is a
-  function of the clock) and the task store;
+  against the catalog, as the real service does it; the media protocol's in ``media_validation``),
+  into a ``plans.SubmitPlan``; ``tasks``: ``SimTask`` (its state is a function of the clock) and the
+  task store;
+- ``media``: each task's input URLs read (fetched, measured with PyAV, checked) after the submit;
+  ``media_output``: the output's W*H, length and usage once they are known;
 - ``dashscope``, ``gateway`` + ``newapi``/``yuto``/``vtrix``, ``results`` (the OSS-like result
   URLs), ``admin`` (``/_sim/...``): bodies, handlers and a route table each (``routing``);
 - ``faults`` and ``stats``: fault injection and counters, driven from Python or over HTTP;
-- ``rendering`` (an MP4 made with PyAV, or a placeholder from ``data/``) and ``renders`` (each
-  task's MP4, once, in worker threads);
+- ``rendering`` (an MP4 made with PyAV, or a placeholder from ``data/``), ``render_inputs`` (the
+  inputs drawn in it) and ``renders`` (each task's MP4, once, in worker threads);
 - ``http``: HTTP/1.1 on anyio streams with h11, where faults are real: a TCP reset, a hang, a
   body shorter than its Content-Length, a throttled download;
 - ``service``: ``Simulator`` (``async with``); ``running``: ``simulator_in_thread`` (for

@@ -10,6 +10,7 @@ from typing import Any
 from wan_video_mcp.server.simulator.dashscope import format_time, list_item
 from wan_video_mcp.server.simulator.faults import DEFAULT_FAILURE_CODE, Fault
 from wan_video_mcp.server.simulator.http import Request, Response, json_response
+from wan_video_mcp.server.simulator.media_output import output_of
 from wan_video_mcp.server.simulator.routing import Handler, Route, RouteTable
 from wan_video_mcp.server.simulator.state import SimState
 
@@ -84,14 +85,15 @@ def _tasks(state: SimState, req: Request, body: dict[str, Any]) -> Response:
     rows = [
         {
             **list_item(t, now),
-            "size": t.plan.size,
-            "duration": t.plan.duration,
+            "size": f"{out.width}*{out.height}",
+            "duration": out.seconds,
             "audio": t.plan.audio,
             "failure": list(t.failure) if t.failure else None,
             "via": t.via,
             "gateway_id": t.gateway_id,
         }
         for t in state.tasks.all()
+        for out in (output_of(t),)
     ]
     return json_response(200, {"tasks": rows})
 

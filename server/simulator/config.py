@@ -36,3 +36,10 @@ class SimulatorConfig:
     max_concurrent_renders: int = 1
     clock: Clock = time.time  # unix seconds; ``Simulator.advance`` adds to it
     seed: int | None = None  # for the jitter
+    # Which input URLs (media[].url, reference_voice, img_url, audio_url, ...) a task reads after its submit
+    # (``media``): "all" fetches every http(s) URL (the ``simulate`` command's default); "local" (the default
+    # here, so embedded simulators and tests never reach the network) decodes data: URLs and fetches loopback
+    # URLs only, taking any other URL as readable; "off" reads nothing. oss:// URLs are never read.
+    fetch_media: Literal["all", "local", "off"] = "local"
+    fetch_timeout_seconds: float = 5.0  # connect and each read; a whole download gets 12 times this
+    fetch_max_bytes: int = 100 * 1024 * 1024  # a larger input fails its task

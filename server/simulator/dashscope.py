@@ -3,8 +3,10 @@
 The API answers under ``/api/v1`` and, as a gateway would, under ``/qwen/api/v1`` (seed 003).
 Cancelling a task that is not PENDING, or an unknown task, answers 400 ``UnsupportedOperation``
 (the message observed from the real service); ``start_time``/``end_time`` of the task list are
-read as UTC+8 (Beijing) times; wan2.6-r2v bills its reference videos, each as
-``REFERENCE_VIDEO_SECONDS``.
+read as UTC+8 (Beijing) times; wan2.6-r2v bills its reference videos as measured when they were
+read (``media``), else each as ``REFERENCE_VIDEO_SECONDS``. The media protocol's usage is
+``media_output.media_usage``; its SUCCEEDED poll has ``orig_prompt`` but no ``actual_prompt`` (the
+reference's response tables list none).
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from wan_video_mcp.server.catalog import Protocol
 from wan_video_mcp.server.simulator.config import BEIJING, DAY
 from wan_video_mcp.server.simulator.faults import Fault
 from wan_video_mcp.server.simulator.http import Request, Response, json_response
+from wan_video_mcp.server.simulator.media_output import ASSUMED_VIDEO_SECONDS, media_usage, video_seconds
 from wan_video_mcp.server.simulator.routing import ANY, Handler, Route, RouteTable
 from wan_video_mcp.server.simulator.state import KeyProblem, SimState
 from wan_video_mcp.server.simulator.tasks import FAILED, PENDING, STARTED, SUCCEEDED, UNKNOWN, SimTask, new_id
 from wan_video_mcp.server.simulator.validation import MSG_URL, ApiError, SubmitPlan, plan_submit, service_of
 
-REFERENCE_VIDEO_SECONDS = 5
+REFERENCE_VIDEO_SECONDS = ASSUMED_VIDEO_SECONDS
 
 # Error texts of the real service (Model Studio error-code table).
 KEY_MESSAGES = {KeyProblem.MISSING: "No API-key provided.", KeyProblem.WRONG: "Invalid API-key provided."}
@@ -45,11 +49,14 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 # --------------------------------------------------------------------------- bodies (pure)
 
 
-def usage_body(plan: SubmitPlan) -> dict[str, Any]:
-    """The ``usage`` object of a SUCCEEDED poll: wan2.6 has its own shape."""
+def usage_body(task: SimTask) -> dict[str, Any]:
+    """The ``usage`` object of a SUCCEEDED poll: wan2.6 and the media protocol have their own shapes."""
+    plan = task.plan
+    if plan.spec.protocol is Protocol.MEDIA:
+        return media_usage(task)
     sr = int(plan.tier.rstrip("P"))
     if plan.generation == "wan2.6":
-        seconds_in = REFERENCE_VIDEO_SECONDS * plan.reference_videos
+        seconds_in = round(video_seconds(plan, task.media)[0])
         return {
             "duration": float(plan.duration + seconds_in),
             "size": plan.size,
@@ -89,10 +96,10 @@ def poll_body(task: SimTask, now: float, video_url: str | None) -> dict[str, Any
     body: dict[str, Any] = {"request_id": new_id(), "output": output}
     if state == SUCCEEDED:
         output["orig_prompt"] = task.plan.prompt
-        if task.plan.generation != "wan2.6":
+        if task.plan.generation != "wan2.6" and task.plan.spec.protocol is Protocol.LEGACY:
             output["actual_prompt"] = actual_prompt(task.plan)
         output["video_url"] = video_url
-        body["usage"] = usage_body(task.plan)
+        body["usage"] = usage_body(task)
     elif state == FAILED and task.failure:
         output["code"], output["message"] = task.failure
     return body
@@ -170,7 +177,8 @@ def _submit(service: str) -> Handler:
         except ValueError:
             return error_response(400, "InvalidParameter", "The request body is not valid JSON.")
         try:
-            plan = plan_submit(service, body)
+            oss_resolve = req.headers.get("x-dashscope-ossresourceresolve", "").lower() == "enable"
+            plan = plan_submit(service, body, oss_resolve=oss_resolve)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
         task = state.create_task(plan, key, via=req.params["root"])

@@ -107,7 +107,9 @@ class Dialect:
                 return self.error(400, "invalid_request", "The request body is not valid JSON.")
             try:
                 service, upstream = self.upstream(body)
-                plan = plan_submit(service, upstream)  # what DashScope behind the gateway would accept
+                # What DashScope behind the gateway would accept. Whether a gateway adds the oss:// resolve
+                # header is not documented: the simulator takes it that it does (oss:// URLs pass).
+                plan = plan_submit(service, upstream, oss_resolve=True)
             except ApiError as exc:
                 return self.error(exc.status, exc.code, exc.message, openai=exc.code == "model_not_found")
             task = state.create_task(plan, key, via=self.name, gateway_id=self.new_id())

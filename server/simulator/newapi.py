@@ -36,7 +36,24 @@ TASKDTO_ACTION = {
     Family.I2V: "generate",
     Family.KF2V: "firstTailGenerate",
     Family.R2V: "referenceGenerate",
-}
+    Family.R2V_MIXED: "referenceGenerate",
+}  # other families (videoedit, wan3.0): "generate"
+
+
+def _i2v_media(model: str, inputs: dict[str, Any]) -> None:
+    """The JS plugin's wan2.7-i2v: without ``media``, one is made of the first frame and audio fields (moved)."""
+    if not model.startswith("wan2.7-i2v") or inputs.get("media"):
+        return
+    media: list[dict[str, Any]] = []
+    first_frame, image = inputs.pop("first_frame_url", None), inputs.pop("img_url", None)
+    first = first_frame or image
+    if first:
+        media.append({"type": "first_frame", "url": first})
+    audio = inputs.pop("audio_url", None)
+    if audio:
+        media.append({"type": "driving_audio", "url": audio})
+    if media:
+        inputs["media"] = media
 
 
 def newapi_upstream(body: Any) -> tuple[str, dict[str, Any]]:
@@ -47,7 +64,11 @@ def newapi_upstream(body: Any) -> tuple[str, dict[str, Any]]:
     and ``watermark`` to false, a top-level ``size`` with ``*`` is a size and anything else a
     resolution (newer builds). Then ``metadata`` is laid over the whole struct, so
     ``metadata.input`` / ``metadata.parameters`` pass straight through (as newer builds keep
-    every key). The adaptor always posts to video-generation, never to image2video.
+    every key): the JS plugin's ``Object.assign`` of ``metadata.input`` over ``input`` and of
+    ``metadata.parameters`` over ``parameters`` (reference/media-protocol.md section 9), so ``media`` and the
+    media protocol's parameters reach the same validation. For wan2.7-i2v without ``media`` the plugin
+    makes one of ``first_frame_url``/``img_url`` (first_frame) and ``audio_url`` (driving_audio). The
+    adaptor always posts to video-generation, never to image2video.
     """
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "The request body must be a JSON object.")
@@ -84,6 +105,7 @@ def newapi_upstream(body: Any) -> tuple[str, dict[str, Any]]:
             if not isinstance(part, dict):
                 raise ApiError(400, "invalid_request", f"metadata.{key} must be a JSON object")
             target.update(part)
+    _i2v_media(model, inputs)
     return "video-generation", {"model": model, "input": inputs, "parameters": parameters}
 
 
@@ -93,7 +115,7 @@ def newapi_task_body(task: SimTask, now: float, video_url: str | None) -> dict[s
     state, status = task.state(now), taskdto_status(task, now)
     dto: dict[str, Any] = {
         "task_id": task.gateway_id,
-        "action": TASKDTO_ACTION[task.plan.spec.family],
+        "action": TASKDTO_ACTION.get(task.plan.spec.family, "generate"),
         "status": status,
         "fail_reason": fail_reason(task, state),
     }

@@ -2,7 +2,8 @@
 
 Every frame says SIMULATED, with the model, size, task id and prompt drawn in a 5x7 bitmap font
 (``data/font-5x7.json``: seven rows of five pixels per glyph; "\\x7f" is the box drawn for other
-scripts). Without PyAV a fixed MP4 is served (``data/placeholder.mp4``: made with PyAV and
+scripts). What the task's inputs show (a first frame, a tinted input video, a reference thumbnail) comes
+from ``render_inputs``. Without PyAV a fixed MP4 is served (``data/placeholder.mp4``: made with PyAV and
 ``_Painter`` on a flat background at 160*90, 4 fps, 2 s, silent: a real H.264 MP4).
 """
 
@@ -22,6 +23,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from wan_video_mcp.server.simulator.render_inputs import Backdrop
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +89,16 @@ class RenderJob:
     title: str  # e.g. "wan2.6-t2v 1280*720 5s"
     prompt: str
     task_id: str
+    # The inputs it shows (``render_inputs``): a first and a last frame, a video (tinted for videoedit), a reference.
+    first_image: Path | None = None
+    last_image: Path | None = None
+    clip: Path | None = None
+    tint: bool = False
+    thumbnail: Path | None = None
+
+    @property
+    def has_inputs(self) -> bool:
+        return any(p is not None for p in (self.first_image, self.last_image, self.clip, self.thumbnail))
 
 
 class Aborted(Exception):
@@ -129,7 +142,7 @@ class _Painter:
         lines: list[tuple[str, int]] = [("SIMULATED", 2 * s)]
         for info in ("Wan video simulator - not a real generation", job.title, f"task {job.task_id}"):
             lines += [(line, s) for line in textwrap.wrap(_ascii_text(info), cols)]
-        prompt = _ascii_text(job.prompt) or "(no prompt)"
+        prompt = _ascii_text(job.prompt or "(no prompt)")
         bottom = job.height - m - 14 * s
         room = max(0, (bottom - y - sum(9 * sc + s for _, sc in lines)) // (9 * s + s))
         lines += [(line, s) for line in textwrap.wrap(prompt, cols, max_lines=max(1, room), placeholder=" ...")]
@@ -148,15 +161,19 @@ class _Painter:
             start = (y + i) * stride + x
             plane[start : start + len(row)] = row
 
-    def planes(self, i: int) -> tuple[bytearray, bytearray, bytearray]:
+    def planes(self, i: int, backdrop: Backdrop | None = None) -> tuple[bytearray, bytearray, bytearray]:
         job, w, h = self.job, self.job.width, self.job.height
-        shift = (i * 2) % self.period
-        y_plane = bytearray(self.tall[shift * self.ys : (shift + h) * self.ys])
         angle = self.hue + 2 * math.pi * i / max(1, self.frames)
         u_val, v_val = int(128 + 40 * math.cos(angle)), int(128 + 40 * math.sin(angle))
         cw, ch = (w + 1) // 2, (h + 1) // 2
-        u_plane = bytearray([u_val]) * (self.cs * ch)
-        v_plane = bytearray([v_val]) * (self.cs * ch)
+        base = backdrop.base(i / job.fps) if backdrop is not None else None
+        if base is not None:  # an input's picture
+            y_plane, u_plane, v_plane = base
+        else:  # drifting stripes, in a slowly turning colour
+            shift = (i * 2) % self.period
+            y_plane = bytearray(self.tall[shift * self.ys : (shift + h) * self.ys])
+            u_plane = bytearray([u_val]) * (self.cs * ch)
+            v_plane = bytearray([v_val]) * (self.cs * ch)
         # A square bouncing across the lower third, in the complementary colour.
         span = max(1, w - self.box)
         bx = int(_tri(i / max(1, 2 * job.fps)) * span) // 2 * 2
@@ -175,6 +192,11 @@ class _Painter:
             grey = [bytes([128]) * ((len(rows[0]) + 1) // 2)] * ((len(rows) + 1) // 2)
             self._put(u_plane, self.cs, x // 2, y // 2, grey, cw, ch)
             self._put(v_plane, self.cs, x // 2, y // 2, grey, cw, ch)
+        if backdrop is not None and backdrop.thumb is not None:  # a reference, top right, over any text
+            tx, ty, (ty_rows, tu_rows, tv_rows) = backdrop.thumb
+            self._put(y_plane, self.ys, tx, ty, ty_rows, w, h)
+            self._put(u_plane, self.cs, tx // 2, ty // 2, tu_rows, cw, ch)
+            self._put(v_plane, self.cs, tx // 2, ty // 2, tv_rows, cw, ch)
         # Progress bar.
         bx0, by0, bw, bh = self.bar
         filled = max(1, bw * (i + 1) // max(1, self.frames))
@@ -219,6 +241,7 @@ def render_mp4(path: Path, job: RenderJob, *, stop: threading.Event | None = Non
         return write_fallback(path, forced=not use_pyav)
     tmp = path.with_suffix(".part")
     container = av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
+    backdrop: Backdrop | None = None
     try:
         video = container.add_stream(
             "libx264", rate=job.fps, options={"preset": "ultrafast", "crf": "30", "g": str(2 * job.fps)}
@@ -230,6 +253,8 @@ def render_mp4(path: Path, job: RenderJob, *, stop: threading.Event | None = Non
             audio.bit_rate = 64000
         template = av.VideoFrame(job.width, job.height, "yuv420p")
         painter = _Painter(job, template.planes[0].line_size, template.planes[1].line_size)
+        if job.has_inputs:
+            backdrop = Backdrop(av, job, painter.ys, painter.cs, margin=painter.margin)
         tone = _tone(44100) if audio else b""
         samples_total = job.duration * 44100
         samples_done = 0
@@ -237,7 +262,7 @@ def render_mp4(path: Path, job: RenderJob, *, stop: threading.Event | None = Non
             if stop is not None and stop.is_set():
                 raise Aborted
             frame = av.VideoFrame(job.width, job.height, "yuv420p")
-            for plane, data in zip(frame.planes, painter.planes(i), strict=True):
+            for plane, data in zip(frame.planes, painter.planes(i, backdrop), strict=True):
                 plane.update(bytes(data))
             frame.pts, frame.time_base = i, Fraction(1, job.fps)
             container.mux(video.encode(frame))
@@ -258,6 +283,9 @@ def render_mp4(path: Path, job: RenderJob, *, stop: threading.Event | None = Non
         container.close()
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if backdrop is not None:
+            backdrop.close()
     container.close()
     tmp.replace(path)
     return "pyav"

@@ -1,4 +1,7 @@
-"""Each task's MP4: rendered once, on demand, in worker threads (a few at a time), into the render directory."""
+"""Each task's MP4: rendered once, on demand, in worker threads (a few at a time), into the render directory.
+
+A render draws the inputs the task was given (``media_output.render_sources``); their files go once it is done.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup
 
+from wan_video_mcp.server.catalog import Family
 from wan_video_mcp.server.simulator.config import SimulatorConfig
+from wan_video_mcp.server.simulator.media_output import output_of, render_sources
 from wan_video_mcp.server.simulator.rendering import Aborted, RenderJob, render_mp4, write_fallback
 from wan_video_mcp.server.simulator.stats import Stats
 from wan_video_mcp.server.simulator.tasks import SimTask
@@ -30,17 +35,24 @@ class _RenderState:
 
 
 def render_job(task: SimTask, fps: int) -> RenderJob:
-    """What the task's video shows."""
-    plan = task.plan
+    """What the task's video shows: its output's W*H and length, and the inputs it was given."""
+    plan, out = task.plan, output_of(task)
+    sources = render_sources(task)
+    size = f"{out.width}*{out.height}"
     return RenderJob(
-        width=plan.width,
-        height=plan.height,
-        duration=plan.duration,
+        width=out.width,
+        height=out.height,
+        duration=out.seconds,
         fps=fps,
         audio=plan.audio,
-        title=f"{plan.model_name} {plan.size} {plan.duration}s" + (" audio" if plan.audio else ""),
+        title=f"{plan.model_name} {size} {out.seconds}s" + (" audio" if plan.audio else ""),
         prompt=plan.prompt,
         task_id=task.task_id,
+        first_image=sources.get("first"),
+        last_image=sources.get("last"),
+        clip=sources.get("clip"),
+        tint=plan.spec.family is Family.EDIT,
+        thumbnail=sources.get("thumb"),
     )
 
 
@@ -116,10 +128,17 @@ class Renders:
                 how = await anyio.to_thread.run_sync(write_fallback, path)
             self._stats.renders += 1
             logger.debug(
-                "rendered %s (%s, %s) in %.2f s", task.task_id, how, task.plan.size, time.perf_counter() - started
+                "rendered %s (%s, %s*%s) in %.2f s",
+                task.task_id,
+                how,
+                job.width,
+                job.height,
+                time.perf_counter() - started,
             )
         except Exception:  # e.g. a full disk: the download then answers 500 instead of waiting forever
             logger.exception("cannot write %s", path)
         finally:
+            if task.media is not None:
+                task.media.release()  # the input files it drew from
             state.path = path
             state.done.set()

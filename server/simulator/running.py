@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None, announce: Callable[[str], None] | None =
     parser = argparse.ArgumentParser(
         prog="wan-video-mcp simulate",
         description="Serve an offline, simulated DashScope video-synthesis API on 127.0.0.1 "
-        "(no key, no network; every video is labelled SIMULATED).",
+        "(no key; the network only to read the input URLs a task is given; every video is labelled SIMULATED).",
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)"
@@ -78,6 +78,13 @@ def main(argv: list[str] | None = None, announce: Callable[[str], None] | None =
     parser.add_argument("--required-key", help="accept only this API key (default: any non-empty key)")
     parser.add_argument("--render-dir", type=Path, help="keep rendered MP4s here (default: a temporary directory)")
     parser.add_argument("--no-render", action="store_true", help="serve the small placeholder MP4 instead of rendering")
+    parser.add_argument(
+        "--fetch-media",
+        choices=("all", "local", "off"),
+        default="all",
+        help="which input URLs a task reads, as the real service does (a URL it cannot read fails the task): "
+        "all (default), local (data: and loopback URLs only) or off",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every fault and render")
     args = parser.parse_args(argv)
     if (
@@ -102,6 +109,7 @@ def main(argv: list[str] | None = None, announce: Callable[[str], None] | None =
         required_key=args.required_key,
         render_dir=args.render_dir,
         renderer="fallback" if args.no_render else "auto",
+        fetch_media=args.fetch_media,
     )
 
     def ready(sim: Simulator) -> None:

@@ -18,6 +18,7 @@ from wan_video_mcp.server.simulator import admin, dashscope, newapi, results, vt
 from wan_video_mcp.server.simulator.config import HOST, SimulatorConfig
 from wan_video_mcp.server.simulator.faults import FAULT_ERRORS, FAULT_TARGETS, Fault, Faults
 from wan_video_mcp.server.simulator.http import HttpConnection, Request, Response, json_response, serve_connection
+from wan_video_mcp.server.simulator.media import MediaInputs
 from wan_video_mcp.server.simulator.renders import Renders
 from wan_video_mcp.server.simulator.routing import Mount, route
 from wan_video_mcp.server.simulator.state import SimState
@@ -71,7 +72,10 @@ class Simulator:
         self.stats = Stats()
         tasks = TaskStore(self.config)
         self.faults = Faults(tasks.fail)
-        self._state = SimState(self.config, tasks, self.faults, self.stats, Renders(self.config, self.stats))
+        self._inputs = MediaInputs(self.config, tasks.now)
+        self._state = SimState(
+            self.config, tasks, self.faults, self.stats, Renders(self.config, self.stats), self._inputs
+        )
         self._listener: Listener[SocketStream] | None = None
         self._tg: TaskGroup | None = None
 
@@ -97,8 +101,14 @@ class Simulator:
     async def __aenter__(self) -> Simulator:
         await self._state.renders.__aenter__()
         try:
+            await self._inputs.__aenter__()
+        except BaseException:
+            await self._state.renders.__aexit__(None, None, None)
+            raise
+        try:
             listener = await anyio.create_tcp_listener(local_host=HOST, local_port=self.config.port)
         except BaseException:
+            await self._inputs.__aexit__(None, None, None)
             await self._state.renders.__aexit__(None, None, None)
             raise
         self._listener = listener
@@ -119,7 +129,10 @@ class Simulator:
             try:
                 await self._listener.aclose()
             finally:
-                await self._state.renders.__aexit__(None, None, None)
+                try:
+                    await self._inputs.__aexit__(None, None, None)
+                finally:
+                    await self._state.renders.__aexit__(None, None, None)
 
     # ---- clock and tasks
 
@@ -143,6 +156,12 @@ class Simulator:
 
     def video_url(self, task: SimTask) -> str:
         return self._state.video_url(task)
+
+    async def inputs_read(self, task_id: str) -> None:
+        """Until the task's input URLs were read (at once when there was nothing to read); KeyError: unknown task."""
+        if self._state.tasks.get(task_id) is None:
+            raise KeyError(task_id)
+        await self._inputs.wait(task_id)
 
     async def rendered(self, task_id: str) -> Path:
         """The task's MP4 on disk, rendering it first if needed."""

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from wan_video_mcp.server.simulator.config import HOST, SimulatorConfig
 from wan_video_mcp.server.simulator.faults import Faults
 from wan_video_mcp.server.simulator.http import Request
+from wan_video_mcp.server.simulator.media import MediaInputs
 from wan_video_mcp.server.simulator.renders import Renders
 from wan_video_mcp.server.simulator.stats import Stats
 from wan_video_mcp.server.simulator.tasks import SUCCEEDED, SimTask, TaskStore
@@ -40,6 +41,7 @@ class SimState:
     faults: Faults
     stats: Stats
     renders: Renders
+    inputs: MediaInputs | None = None  # reads each new task's input URLs (None: none are read)
     port: int = 0
     secret: bytes = field(default_factory=lambda: uuid.uuid4().bytes)  # signs result URLs
 
@@ -65,9 +67,13 @@ class SimState:
         return key
 
     def create_task(self, plan: SubmitPlan, api_key: str, *, via: str, gateway_id: str | None = None) -> SimTask:
-        """A task for an accepted submit; it fails if ``fail_next_task`` was armed."""
-        task = self.tasks.create(plan, api_key, via=via, failure=self.faults.take_task_failure(), gateway_id=gateway_id)
+        """A task for an accepted submit; it fails if ``fail_next_task`` was armed, or if the plan says it will
+        (wan3.0's mode conflict), or if its inputs cannot be read."""
+        failure = self.faults.take_task_failure() or plan.failure
+        task = self.tasks.create(plan, api_key, via=via, failure=failure, gateway_id=gateway_id)
         self.stats.submits_accepted += 1
+        if self.inputs is not None:
+            self.inputs.start(task)
         return task
 
     def video_url(self, task: SimTask) -> str:

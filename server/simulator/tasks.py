@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from wan_video_mcp.server.simulator.config import SimulatorConfig
-from wan_video_mcp.server.simulator.validation import SubmitPlan
+from wan_video_mcp.server.simulator.plans import SubmitPlan, TaskMedia
 
 # Task states, as the wire spells them.
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN = (
@@ -41,13 +41,16 @@ class SimTask:
     canceled_at: float | None = None
     via: str = "/api/v1"  # where it was submitted: a DashScope API root, or a gateway dialect ("newapi", ...)
     gateway_id: str | None = None  # the id a gateway dialect handed out for it
+    # Its input URLs are still being read (``media``): it cannot end before; ``media`` is what was read.
+    inputs_pending: bool = False
+    media: TaskMedia | None = None
 
     def state(self, now: float) -> str:
         if self.canceled_at is not None:
             return CANCELED
         if now < self.scheduled_at:
             return PENDING
-        if now < self.ends_at:
+        if now < self.ends_at or self.inputs_pending:
             return RUNNING
         return FAILED if self.failure else SUCCEEDED
 

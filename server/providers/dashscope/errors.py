@@ -36,6 +36,12 @@ _ERROR_RULES: dict[str, _Rule] = {
     "BadRequest.EmptyParameters": _Rule(False, "The request has no parameters; " + _FIX_REQUEST),
     "BadRequest.EmptyModel": _Rule(False, "The request names no model; " + _FIX_REQUEST),
     "InvalidURL": _Rule(False, "An input URL is invalid; pass a public http(s) URL. " + _FIX_REQUEST),
+    # The media protocol's input checks (reference/media-protocol.md section 6).
+    "InvalidParameter.DataInspection": _Rule(
+        False,
+        "The service could not read or inspect an input file: check that each media URL is public, in a format "
+        "the model takes and within its size limit (an oss:// URL needs the upload's own model and account).",
+    ),
     # 400: content moderation
     "DataInspectionFailed": _Rule(False, _CHANGE_CONTENT),
     "IPInfringementSuspect": _Rule(
@@ -69,7 +75,9 @@ _ERROR_RULES: dict[str, _Rule] = {
     ),
     # 404
     "ModelNotFound": _Rule(
-        False, "The model does not exist in this region; check the model name and the configured region."
+        False,
+        "The model does not exist in this region or on this host; check the model name and the configured region "
+        "(wan3.0 is documented on workspace hosts only: set DASHSCOPE_WORKSPACE_ID).",
     ),
     "WorkSpaceNotFound": _Rule(False, "The workspace does not exist; check the configured workspace id."),
     # 408
@@ -116,6 +124,8 @@ def _rule_for(code: str) -> _Rule | None:
     if rule is None and code.startswith("InternalError"):
         # Any InternalError.* variant is the service's own failure.
         rule = _ERROR_RULES["InternalError"]
+    elif rule is None and code.startswith("InvalidParameter."):
+        rule = _ERROR_RULES["InvalidParameter"]  # a detailed refusal of the request
     return rule
 
 

@@ -14,6 +14,7 @@ from wan_video_mcp.server.providers.dashscope.errors import parse_error, with_su
 from wan_video_mcp.server.providers.dashscope.regions import base_url_for, check_region
 from wan_video_mcp.server.providers.dashscope.request import LIST_PAGE_SIZE, build_submit, service_time, task_path
 from wan_video_mcp.server.providers.dashscope.response import malformed, map_state, parse_list_item, parse_status
+from wan_video_mcp.server.providers.fields import needs_oss_resolve
 from wan_video_mcp.server.providers.http import json_or_none, send
 from wan_video_mcp.server.providers.parsing import nonempty
 
@@ -55,8 +56,13 @@ class DashScopeProvider:
         """Whether the configured region serves this catalog model."""
         return model in self._offered
 
-    def _headers(self, *, json_body: bool = False, asynchronous: bool = False) -> dict[str, str]:
+    def _headers(
+        self, *, json_body: bool = False, asynchronous: bool = False, oss_resolve: bool = False
+    ) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._api_key}"}
+        if oss_resolve:
+            # Without it an oss:// temporary upload URL is refused as "does not appear to be valid".
+            headers["X-DashScope-OssResourceResolve"] = "enable"
         if json_body:
             headers["Content-Type"] = "application/json"
         if asynchronous:
@@ -76,15 +82,17 @@ class DashScopeProvider:
             self._client,
             "POST",
             self.base_url + path,
-            headers=self._headers(json_body=True, asynchronous=True),
+            headers=self._headers(json_body=True, asynchronous=True, oss_resolve=needs_oss_resolve(request)),
             json_body=body,
             paid=True,
         )
         if not response.is_success:
             error = self._error(response)
-            if response.status_code >= 500 and error.provider_code == "Unknown":
-                # A bare 5xx without DashScope's error body comes from a proxy or gateway in front of it,
-                # which may have forwarded the body before failing: the task may exist. Reconcile, never resend.
+            if response.status_code >= 500:
+                # A 5xx, even one with DashScope's own code (InternalError, SystemError), does not say whether the
+                # task was created before the failure: a bare one may come from a proxy that had already forwarded
+                # the body, and the service's own may follow the task's creation. Reconcile against the task list,
+                # never resend blindly.
                 error = with_suffix(
                     error,
                     suffix=" The task may or may not have been created: reconcile before resubmitting.",

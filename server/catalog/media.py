@@ -1,0 +1,195 @@
+"""The media protocol's inputs (wan2.7 / wan3.0, reference/media-protocol.md): what each model takes in ``media``.
+
+A model's ``MediaRules`` is data: its slots (one per media ``type``, with a count, a kind and a length
+range), and the cross-item rules between them. The schema (``media_schema``) and the validator
+(``media_problems``) are both generated from it, so they cannot drift apart; ``combinations`` is the
+documented list of valid type sets, which the tests hold the rules to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations as subsets
+from typing import Any
+
+# What a URL of each kind may be (reference section 1): images also as base64 data URLs; a link only http(s).
+IMAGE, VIDEO, AUDIO, FILE, LINK = "image", "video", "audio", "file", "link"
+
+
+@dataclass(frozen=True)
+class MediaSlot:
+    """One ``media`` type of one model: how many, of what kind, how long each, whether it takes a voice."""
+
+    type: str
+    kind: str
+    max: int
+    seconds: tuple[float, float] | None = None  # each item's documented length, when it has one
+    voice: bool = False  # takes a per-item reference_voice (an audio URL, timbre only)
+    limits: str = ""  # the documented format limits, in words
+
+
+@dataclass(frozen=True)
+class MediaRules:
+    """The cross-item rules of one model's ``media`` list, as data."""
+
+    slots: tuple[MediaSlot, ...]
+    required: bool = False  # media must be given
+    exactly_one_of: tuple[str, ...] = ()  # exactly one of these types is present (i2v: first_frame | first_clip)
+    at_least_one_of: tuple[str, ...] = ()  # at least one item of these types (r2v's references, videoedit's video)
+    apart: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()  # no type of the left with one of the right
+    group_max: tuple[tuple[tuple[str, ...], int], ...] = ()  # at most N items of these types together
+    seconds_total: tuple[tuple[tuple[str, ...], float], ...] = ()  # these types' lengths add up to at most N s
+    combinations: tuple[tuple[str, ...], ...] = ()  # the documented valid type sets, where the docs list them
+    voice_seconds: tuple[float, float] = (1, 10)
+    note: str = ""  # what the model does with them, in words
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(slot.type for slot in self.slots)
+
+    def slot(self, media_type: str) -> MediaSlot | None:
+        return next((slot for slot in self.slots if slot.type == media_type), None)
+
+    @property
+    def max_items(self) -> int:
+        return sum(slot.max for slot in self.slots)
+
+    def type_sets(self) -> Iterator[frozenset[str]]:
+        """Every set of this model's types (for tests and documentation)."""
+        for size in range(len(self.slots) + 1):
+            for chosen in subsets(self.types, size):
+                yield frozenset(chosen)
+
+    def set_problem(self, present: frozenset[str]) -> str | None:
+        """Why a set of types (each present at least once) is not a valid combination, or None."""
+        if self.exactly_one_of:
+            found = [t for t in self.exactly_one_of if t in present]
+            if len(found) != 1:
+                either = " or ".join(self.exactly_one_of)
+                return f"exactly one of {either} is needed" + (f" (got {' and '.join(found)})" if found else "")
+        if self.at_least_one_of and not present & set(self.at_least_one_of):
+            return f"at least one {' or '.join(self.at_least_one_of)} is needed"
+        for left, right in self.apart:
+            lhs, rhs = sorted(present & set(left)), sorted(present & set(right))
+            if lhs and rhs:
+                return f"{', '.join(lhs)} cannot be combined with {', '.join(rhs)}"
+        return None
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+def _has(types: Sequence[str]) -> dict[str, Any]:
+    """Matches a media item of one of these types."""
+    one: dict[str, Any] = {"const": types[0]} if len(types) == 1 else {"enum": list(types)}
+    return {"properties": {"type": one}}
+
+
+def media_schema(rules: MediaRules, all_types: Sequence[str], voiced_anywhere: frozenset[str]) -> dict[str, Any]:
+    """The ``media`` property's narrowing for one model: item types, voice, counts and combinations.
+
+    ``all_types``: every media type of the catalog (the shared item schema allows no other), so the model's
+    types can be said as "none of the others" when that is shorter. ``voiced_anywhere``: the types that take a
+    reference_voice in some model; the shared item schema already refuses it on every other type, so only
+    those of them this model does not voice are refused here.
+    """
+    voiced = {slot.type for slot in rules.slots if slot.voice}
+    mute = [t for t in rules.types if t in voiced_anywhere and t not in voiced]
+    others = [t for t in all_types if t not in rules.types]
+    kinds: dict[str, Any] = {"enum": list(rules.types)}
+    if len(others) < len(rules.types):
+        kinds = {"not": {"const": others[0]} if len(others) == 1 else {"enum": others}}
+    item: dict[str, Any] = {"properties": {"type": kinds}}
+    if mute and not voiced:
+        item["properties"]["reference_voice"] = {"not": {}}
+    elif mute:
+        item |= {"if": _has(mute), "then": {"properties": {"reference_voice": {"not": {}}}}}
+    checks: list[dict[str, Any]] = []
+    singles = _exclusive_singles(rules)
+    for slot in rules.slots:
+        if not _implied_count(rules, slot) and slot.type not in {t for pair in singles for t in pair}:
+            checks.append(_at_most(slot.max, [slot.type]))
+    for pair in singles:  # "at most one of a and b": both their counts and their exclusion in one check
+        checks.append(_at_most(1, pair))
+    # "at least one of these" and "at most N of these" over the same types are one check.
+    most_of = dict(rules.group_max)
+    if len(rules.at_least_one_of) == 1 and (only := rules.slot(rules.at_least_one_of[0])) is not None:
+        most_of.setdefault(rules.at_least_one_of, only.max)
+    for types, most in rules.group_max:
+        if types != rules.at_least_one_of:
+            checks.append(_at_most(most, types))
+    if rules.exactly_one_of:
+        checks.append({"contains": _has(rules.exactly_one_of), "maxContains": 1})
+    if rules.at_least_one_of:
+        needed: dict[str, Any] = {"contains": _has(rules.at_least_one_of)}
+        if rules.at_least_one_of in most_of:
+            needed["maxContains"] = most_of[rules.at_least_one_of]
+        checks.append(needed)
+    for left, right in rules.apart:
+        if not (len(left) == len(right) == 1 and (left[0], right[0]) in singles):
+            checks.append({"not": {"allOf": [{"contains": _has(left)}, {"contains": _has(right)}]}})
+    return {"items": item, "allOf": checks}
+
+
+def _at_most(most: int, types: Sequence[str]) -> dict[str, Any]:
+    """At most ``most`` items of these types ("not N + 1 of them": shorter than minContains 0 + maxContains)."""
+    return {"not": {"contains": _has(types), "minContains": most + 1}}
+
+
+def _exclusive_singles(rules: MediaRules) -> list[tuple[str, str]]:
+    """``apart`` pairs of two single types that each take at most one item: "at most one of the two"."""
+    pairs = []
+    for left, right in rules.apart:
+        if len(left) == len(right) == 1:
+            slots = (rules.slot(left[0]), rules.slot(right[0]))
+            if all(slot is not None and slot.max == 1 for slot in slots):
+                pairs.append((left[0], right[0]))
+    return pairs
+
+
+def _implied_count(rules: MediaRules, slot: MediaSlot) -> bool:
+    """Whether another rule already bounds this type's count as tightly (a group maximum, exactly-one)."""
+    if slot.max == 1 and slot.type in rules.exactly_one_of:
+        return True
+    if rules.at_least_one_of == (slot.type,):
+        return True  # the presence rule carries its maximum
+    return any(slot.type in types and most <= slot.max for types, most in rules.group_max)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def media_problems(rules: MediaRules, items: Sequence[Mapping[str, Any]], model: str) -> Iterator[tuple[str, str]]:
+    """(field, message) for every rule the (well-formed) items break; items are already type-checked."""
+    counts: dict[str, int] = {}
+    unknown = False
+    for i, item in enumerate(items):
+        kind = item.get("type")
+        slot = rules.slot(kind) if isinstance(kind, str) else None
+        if slot is None:
+            yield (
+                f"media[{i}].type",
+                f"media[{i}].type {kind!r} is not taken by {model}; allowed: {', '.join(rules.types)}",
+            )
+            unknown = True
+            continue
+        counts[slot.type] = counts.get(slot.type, 0) + 1
+        if "reference_voice" in item and not slot.voice:
+            voiced = [s.type for s in rules.slots if s.voice]
+            where = f"only on {', '.join(voiced)} items" if voiced else "not at all"
+            yield f"media[{i}].reference_voice", f"media[{i}] ({slot.type}): {model} takes reference_voice {where}"
+    for slot in rules.slots:
+        if counts.get(slot.type, 0) > slot.max:
+            yield "media", f"media has {counts[slot.type]} {slot.type} items; {model} takes at most {slot.max}"
+    for types, most in rules.group_max:
+        total = sum(counts.get(t, 0) for t in types)
+        if total > most:
+            yield "media", f"media has {total} {' + '.join(types)} items; {model} takes at most {most} together"
+    problem = None if unknown else rules.set_problem(frozenset(counts))  # (a set with an unknown type says nothing)
+    if problem:
+        shown = ", ".join(sorted(counts)) or "none"
+        valid = ""
+        if rules.combinations:
+            valid = "; valid combinations: " + " | ".join("+".join(c) for c in rules.combinations)
+        yield "media", f"media types {shown} are not valid for {model}: {problem}{valid}"
