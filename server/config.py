@@ -116,9 +116,15 @@ class Settings(BaseModel):
     sim_queue_seconds: float = Field(DEFAULT_SIM_QUEUE_SECONDS, validation_alias="WAN_SIM_QUEUE_SECONDS")
     sim_run_seconds: float = Field(DEFAULT_SIM_RUN_SECONDS, validation_alias="WAN_SIM_RUN_SECONDS")
 
-    @field_validator("provider", "region", mode="before")
+    @field_validator("provider", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _region(cls, value: Any) -> Any:
+        """Lower case; Alibaba's region ids and city names name our regions too."""
         if not isinstance(value, str):
             return value
         value = value.strip().lower()

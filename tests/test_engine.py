@@ -495,3 +495,9 @@ def test_a_listed_task_whose_billed_ratio_or_tier_differs_is_not_ours():
     assert not same_request(request, billed(output_video_duration=5, SR=720, ratio="16:9"))
     assert not same_request(request, billed(output_video_duration=5, SR=1080, ratio="9:16"))
     assert not same_request(request, billed(output_video_duration=10, SR=720, ratio="9:16"))
+    assert same_request(request, billed(output_video_duration=5.02, SR=720, ratio="9:16"))
+    # A length or an aspect the model chose cannot contradict the request.
+    for chosen in ({"duration": -1, "ratio": "adaptive"}, {"duration": 0}):
+        assert same_request(
+            request | chosen, billed(output_video_duration=7.4, SR=720, ratio="16:9" if "ratio" in chosen else "9:16")
+        )

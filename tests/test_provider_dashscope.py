@@ -699,7 +699,9 @@ async def test_a_5xx_on_submit_is_ambiguous_and_never_resent(
         await DashScopeProvider(client, api_key=CANARY).submit(request_for(prompt="a fox"))
     assert caught.value.created is None
     assert caught.value.retryable is False
-    assert "reconcile" in caught.value.message
+    message = caught.value.message
+    assert "not sent again" in message and "retry later" not in message  # no advice to resend a task that may exist
+    assert caught.value.hint is not None and "not sent again" in caught.value.hint
 
 
 @pytest.mark.anyio

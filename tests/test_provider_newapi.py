@@ -690,3 +690,19 @@ def test_the_media_protocol_travels_in_metadata_under_the_apis_own_names() -> No
             "parameters": {"resolution": "720P", "duration": 8, "prompt_extend": True, "watermark": False},
         },
     }
+
+
+@pytest.mark.anyio
+async def test_an_oss_upload_url_is_refused_before_anything_is_sent(
+    router: respx.MockRouter, provider: NewApiProvider
+) -> None:
+    route = router.post(f"{ROOT}/v1/video/generations").respond(200, json={"id": TASK_ID})
+    media = [{"type": "first_frame", "url": "oss://dashscope-instant/abc/cat.png"}]
+    with pytest.raises(ProviderError) as caught:
+        await provider.submit(request_for(model="wan2.7-i2v", media=media))
+    assert (caught.value.created, caught.value.retryable, caught.value.provider_code) == (
+        False,
+        False,
+        "OssUrlNotSupported",
+    )
+    assert not route.called

@@ -716,3 +716,18 @@ async def test_new_api_passes_metadata_media_and_parameters_to_the_same_validati
     assert refused.status_code == 400 and refused.json()["code"] == "InvalidParameter"
     assert yuto.status_code == 200 and vtrix.status_code == 400  # no crash on models they do not carry
     assert polled["data"]["status"] == "SUCCESS" and polled["data"]["data"]["usage"]["ratio"] == "1:1"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("url", ["http://10.0.0.1/cat.png", "http://169.254.169.254/latest/meta-data/"])
+async def test_an_input_on_a_private_or_metadata_address_is_never_read(url: str) -> None:
+    config = dataclasses.replace(MANUAL, fetch_media="all")
+    async with (
+        Simulator(config) as sim,
+        httpx.AsyncClient(base_url=sim.base_url, headers=KEY, timeout=30, trust_env=False) as c,
+    ):
+        response = await submit(c, "wan2.7-i2v", {"media": [{"type": "first_frame", "url": url}]}, {})
+        assert response.status_code == 200, response.text
+        out = (await finish(sim, c, response.json()["output"]["task_id"]))["output"]
+    assert (out["task_status"], out["code"]) == ("FAILED", "InvalidParameter"), out
+    assert "not reachable from the service" in out["message"]

@@ -34,8 +34,12 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
     async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
         state = call.state
         validated = validate(arguments, state.models)
-        request, unmeasured = await measured_request(call, validated.request)
-        validated = validated.model_copy(update={"request": request})
+        unmeasured: list[str] = []
+        # A call that attaches to an earlier task (its idempotency key, a recent twin) pays nothing and is not
+        # measured again: an input URL that has since expired must not refuse the way back to a paid video.
+        if validated.dry_run or await state.engine.repeated(validated) is None:
+            request, unmeasured = await measured_request(call, validated.request)
+            validated = validated.model_copy(update={"request": request})
         if validated.dry_run:
             cost = estimate_cost(validated.request)
             most = f" (at most ${cost.amount_max_usd:.2f})" if cost.amount_max_usd is not None else ""

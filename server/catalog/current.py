@@ -32,7 +32,7 @@ _I2V_MEDIA = MediaRules(
         MediaSlot("first_frame", IMAGE, 1, limits=_IMAGE),
         MediaSlot("last_frame", IMAGE, 1, limits=_IMAGE),
         MediaSlot("driving_audio", AUDIO, 1, (2, 30), limits=f"{_AUDIO}; cut or padded with silence to duration"),
-        MediaSlot("first_clip", VIDEO, 1, (2, 10), limits=_VIDEO),
+        MediaSlot("first_clip", VIDEO, 1, (2, 10), limits=_VIDEO, in_output=True),
     ),
     required=True,
     exactly_one_of=("first_frame", "first_clip"),

@@ -5,9 +5,9 @@ can be fetched at all), checked on what was measured before the submit.
 facts against the model's rules (raising ``InvalidRequest`` naming every problem) and returns the request with
 the billed input video seconds filled in. It never guesses: an input that could not be measured (a timeout,
 an address this server may not reach, an ``oss://`` upload only the provider can read) is let through
-unchecked, and the cost estimate then gives the most it can cost. An input the server *refused* (HTTP 4xx)
-is refused here, because the provider would fail the task for it: a URL the model cannot download is the
-most common failure users meet.
+unchecked, and the cost estimate then gives the most it can cost. An input whose server says it is not there
+(HTTP 404 or 410) is refused here: the provider could not download it either, the most common failure users
+meet. Other refusals (403, 429, 5xx) may be this server's alone and are let through, noted as unchecked.
 """
 
 from __future__ import annotations
@@ -15,17 +15,24 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
-from wan_video_mcp.server.catalog.media import AUDIO, IMAGE, VIDEO
+from wan_video_mcp.server.catalog.checks import Problems
+from wan_video_mcp.server.catalog.media import AUDIO, FILE, IMAGE, LINK, VIDEO
+from wan_video_mcp.server.catalog.pricing import LEGACY_REFERENCE_SECONDS_MAX, billed_video_inputs
 from wan_video_mcp.server.catalog.request import GenerationRequest
-from wan_video_mcp.server.catalog.validation import Problems
 
 __all__ = ["Measurement", "apply_measurements", "urls_to_measure"]
 
-# Image sides and aspect the media protocol accepts (reference/media-protocol.md section 5).
-IMAGE_SIDES = (240, 8000)
-IMAGE_ASPECT_MAX = 8.0
+# Sides and aspect the media protocol accepts (reference/media-protocol.md section 5): images, videos.
+SIDES = {IMAGE: (240, 8000), VIDEO: (240, 4096)}
+ASPECT_MAX = 8.0
+# The largest file of each kind the media protocol takes, in MB (section 5).
+MEGABYTES_MAX = {IMAGE: 20, VIDEO: 100, AUDIO: 15}
+SECONDS_TOLERANCE = 0.05  # measured lengths are rounded by their containers
+# What an input's server may answer that means the input is not there for anyone: refused before paying. Any other
+# error (403 to our client only, 429, 5xx) may be ours alone, so the input is let through, noted as unchecked.
+GONE = frozenset({404, 410})
 # Legacy reference videos (wan2.6-r2v): 2-30 s each (wire-formats.md section 2).
-LEGACY_REFERENCE_SECONDS = (2.0, 30.0)
+LEGACY_REFERENCE_SECONDS = (2.0, LEGACY_REFERENCE_SECONDS_MAX)
 
 
 class Measurement(Protocol):
@@ -45,6 +52,9 @@ class Measurement(Protocol):
 
     @property
     def http_status(self) -> int | None: ...
+
+    @property
+    def size_bytes(self) -> int | None: ...
 
 
 # One input: (field name for messages, url, kind, allowed seconds or None).
@@ -73,8 +83,15 @@ def _inputs(request: GenerationRequest) -> Iterator[_Input]:
 
 
 def urls_to_measure(request: GenerationRequest) -> list[str]:
-    """The request's remote inputs (http(s)) and data: media, each once, in the order given."""
-    return list(dict.fromkeys(url for _, url, _, _ in _inputs(request) if url.startswith(("http", "data:"))))
+    """The request's remote (http(s)) and data: media, each once, in the order given; not a file or a web page,
+    which have no rule to check here."""
+    return list(
+        dict.fromkeys(
+            url
+            for _, url, kind, _ in _inputs(request)
+            if kind not in (FILE, LINK) and url.startswith(("http", "data:"))
+        )
+    )
 
 
 def apply_measurements(request: GenerationRequest, facts: Mapping[str, Measurement]) -> GenerationRequest:
@@ -90,22 +107,21 @@ def apply_measurements(request: GenerationRequest, facts: Mapping[str, Measureme
         fact = facts.get(url)
         if fact is None:
             continue
-        if fact.http_status is not None and 400 <= fact.http_status < 500:
+        if fact.http_status in GONE:
             problems.append(
                 (
                     field,
-                    f"{field} could not be downloaded (HTTP {fact.http_status}): the model must be able to fetch "
-                    "it, so give a public URL (or a data: URL for an image)",
+                    f"{field} could not be downloaded (HTTP {fact.http_status}: not there): the model must be able "
+                    "to fetch it, so give a public URL (or a data: URL for an image)",
                 )
             )
             continue
         seconds = fact.seconds
-        if allowed and seconds is not None and not allowed[0] - 0.05 <= seconds <= allowed[1] + 0.05:
-            problems.append(
-                (field, f"{field} is {seconds:.1f} s long; {spec.id} takes {allowed[0]:g}-{allowed[1]:g} s there")
-            )
-        if kind == IMAGE and spec.media is not None and fact.width and fact.height:
-            problems += _image_problems(field, fact.width, fact.height, spec.id)
+        low, high = allowed or (0.0, 0.0)
+        if allowed and seconds is not None and not low - SECONDS_TOLERANCE <= seconds <= high + SECONDS_TOLERANCE:
+            problems.append((field, f"{field} is {seconds:.1f} s long; {spec.id} takes {low:g}-{high:g} s there"))
+        if spec.media is not None:
+            problems += _file_problems(field, kind, fact, spec.id)
     for item in request.media or ():
         facts_of = facts.get(item.url)
         seconds_by_type.setdefault(item.type, []).append(facts_of.seconds if facts_of else None)
@@ -125,13 +141,21 @@ def apply_measurements(request: GenerationRequest, facts: Mapping[str, Measureme
     return request.model_copy(update={"input_video_seconds": _billed_input_seconds(request, facts)})
 
 
-def _image_problems(field: str, width: int, height: int, model: str) -> list[tuple[str, str]]:
-    low, high = IMAGE_SIDES
-    if not (low <= width <= high and low <= height <= high):
-        return [(field, f"{field} is {width}x{height} px; {model} takes {low}-{high} px per side")]
-    if max(width, height) / min(width, height) > IMAGE_ASPECT_MAX:
-        return [(field, f"{field} is {width}x{height} px; {model} takes aspects up to 1:8 or 8:1")]
-    return []
+def _file_problems(field: str, kind: str, fact: Measurement, model: str) -> list[tuple[str, str]]:
+    """A media-protocol input's pixel size, aspect and bytes against its kind's limits."""
+    found: list[tuple[str, str]] = []
+    if kind in SIDES and fact.width and fact.height:
+        low, high = SIDES[kind]
+        shape = f"{field} is {fact.width}x{fact.height} px; {model} takes"
+        if not (low <= fact.width <= high and low <= fact.height <= high):
+            found.append((field, f"{shape} {low}-{high} px per side for {kind}s"))
+        elif max(fact.width, fact.height) / min(fact.width, fact.height) > ASPECT_MAX:
+            found.append((field, f"{shape} aspects up to 1:8 or 8:1"))
+    most = MEGABYTES_MAX.get(kind)
+    if most is not None and fact.size_bytes is not None and fact.size_bytes > most * 1024 * 1024:
+        size = f"{fact.size_bytes / 2**20:.1f} MB"
+        found.append((field, f"{field} is {size}; {model} takes {kind}s of at most {most} MB"))
+    return found
 
 
 def _total_problems(
@@ -141,7 +165,7 @@ def _total_problems(
     problems: list[tuple[str, str]] = []
     for types, most in spec.media.seconds_total if spec.media else ():
         total = sum(s for t in types for s in seconds_by_type.get(t, []) if s is not None)
-        if total > most + 0.05:
+        if total > most + SECONDS_TOLERANCE:
             problems.append(
                 (
                     "media",
@@ -149,10 +173,10 @@ def _total_problems(
                 )
             )
     if spec.total_seconds_max and spec.media is not None:
-        videos = [s for slot in spec.media.slots if slot.kind == VIDEO for s in seconds_by_type.get(slot.type, [])]
+        videos = [s for kind in spec.media.video_types for s in seconds_by_type.get(kind, [])]
         known = sum(s for s in videos if s is not None)
         output = request.duration if request.duration > 0 else min(spec.plain_durations)
-        if videos and known + output > spec.total_seconds_max + 0.05:
+        if videos and known + output > spec.total_seconds_max + SECONDS_TOLERANCE:
             problems.append(
                 (
                     "duration",
@@ -168,19 +192,12 @@ def _billed_input_seconds(request: GenerationRequest, facts: Mapping[str, Measur
     spec = request.spec
     if not spec.billed_input:
         return None
-    urls: list[str] = []
-    if spec.media is not None:
-        for item in request.media or ():
-            slot = spec.media.slot(item.type)
-            if slot is not None and slot.kind == VIDEO and slot.type != "first_clip":
-                urls.append(item.url)
-    elif request.reference_urls:  # images and videos mixed: a measured image has no seconds and no problem
+    if request.reference_urls:  # images and videos mixed: a measured image has no seconds and no problem
         found = [facts.get(url) for url in request.reference_urls]
         if any(fact is None or fact.problem for fact in found):
             return None
         return round(sum(fact.seconds or 0.0 for fact in found if fact is not None), 2)
-    else:
-        urls = list(request.reference_video_urls or ())
+    urls = [url for url, _ in billed_video_inputs(request)]
     if not urls:
         return None
     seconds = [facts[url].seconds if url in facts else None for url in urls]

@@ -26,6 +26,7 @@ class MediaSlot:
     max: int
     seconds: tuple[float, float] | None = None  # each item's documented length, when it has one
     voice: bool = False  # takes a per-item reference_voice (an audio URL, timbre only)
+    in_output: bool = False  # its seconds are part of the output's duration (i2v's first_clip), not billed on top
     limits: str = ""  # the documented format limits, in words
 
 
@@ -50,6 +51,10 @@ class MediaRules:
 
     def slot(self, media_type: str) -> MediaSlot | None:
         return next((slot for slot in self.slots if slot.type == media_type), None)
+
+    @property
+    def video_types(self) -> tuple[str, ...]:
+        return tuple(slot.type for slot in self.slots if slot.kind == VIDEO)
 
     @property
     def max_items(self) -> int:

@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from wan_video_mcp.server.catalog.media import VIDEO
+
 if TYPE_CHECKING:
     # Only for the annotation: the request module imports the model table, which imports these prices.
     from wan_video_mcp.server.catalog.request import GenerationRequest
 
+LEGACY_REFERENCE_SECONDS_MAX = 30.0  # a legacy reference video (wire-formats.md section 2)
 # An estimate for converting the CNY list prices quoted for Beijing.
 CNY_PER_USD = 7.1
 
@@ -142,6 +145,8 @@ def estimate_cost(request: GenerationRequest) -> CostEstimate:
     elif input_max:
         parts.append(f"the input videos' seconds (not measured; up to {_s(input_max)} s)")
     most = output_max + (measured_input if measured_input is not None else input_max)
+    if spec.total_seconds_max:  # wan3.0 bills input + output, which together are at most this
+        most = min(most, max(known, spec.total_seconds_max))
     breakdown = f"{' + '.join(parts)} at ${per_second:.4g}/s ({tier})"
     if spec.billed_input:
         breakdown += f"; {spec.billed_input}"
@@ -194,18 +199,20 @@ def billed_parts(request: GenerationRequest) -> tuple[float, float, float | None
     return output, output, billed_input, input_max
 
 
-def _billed_videos(request: GenerationRequest) -> list[float]:
-    """The longest each billed input video may be (its slot's maximum; 30 s for the legacy references)."""
+def billed_video_inputs(request: GenerationRequest) -> list[tuple[str, float]]:
+    """(url, the longest it may be) of each input that may be a video billed on top of the output: the media
+    protocol's video items (not a first_clip, which is inside ``duration``), or the legacy references (30 s
+    each; wan2.6-r2v-flash's mix images and videos, so any of them may be one)."""
     spec = request.spec
     if spec.media is not None:
         found = []
         for item in request.media or ():
             slot = spec.media.slot(item.type)
-            if slot is not None and slot.kind == "video" and slot.type != "first_clip":
-                found.append(float(slot.seconds[1]) if slot.seconds else 0.0)
+            if slot is not None and slot.kind == VIDEO and not slot.in_output:
+                found.append((item.url, float(slot.seconds[1]) if slot.seconds else 0.0))
         return found
-    if request.reference_video_urls:
-        return [30.0] * len(request.reference_video_urls)
-    if request.reference_urls:  # images and videos mixed: any of them may be a video
-        return [30.0] * len(request.reference_urls)
-    return []
+    return [(url, LEGACY_REFERENCE_SECONDS_MAX) for url in request.reference_video_urls or request.reference_urls or ()]
+
+
+def _billed_videos(request: GenerationRequest) -> list[float]:
+    return [most for _, most in billed_video_inputs(request)]

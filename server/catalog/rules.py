@@ -83,8 +83,7 @@ def model_rules(spec: ModelSpec) -> dict[str, Any]:
         if spec.ratio_ignored_with:
             conditionals.append(_never(spec.ratio_ignored_with, "ratio", {}))  # any ratio
         if spec.video_duration_max is not None:
-            videos = tuple(slot.type for slot in spec.media.slots if slot.kind == "video")
-            conditionals.append(_never(videos, "duration", {"minimum": spec.video_duration_max + 1}))
+            conditionals.append(_never(spec.media.video_types, "duration", {"minimum": spec.video_duration_max + 1}))
         if spec.extend_required_with:
             conditionals.append(_never(spec.extend_required_with, "prompt_extend", {"const": False}))
     if spec.prompt_need == "prompt or media":

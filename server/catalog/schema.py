@@ -1,16 +1,15 @@
 """The generate_video input schema (JSON Schema 2020-12), generated from the model table and the shared rules.
 
-Each model's narrowing (``rules.model_rules``) becomes an ``if model is ... then ...`` block; ``validate``
-enforces exactly what this schema says (tests hold the two together).
+Each model's narrowing (``rules.model_rules``) becomes an ``if model is ... then ...`` block, written compactly by
+``grouping``; ``validate`` enforces exactly what this schema says (tests hold the two together).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from wan_video_mcp.server.catalog.grouping import grouped_rules, one_of
 from wan_video_mcp.server.catalog.media import IMAGE, LINK
 from wan_video_mcp.server.catalog.models import DEFAULT_MODEL, MEDIA_FIELDS, MODELS, TIERS, ModelSpec
 from wan_video_mcp.server.catalog.rules import (
@@ -34,7 +33,6 @@ from wan_video_mcp.server.catalog.rules import (
     VOICED_TYPES,
     WAIT_SECONDS_DEFAULT,
     WAIT_SECONDS_MAX,
-    model_rules,
 )
 
 _DESCRIPTIONS = {
@@ -109,176 +107,11 @@ def _names(chosen: Sequence[ModelSpec], models: Sequence[ModelSpec]) -> str:
     return ", ".join(names)
 
 
-def _ids(models: Sequence[ModelSpec], predicate: Callable[[ModelSpec], bool]) -> str:
-    chosen = [spec for spec in models if predicate(spec)]
-    return _names(chosen, models) if chosen else "no offered model"
-
-
-def _implied(rule: Any, union: dict[str, Any]) -> bool:
-    """Whether a model's narrowing adds nothing to the field's own schema (e.g. every size is allowed)."""
-
-    def same(key: str, value: Any) -> bool:
-        if key == "enum" and isinstance(union.get(key), list):
-            return set(union[key]) == set(value)
-        return bool(union.get(key) == value)
-
-    return rule != FORBIDDEN and all(same(key, value) for key, value in rule.items())
-
-
-def _shortest(rule: Any, union: dict[str, Any]) -> Any:
-    """A narrowing as "none of the field's other values" when that is shorter (an enum, or integers in a range)."""
-    if not isinstance(rule, dict) or rule == FORBIDDEN:
-        return rule
-    if isinstance(union.get("enum"), list) and list(rule) == ["enum"]:
-        values = union["enum"]
-    elif union.get("type") == "integer" and "minimum" in union and "maximum" in union:
-        values = list(range(union["minimum"], union["maximum"] + 1))
-    else:
-        return rule
-    allowed = [value for value in values if _allows(rule, value)]
-    others = [value for value in values if value not in allowed]
-    candidates = [rule, _one_of(allowed) if allowed else rule, {"not": _one_of(others)} if others else {}]
-    return min(candidates, key=lambda c: len(json.dumps(c, separators=(",", ":"))))
-
-
-def _allows(rule: dict[str, Any], value: Any) -> bool:
-    """Whether a narrowing made of enum / minimum / maximum / anyOf admits the value."""
-    if "anyOf" in rule:
-        return any(_allows(option, value) for option in rule["anyOf"])
-    if "enum" in rule and value not in rule["enum"]:
-        return False
-    return bool(rule.get("minimum", value) <= value <= rule.get("maximum", value))
-
-
-def _one_of(values: list[Any]) -> dict[str, Any]:
-    return {"const": values[0]} if len(values) == 1 else {"enum": values}
-
-
-def _model_condition(group: list[str], complement: list[str], default_model: str) -> dict[str, Any]:
-    """An `if` that holds for the group's models, an absent model counting as the default one."""
-    condition: dict[str, Any] = {"properties": {"model": _model_match(group, complement)}}
-    if default_model in group:
-        return condition
-    # An absent model would pass `properties` and match every block; absent means the default. Either
-    # require the model, or say "not one of the others" (which an absent model fails): the shorter.
-    condition["required"] = ["model"]
-    if not complement:
-        return condition
-    negated = {"not": {"properties": {"model": _model_match(complement, group, negation=False)}}}
-    return min((condition, negated), key=lambda c: len(json.dumps(c, separators=(",", ":"))))
-
-
-def _model_match(group: list[str], complement: list[str], *, negation: bool = True) -> dict[str, Any]:
-    """The shortest schema that holds for the group's model ids and for none of the other offered ones.
-
-    The candidates: the ids themselves, "none of the others", or prefixes ("^(wan2\\.7-|wan3)"): a
-    model value that is not offered at all fails the top-level enum anyway, so only offered ids matter.
-    """
-    candidates: list[dict[str, Any]] = [_one_of(group)]
-    if complement:
-        if negation:  # (not inside another "not": a double negation is too hard to read)
-            candidates.append({"not": _one_of(complement)})
-        candidates.append({"pattern": _prefix_pattern(group, complement)})
-    return min(candidates, key=lambda c: len(json.dumps(c, separators=(",", ":"))))
-
-
-def _prefix_pattern(group: list[str], complement: list[str]) -> str:
-    """An anchored regex of the shortest prefixes that start every id of ``group`` and no id of ``complement``."""
-    prefixes: list[str] = []
-    for model_id in group:
-        assert re.fullmatch(r"[a-z0-9.-]+", model_id), model_id  # nothing else needs escaping in JS and Python
-        for end in range(1, len(model_id) + 1):
-            prefix = model_id[:end]
-            if not any(other.startswith(prefix) for other in complement):
-                break
-        else:
-            prefix = model_id + "$"  # another offered id extends this one (a dated snapshot): match it whole
-        prefixes.append(prefix)
-    return "^" + _trie_regex(prefixes)
-
-
-def _trie_regex(prefixes: list[str]) -> str:
-    """One regex for "starts with one of these prefixes", factored like a trie: wan2.1-i, wan2.1-k -> wan2\\.1-[ik].
-
-    A prefix ending in "$" must match whole; model ids hold only [a-z0-9.-], so "." is the one escape.
-    """
-    trie: dict[str, Any] = {}
-    for prefix in prefixes:
-        node = trie
-        for char in prefix[:-1] if prefix.endswith("$") else prefix:
-            node = node.setdefault(char, {})
-        node[""] = "$" if prefix.endswith("$") else ""  # the end of a prefix: "$" (whole id) or anything after
-
-    def emit(node: dict[str, Any]) -> str:
-        if node.get("") == "":
-            return ""  # a shorter prefix already matches everything below
-        parts = [("$" if char == "" else char.replace(".", "\\.") + emit(sub)) for char, sub in sorted(node.items())]
-        if len(parts) == 1:
-            return parts[0]
-        if all(len(part) == 1 and part != "$" for part in parts):
-            return "[" + "".join(parts) + "]"
-        return "(" + "|".join(parts) + ")"
-
-    return emit(trie)
-
-
-def _grouped_rules(models: Sequence[ModelSpec], default_model: str, properties: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every model's `then`, factored: one `if model in [...]` block per set of models sharing constraints.
-
-    Per-model blocks would repeat the same forbidden fields and enums fifteen times; grouping keeps
-    tools/list small. The semantics are exactly those of one block per model.
-    """
-    # A constraint is ("properties", field, its schema) or ("required", field, True); each collects its models.
-    models_by_constraint: dict[str, tuple[tuple[str, str, Any], list[str]]] = {}
-    for spec in models:
-        rules = model_rules(spec)
-        constraints: list[tuple[str, str, Any]] = [
-            ("properties", name, _shortest(rule, properties[name]))
-            for name, rule in rules["properties"].items()
-            if name in properties and not _implied(rule, properties[name])
-        ]
-        constraints += [("required", name, True) for name in rules.get("required", [])]
-        constraints += [("allOf", json.dumps(rule, sort_keys=True), rule) for rule in rules.get("allOf", [])]
-        for constraint in constraints:
-            token = json.dumps(constraint, sort_keys=True)
-            models_by_constraint.setdefault(token, (constraint, []))[1].append(spec.id)
-    then_by_models: dict[tuple[str, ...], dict[str, Any]] = {}
-    for (kind, name, rule), model_ids in models_by_constraint.values():
-        then = then_by_models.setdefault(tuple(model_ids), {})
-        if kind == "properties":
-            then.setdefault("properties", {})[name] = rule
-        elif kind == "allOf":
-            then.setdefault("allOf", []).append(rule)
-        else:
-            then.setdefault("required", []).append(name)
-    blocks: list[dict[str, Any]] = []
-    offered = [spec.id for spec in models]
-    for group, then in list(then_by_models.items()):
-        if group not in then_by_models:
-            continue  # already merged as another block's `else`
-        del then_by_models[group]
-        complement = [i for i in offered if i not in group]
-        otherwise = then_by_models.pop(tuple(complement), None)
-        condition = _model_condition(list(group), complement, default_model)
-        block: dict[str, Any] = {"if": condition, "then": then}
-        if otherwise is not None:
-            block["else"] = otherwise  # the complementary models' rules: one block instead of two
-        blocks.append(block)
-    return blocks
-
-
 def _default_duration(spec: ModelSpec) -> str:
     specials = ", ".join(f"{value} = {meaning}" for value, meaning in spec.duration_specials.items())
     if spec.default_duration in spec.duration_specials:
         return specials
     return f"{spec.default_duration}" + (f", {specials}" if specials else "")
-
-
-def _media_text(spec: ModelSpec) -> str | None:
-    if spec.media is None:
-        return None
-    counts = ", ".join(f"{slot.type}<={slot.max}" for slot in spec.media.slots)
-    return f"{counts}; {spec.media.note}"
 
 
 def _seconds_text(spec: ModelSpec) -> str | None:
@@ -334,7 +167,7 @@ def _media_property(models: Sequence[ModelSpec]) -> dict[str, Any] | None:
     url_rules.append(
         {
             "if": {"required": ["reference_voice"]},
-            "then": {"properties": {"type": _one_of(voiced) if voiced else FORBIDDEN}},
+            "then": {"properties": {"type": one_of(voiced) if voiced else FORBIDDEN}},
         }
     )
     item["allOf"] = url_rules
@@ -358,7 +191,6 @@ def input_schema(models: Sequence[ModelSpec] = MODELS, max_wait: int = WAIT_SECO
         "res": _usual(models, lambda s: None if s.uses_size else s.default_tier),
         "ratio": _usual(models, lambda s: s.default_ratio),
         "durations": _usual(models, _default_duration),
-        "media": _grouped(models, _media_text),
         "seconds": _grouped(models, _seconds_text),
         "wait_default": min(WAIT_SECONDS_DEFAULT, max_wait),
         "wait_max": max_wait,
@@ -446,7 +278,7 @@ def input_schema(models: Sequence[ModelSpec] = MODELS, max_wait: int = WAIT_SECO
         if name in _DESCRIPTIONS:
             prop["description"] = text(name)
 
-    rules = _grouped_rules(models, default_model, properties)
+    rules = grouped_rules(models, default_model, properties)
     if "shot_type" in properties:
         rules.append(
             {

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -38,14 +39,14 @@ from wan_video_mcp.server.jobs.saving import WAIT_RECHECK_SECONDS, VideoSaver
 from wan_video_mcp.server.jobs.schedule import RateLimiter, Schedule
 from wan_video_mcp.server.jobs.status import StatusRecorder
 from wan_video_mcp.server.jobs.submit import SubmitOutcome, Submitter
-from wan_video_mcp.server.media import MediaFacts, probe_all
 from wan_video_mcp.server.providers.base import Provider
 from wan_video_mcp.server.store import Store, TaskRecord
 
+if TYPE_CHECKING:
+    from wan_video_mcp.server.media import MediaFacts
+
 logger = logging.getLogger(__name__)
 
-# How long measuring one input may take before it is let through unmeasured (the submit must not wait long).
-MEASURE_TIMEOUT = 10.0
 
 # Processes on one store: how often this one says it is alive.
 INSTANCE_HEARTBEAT_SECONDS = 3.0
@@ -143,6 +144,10 @@ class JobEngine:
     ) -> SubmitOutcome:
         """Attach to an identical task or persist a new one and submit it exactly once (``Submitter.submit``)."""
         return await self.submitter.submit(call, timeout, heartbeat)
+
+    async def repeated(self, call: ValidatedCall) -> TaskRecord | None:
+        """The task ``submit`` would attach this call to instead of paying (``Submitter.repeated``)."""
+        return await self.submitter.repeated(call)
 
     async def wait(self, task_id: str, timeout: float, report: ProgressFn | None = None) -> TaskRecord:
         """Wait up to ``timeout`` seconds for a task to settle, reporting progress; the task is never harmed.
@@ -252,8 +257,12 @@ class JobEngine:
 
     # ------------------------------------------------------------------ inputs
 
-    async def measure(self, urls: Sequence[str]) -> dict[str, MediaFacts]:
-        """Measure a request's input media before it is paid for (lengths, image sizes, whether they can be
-        fetched): no key is sent, and every hop is held to the same address policy as the video downloads."""
+    async def measure(self, urls: Sequence[str], timeout: float) -> dict[str, MediaFacts]:
+        """Measure a request's input media before it is paid for (lengths, sizes, whether they can be fetched),
+        each in at most ``timeout`` seconds: no key is sent, and every hop is held to the same address policy
+        as the video downloads."""
+        # Imported here: server.media reads jobs.downloads' address policy, and this package imports engine.
+        from wan_video_mcp.server.media import probe_all
+
         policy = await self.saver.address_policy()
-        return await probe_all(self._ctx.client, urls, policy=policy, timeout=MEASURE_TIMEOUT)
+        return await probe_all(self._ctx.client, urls, policy=policy, timeout=timeout)

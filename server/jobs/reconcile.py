@@ -29,6 +29,7 @@ from wan_video_mcp.server.store import TaskRecord
 
 logger = logging.getLogger(__name__)
 
+DURATION_TOLERANCE_SECONDS = 0.5  # billed lengths are fractional on the media protocol (5.02 s)
 RECONCILE_CANDIDATES = 5  # listed tasks looked at closely per pass
 NO_LIST_RECHECK_SECONDS = 3600.0  # a provider without a task list: only the lifetime rule is left to apply
 
@@ -57,7 +58,16 @@ def same_request(request: dict[str, Any], status: RemoteStatus) -> bool:
     usage = status.usage or {}
     duration = request.get("duration")
     billed = usage.get("output_video_duration", usage.get("video_duration"))
-    if duration is not None and isinstance(billed, int | float) and float(billed) != float(duration):
+    # A length the model picks (wan3.0's -1) or the input sets (videoedit's 0) cannot be compared, and the media
+    # protocol bills fractions (5.02 s): only a clearly different length rules a task out.
+    clip = any(isinstance(item, dict) and item.get("type") == "first_clip" for item in request.get("media") or [])
+    if (
+        isinstance(duration, int)
+        and duration > 0
+        and not clip  # (i2v's duration holds the clip; whether its billed output does is not documented)
+        and isinstance(billed, int | float)
+        and abs(float(billed) - duration) > DURATION_TOLERANCE_SECONDS
+    ):
         return False
     size = request.get("size")
     billed_size = usage.get("size") or usage.get("video_ratio")
@@ -65,7 +75,8 @@ def same_request(request: dict[str, Any], status: RemoteStatus) -> bool:
         return False
     # The media protocol bills a tier (SR) and a ratio instead of a size.
     ratio, billed_ratio = request.get("ratio"), usage.get("ratio")
-    if ratio is not None and isinstance(billed_ratio, str) and billed_ratio and billed_ratio != ratio:
+    # "adaptive" (wan3.0) becomes whatever ratio the input had: it is not compared.
+    if ratio not in (None, "adaptive") and isinstance(billed_ratio, str) and billed_ratio and billed_ratio != ratio:
         return False
     tier, billed_tier = request.get("resolution"), usage.get("SR")
     if isinstance(tier, str) and isinstance(billed_tier, int) and f"{billed_tier}P" != tier:

@@ -79,22 +79,21 @@ class Submitter:
             fingerprint=fingerprint,
             state="submitting",
             idempotency_key=call.idempotency_key,
-            cost_usd=cost.amount_usd,
+            # A figure still open (an unmeasured input, a length the model picks) counts at its most.
+            cost_usd=cost.amount_max_usd or cost.amount_usd,
             cost_json=cost.model_dump_json(),
             simulated=ctx.simulated,
             lease_owner=ctx.instance_id,  # the submit is this process's until it records the outcome
             lease_until=now + self._lease,
         )
-        dedupe_since = None
-        if not call.force_new and ctx.settings.dedupe_window_seconds > 0:
-            dedupe_since = now - ctx.settings.dedupe_window_seconds
+        dedupe_since = self._dedupe_since(call, now)
         async with self._lock:
             # Persist before the paid call: from here on this task cannot be lost.
             found, how = await ctx.store.run(
                 ctx.store.create_sync,
                 record,
                 dedupe_since=dedupe_since,
-                admit=lambda spent: self._admit(cost.amount_usd, spent),
+                admit=lambda spent: self._admit(cost.amount_max_usd or cost.amount_usd, spent),
             )
         if how == "idempotency_key" and found.fingerprint != fingerprint:
             raise InvalidRequest(
@@ -108,6 +107,18 @@ class Submitter:
         if await job.wait(timeout, heartbeat):
             return SubmitOutcome(job.outcome(), "new")
         return SubmitOutcome(await ctx.get(record.id), "new")
+
+    def _dedupe_since(self, call: ValidatedCall, now: float) -> float | None:
+        """Since when an identical request is attached to instead of paid again (None: never, force_new)."""
+        window = self._ctx.settings.dedupe_window_seconds
+        return None if call.force_new or window <= 0 else now - window
+
+    async def repeated(self, call: ValidatedCall) -> TaskRecord | None:
+        """The task this call would attach to rather than pay for (its idempotency key, or a recent twin)."""
+        ctx, fingerprint = self._ctx, call.request.fingerprint()
+        since = self._dedupe_since(call, ctx.clock())
+        found = await ctx.store.run(ctx.store.repeated_sync, call.idempotency_key, fingerprint, ctx.endpoint, since)
+        return found[0] if found else None
 
     def _admit(self, amount: float, spent_today: float) -> None:
         """Whether a new paid task may be created (run inside the store's transaction): key and budgets."""

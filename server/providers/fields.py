@@ -1,4 +1,5 @@
-"""DashScope's ``input`` / ``parameters`` split of a validated request, which dashscope, newapi and vtrix all send."""
+"""DashScope's ``input`` / ``parameters`` split of a validated request (dashscope, newapi and vtrix all send it),
+and whether it needs DashScope's oss:// header (which only the dashscope provider can send: gateways refuse it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from wan_video_mcp.server.catalog import GenerationRequest, Protocol
 
 __all__ = ["needs_oss_resolve", "wire_fields"]
 
-# Optional switches are sent only when set, so the service's own defaults apply otherwise.
+# A field is sent when it has a value: the validator fills in the model's defaults for resolution, ratio, duration,
+# prompt_extend and watermark (sent, so the request says what it asked for); switches without a default (audio,
+# audio_setting, seed, shot_type) are sent only when given, so the service's own defaults apply.
 _LEGACY_PARAMETERS = ("duration", "prompt_extend", "watermark", "seed", "audio", "shot_type")
 _MEDIA_PARAMETERS = ("resolution", "ratio", "duration", "audio_setting", "audio", "prompt_extend", "watermark", "seed")
 

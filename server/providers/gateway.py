@@ -20,6 +20,7 @@ import httpx
 from wan_video_mcp.server.catalog import GenerationRequest
 from wan_video_mcp.server.errors import ProviderError
 from wan_video_mcp.server.providers.base import RemoteStatus, RemoteTask
+from wan_video_mcp.server.providers.fields import needs_oss_resolve
 from wan_video_mcp.server.providers.http import json_or_none, parse_retry_after, send
 from wan_video_mcp.server.providers.parsing import scrub
 
@@ -193,6 +194,16 @@ class Gateway(ABC):
 
     async def submit(self, request: GenerationRequest) -> RemoteTask:
         """Submit one paid task; one attempt."""
+        if needs_oss_resolve(request):
+            # Nothing is sent: DashScope reads an oss:// upload only with a header no gateway is known to pass on.
+            raise ProviderError(
+                f"{self.service}: an oss:// upload URL can only be read through DashScope's own API (it needs the "
+                "X-DashScope-OssResourceResolve header, which gateways do not pass on); give an http(s) URL, or "
+                "an image as data:. Nothing was sent.",
+                provider_code="OssUrlNotSupported",
+                retryable=False,
+                created=False,
+            )
         response = await send(
             self._client,
             "POST",

@@ -39,6 +39,8 @@ import anyio.to_thread
 import httpx
 from anyio.abc import TaskGroup
 
+from wan_video_mcp.server.jobs.downloads.addresses import AddressPolicy
+from wan_video_mcp.server.jobs.downloads.failures import DownloadFailed
 from wan_video_mcp.server.simulator.config import SimulatorConfig
 from wan_video_mcp.server.simulator.media_output import kept_inputs, video_seconds
 from wan_video_mcp.server.simulator.media_validation import content_problem
@@ -227,6 +229,12 @@ class MediaInputs:
         limit = self._config.fetch_max_bytes
         for _ in range(MAX_REDIRECTS + 1):
             try:
+                # Like the real service, nothing on a private network or a cloud metadata address is read (the
+                # simulator's own loopback, where tests serve inputs, is allowed): an agent's URL is no way in.
+                await _REACHABLE.check(httpx.URL(url))
+            except DownloadFailed as exc:
+                raise _Unreadable(f"the address is not reachable from the service ({exc.message})") from None
+            try:
                 async with self._client.stream("GET", url) as response:
                     if response.is_redirect and "location" in response.headers:
                         url = urllib.parse.urljoin(url, response.headers["location"])
@@ -250,6 +258,9 @@ class MediaInputs:
             except httpx.HTTPError as exc:
                 raise _Unreadable(_why(exc)) from None
         raise _Unreadable(f"more than {MAX_REDIRECTS} redirects")
+
+
+_REACHABLE = AddressPolicy.for_base_url("http://127.0.0.1")
 
 
 def _why(exc: httpx.HTTPError) -> str:

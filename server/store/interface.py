@@ -47,6 +47,12 @@ class Store(Protocol):
         "duplicate" | "new")``; ``admit(spent_today)`` may raise to refuse a new task."""
         ...
 
+    def repeated_sync(
+        self, idempotency_key: str | None, fingerprint: str, endpoint: str, dedupe_since: float | None
+    ) -> tuple[TaskRecord, str] | None:
+        """The task a request would attach to (as ``create_sync`` decides it), or None: a new one."""
+        ...
+
     def adopt_sync(self, record: TaskRecord) -> TaskRecord:
         """Insert an adopted task unless its provider id is already some task's (then that task)."""
         ...

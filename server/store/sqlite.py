@@ -45,22 +45,38 @@ class TaskStore:
         """
         db = self._db
         with db.lock, db.transaction():
-            if record.idempotency_key is not None:
-                existing = db.row("SELECT * FROM tasks WHERE idempotency_key = ?", (record.idempotency_key,))
-                if existing is not None:
-                    return existing, "idempotency_key"
-            if dedupe_since is not None:
-                existing = db.row(
-                    "SELECT * FROM tasks WHERE fingerprint = ? AND created_at >= ? AND endpoint = ? "
-                    "AND state NOT IN ('failed', 'canceled', 'expired') ORDER BY created_at DESC LIMIT 1",
-                    (record.fingerprint, dedupe_since, record.endpoint),
-                )
-                if existing is not None:
-                    return existing, "duplicate"
+            found = self._repeated(record.idempotency_key, record.fingerprint, record.endpoint, dedupe_since)
+            if found is not None:
+                return found
             day_start = record.created_at - record.created_at % 86400  # UTC day
             admit(self._spent_since(day_start))
             db.insert(record)
         return record, "new"
+
+    def repeated_sync(
+        self, idempotency_key: str | None, fingerprint: str, endpoint: str, dedupe_since: float | None
+    ) -> tuple[TaskRecord, str] | None:
+        """The task a request would attach to (as ``create_sync`` decides it), or None: a new one."""
+        with self._db.lock:
+            return self._repeated(idempotency_key, fingerprint, endpoint, dedupe_since)
+
+    def _repeated(
+        self, idempotency_key: str | None, fingerprint: str, endpoint: str, dedupe_since: float | None
+    ) -> tuple[TaskRecord, str] | None:
+        db = self._db
+        if idempotency_key is not None:
+            existing = db.row("SELECT * FROM tasks WHERE idempotency_key = ?", (idempotency_key,))
+            if existing is not None:
+                return existing, "idempotency_key"
+        if dedupe_since is not None:
+            existing = db.row(
+                "SELECT * FROM tasks WHERE fingerprint = ? AND created_at >= ? AND endpoint = ? "
+                "AND state NOT IN ('failed', 'canceled', 'expired') ORDER BY created_at DESC LIMIT 1",
+                (fingerprint, dedupe_since, endpoint),
+            )
+            if existing is not None:
+                return existing, "duplicate"
+        return None
 
     def _spent_since(self, since: float) -> float:
         """Estimated spend of tasks created since ``since`` that were, or may yet be, billed."""

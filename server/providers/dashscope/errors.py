@@ -138,16 +138,28 @@ def _fallback_rule(status: int) -> _Rule:
     return _Rule(False, "The service refused the request; check the message, fix the request and try again.")
 
 
+UNCLEAR_SUBMIT = "The task may or may not have been created: it is looked for in the task list, and not sent again."
+
+
 def with_suffix(error: ProviderError, *, suffix: str = "", ambiguous: bool = False) -> ProviderError:
-    """A copy of ``error`` with text appended; ``ambiguous`` marks a submit whose task may exist."""
+    """A copy of ``error`` with text appended; ``ambiguous`` marks a submit whose task may exist.
+
+    An ambiguous submit keeps the service's own words but not the code's advice ("retry later" is exactly
+    what must not be done with a task that may exist): the advice becomes ``UNCLEAR_SUBMIT``.
+    """
+    message, hint = error.message + suffix, error.hint
+    if ambiguous:
+        if error.hint:
+            message = message.replace(f" {error.hint}", "")
+        message, hint = f"{message} {UNCLEAR_SUBMIT}", UNCLEAR_SUBMIT
     return ProviderError(
-        error.message + suffix,
+        message,
         provider_code=error.provider_code,
         http_status=error.http_status,
         retryable=False if ambiguous else error.retryable,
         created=None if ambiguous else error.created,
         retry_after=error.retry_after,
-        hint=error.hint,
+        hint=hint,
     )
 
 

@@ -93,11 +93,7 @@ class DashScopeProvider:
                 # task was created before the failure: a bare one may come from a proxy that had already forwarded
                 # the body, and the service's own may follow the task's creation. Reconcile against the task list,
                 # never resend blindly.
-                error = with_suffix(
-                    error,
-                    suffix=" The task may or may not have been created: reconcile before resubmitting.",
-                    ambiguous=True,
-                )
+                error = with_suffix(error, ambiguous=True)
             raise error
         # Any 2xx means the service took the body: from here on a task may exist, so nothing is resendable.
         payload = json_or_none(response)
