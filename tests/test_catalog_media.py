@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_catalog import CATALOGS, LEGACY_MODELS, MEDIA_MODELS, PROMPT, Case, _verdicts
+from tests.test_catalog import CATALOGS, LEGACY_MODELS, MEDIA_MODELS, PROMPT, Case, _verdicts, wrong_verdicts
 from tests.test_catalog import _base as _legacy_base
 from wan_video_mcp.server.catalog import (
     DEFAULT_MODEL,
@@ -552,13 +552,7 @@ CASE_GROUPS = list(_case_groups())
 
 @pytest.mark.parametrize(("catalog", "cases"), CASE_GROUPS)
 def test_schema_and_validator_reach_the_referenced_verdict(catalog: str, cases: list[Case]) -> None:
-    wrong = []
-    for label, arguments, accepted in cases:
-        by_schema, by_validator, detail = _verdicts(catalog, arguments)
-        if (by_schema, by_validator) != (accepted, accepted):
-            expected = "accepted" if accepted else "rejected"
-            wrong.append(f"{label}: expected {expected}, schema {by_schema}, validate() {by_validator}; {detail}")
-    assert wrong == []
+    assert wrong_verdicts(catalog, cases) == []
 
 
 def test_the_generated_cases_cover_every_new_model_and_both_verdicts() -> None:

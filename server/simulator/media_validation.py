@@ -17,7 +17,6 @@ inspection." (reference section 6).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +41,7 @@ from wan_video_mcp.server.simulator.plans import (
     Probe,
     SubmitPlan,
     check_url,
+    checked_duration,
     invalid,
 )
 
@@ -125,17 +125,8 @@ def _media_inputs(
 
 
 def _duration(model_name: str, spec: ModelSpec, params: dict[str, Any], present: frozenset[str]) -> int:
-    duration = params.get("duration", spec.default_duration)
-    if (
-        isinstance(duration, bool)
-        or not isinstance(duration, int | float)
-        or not math.isfinite(duration)
-        or duration != int(duration)
-        or int(duration) not in spec.durations
-    ):
-        raise invalid(f"The duration is not supported by {model_name}; allowed: {spec.duration_text}.")
-    duration = int(duration)
-    videos = {slot.type for slot in spec.media.slots if slot.kind == VIDEO} if spec.media else set()
+    duration = checked_duration(model_name, spec, params, spec.duration_text)
+    videos = set(spec.media.video_types) if spec.media else set()
     if spec.video_duration_max is not None and duration > spec.video_duration_max and present & videos:
         raise invalid(
             f"The duration must be at most {spec.video_duration_max} seconds when a reference video is given."

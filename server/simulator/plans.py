@@ -6,8 +6,10 @@ Shared by the legacy validator (``validation``) and the media protocol's (``medi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wan_video_mcp.server.catalog import ModelSpec
 
@@ -32,6 +34,20 @@ class ApiError(Exception):
 def invalid(message: str) -> ApiError:
     """A 400 ``InvalidParameter``."""
     return ApiError(400, "InvalidParameter", message)
+
+
+def checked_duration(model_name: str, spec: ModelSpec, params: dict[str, Any], allowed: str) -> int:
+    """``parameters.duration`` (the model's default when absent) as an int, or the service's refusal."""
+    duration = params.get("duration", spec.default_duration)
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, int | float)
+        or not math.isfinite(duration)
+        or duration != int(duration)
+        or int(duration) not in spec.durations
+    ):
+        raise invalid(f"The duration is not supported by {model_name}; allowed: {allowed}.")
+    return int(duration)
 
 
 def check_url(

@@ -12,7 +12,6 @@ for ``media`` to read once the submit is accepted.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from wan_video_mcp.server.catalog import (
@@ -36,6 +35,7 @@ from wan_video_mcp.server.simulator.plans import (
     InputRef,
     SubmitPlan,
     check_url,
+    checked_duration,
     invalid,
 )
 
@@ -168,16 +168,7 @@ def _plan_legacy(
             raise invalid(f"The resolution is not supported by {model_name}; allowed: {', '.join(spec.tiers)}.")
         size = TIERS[tier][0]  # the 16:9 (or 1:1 free) size of the tier
 
-    duration = params.get("duration", spec.default_duration)
-    if (
-        isinstance(duration, bool)
-        or not isinstance(duration, int | float)
-        or not math.isfinite(duration)
-        or duration != int(duration)
-        or int(duration) not in spec.durations
-    ):
-        allowed = ", ".join(map(str, spec.durations))
-        raise invalid(f"The duration is not supported by {model_name}; allowed: {allowed}.")
+    duration = checked_duration(model_name, spec, params, ", ".join(map(str, spec.durations)))
 
     seed = params.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX):
