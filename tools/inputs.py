@@ -6,7 +6,6 @@ import math
 
 from wan_video_mcp.server.catalog import GenerationRequest
 from wan_video_mcp.server.catalog.measured import apply_measurements, urls_to_measure
-from wan_video_mcp.server.media import shorten_url
 from wan_video_mcp.tools.call import Call
 
 MEASURE_AT_ONCE = 4  # inputs measured side by side (server.media.probe_all's default)
@@ -34,6 +33,8 @@ async def measured_request(call: Call, request: GenerationRequest) -> tuple[Gene
     notes = [fact.problem for fact in facts.values() if fact.problem]
     for note in notes:
         await call.log("warning", f"not measured, so not checked before submitting: {note}")
+    from wan_video_mcp.server.media import shorten_url  # (the measuring code loads at the first measurement)
+
     measured = [f"{shorten_url(url)}: {fact.seconds:.1f} s" for url, fact in facts.items() if fact.seconds is not None]
     if measured:
         await call.log("info", "measured " + "; ".join(measured))

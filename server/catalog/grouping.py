@@ -8,7 +8,9 @@ together), only the bytes differ.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -91,18 +93,21 @@ def _model_match(group: list[str], complement: list[str], *, negation: bool = Tr
     return min(candidates, key=_size)
 
 
+@functools.cache
+def _shared(one: str, other: str) -> int:
+    """How many leading characters two model ids share (asked for every pair, many times: remembered)."""
+    return len(os.path.commonprefix([one, other]))
+
+
 def _prefix_pattern(group: list[str], complement: list[str]) -> str:
     """An anchored regex of the shortest prefixes that start every id of ``group`` and no id of ``complement``."""
     prefixes: list[str] = []
     for model_id in group:
         assert re.fullmatch(r"[a-z0-9.-]+", model_id), model_id  # nothing else needs escaping in JS and Python
-        for end in range(1, len(model_id) + 1):
-            prefix = model_id[:end]
-            if not any(other.startswith(prefix) for other in complement):
-                break
-        else:
-            prefix = model_id + "$"  # another offered id extends this one (a dated snapshot): match it whole
-        prefixes.append(prefix)
+        # One character past the longest start it shares with any other offered id.
+        end = 1 + max((_shared(model_id, other) for other in complement), default=0)
+        # Past its own end, another offered id extends this one (a dated snapshot): match it whole.
+        prefixes.append(model_id[:end] if end <= len(model_id) else model_id + "$")
     return "^" + _trie_regex(prefixes)
 
 

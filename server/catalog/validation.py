@@ -41,8 +41,6 @@ from wan_video_mcp.server.catalog.schema import input_schema
 from wan_video_mcp.server.errors import InvalidRequest, clip
 
 _PROPERTIES_CACHE: dict[tuple[str, ...], dict[str, Any]] = {}
-# Every field of generate_video, offered or not: a known field the offer lacks gets its own message.
-_ALL_FIELDS = frozenset(input_schema(MODELS)["properties"])
 
 
 def _properties_for(models: Sequence[ModelSpec]) -> dict[str, Any]:
@@ -66,7 +64,7 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
 
     unknown = sorted(set(arguments) - set(schema_props))
     for name in unknown:
-        if name in _ALL_FIELDS:
+        if name in _properties_for(MODELS):  # a field of generate_video that this offer lacks
             problems.add(name, f"{name} is not accepted by any model this server offers")
         else:
             problems.add(name, f"unknown field '{clip(name)}'; allowed fields: {', '.join(schema_props)}")
