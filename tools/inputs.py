@@ -8,7 +8,7 @@ from wan_video_mcp.server.catalog import GenerationRequest
 from wan_video_mcp.server.catalog.measured import apply_measurements, urls_to_measure
 from wan_video_mcp.tools.call import Call
 
-MEASURE_AT_ONCE = 4  # inputs measured side by side (server.media.probe_all's default)
+MEASURE_AT_ONCE = 4  # inputs measured side by side
 MEASURE_SECONDS_MAX = 10.0  # the longest one input may take before it is let through unmeasured
 MEASURE_SECONDS_MIN = 1.0
 SUBMIT_RESERVE_SECONDS = 10.0  # of the call's time, kept for the submit itself
@@ -28,7 +28,7 @@ async def measured_request(call: Call, request: GenerationRequest) -> tuple[Gene
     share = (call.remaining() - SUBMIT_RESERVE_SECONDS) / rounds
     timeout = max(MEASURE_SECONDS_MIN, min(MEASURE_SECONDS_MAX, share))
     await call.progress(0, f"measuring {len(urls)} input file(s) before submitting")
-    facts = await call.state.engine.measure(urls, timeout)
+    facts = await call.state.engine.measure(urls, timeout=timeout, at_once=MEASURE_AT_ONCE)
     request = apply_measurements(request, facts)
     notes = [fact.problem for fact in facts.values() if fact.problem]
     for note in notes:

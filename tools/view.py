@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from wan_video_mcp.server.catalog import CostEstimate, GenerationRequest
+from wan_video_mcp.server.catalog import CostEstimate
+from wan_video_mcp.server.catalog.request import summary_of
 from wan_video_mcp.server.providers.usage import billed_usage
 from wan_video_mcp.server.store import TaskRecord
 from wan_video_mcp.server.timefmt import iso
@@ -87,10 +86,7 @@ def task_result(
         if billed.input_video_seconds:
             detail = f" ({billed.input_video_seconds:g} s of input video + {billed.output_video_seconds or 0:g} s out)"
         message += f" The provider billed {billed.billed_seconds:g} s{detail}."
-    try:
-        summary = GenerationRequest.model_validate(request).summary()
-    except (ValidationError, KeyError):  # stored by another version, or a task adopted by its provider id
-        summary = record.model
+    summary = summary_of(request | {"model": record.model}) if request else record.model
     if wait_capped_to is not None:
         message += (
             f" (The wait asked for was shortened to {wait_capped_to}s, this server's cap, so the call "

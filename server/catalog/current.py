@@ -15,9 +15,20 @@ Where the sources disagree (media-protocol.md section 10), the choices made here
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from wan_video_mcp.server.catalog import pricing
-from wan_video_mcp.server.catalog.media import AUDIO, FILE, IMAGE, LINK, VIDEO, MediaRules, MediaSlot
+from wan_video_mcp.server.catalog.media import (
+    AUDIO,
+    FILE,
+    IMAGE,
+    KEEP_INPUT_LENGTH,
+    LINK,
+    MODEL_PICKS,
+    VIDEO,
+    MediaRules,
+    MediaSlot,
+)
 from wan_video_mcp.server.catalog.spec import Family, ModelSpec, Protocol
 
 _IMAGE = "JPEG/PNG (no alpha)/BMP/WEBP, 240-8000 px per side, aspect 1:8-8:1, <= 20 MB"
@@ -89,56 +100,50 @@ _WAN30_MEDIA = MediaRules(
     "link; edit or extend a video with reference_video and a prompt saying which (extend needs ratio adaptive)",
 )
 
-WAN27_T2V = ModelSpec(
+
+def _wan27(model_id: str, family: Family, summary: str, price: pricing.Price, **rules: Any) -> ModelSpec:
+    """A wan2.7 model: what the four share (720P/1080P, 2-15 s, 5000 characters, Beijing and Singapore) and its own."""
+    shared: dict[str, Any] = {
+        "tiers": ("720P", "1080P"),
+        "default_tier": "1080P",
+        "durations": tuple(range(2, 16)),
+        "default_duration": 5,
+        "prompt_max": 5000,
+        "regions": _WAN27_REGIONS,
+        "protocol": Protocol.MEDIA,
+    }
+    return ModelSpec(model_id, family, summary, price=price, **(shared | rules))
+
+
+WAN27_T2V = _wan27(
     "wan2.7-t2v",
     Family.T2V,
     "text to video with sound (generated, or from audio_url); multi-shot written in the prompt",
-    ("720P", "1080P"),
-    "1080P",
-    tuple(range(2, 16)),
-    5,
-    5000,
     pricing.WAN27,
     audio_url=True,
-    regions=_WAN27_REGIONS,
     media_limits=f"audio_url: {_AUDIO}, 2-30 s; cut or padded with silence to duration",
-    protocol=Protocol.MEDIA,
     ratios=_RATIOS,
     default_ratio="16:9",
     prompt_need="required",
 )
 
-WAN27_I2V = ModelSpec(
+WAN27_I2V = _wan27(
     "wan2.7-i2v",
     Family.I2V,
     "first frame (+ last frame, + driving audio) or a clip to continue, to video with sound",
-    ("720P", "1080P"),
-    "1080P",
-    tuple(range(2, 16)),
-    5,
-    5000,
     pricing.WAN27,
-    regions=_WAN27_REGIONS,
     media_limits=_I2V_MEDIA.note,
-    protocol=Protocol.MEDIA,
     media=_I2V_MEDIA,
     prompt_need="optional",
     billed_input="with first_clip, duration is the whole output (clip included) and that is what is billed",
 )
 
-WAN27_R2V = ModelSpec(
+WAN27_R2V = _wan27(
     "wan2.7-r2v",
     Family.R2V,
     "characters from reference images and videos (with their voices) to video",
-    ("720P", "1080P"),
-    "1080P",
-    tuple(range(2, 16)),
-    5,
-    5000,
     pricing.WAN27_R2V,
-    regions=_WAN27_REGIONS,
     media_limits=_R2V_MEDIA.note,
-    protocol=Protocol.MEDIA,
     media=_R2V_MEDIA,
     ratios=_RATIOS,
     default_ratio="16:9",
@@ -148,22 +153,17 @@ WAN27_R2V = ModelSpec(
     billed_input="the reference videos' seconds are billed on top of the output's",
 )
 
-WAN27_EDIT = ModelSpec(
+WAN27_EDIT = _wan27(
     "wan2.7-videoedit",
     Family.EDIT,
     "edit a video by instruction (style, objects, clothes from reference images), keeping or remaking its sound",
-    ("720P", "1080P"),
-    "1080P",
-    (0, *range(2, 11)),
-    0,
-    5000,
     pricing.WAN27_EDIT,
-    regions=_WAN27_REGIONS,
+    durations=(KEEP_INPUT_LENGTH, *range(2, 11)),
+    default_duration=KEEP_INPUT_LENGTH,
     media_limits=_EDIT_MEDIA.note,
-    protocol=Protocol.MEDIA,
     media=_EDIT_MEDIA,
     ratios=_RATIOS,
-    duration_specials={0: "keep the input's length"},
+    duration_specials={KEEP_INPUT_LENGTH: "keep the input's length"},
     prompt_need="optional",
     audio_setting=True,
     billed_input="the input video's seconds are billed on top of the output's",
@@ -187,7 +187,7 @@ WAN30 = ModelSpec(
     media=_WAN30_MEDIA,
     ratios=("adaptive", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16"),
     default_ratio="adaptive",
-    duration_specials={-1: "the model picks"},
+    duration_specials={MODEL_PICKS: "the model picks"},
     total_seconds_max=30,
     prompt_need="prompt or media",
     negative_prompt=False,

@@ -16,17 +16,12 @@ from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from wan_video_mcp.server.catalog.checks import Problems
-from wan_video_mcp.server.catalog.media import AUDIO, FILE, IMAGE, LINK, VIDEO
+from wan_video_mcp.server.catalog.media import ASPECT_MAX, AUDIO, FILE, IMAGE, LINK, MEGABYTES_MAX, SIDES, VIDEO
 from wan_video_mcp.server.catalog.pricing import LEGACY_REFERENCE_SECONDS_MAX, billed_video_inputs
 from wan_video_mcp.server.catalog.request import GenerationRequest
 
 __all__ = ["Measurement", "apply_measurements", "urls_to_measure"]
 
-# Sides and aspect the media protocol accepts (reference/media-protocol.md section 5): images, videos.
-SIDES = {IMAGE: (240, 8000), VIDEO: (240, 4096)}
-ASPECT_MAX = 8.0
-# The largest file of each kind the media protocol takes, in MB (section 5).
-MEGABYTES_MAX = {IMAGE: 20, VIDEO: 100, AUDIO: 15}
 SECONDS_TOLERANCE = 0.05  # measured lengths are rounded by their containers
 # What an input's server may answer that means the input is not there for anyone: refused before paying. Any other
 # error (403 to our client only, 429, 5xx) may be ours alone, so the input is let through, noted as unchecked.
@@ -175,7 +170,7 @@ def _total_problems(
     if spec.total_seconds_max and spec.media is not None:
         videos = [s for kind in spec.media.video_types for s in seconds_by_type.get(kind, [])]
         known = sum(s for s in videos if s is not None)
-        output = request.duration if request.duration > 0 else min(spec.plain_durations)
+        output = min(spec.plain_durations) if request.duration in spec.duration_specials else request.duration
         if videos and known + output > spec.total_seconds_max + SECONDS_TOLERANCE:
             problems.append(
                 (

@@ -15,6 +15,14 @@ from typing import Any
 
 # What a URL of each kind may be (reference section 1): images also as base64 data URLs; a link only http(s).
 IMAGE, VIDEO, AUDIO, FILE, LINK = "image", "video", "audio", "file", "link"
+# What the media protocol accepts of every image and video (reference section 5): pixels per side, aspect, and the
+# largest file of each kind in MB. The validator's measured checks and the simulator both read these.
+SIDES = {IMAGE: (240, 8000), VIDEO: (240, 4096)}
+ASPECT_MAX = 8.0
+MEGABYTES_MAX = {IMAGE: 20, VIDEO: 100, AUDIO: 15}
+# The durations that are not lengths (sections 5.4, 5.5), the keys of a model's duration_specials.
+KEEP_INPUT_LENGTH = 0  # videoedit: the output is as long as the input video
+MODEL_PICKS = -1  # wan3.0: the model chooses the length
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from wan_video_mcp.server.catalog.media import VIDEO
+from wan_video_mcp.server.catalog.media import KEEP_INPUT_LENGTH, VIDEO
 
 if TYPE_CHECKING:
     # Only for the annotation: the request module imports the model table, which imports these prices.
@@ -67,22 +67,10 @@ WAN21_PLUS = Price({"720P": 0.10}, "USD", _S7, "2025-06")
 # these are resellers' figures, marked official=False and shown as estimates.
 _APIYI = "reseller price (docs.apiyi.com); no official list price found"
 WAN27 = Price({"720P": 0.084, "1080P": 0.14}, "USD", _APIYI, "2026-06", official=False)
-WAN27_R2V = Price(
-    {"720P": 0.084, "1080P": 0.14},
-    "USD",
-    _APIYI,
-    "2026-06",
-    note="billed on output seconds plus the reference videos' seconds (fal.ai charges $0.10/s flat)",
-    official=False,
+WAN27_R2V = replace(
+    WAN27, note="billed on output seconds plus the reference videos' seconds (fal.ai charges $0.10/s flat)"
 )
-WAN27_EDIT = Price(
-    {"720P": 0.084, "1080P": 0.14},
-    "USD",
-    _APIYI,
-    "2026-06",
-    note="billed on the input video's seconds plus the output's",
-    official=False,
-)
+WAN27_EDIT = replace(WAN27, note="billed on the input video's seconds plus the output's")
 WAN30 = Price(
     {"480P": 0.03, "720P": 0.06, "1080P": 0.12},
     "USD",
@@ -91,13 +79,10 @@ WAN30 = Price(
     note="the same with or without sound; input video seconds are billed too",
     official=False,
 )
-WAN30_PRIME = Price(
-    {"480P": 0.0884, "720P": 0.182, "1080P": 0.364},
-    "USD",
-    "reseller price (docs.venice.ai; apiyi lists $0.126 at 720P); no official list price found",
-    "2026-10",
-    note="the same with or without sound; input video seconds are billed too",
-    official=False,
+WAN30_PRIME = replace(
+    WAN30,
+    per_second={"480P": 0.0884, "720P": 0.182, "1080P": 0.364},
+    source="reseller price (docs.venice.ai; apiyi lists $0.126 at 720P); no official list price found",
 )
 WAN26_R2V_FLASH = Price(
     {"720P": 0.05, "1080P": 0.075},
@@ -137,7 +122,7 @@ def estimate_cost(request: GenerationRequest) -> CostEstimate:
         notes.append(f"converted from CNY at {CNY_PER_USD}/USD")
     if not spec.price.official:
         notes.append("no official list price was found: this is a reseller's figure")
-    output, output_max, measured_input, input_max = billed_parts(request)
+    output, output_max, measured_input, input_max = _billed_parts(request)
     known = output + (measured_input or 0.0)
     parts = [f"{_s(output)} s of output" + (f" (up to {_s(output_max)} s)" if output_max > output else "")]
     if measured_input is not None:
@@ -169,7 +154,7 @@ def _s(seconds: float) -> str:
     return f"{seconds:g}"
 
 
-def billed_parts(request: GenerationRequest) -> tuple[float, float, float | None, float]:
+def _billed_parts(request: GenerationRequest) -> tuple[float, float, float | None, float]:
     """(output seconds, the most output seconds, measured billed input seconds, the most unmeasured input seconds).
 
     The output is ``duration``, except videoedit's 0 (the input's length) and wan3.0's -1 (the model picks,
@@ -189,7 +174,7 @@ def billed_parts(request: GenerationRequest) -> tuple[float, float, float | None
         input_max = 0.0
     output = float(request.duration)
     if request.duration in spec.duration_specials:
-        if request.duration == 0:  # keep the input's length: the input video is the output's length
+        if request.duration == KEEP_INPUT_LENGTH:  # the input video is the output's length
             if measured is not None:
                 return measured, measured, billed_input, input_max
             return 0.0, max(videos, default=0.0), billed_input, input_max

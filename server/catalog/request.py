@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -78,9 +80,20 @@ class GenerationRequest(BaseModel):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def summary(self) -> str:
-        shape = self.size or " ".join(filter(None, (self.resolution, self.ratio)))
-        seconds = self.spec.duration_specials.get(self.duration) or f"{self.duration}s"
-        return f"{self.model} {shape} {seconds}"
+        return summary_of(self.model_dump(include={"model", "size", "resolution", "ratio", "duration"}))
+
+
+def summary_of(request: Mapping[str, Any]) -> str:
+    """'wan2.7-t2v 1080P 16:9 5s' for a request, or its stored JSON (without validating a whole stored request,
+    whose data: URLs may be megabytes, each time a task is shown)."""
+    model = str(request.get("model"))
+    shape = request.get("size") or " ".join(filter(None, (request.get("resolution"), request.get("ratio"))))
+    duration = request.get("duration")
+    if not shape or duration is None:  # an adopted task's request may hold nothing more
+        return model
+    spec = MODEL_INDEX.get(model)
+    seconds = (spec.duration_specials.get(duration) if spec and isinstance(duration, int) else None) or f"{duration}s"
+    return f"{model} {shape} {seconds}"
 
 
 class ValidatedCall(BaseModel):

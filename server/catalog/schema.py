@@ -62,23 +62,25 @@ _DESCRIPTIONS = {
 }
 
 
-def _grouped(models: Sequence[ModelSpec], key: Callable[[ModelSpec], str | None]) -> str:
-    """'a, b: X; c: Y' - models grouped by a rendered value, to keep descriptions short."""
+def _by_value(models: Sequence[ModelSpec], key: Callable[[ModelSpec], str | None]) -> dict[str, list[ModelSpec]]:
+    """The models grouped by a rendered value (None: left out), in first-seen order."""
     groups: dict[str, list[ModelSpec]] = {}
     for spec in models:
         value = key(spec)
         if value is not None:
             groups.setdefault(value, []).append(spec)
+    return groups
+
+
+def _grouped(models: Sequence[ModelSpec], key: Callable[[ModelSpec], str | None]) -> str:
+    """'a, b: X; c: Y' - models grouped by a rendered value, to keep descriptions short."""
+    groups = _by_value(models, key)
     return "; ".join(f"{_names(chosen, models)}: {value}" for value, chosen in groups.items()) or "none"
 
 
 def _usual(models: Sequence[ModelSpec], key: Callable[[ModelSpec], str | None]) -> str:
     """'X (Y: a, b)' - the most common value, then the others with their models."""
-    groups: dict[str, list[ModelSpec]] = {}
-    for spec in models:
-        value = key(spec)
-        if value is not None:
-            groups.setdefault(value, []).append(spec)
+    groups = _by_value(models, key)
     if not groups:
         return "none"
     common = max(groups, key=lambda value: len(groups[value]))

@@ -257,12 +257,12 @@ class JobEngine:
 
     # ------------------------------------------------------------------ inputs
 
-    async def measure(self, urls: Sequence[str], timeout: float) -> dict[str, MediaFacts]:
+    async def measure(self, urls: Sequence[str], *, timeout: float, at_once: int) -> dict[str, MediaFacts]:
         """Measure a request's input media before it is paid for (lengths, sizes, whether they can be fetched),
-        each in at most ``timeout`` seconds: no key is sent, and every hop is held to the same address policy
-        as the video downloads."""
+        ``at_once`` at a time, each in at most ``timeout`` seconds: no key is sent, and every hop is held to the
+        same address policy as the video downloads."""
         # Imported here: server.media reads jobs.downloads' address policy, and this package imports engine.
         from wan_video_mcp.server.media import probe_all
 
         policy = await self.saver.address_policy()
-        return await probe_all(self._ctx.client, urls, policy=policy, timeout=timeout)
+        return await probe_all(self._ctx.client, urls, policy=policy, timeout=timeout, concurrency=at_once)

@@ -29,7 +29,7 @@ from wan_video_mcp.server.catalog import (
     ModelSpec,
     Protocol,
 )
-from wan_video_mcp.server.catalog.media import media_problems
+from wan_video_mcp.server.catalog.media import ASPECT_MAX, KEEP_INPUT_LENGTH, MODEL_PICKS, SIDES, media_problems
 from wan_video_mcp.server.simulator.plans import (
     AUDIO,
     FILE,
@@ -50,9 +50,6 @@ MSG_MODES = (
 )
 MSG_FORMAT = "The media format is not supported or incorrect for the data inspection."
 AUTO_SECONDS = 5  # what wan3.0's duration -1 picks here (capped by the 30 s total)
-T2V_AUDIO_SECONDS = (2.0, 30.0)  # wan2.7-t2v's audio_url
-_PIXELS = {IMAGE: (240, 8000), VIDEO: (240, 4096)}  # each side, every wan2.7/wan3.0 image and video
-_ASPECT_MAX = 8.0
 _HTTP = ("http://", "https://")
 _STORED = (*_HTTP, "oss://")  # videos, audio, files, voices: no base64 form
 _ANY = (*_STORED, "data:")  # images may also be data: URLs
@@ -162,7 +159,7 @@ def plan_media_submit(
             inp.get("audio_url"), "input.audio_url", required=False, oss_resolve=oss_resolve, schemes=_STORED
         )
         if url is not None:
-            refs.append(InputRef("input.audio_url", "audio_url", AUDIO, url, T2V_AUDIO_SECONDS))
+            refs.append(InputRef("input.audio_url", "audio_url", AUDIO, url, spec.audio_url_seconds))
 
     resolution = params.get("resolution", spec.default_tier)
     tier = resolution.upper() if isinstance(resolution, str) else resolution
@@ -201,8 +198,8 @@ def plan_media_submit(
         seed=None if seed == -1 else seed,
         inputs=tuple(refs),
         ratio=ratio,
-        keep_input_length=special is not None and duration == 0,
-        auto_duration=special is not None and duration < 0,
+        keep_input_length=special is not None and duration == KEEP_INPUT_LENGTH,
+        auto_duration=special is not None and duration == MODEL_PICKS,
         failure=failure,
     )
 
@@ -211,9 +208,9 @@ def plan_media_submit(
 
 
 def _shape_problem(ref: InputRef, probe: Probe) -> str | None:
-    low, high = _PIXELS[probe.kind]
+    low, high = SIDES[probe.kind]
     w, h = probe.width, probe.height
-    if not (low <= w <= high and low <= h <= high) or max(w, h) > _ASPECT_MAX * min(w, h):
+    if not (low <= w <= high and low <= h <= high) or max(w, h) > ASPECT_MAX * min(w, h):
         return (
             f"The size of {ref.field} is {w}*{h}; each side must be between {low} and {high} pixels, "
             "with an aspect ratio between 1:8 and 8:1."
@@ -242,7 +239,7 @@ def content_problem(plan: SubmitPlan, probes: dict[int, Probe], video_seconds: f
                 return "InvalidParameter", (
                     f"The duration of {where} is {probe.seconds:.2f} s; it must be between {low:g} and {high:g} s."
                 )
-        if media_protocol and probe.kind in _PIXELS and (problem := _shape_problem(ref, probe)):
+        if media_protocol and probe.kind in SIDES and (problem := _shape_problem(ref, probe)):
             return "InvalidParameter", problem
     rules = plan.spec.media
     for types, most in rules.seconds_total if rules else ():
