@@ -88,6 +88,8 @@ class Settings(BaseModel):
     base_url: str | None = None  # read from the provider's base_url_vars (registry)
     workspace_id: str | None = Field(None, validation_alias="DASHSCOPE_WORKSPACE_ID")
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="WAN_MCP_DATA_DIR")
+    # The folders whose files may be given as inputs (the data directory's own videos always may).
+    media_roots: tuple[Path, ...] = Field((), validation_alias="WAN_MEDIA_ROOTS")
     dedupe_window_seconds: float = Field(DEFAULT_DEDUPE_WINDOW_SECONDS, validation_alias="WAN_DEDUPE_WINDOW_SECONDS")
     max_cost_per_task_usd: float | None = Field(None, validation_alias="WAN_MAX_COST_PER_TASK")
     max_cost_per_day_usd: float | None = Field(None, validation_alias="WAN_MAX_COST_PER_DAY")
@@ -129,6 +131,19 @@ class Settings(BaseModel):
             return value
         value = value.strip().lower()
         return REGION_ALIASES.get(value, value)
+
+    @field_validator("media_roots", mode="before")
+    @classmethod
+    def _path_list(cls, value: Any) -> Any:
+        """A PATH-like list (':' between folders; ';' on Windows), empty entries skipped; each must be absolute."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(os.pathsep) if part.strip()]
+        if isinstance(value, (list, tuple)):
+            for part in value:
+                if not Path(os.path.expanduser(str(part))).is_absolute():
+                    raise ValueError(f"{str(part)!r} is not an absolute path")
+            return tuple(Path(os.path.expanduser(str(part))) for part in value)
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -194,6 +209,11 @@ class Settings(BaseModel):
     @property
     def video_dir(self) -> Path:
         return self.data_dir / "videos"
+
+    @property
+    def input_dir(self) -> Path:
+        """Where local inputs are copied as they were checked, so that what is uploaded is what was checked."""
+        return self.data_dir / "inputs"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

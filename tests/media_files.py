@@ -61,3 +61,21 @@ def wav(seconds: float = 2.5, rate: int = 8000, samples: bytes | None = None) ->
 
 def data_url(mime: str, body: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(body).decode()}"
+
+
+def encoded_audio(codec: str, container_format: str, rate: int, sample_format: str, seconds: float = 2.0) -> bytes:
+    """Silent mono audio in any codec and container PyAV has (an Ogg Opus: "libopus", "ogg", 48000, "s16")."""
+    out = io.BytesIO()
+    with av.open(out, "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        total = int(seconds * rate)
+        for start in range(0, total, 1024):
+            frame = av.AudioFrame(format=sample_format, layout="mono", samples=min(1024, total - start))
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+            frame.rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out.getvalue()

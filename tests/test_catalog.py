@@ -98,8 +98,13 @@ URLS = {
     "empty": "",
     "no host": "https://",
     "space inside": "https://example.com/a b.png",
+    "local path": "/home/me/My Pictures/a.png",
+    "earlier video": "wan-video://videos/wan_0123456789abcdef0123.mp4",
+    "task id": "wan_0123456789abcdef0123",
+    "short task id": "wan_0123",
 }
-HTTP_KINDS = {"http", "https"}
+# Every input field takes http(s), oss:// and the local forms (read and uploaded by the server); images also data:.
+HTTP_KINDS = {"http", "https", "oss", "file", "local path", "earlier video", "task id"}
 IMAGE_KINDS = HTTP_KINDS | {"data image"}
 UNION_PROMPT_MAX = max(spec.prompt_max for spec in MODELS)
 
@@ -316,8 +321,11 @@ def _common_cases(spec: ModelSpec) -> Iterator[Case]:
     yield "prompt_extend=false without shot_type", _with(spec, prompt_extend=False), True
 
     # Nulls and wrong types for every field the catalog's schema declares.
-    for name, prop in input_schema()["properties"].items():
+    schema = input_schema()
+    for name, prop in schema["properties"].items():
         yield f"{name}=null", _with(spec, **{name: None}), False
+        if "$ref" in prop:  # the shared input patterns: "#/$defs/<name>"
+            prop = schema["$defs"][prop["$ref"].rsplit("/", 1)[-1]]
         for label, wrong in _wrong_types(prop["type"]):
             yield f"{name}={label}", _with(spec, **{name: wrong}), False
 
@@ -705,11 +713,13 @@ ERROR_CASES = [
         id="a first/last-frame model needs the first frame",
     ),
     pytest.param(
-        {"model": "wan2.6-i2v", "img_url": "oss://bucket/fox.png"},
+        {"model": "wan2.6-i2v", "img_url": "ftp://bucket/fox.png"},
         "all",
         "img_url",
-        "img_url 'oss://bucket/fox.png' is not an http(s) URL or a data:image/(png|jpeg|jpg|bmp|webp);base64 URL",
-        id="an oss URL is not an accepted image",
+        "img_url 'ftp://bucket/fox.png' is not an http(s) or oss:// URL, a local file (an absolute path or file:// "
+        "URI) or an earlier video (wan-video://videos/{task_id}.mp4 or its task id), or a "
+        "data:image/(png|jpeg|bmp|webp);base64 URL",
+        id="an ftp URL is not an accepted image",
     ),
     pytest.param(
         {"model": "wan2.6-t2v", "prompt": PROMPT, "img_url": GOOD_MEDIA["img_url"]},

@@ -213,15 +213,20 @@ URL_FORMS = {
     "oss without a key": "oss://",
     "space inside": "https://example.com/a b.png",
     "trailing newline": "https://example.com/a.png\n",
+    "earlier video": "wan-video://videos/wan_0123456789abcdef0123.mp4",
+    "task id": "wan_0123456789abcdef0123",
+    "path with a newline": "/tmp/a\nb.png",
 }
+# Local files and earlier videos are read, checked and uploaded by the server (tools: local inputs).
+_STORED_OK = {"http", "https", "oss", "file", "local path", "earlier video", "task id"}
 URL_FORMS_OK = {
-    IMAGE: {"http", "https", "oss", "data png", "data jpeg", "data webp", "data bmp"},
-    VIDEO: {"http", "https", "oss"},
-    AUDIO: {"http", "https", "oss"},
-    FILE: {"http", "https", "oss"},
+    IMAGE: _STORED_OK | {"data png", "data jpeg", "data webp", "data bmp"},
+    VIDEO: _STORED_OK,
+    AUDIO: _STORED_OK,
+    FILE: _STORED_OK,
     LINK: {"http", "https"},
 }
-VOICE_FORMS_OK = {"http", "https", "oss"}  # an audio URL (SDK: reference_voice is uploaded like media urls)
+VOICE_FORMS_OK = _STORED_OK  # an audio URL (SDK: reference_voice is uploaded like media urls)
 
 # The catalogs of the brief: every model in the whole catalog, its regions and a one-model catalog.
 MEDIA_CATALOGS = ("all", "intl", "cn", "us", "eu")
@@ -401,7 +406,7 @@ def _media_cases(model_id: str) -> Iterator[Case]:
     yield "audio=true", _call(model_id, audio=True), ref.audio
     yield "audio=false", _call(model_id, audio=False), ref.audio
     for form, url in URL_FORMS.items():
-        yield f"audio_url {form}", _call(model_id, audio_url=url), ref.audio_url and form in {"http", "https"}
+        yield f"audio_url {form}", _call(model_id, audio_url=url), ref.audio_url and form in _STORED_OK
     yield "audio_url with audio=false", _call(model_id, audio_url=VOICE, audio=False), False
     for setting, ok in (("auto", True), ("origin", True), ("Origin", False), ("keep", False), ("", False)):
         yield f"audio_setting={setting!r}", _call(model_id, audio_setting=setting), ref.audio_setting and ok
@@ -731,7 +736,11 @@ MEDIA_ERRORS = [
     pytest.param(
         _call("wan2.7-videoedit", media=[_item("video", url="data:video/mp4;base64,AAAA")]),
         "media[0].url",
-        ["media[0].url 'data:video/mp4;base64,AAAA' is not an http(s) or oss:// URL (a video has no data: form)"],
+        [
+            "media[0].url 'data:video/mp4;base64,AAAA' is not an http(s) or oss:// URL, a local file (an absolute "
+            "path or file:// URI) or an earlier video (wan-video://videos/{task_id}.mp4 or its task id) (a video has "
+            "no data: form)"
+        ],
         id="videoedit: a base64 video",
     ),
     pytest.param(

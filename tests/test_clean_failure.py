@@ -165,7 +165,7 @@ async def test_idle_http_sessions_are_closed(tmp_path):
 def test_a_version_1_store_is_migrated_forward_with_its_tasks(tmp_path):
     import sqlite3
 
-    from wan_video_mcp.server.store.migrations import MIGRATIONS
+    from wan_video_mcp.server.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
     path = tmp_path / "tasks.sqlite3"
     with sqlite3.connect(path) as conn:
@@ -182,4 +182,5 @@ def test_a_version_1_store_is_migrated_forward_with_its_tasks(tmp_path):
     with sqlite3.connect(path) as conn:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     conn.close()
-    assert version == 2 and record is not None and record.state == "queued" and record.lease_owner is None
+    assert version == SCHEMA_VERSION == 3 and record is not None and record.state == "queued"
+    assert record.lease_owner is None

@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 KEY = "sk-test"
 # Inline, so the server's measuring and the simulator's reading never leave this machine.
-IMG = data_url("image/png", png(320, 240, RED))
+IMG = data_url("image/png", png(480, 360, RED))  # legacy i2v images: 360-2000 px per side
 
 
 @asynccontextmanager

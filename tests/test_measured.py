@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from wan_video_mcp.server.catalog import estimate_cost, input_schema, validate
+from wan_video_mcp.server.catalog import InputSource, estimate_cost, input_schema, validate
 from wan_video_mcp.server.catalog.measured import apply_measurements, urls_to_measure
 from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.errors import InvalidRequest
@@ -28,6 +28,8 @@ class Fact:
     problem: str | None = None
     http_status: int | None = None
     size_bytes: int | None = None
+    format: str | None = None
+    fps: float | None = None
 
 
 def request(**arguments: Any) -> Any:
@@ -86,6 +88,56 @@ def test_an_input_outside_the_media_protocols_sides_aspect_or_bytes_is_refused()
     )
     assert "up to 1:8 or 8:1" in refusal(req, {IMG: Fact(width=4000, height=250)}).message
     assert apply_measurements(req, {IMG: Fact(width=320, height=240)}) == req
+
+
+def test_a_format_the_model_does_not_take_is_refused_by_its_bytes_or_else_by_its_name() -> None:
+    voice = "http://127.0.0.1:9/voice.ogg"
+    req = request(
+        model="wan2.7-i2v", media=[{"type": "first_frame", "url": IMG}, {"type": "driving_audio", "url": voice}]
+    )
+    # Read: the bytes decide, whatever the name says.
+    assert (
+        "is ogg; wan2.7-i2v takes audios as wav/mp3" in refusal(req, {voice: Fact(seconds=3.0, format="ogg")}).message
+    )
+    assert apply_measurements(req, {voice: Fact(seconds=3.0, format="mp3")}) == req
+    # Not read (refused to us, or timed out): a name that says a format the model does not take is enough.
+    unread = Fact(problem="HTTP 403", http_status=403)
+    assert "is named as ogg" in refusal(req, {voice: unread}).message
+    mp3 = req.with_urls({voice: "http://127.0.0.1:9/voice.mp3?sig=1"})
+    assert apply_measurements(mp3, {"http://127.0.0.1:9/voice.mp3?sig=1": unread}) == mp3
+    # An image that is really a GIF, or a video given as an image.
+    assert "is gif" in refusal(req, {IMG: Fact(width=320, height=240, format="gif")}).message
+
+
+def test_legacy_images_are_held_to_their_own_documented_limits() -> None:
+    i2v = request(model="wan2.5-i2v-preview", prompt="p", img_url=IMG)
+    assert "wan2.5-i2v-preview takes 360-2000 px per side" in refusal(i2v, {IMG: Fact(width=320, height=240)}).message
+    assert (
+        "takes images of at most 10 MB" in refusal(i2v, {IMG: Fact(width=800, height=600, size_bytes=11 << 20)}).message
+    )
+    # kf2v frames: 240-8000 px in the current docs.
+    kf2v = request(model="wan2.1-kf2v-plus", prompt="p", first_frame_url=IMG)
+    assert apply_measurements(kf2v, {IMG: Fact(width=320, height=240, format="png")}) == kf2v
+
+
+def test_wan30_reference_videos_under_16_fps_are_refused_where_the_rate_is_known() -> None:
+    req = request(model="wan3.0-video", prompt="Video 1 dances", media=[{"type": "reference_video", "url": V1}])
+    assert "runs at 12 fps; wan3.0-video takes reference_videos of at least 16 fps" in (
+        refusal(req, {V1: Fact(seconds=3.0, fps=12.0)}).message
+    )
+    assert apply_measurements(req, {V1: Fact(seconds=3.0, fps=15.98)}).input_video_seconds == 3.0
+
+
+def test_a_local_input_hashes_by_its_bytes_wherever_it_lies_and_however_it_was_sent() -> None:
+    def sent(path: str, digest: str, url: str | None) -> Any:
+        req = request(model="wan2.7-i2v", media=[{"type": "first_frame", "url": path}])
+        source = InputSource(given=path, path=path, staged="/s", sha256=digest, size_bytes=1, kind="image", sent=url)
+        req = req.model_copy(update={"sources": (source,)})
+        return req.with_urls({path: url}) if url else req
+
+    same = "a" * 64
+    assert len({sent("/a/x.png", same, None).fingerprint(), sent("/b/y.png", same, "oss://d/1.png").fingerprint()}) == 1
+    assert sent("/a/x.png", same, None).fingerprint() != sent("/a/x.png", "b" * 64, None).fingerprint()
 
 
 def test_a_first_clip_must_be_shorter_than_the_whole_output() -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from tests.hostile_http import HostileServer
 from tests.media_files import BLUE, RED, mp4, png, wav
+from tests.test_simulator_uploads import uploaded
 from wan_video_mcp.server.simulator import Simulator, SimulatorConfig, rendering
 
 KEY = {"Authorization": "Bearer sk-test"}
@@ -438,14 +439,15 @@ async def test_without_fetching_other_hosts_are_not_contacted_and_off_reads_noth
 
 
 @pytest.mark.anyio
-async def test_redirects_are_followed_and_oss_urls_are_taken_as_given(
+async def test_redirects_are_followed_and_oss_urls_are_read_from_the_uploads(
     sim: Simulator, client: httpx.AsyncClient, media: HostileServer
 ) -> None:
+    girl = await uploaded(client, "wan2.7-r2v", key="sk-test")
     inputs = {
         "prompt": "Image 1 waves",
         "media": [
             {"type": "reference_image", "url": media.url("/moved.png")},
-            {"type": "reference_image", "url": "oss://dashscope-instant/abc/2026-05-01/girl.png"},
+            {"type": "reference_image", "url": girl},
         ],
     }
     response = await submit(client, "wan2.7-r2v", inputs, {"resolution": "720P", "duration": 2}, OSS_HEADER)
@@ -471,7 +473,11 @@ async def test_oss_urls_need_the_resolve_header(client: httpx.AsyncClient) -> No
     assert (await submit(client, "wan2.7-r2v", voice)).json()["message"] == MSG_OSS
     legacy = await submit(client, "wan2.6-i2v", {"prompt": "p", "img_url": oss}, {"resolution": "720P"})
     assert (legacy.status_code, legacy.json()["message"]) == (400, MSG_OSS)
-    accepted = await submit(client, "wan2.7-i2v", {"media": [{"type": "first_frame", "url": oss}]}, None, OSS_HEADER)
+    # With the header, the URL must name an upload of this key for this model.
+    unknown = await submit(client, "wan2.7-i2v", {"media": [{"type": "first_frame", "url": oss}]}, None, OSS_HEADER)
+    assert (unknown.status_code, "names no uploaded file" in unknown.json()["message"]) == (400, True)
+    cat = await uploaded(client, "wan2.7-i2v", key="sk-test")
+    accepted = await submit(client, "wan2.7-i2v", {"media": [{"type": "first_frame", "url": cat}]}, None, OSS_HEADER)
     assert accepted.status_code == 200, accepted.text
 
 

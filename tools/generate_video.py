@@ -9,7 +9,7 @@ import mcp_types as types
 from wan_video_mcp.server.catalog import ModelSpec, estimate_cost, input_schema, validate
 from wan_video_mcp.server.store import TaskRecord
 from wan_video_mcp.tools.call import Call
-from wan_video_mcp.tools.inputs import measured_request
+from wan_video_mcp.tools.inputs import measured_request, read_local_inputs
 from wan_video_mcp.tools.outcomes import ok_result
 from wan_video_mcp.tools.outputs import TaskOutcome, TaskResult
 from wan_video_mcp.tools.registration import CatalogTool, catalog_tool
@@ -18,7 +18,8 @@ from wan_video_mcp.tools.results import task_or_video
 DESCRIPTION = (
     "Generate a video with an Alibaba Wan model: checked first (a rejected request costs nothing), recorded, "
     "submitted once, awaited up to wait_seconds with progress. Returns the video as a resource link, or a "
-    "task_id for check_task. An identical recent request returns its task instead of paying twice."
+    "task_id for check_task. An identical recent request returns its task instead of paying twice. Inputs may "
+    "be URLs, local files in the allowed folders (absolute path or file://) or an earlier video (its task id)."
 )
 
 ATTACHED_TEXT = {
@@ -34,16 +35,21 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
     async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
         state = call.state
         validated = validate(arguments, state.models)
+        request, local = await read_local_inputs(call, validated.request)
+        validated = validated.model_copy(update={"request": request})
         unmeasured: list[str] = []
         # A call that attaches to an earlier task (its idempotency key, a recent twin) pays nothing and is not
         # measured again: an input URL that has since expired must not refuse the way back to a paid video.
         if validated.dry_run or await state.engine.repeated(validated) is None:
-            request, unmeasured = await measured_request(call, validated.request)
+            request, unmeasured = await measured_request(call, validated.request, local)
             validated = validated.model_copy(update={"request": request})
         if validated.dry_run:
             cost = estimate_cost(validated.request)
             most = f" (at most ${cost.amount_max_usd:.2f})" if cost.amount_max_usd is not None else ""
             unchecked = f" Not measured, so not checked: {'; '.join(unmeasured)}." if unmeasured else ""
+            if validated.request.sources:
+                files = ", ".join(src.given for src in validated.request.sources)
+                unchecked += f" Local input(s) read and checked: {files}; they are sent to the provider on submit."
             priced = TaskResult(
                 task_id=None,
                 status="dry_run",
@@ -58,6 +64,10 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
                 request=validated.request.model_dump(mode="json", exclude_none=True),
             )
             return ok_result(priced)
+        if validated.request.sources:
+            # Uploaded once per file and model (an identical earlier task's upload is found and reused).
+            await call.progress(0, f"sending {len(validated.request.sources)} local input file(s) to the provider")
+            validated = validated.model_copy(update={"request": await state.engine.send_inputs(validated.request)})
         # The submit's answer is worth the whole budget (a refusal is reported now, not on the next check);
         # wait_seconds is about the render.
         started = call.remaining()

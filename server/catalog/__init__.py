@@ -31,7 +31,7 @@ from wan_video_mcp.server.catalog.models import (
     models_for,
 )
 from wan_video_mcp.server.catalog.pricing import CNY_PER_USD, CostEstimate, Price, estimate_cost
-from wan_video_mcp.server.catalog.request import GenerationRequest, MediaItem, ValidatedCall
+from wan_video_mcp.server.catalog.request import GenerationRequest, InputSource, MediaItem, ValidatedCall
 from wan_video_mcp.server.catalog.rules import (
     IDEMPOTENCY_KEY_MAX,
     MAX_DATA_URL_CHARS,
@@ -67,6 +67,7 @@ __all__ = [
     "Family",
     "FamilyInputs",
     "GenerationRequest",
+    "InputSource",
     "MediaItem",
     "MediaRules",
     "MediaSlot",

@@ -20,7 +20,6 @@ from wan_video_mcp.server.catalog.rules import (
     MAX_MEDIA_DATA_URL_CHARS,
     MAX_URL_CHARS,
     MEDIA_ITEM_KEYS,
-    MEDIA_URL_PATTERN,
     PROMPT_PATTERN,
     STORED_URL_PATTERN,
     TEXT_PATTERN,
@@ -31,9 +30,14 @@ PROMPT_RE = re.compile(PROMPT_PATTERN)
 TEXT_RE = re.compile(TEXT_PATTERN)
 HTTP_URL_RE = re.compile(HTTP_URL_PATTERN)
 IMAGE_URL_RE = re.compile(IMAGE_URL_PATTERN)
-MEDIA_URL_RE = re.compile(MEDIA_URL_PATTERN)
 STORED_URL_RE = re.compile(STORED_URL_PATTERN)
 IDEMPOTENCY_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
+# What an input may be, for messages: the patterns' alternatives in words.
+INPUT_FORMS = (
+    "an http(s) or oss:// URL, a local file (an absolute path or file:// URI) or an earlier video "
+    "(wan-video://videos/{task_id}.mp4 or its task id)"
+)
+IMAGE_FORMS = INPUT_FORMS + ", or a data:image/(png|jpeg|bmp|webp);base64 URL"
 
 
 def is_int(value: Any) -> TypeGuard[int | float]:
@@ -115,7 +119,7 @@ def check_url_list(problems: Problems, name: str, urls: Any, most: int) -> None:
     if not 1 <= len(urls) <= most:
         problems.add(name, f"{name} has {len(urls)} items; allowed: 1..{most}")
     for i, url in enumerate(urls):
-        check_string(problems, f"{name}[{i}]", url, pattern=HTTP_URL_RE, max_len=MAX_URL_CHARS, what="an http(s) URL")
+        check_string(problems, f"{name}[{i}]", url, pattern=STORED_URL_RE, max_len=MAX_URL_CHARS, what=INPUT_FORMS)
 
 
 def check_media_items(problems: Problems, items: Any, prop: Mapping[str, Any]) -> bool:
@@ -155,7 +159,7 @@ def check_media_items(problems: Problems, items: Any, prop: Mapping[str, Any]) -
                 item["reference_voice"],
                 pattern=STORED_URL_RE,
                 max_len=MAX_URL_CHARS,
-                what="an http(s) or oss:// URL of a wav/mp3",
+                what=f"{INPUT_FORMS} of a wav/mp3",
             )
     return len(problems.items) + problems.more == before
 
@@ -165,9 +169,9 @@ def check_media_url(problems: Problems, name: str, url: Any, kind: str) -> None:
     data = isinstance(url, str) and url.startswith("data:")
     limit = MAX_MEDIA_DATA_URL_CHARS if data else MAX_URL_CHARS
     if kind == IMAGE:
-        pattern, what = MEDIA_URL_RE, "an http(s), oss:// or data:image/...;base64 URL"
+        pattern, what = IMAGE_URL_RE, IMAGE_FORMS
     elif kind == LINK:
         pattern, what = HTTP_URL_RE, "an http(s) URL (a link is a public web page)"
     else:
-        pattern, what = STORED_URL_RE, f"an http(s) or oss:// URL (a {kind} has no data: form)"
+        pattern, what = STORED_URL_RE, f"{INPUT_FORMS} (a {kind} has no data: form)"
     check_string(problems, name, url, pattern=pattern, max_len=limit, what=what)

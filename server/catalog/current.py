@@ -89,7 +89,7 @@ _WAN30_MEDIA = MediaRules(
         MediaSlot("first_frame", IMAGE, 1, limits=_IMAGE),
         MediaSlot("last_frame", IMAGE, 1, limits=_IMAGE),
         MediaSlot("reference_image", IMAGE, 10, limits=_IMAGE),
-        MediaSlot("reference_video", VIDEO, 5, (1, 15), limits=f"{_VIDEO}, >= 16 fps"),
+        MediaSlot("reference_video", VIDEO, 5, (1, 15), limits=f"{_VIDEO}, >= 16 fps", fps_min=16),
         MediaSlot("reference_audio", AUDIO, 5, (1, 15), limits=_AUDIO),
         MediaSlot("file", FILE, 1, limits="doc(x)/xls(x)/ppt(x)/pdf/txt/md/key/pages/numbers, <= 100 MB, <= 50 pages"),
         MediaSlot("link", LINK, 1, limits="a public web page that needs no login"),

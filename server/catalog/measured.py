@@ -12,17 +12,21 @@ meet. Other refusals (403, 429, 5xx) may be this server's alone and are let thro
 
 from __future__ import annotations
 
+import posixpath
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from wan_video_mcp.server.catalog.checks import Problems
-from wan_video_mcp.server.catalog.media import ASPECT_MAX, AUDIO, FILE, IMAGE, LINK, MEGABYTES_MAX, SIDES, VIDEO
+from wan_video_mcp.server.catalog.media import AUDIO, FILE, IMAGE, LINK, SUFFIX_FORMATS, VIDEO, VIDEO_FORMATS
 from wan_video_mcp.server.catalog.pricing import LEGACY_REFERENCE_SECONDS_MAX, billed_video_inputs
 from wan_video_mcp.server.catalog.request import GenerationRequest
+from wan_video_mcp.server.catalog.spec import ModelSpec
 
-__all__ = ["Measurement", "apply_measurements", "urls_to_measure"]
+__all__ = ["Measurement", "apply_measurements", "request_inputs", "urls_to_measure"]
 
 SECONDS_TOLERANCE = 0.05  # measured lengths are rounded by their containers
+FPS_TOLERANCE = 0.1  # 15.98 fps (NTSC-style rates) counts as 16
 # What an input's server may answer that means the input is not there for anyone: refused before paying. Any other
 # error (403 to our client only, 429, 5xx) may be ours alone, so the input is let through, noted as unchecked.
 GONE = frozenset({404, 410})
@@ -51,12 +55,19 @@ class Measurement(Protocol):
     @property
     def size_bytes(self) -> int | None: ...
 
+    @property
+    def format(self) -> str | None: ...
+
+    @property
+    def fps(self) -> float | None: ...
+
 
 # One input: (field name for messages, url, kind, allowed seconds or None).
 _Input = tuple[str, str, str, tuple[float, float] | None]
 
 
-def _inputs(request: GenerationRequest) -> Iterator[_Input]:
+def request_inputs(request: GenerationRequest) -> Iterator[_Input]:
+    """Every input of a request: (field name for messages, url, kind, allowed seconds or None)."""
     spec = request.spec
     if spec.media is not None:
         for i, item in enumerate(request.media or ()):
@@ -83,7 +94,7 @@ def urls_to_measure(request: GenerationRequest) -> list[str]:
     return list(
         dict.fromkeys(
             url
-            for _, url, kind, _ in _inputs(request)
+            for _, url, kind, _ in request_inputs(request)
             if kind not in (FILE, LINK) and url.startswith(("http", "data:"))
         )
     )
@@ -98,7 +109,7 @@ def apply_measurements(request: GenerationRequest, facts: Mapping[str, Measureme
     problems: list[tuple[str, str]] = []
     seconds_by_type: dict[str, list[float | None]] = {}
 
-    for field, url, kind, allowed in _inputs(request):
+    for field, url, kind, allowed in request_inputs(request):
         fact = facts.get(url)
         if fact is None:
             continue
@@ -115,11 +126,17 @@ def apply_measurements(request: GenerationRequest, facts: Mapping[str, Measureme
         low, high = allowed or (0.0, 0.0)
         if allowed and seconds is not None and not low - SECONDS_TOLERANCE <= seconds <= high + SECONDS_TOLERANCE:
             problems.append((field, f"{field} is {seconds:.1f} s long; {spec.id} takes {low:g}-{high:g} s there"))
-        if spec.media is not None:
-            problems += _file_problems(field, kind, fact, spec.id)
-    for item in request.media or ():
+        problems += _file_problems(field, url, kind, fact, spec)
+    for i, item in enumerate(request.media or ()):
         facts_of = facts.get(item.url)
         seconds_by_type.setdefault(item.type, []).append(facts_of.seconds if facts_of else None)
+        slot = spec.media.slot(item.type) if spec.media else None
+        rate = facts_of.fps if facts_of else None
+        if slot and slot.fps_min and rate and rate < slot.fps_min - FPS_TOLERANCE:
+            where = f"media[{i}].url"
+            problems.append(
+                (where, f"{where} runs at {rate:g} fps; {spec.id} takes {item.type}s of at least {slot.fps_min:g} fps")
+            )
         if item.type == "first_clip" and facts_of and facts_of.seconds and request.duration <= facts_of.seconds:
             problems.append(
                 (
@@ -136,21 +153,42 @@ def apply_measurements(request: GenerationRequest, facts: Mapping[str, Measureme
     return request.model_copy(update={"input_video_seconds": _billed_input_seconds(request, facts)})
 
 
-def _file_problems(field: str, kind: str, fact: Measurement, model: str) -> list[tuple[str, str]]:
-    """A media-protocol input's pixel size, aspect and bytes against its kind's limits."""
+def _file_problems(field: str, url: str, kind: str, fact: Measurement, spec: ModelSpec) -> list[tuple[str, str]]:
+    """An input's format, pixel size, aspect and bytes against the model's documented limits for its kind.
+
+    The format is what the bytes say; for an input that could not be read, what its file name says, when that
+    names a format the model does not take (an .ogg audio is refused without reading it).
+    """
+    form = fact.format or SUFFIX_FORMATS.get(_suffix(url))
+    if kind == "image or video":  # wan2.6-r2v-flash's reference_urls
+        kind = VIDEO if form in VIDEO_FORMATS or fact.seconds else IMAGE
+    limits = spec.file_limits(kind)
+    if limits is None:
+        return []
     found: list[tuple[str, str]] = []
-    if kind in SIDES and fact.width and fact.height:
-        low, high = SIDES[kind]
-        shape = f"{field} is {fact.width}x{fact.height} px; {model} takes"
+    if limits.formats and form and form not in limits.formats:
+        said = "is" if fact.format else "is named as"
+        return [(field, f"{field} {said} {form}; {spec.id} takes {kind}s as {'/'.join(limits.formats)}")]
+    if limits.sides and fact.width and fact.height:
+        low, high = limits.sides
+        shape = f"{field} is {fact.width}x{fact.height} px; {spec.id} takes"
         if not (low <= fact.width <= high and low <= fact.height <= high):
             found.append((field, f"{shape} {low}-{high} px per side for {kind}s"))
-        elif max(fact.width, fact.height) / min(fact.width, fact.height) > ASPECT_MAX:
-            found.append((field, f"{shape} aspects up to 1:8 or 8:1"))
-    most = MEGABYTES_MAX.get(kind)
+        elif limits.aspect_max and max(fact.width, fact.height) / min(fact.width, fact.height) > limits.aspect_max:
+            found.append((field, f"{shape} aspects up to 1:{limits.aspect_max:g} or {limits.aspect_max:g}:1"))
+    most = limits.megabytes
     if most is not None and fact.size_bytes is not None and fact.size_bytes > most * 1024 * 1024:
         size = f"{fact.size_bytes / 2**20:.1f} MB"
-        found.append((field, f"{field} is {size}; {model} takes {kind}s of at most {most} MB"))
+        found.append((field, f"{field} is {size}; {spec.id} takes {kind}s of at most {most} MB"))
     return found
+
+
+def _suffix(url: str) -> str:
+    """The lower-case suffix of a URL's or a path's last segment ('' for a data: URL or none)."""
+    if url.startswith("data:"):
+        return ""
+    path = urllib.parse.urlsplit(url).path if "://" in url else url
+    return posixpath.splitext(urllib.parse.unquote(path))[1].lower()
 
 
 def _total_problems(

@@ -19,7 +19,57 @@ IMAGE, VIDEO, AUDIO, FILE, LINK = "image", "video", "audio", "file", "link"
 # largest file of each kind in MB. The validator's measured checks and the simulator both read these.
 SIDES = {IMAGE: (240, 8000), VIDEO: (240, 4096)}
 ASPECT_MAX = 8.0
-MEGABYTES_MAX = {IMAGE: 20, VIDEO: 100, AUDIO: 15}
+MEGABYTES_MAX = {IMAGE: 20, VIDEO: 100, AUDIO: 15, FILE: 100}
+# The formats each kind may be, as ``server.media`` names what it reads (reference section 5; wire-formats section 2).
+IMAGE_FORMATS = ("jpeg", "png", "bmp", "webp")
+VIDEO_FORMATS = ("mp4", "mov")
+AUDIO_FORMATS = ("wav", "mp3")
+FORMATS = {IMAGE: IMAGE_FORMATS, VIDEO: VIDEO_FORMATS, AUDIO: AUDIO_FORMATS}
+# What a file name's suffix says it is, for a URL that could not be read (wrong ones are refused without reading).
+SUFFIX_FORMATS = {
+    **{suffix: "jpeg" for suffix in (".jpg", ".jpeg", ".jfif")},
+    **{f".{name}": name for name in ("png", "bmp", "webp", "gif", "tiff", "heic", "avif", "svg")},
+    **{f".{name}": name for name in ("mp4", "mov", "webm", "mkv", "avi", "flv", "wmv", "m4v")},
+    **{f".{name}": name for name in ("wav", "mp3", "ogg", "oga", "opus", "flac", "aac", "m4a", "wma", "aiff")},
+}
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """What one kind of input file may be for one model: its formats, its size, its pixels per side and aspect."""
+
+    kind: str
+    formats: tuple[str, ...] = ()  # empty: any (a wan3.0 file is checked by the provider)
+    megabytes: int | None = None
+    sides: tuple[int, int] | None = None
+    aspect_max: float | None = None
+
+    def describe(self) -> str:
+        parts = ["/".join(self.formats)] if self.formats else []
+        if self.sides:
+            parts.append(f"{self.sides[0]}-{self.sides[1]} px per side")
+        if self.aspect_max:
+            parts.append(f"aspect up to 1:{self.aspect_max:g}")
+        if self.megabytes:
+            parts.append(f"<= {self.megabytes} MB")
+        return ", ".join(parts)
+
+
+# Every media-protocol model (reference section 5).
+MEDIA_FILE_LIMITS = {
+    kind: FileLimits(
+        kind, FORMATS.get(kind, ()), MEGABYTES_MAX[kind], SIDES.get(kind), ASPECT_MAX if kind in SIDES else None
+    )
+    for kind in (IMAGE, VIDEO, AUDIO, FILE)
+}
+# The legacy fields (wire-formats.md section 2): i2v images 360-2000 px and <= 10 MB, kf2v frames 240-8000 px in the
+# current docs, audio wav/mp3 <= 15 MB, reference videos mp4/mov <= 100 MB.
+LEGACY_FILE_LIMITS = {
+    IMAGE: FileLimits(IMAGE, IMAGE_FORMATS, 10, (360, 2000)),
+    VIDEO: FileLimits(VIDEO, VIDEO_FORMATS, 100),
+    AUDIO: FileLimits(AUDIO, AUDIO_FORMATS, 15),
+}
+KF2V_FRAME_LIMITS = FileLimits(IMAGE, IMAGE_FORMATS, 10, (240, 8000))
 # The durations that are not lengths (sections 5.4, 5.5), the keys of a model's duration_specials.
 KEEP_INPUT_LENGTH = 0  # videoedit: the output is as long as the input video
 MODEL_PICKS = -1  # wan3.0: the model chooses the length
@@ -35,6 +85,7 @@ class MediaSlot:
     seconds: tuple[float, float] | None = None  # each item's documented length, when it has one
     voice: bool = False  # takes a per-item reference_voice (an audio URL, timbre only)
     in_output: bool = False  # its seconds are part of the output's duration (i2v's first_clip), not billed on top
+    fps_min: float | None = None  # the lowest frame rate a video may have (wan3.0's references: 16)
     limits: str = ""  # the documented format limits, in words
 
 

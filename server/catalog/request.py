@@ -23,6 +23,25 @@ class MediaItem(BaseModel):
     reference_voice: str | None = None
 
 
+class InputSource(BaseModel):
+    """A local file or an earlier video given as an input: the file read, the bytes checked, what was sent for it.
+
+    Kept with the task, so that after a restart it is known which file was sent, and an upload is never repeated.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    given: str  # the value as the agent gave it (a path, a file:// URI, a wan-video:// URI, a task id)
+    path: str  # the real path that was read
+    staged: str  # the copy of the bytes that were checked: what is uploaded or inlined
+    sha256: str
+    size_bytes: int
+    kind: str  # image, video, audio, file
+    format: str | None = None
+    sent: str | None = None  # what the request carries in its place: an oss:// upload or a data: URL
+    expires_at: float | None = None  # until when the provider can read an upload
+
+
 class GenerationRequest(BaseModel):
     """A validated, normalized generation request: defaults filled, ready for a provider."""
 
@@ -52,6 +71,8 @@ class GenerationRequest(BaseModel):
     # Seconds of input video the provider bills, when measured before the submit (not part of the request's
     # identity: the same inputs measure the same).
     input_video_seconds: float | None = None
+    # The local files and earlier videos among the inputs (not part of the identity: their bytes are, by sha256).
+    sources: tuple[InputSource, ...] | None = None
 
     @property
     def spec(self) -> ModelSpec:
@@ -63,7 +84,11 @@ class GenerationRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """A stable hash of the normalized parameters: identical requests share it."""
-        data = self.model_dump(mode="json", exclude={"input_video_seconds"})
+        data = self.model_dump(mode="json", exclude={"input_video_seconds", "sources"})
+        # A local input is the same input wherever it lies and however it was sent: its bytes decide.
+        same = {url: f"sha256:{src.sha256}" for src in self.sources or () for url in (src.given, src.sent) if url}
+        if same:
+            data = {name: _replaced(value, same) if name in URL_FIELDS else value for name, value in data.items()}
         # Fields added after tasks were stored hash as they did then when unused.
         for name in ("ratio", "audio_setting", "reference_urls", "media"):
             if data[name] is None:
@@ -79,8 +104,45 @@ class GenerationRequest(BaseModel):
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    def with_urls(self, urls: Mapping[str, str]) -> GenerationRequest:
+        """This request with each input URL that is a key of ``urls`` replaced by its value."""
+
+        def new(url: str | None) -> str | None:
+            return urls.get(url, url) if url is not None else None
+
+        update: dict[str, Any] = {name: new(getattr(self, name)) for name in SINGLE_URL_FIELDS}
+        for name in ("reference_video_urls", "reference_urls"):
+            listed = getattr(self, name)
+            update[name] = tuple(urls.get(url, url) for url in listed) if listed else listed
+        if self.media:
+            update["media"] = tuple(
+                item.model_copy(
+                    update={"url": urls.get(item.url, item.url), "reference_voice": new(item.reference_voice)}
+                )
+                for item in self.media
+            )
+        return self.model_copy(update=update)
+
+    def source(self, url: str) -> InputSource | None:
+        """The local input an input URL is (as given, or as sent)."""
+        return next((src for src in self.sources or () if url in (src.given, src.sent)), None)
+
     def summary(self) -> str:
         return summary_of(self.model_dump(include={"model", "size", "resolution", "ratio", "duration"}))
+
+
+SINGLE_URL_FIELDS = ("audio_url", "img_url", "first_frame_url", "last_frame_url")
+URL_FIELDS = (*SINGLE_URL_FIELDS, "reference_video_urls", "reference_urls", "media")
+
+
+def _replaced(value: Any, urls: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return urls.get(value, value)
+    if isinstance(value, list):
+        return [_replaced(item, urls) for item in value]
+    if isinstance(value, dict):
+        return {key: _replaced(item, urls) for key, item in value.items()}
+    return value
 
 
 def summary_of(request: Mapping[str, Any]) -> str:

@@ -31,12 +31,16 @@ _END = "$(?!\\n)"
 PROMPT_PATTERN = f"^(?=[^\\x00]*[^\\x00-\\x20\\x7f{_WS_ABOVE_SPACE}])[^{_CTRL}]*$"
 TEXT_PATTERN = f"^[^{_CTRL}]*$"  # no control chars (a final newline is allowed anyway)
 _URL_CHARS = "[^\\x00-\\x20\\x7f]+"  # no spaces or control characters
-HTTP_URL_PATTERN = f"^https?://{_URL_CHARS}{_END}"
+HTTP_URL_PATTERN = f"^https?://{_URL_CHARS}{_END}"  # a link: a public web page
 _DATA_IMAGE = "data:image/(png|jpe?g|bmp|webp);base64,[A-Za-z0-9+/]+={0,2}"
-IMAGE_URL_PATTERN = f"^(https?://{_URL_CHARS}|{_DATA_IMAGE}){_END}"
-# The media protocol also takes oss:// temporary upload URLs (reference/media-protocol.md section 8).
-MEDIA_URL_PATTERN = f"^((https?|oss)://{_URL_CHARS}|{_DATA_IMAGE}){_END}"  # any media item (images: also data:)
-STORED_URL_PATTERN = f"^(https?|oss)://{_URL_CHARS}{_END}"  # video, audio, file, reference_voice
+# A file this server reads, checks and uploads (or inlines) before the submit (``tools.local_inputs``): an absolute
+# path or a file:// URI (spaces allowed: paths have them), or an earlier video of this server by its resource URI
+# or its task id.
+TASK_ID_PATTERN = "wan_[0-9a-f]{20}"
+_LOCAL = f"(/|file:/|wan-video:)[^\\x00-\\x1f\\x7f]*|{TASK_ID_PATTERN}"
+# Every input also takes oss:// temporary upload URLs (reference/media-protocol.md section 8).
+STORED_URL_PATTERN = f"^((https?|oss)://{_URL_CHARS}|{_LOCAL}){_END}"  # video, audio, file, reference_voice
+IMAGE_URL_PATTERN = f"^((https?|oss)://{_URL_CHARS}|{_LOCAL}|{_DATA_IMAGE}){_END}"  # an image: also data:
 MEDIA_ITEM_KEYS = ("type", "url", "reference_voice")
 # The media types that take a per-item reference_voice in some model (wan2.7-r2v's references).
 VOICED_TYPES = frozenset(slot.type for spec in MODELS if spec.media for slot in spec.media.slots if slot.voice)

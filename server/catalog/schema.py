@@ -6,6 +6,7 @@ Each model's narrowing (``rules.model_rules``) becomes an ``if model is ... then
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,7 +15,6 @@ from wan_video_mcp.server.catalog.media import IMAGE, LINK
 from wan_video_mcp.server.catalog.models import DEFAULT_MODEL, MEDIA_FIELDS, MODELS, TIERS, ModelSpec
 from wan_video_mcp.server.catalog.rules import (
     FORBIDDEN,
-    HTTP_URL_PATTERN,
     IDEMPOTENCY_KEY_MAX,
     IDEMPOTENCY_KEY_PATTERN,
     IMAGE_URL_PATTERN,
@@ -24,7 +24,6 @@ from wan_video_mcp.server.catalog.rules import (
     MAX_REFERENCE_VIDEOS,
     MAX_URL_CHARS,
     MEDIA_ITEM_KEYS,
-    MEDIA_URL_PATTERN,
     NEGATIVE_PROMPT_MAX,
     PROMPT_PATTERN,
     SEED_MAX,
@@ -49,12 +48,12 @@ _DESCRIPTIONS = {
     "shot_type": "multi needs prompt_extend=true.",
     "watermark": "Add an 'AI generated' mark.",
     "seed": "-1: random, as when absent.",
-    "img_url": "Legacy i2v image: http(s) or data:image/...;base64.",
+    "img_url": "Legacy i2v image.",
     "first_frame_url": "kf2v first frame.",
     "last_frame_url": "kf2v last frame.",
     "reference_video_urls": "mp4/mov: character1, 2... in the prompt.",
     "reference_urls": "Images, mp4/mov: character1, 2... in the prompt.",
-    "media": "url: http(s), oss:// or (images) data:image/...;base64. Seconds, checked before submitting: {seconds}.",
+    "media": "Seconds, checked before submitting: {seconds}.",
     "wait_seconds": "Wait up to this long (cap {wait_max}) for the video, else return a task_id.",
     "idempotency_key": "A repeated key returns its task: no second payment.",
     "force_new": "Pay again for a request identical to a recent one.",
@@ -157,8 +156,8 @@ def _media_property(models: Sequence[ModelSpec]) -> dict[str, Any] | None:
         "type": "object",
         "properties": {
             "type": {"type": "string", "enum": list(kinds)},
-            "url": {"type": "string", "pattern": MEDIA_URL_PATTERN, "maxLength": MAX_MEDIA_DATA_URL_CHARS},
-            "reference_voice": {"type": "string", "pattern": STORED_URL_PATTERN, "maxLength": MAX_URL_CHARS},
+            "url": {"$ref": IMAGE_REF, "maxLength": MAX_MEDIA_DATA_URL_CHARS},
+            "reference_voice": {"$ref": INPUT_REF},
         },
         "required": ["type", "url"],
         "additionalProperties": False,
@@ -227,24 +226,24 @@ def input_schema(models: Sequence[ModelSpec] = MODELS, max_wait: int = WAIT_SECO
     properties |= {
         "duration": {"type": "integer", "minimum": all_durations[0], "maximum": all_durations[-1]},
         "audio": {"type": "boolean"},
-        "audio_url": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": MAX_URL_CHARS},
+        "audio_url": {"$ref": INPUT_REF},
         "audio_setting": {"type": "string", "enum": ["auto", "origin"]},
         "prompt_extend": {"type": "boolean", "default": True},
         "shot_type": {"type": "string", "enum": ["single", "multi"]},
         "watermark": {"type": "boolean", "default": False},
         "seed": {"type": "integer", "minimum": -1, "maximum": SEED_MAX},
-        "img_url": {"type": "string", "pattern": IMAGE_URL_PATTERN, "maxLength": MAX_DATA_URL_CHARS},
-        "first_frame_url": {"type": "string", "pattern": IMAGE_URL_PATTERN, "maxLength": MAX_DATA_URL_CHARS},
-        "last_frame_url": {"type": "string", "pattern": IMAGE_URL_PATTERN, "maxLength": MAX_DATA_URL_CHARS},
+        "img_url": {"$ref": IMAGE_REF, "maxLength": MAX_DATA_URL_CHARS},
+        "first_frame_url": {"$ref": IMAGE_REF, "maxLength": MAX_DATA_URL_CHARS},
+        "last_frame_url": {"$ref": IMAGE_REF, "maxLength": MAX_DATA_URL_CHARS},
         "reference_video_urls": {
             "type": "array",
-            "items": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": MAX_URL_CHARS},
+            "items": {"$ref": INPUT_REF},
             "minItems": 1,
             "maxItems": MAX_REFERENCE_VIDEOS,
         },
         "reference_urls": {
             "type": "array",
-            "items": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": MAX_URL_CHARS},
+            "items": {"$ref": INPUT_REF},
             "minItems": 1,
             "maxItems": MAX_REFERENCE_URLS,
         },
@@ -293,9 +292,22 @@ def input_schema(models: Sequence[ModelSpec] = MODELS, max_wait: int = WAIT_SECO
     if "audio_url" in properties:
         rules.append({"not": {"properties": {"audio": {"const": False}}, "required": ["audio", "audio_url"]}})
     # No "$schema": MCP reads a tool schema without one as JSON Schema 2020-12, which this is.
-    return {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": properties,
         "additionalProperties": False,
         "allOf": rules,
     }
+    # The two input patterns are long and repeated: written once, referred to where used.
+    used = json.dumps(properties)
+    defs = {name: rule for ref, (name, rule) in _INPUT_DEFS.items() if ref in used}
+    if defs:
+        schema["$defs"] = defs
+    return schema
+
+
+IMAGE_REF, INPUT_REF = "#/$defs/image", "#/$defs/input"
+_INPUT_DEFS: dict[str, tuple[str, dict[str, Any]]] = {
+    IMAGE_REF: ("image", {"type": "string", "pattern": IMAGE_URL_PATTERN}),
+    INPUT_REF: ("input", {"type": "string", "pattern": STORED_URL_PATTERN, "maxLength": MAX_URL_CHARS}),
+}

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from wan_video_mcp.server.catalog.media import MediaRules
+from wan_video_mcp.server.catalog.media import (
+    IMAGE,
+    KF2V_FRAME_LIMITS,
+    LEGACY_FILE_LIMITS,
+    MEDIA_FILE_LIMITS,
+    FileLimits,
+    MediaRules,
+)
 from wan_video_mcp.server.catalog.pricing import Price
 
 TIERS: dict[str, tuple[str, ...]] = {
@@ -182,6 +189,14 @@ class ModelSpec:
     def audio_url_seconds(self) -> tuple[float, float]:
         """How long an audio_url may be: 2-30 s on the media protocol (wan2.7-t2v), 3-30 s on the legacy one."""
         return (2, 30) if self.protocol is Protocol.MEDIA else (3, 30)
+
+    def file_limits(self, kind: str) -> FileLimits | None:
+        """The documented formats, size and pixels of an input file of ``kind`` (None: nothing to check)."""
+        if self.protocol is Protocol.MEDIA:
+            return MEDIA_FILE_LIMITS.get(kind)
+        if kind == IMAGE and self.family is Family.KF2V:
+            return KF2V_FRAME_LIMITS
+        return LEGACY_FILE_LIMITS.get(kind)
 
     def wire_name(self, region: str) -> str:
         return self.region_names.get(region, self.id)

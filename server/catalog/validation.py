@@ -11,10 +11,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wan_video_mcp.server.catalog.checks import (
-    HTTP_URL_RE,
     IDEMPOTENCY_KEY_RE,
+    IMAGE_FORMS,
     IMAGE_URL_RE,
+    INPUT_FORMS,
     PROMPT_RE,
+    STORED_URL_RE,
     TEXT_RE,
     Problems,
     check_media_items,
@@ -123,9 +125,9 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
             problems,
             "audio_url",
             arguments["audio_url"],
-            pattern=HTTP_URL_RE,
+            pattern=STORED_URL_RE,
             max_len=MAX_URL_CHARS,
-            what="an http(s) URL",
+            what=INPUT_FORMS,
         )
     for name in ("img_url", "first_frame_url", "last_frame_url"):
         if present(name):
@@ -135,7 +137,7 @@ def validate(arguments: Mapping[str, Any], models: Sequence[ModelSpec] = MODELS)
                 arguments[name],
                 pattern=IMAGE_URL_RE,
                 max_len=MAX_DATA_URL_CHARS,
-                what="an http(s) URL or a data:image/(png|jpeg|jpg|bmp|webp);base64 URL",
+                what=IMAGE_FORMS,
             )
     for name, most in (("reference_video_urls", MAX_REFERENCE_VIDEOS), ("reference_urls", MAX_REFERENCE_URLS)):
         if present(name):

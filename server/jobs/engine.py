@@ -25,7 +25,7 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup
 
-from wan_video_mcp.server.catalog import ModelSpec, ValidatedCall
+from wan_video_mcp.server.catalog import GenerationRequest, ModelSpec, ValidatedCall
 from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.errors import WanError
 from wan_video_mcp.server.jobs import downloads, transitions
@@ -33,6 +33,7 @@ from wan_video_mcp.server.jobs.adopt import Adopter
 from wan_video_mcp.server.jobs.background import HEARTBEAT_SECONDS, Heartbeat
 from wan_video_mcp.server.jobs.clock import ClockSkew
 from wan_video_mcp.server.jobs.context import EngineContext
+from wan_video_mcp.server.jobs.inputs import InputFiles
 from wan_video_mcp.server.jobs.poller import Poller
 from wan_video_mcp.server.jobs.reconcile import Reconciler
 from wan_video_mcp.server.jobs.saving import WAIT_RECHECK_SECONDS, VideoSaver
@@ -95,6 +96,7 @@ class JobEngine:
         self.poller = Poller(ctx, self.schedule, limiter, self.recorder, reconciler, self.saver)
         self.submitter = Submitter(ctx, self.schedule, self.poller.reschedule)
         self.adopter = Adopter(ctx, self.schedule, self.recorder, self.poller.reschedule)
+        self.inputs = InputFiles(ctx, self.saver)
         client.event_hooks.setdefault("response", []).append(self._observe_date)
 
     # ------------------------------------------------------------------ lifecycle
@@ -113,6 +115,9 @@ class JobEngine:
         )
         if removed:
             logger.info("removed %d partial download(s) left by stopped processes", removed)
+        stale = await self.inputs.forget_stale()
+        if stale:
+            logger.info("removed %d copied input file(s) no upload can reuse any more", stale)
         resumed = await self.poller.scan()
         if resumed:
             logger.info("resuming %d open task(s)", resumed)
@@ -266,3 +271,11 @@ class JobEngine:
 
         policy = await self.saver.address_policy()
         return await probe_all(self._ctx.client, urls, policy=policy, timeout=timeout, concurrency=at_once)
+
+    async def read_inputs(self, request: GenerationRequest) -> tuple[GenerationRequest, dict[str, MediaFacts]]:
+        """The request's local files and earlier videos read, checked and measured (``InputFiles.read``)."""
+        return await self.inputs.read(request)
+
+    async def send_inputs(self, request: GenerationRequest) -> GenerationRequest:
+        """The request's local inputs uploaded once, or inlined, for the provider (``InputFiles.send``)."""
+        return await self.inputs.send(request)

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from wan_video_mcp.server.media.ranges import RangedFile, Unmeasurable
 
-__all__ = ["Measured", "image_size", "measure", "mp4_video_size"]
+__all__ = ["Measured", "image_format", "image_size", "measure", "mp4_video_size"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +58,16 @@ class Measured:
     width: int | None = None
     height: int | None = None
     problem: str | None = None
+    format: str | None = None  # what the bytes are (FORMAT_NAMES), whatever the URL or file name says
 
 
 def measure(file: IO[bytes], shown: str) -> Measured:
     """Read ``file`` (seekable, positioned anywhere) as an image or as timed media; ``shown`` names it in
     problems. Raises ``Unmeasurable`` only when reading a ``RangedFile`` failed (the network's reason)."""
     size = image_size(file)
-    if size is not None:
-        return Measured(width=size[0], height=size[1])
     head = _read_at(file, 0, 12)
+    if size is not None:
+        return Measured(width=size[0], height=size[1], format=image_format(head))
     if head.startswith((b"\x89PNG", b"\xff\xd8\xff")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return Measured(problem=f"could not read the size of the image {shown} (its header is damaged)")
     file.seek(0)  # mutagen.File reads its 128-byte header from where the file stands
@@ -95,7 +96,38 @@ def measure(file: IO[bytes], shown: str) -> Measured:
             video = mp4_video_size(file)
         except Unmeasurable:  # the duration is known; the size is only a nicety
             video = None
-    return Measured(seconds=seconds, width=video[0] if video else None, height=video[1] if video else None)
+    return Measured(
+        seconds=seconds,
+        width=video[0] if video else None,
+        height=video[1] if video else None,
+        format=_MUTAGEN_FORMATS.get(type(found).__name__),
+    )
+
+
+# mutagen's classes, and the image signatures, as the format names the catalog's limits list.
+_MUTAGEN_FORMATS = {
+    "MP4": "mp4",
+    "MP3": "mp3",
+    "WAVE": "wav",
+    "AIFF": "aiff",
+    "FLAC": "flac",
+    "OggVorbis": "ogg",
+    "OggOpus": "ogg",
+    "AAC": "aac",
+}
+
+
+def image_format(head: bytes) -> str | None:
+    """png, jpeg, webp or bmp by the first bytes (``image_size`` reads the same four)."""
+    if head.startswith(b"\x89PNG"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:2] == b"BM":
+        return "bmp"
+    return None
 
 
 def _reason(exc: Exception) -> str:

@@ -57,6 +57,8 @@ class MediaFacts:
     problem: str | None = None
     unreachable: bool = False
     http_status: int | None = None  # the HTTP error the server answered, when that is why it was not read
+    format: str | None = None  # what the bytes are: mp4, mov, png, jpeg, webp, bmp, wav, mp3, ogg, ... (None: unknown)
+    fps: float | None = None  # a video's frame rate, where it was read (local files, with PyAV)
 
 
 def shorten_url(url: str) -> str:
@@ -171,7 +173,9 @@ def _unreachable(url: str, problem: str) -> MediaFacts:
 
 
 def _facts(url: str, measured: Measured, size: int | None) -> MediaFacts:
-    return MediaFacts(url, measured.seconds, measured.width, measured.height, size, measured.problem)
+    return MediaFacts(
+        url, measured.seconds, measured.width, measured.height, size, measured.problem, format=measured.format
+    )
 
 
 def _probe_data(url: str, shown: str, max_bytes: int) -> MediaFacts:

@@ -29,7 +29,9 @@ the docstring of the module that makes them):
 - ``media``: each task's input URLs read (fetched, measured with PyAV, checked) after the submit;
   ``media_output``: the output's W*H, length and usage once they are known;
 - ``dashscope``, ``gateway`` + ``newapi``/``yuto``/``vtrix``, ``results`` (the OSS-like result
-  URLs), ``admin`` (``/_sim/...``): bodies, handlers and a route table each (``routing``);
+  URLs), ``oss_upload`` (temporary uploads: getPolicy and the upload form), ``admin`` (``/_sim/...``):
+  bodies, handlers and a route table each (``routing``); ``uploads`` (the policies and objects behind
+  ``oss://`` URLs) and ``multipart`` (the upload form's parser);
 - ``faults`` and ``stats``: fault injection and counters, driven from Python or over HTTP;
 - ``rendering`` (an MP4 made with PyAV, or a placeholder from ``data/``), ``render_inputs`` (the
   inputs drawn in it) and ``renders`` (each task's MP4, once, in worker threads);

@@ -1,7 +1,9 @@
-"""The admin API under ``/_sim/``: faults, counters, the clock and the tasks, for a simulator in another process."""
+"""The admin API under ``/_sim/``: faults, counters, the clock, the tasks and the uploads, for a simulator in another
+process."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict
@@ -98,6 +100,24 @@ def _tasks(state: SimState, req: Request, body: dict[str, Any]) -> Response:
     return json_response(200, {"tasks": rows})
 
 
+def _uploads(state: SimState, req: Request, body: dict[str, Any]) -> Response:
+    rows = [
+        {
+            "key": o.key,
+            "url": o.url,
+            "model": o.model,
+            "size": o.size,
+            "sha256": o.sha256,
+            "content_type": o.content_type,
+            "api_key_id": "sim-" + hashlib.sha256(o.api_key.encode()).hexdigest()[:8],
+            "uploaded_at": format_time(o.uploaded_at),
+            "expires_at": format_time(o.expires_at),
+        }
+        for o in state.uploads.objects(state.now())
+    ]
+    return json_response(200, {"uploads": rows})
+
+
 def _about(state: SimState, req: Request, body: dict[str, Any]) -> Response:
     about = {"service": "wan-video-mcp simulator", "base_url": state.base_url, "now": format_time(state.now())}
     return json_response(200, about)
@@ -118,6 +138,7 @@ ROUTES = RouteTable(
         Route(("POST",), "/advance", "other", _admin(_advance)),
         Route(("POST",), "/reset", "other", _admin(_reset)),
         Route(("GET",), "/tasks", "other", _admin(_tasks)),
+        Route(("GET",), "/uploads", "other", _admin(_uploads)),
         Route(("GET",), "/", "other", _admin(_about)),
     ],
     not_found=_admin(_unknown),

@@ -39,7 +39,13 @@ class SimulatorConfig:
     # Which input URLs (media[].url, reference_voice, img_url, audio_url, ...) a task reads after its submit
     # (``media``): "all" fetches every http(s) URL (the ``simulate`` command's default); "local" (the default
     # here, so embedded simulators and tests never reach the network) decodes data: URLs and fetches loopback
-    # URLs only, taking any other URL as readable; "off" reads nothing. oss:// URLs are never read.
+    # URLs only, taking any other URL as readable; "off" reads nothing. oss:// URLs (the simulator's own
+    # uploads, ``uploads``) are read in every mode.
     fetch_media: Literal["all", "local", "off"] = "local"
     fetch_timeout_seconds: float = 5.0  # connect and each read; a whole download gets 12 times this
     fetch_max_bytes: int = 100 * 1024 * 1024  # a larger input fails its task
+    # Temporary uploads (oss://, reference/media-protocol.md section 8; ``uploads``):
+    upload_policy_seconds: float = 300.0  # how long a getPolicy answer can be used (its expire_in_seconds)
+    upload_max_file_mb: int = 100  # its max_file_size_mb: a larger file answers 400 EntityTooLarge
+    upload_ttl_seconds: float = 2 * DAY  # an uploaded object is gone this long after its upload
+    policy_rate_per_second: int = 100  # getPolicy calls per (key, model) in any second; more answer 429

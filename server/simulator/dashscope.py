@@ -6,7 +6,9 @@ Cancelling a task that is not PENDING, or an unknown task, answers 400 ``Unsuppo
 read as UTC+8 (Beijing) times; wan2.6-r2v bills its reference videos as measured when they were
 read (``media``), else each as ``REFERENCE_VIDEO_SECONDS``. The media protocol's usage is
 ``media_output.media_usage``; its SUCCEEDED poll has ``orig_prompt`` but no ``actual_prompt`` (the
-reference's response tables list none).
+reference's response tables list none). With ``X-DashScope-OssResourceResolve: enable`` every
+``oss://`` URL of a submit must name a live upload of the same key and model (``uploads.oss_refusal``),
+else the submit answers 400 ``InvalidParameter``; the upload API itself is ``oss_upload``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from wan_video_mcp.server.simulator.media_output import ASSUMED_VIDEO_SECONDS, m
 from wan_video_mcp.server.simulator.routing import ANY, Handler, Route, RouteTable
 from wan_video_mcp.server.simulator.state import KeyProblem, SimState
 from wan_video_mcp.server.simulator.tasks import FAILED, PENDING, STARTED, SUCCEEDED, UNKNOWN, SimTask, new_id
+from wan_video_mcp.server.simulator.uploads import oss_refusal
 from wan_video_mcp.server.simulator.validation import MSG_URL, ApiError, SubmitPlan, plan_submit, service_of
 
 REFERENCE_VIDEO_SECONDS = ASSUMED_VIDEO_SECONDS
@@ -156,7 +159,7 @@ def _positive_int(value: str | None, name: str, default: int, high: int) -> int:
 KeyedHandler = Callable[[SimState, Request, str], Awaitable[Response]]
 
 
-def _keyed(handler: KeyedHandler) -> Handler:
+def keyed(handler: KeyedHandler) -> Handler:
     """The handler, behind DashScope's key check (a 401 ``InvalidApiKey`` without a good key)."""
 
     async def checked(state: SimState, req: Request, fault: Fault | None) -> Response:
@@ -181,11 +184,13 @@ def _submit(service: str) -> Handler:
             plan = plan_submit(service, body, oss_resolve=oss_resolve)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
+        if oss_resolve and (refusal := oss_refusal(state.uploads, plan, key, state.now())):
+            return error_response(400, "InvalidParameter", refusal)
         task = state.create_task(plan, key, via=req.params["root"])
         output = {"task_status": PENDING, "task_id": task.task_id}
         return json_response(200, {"output": output, "request_id": task.request_id})
 
-    return _keyed(submit)
+    return keyed(submit)
 
 
 async def _poll(state: SimState, req: Request, key: str) -> Response:
@@ -268,9 +273,9 @@ ROUTES = RouteTable(
     [
         Route(("POST",), "/services/aigc/video-generation/video-synthesis", "submit", _submit("video-generation")),
         Route(("POST",), "/services/aigc/image2video/video-synthesis", "submit", _submit("image2video")),
-        Route(("POST",), "/tasks/{task_id}/cancel", "cancel", _keyed(_cancel)),
-        Route(("GET",), "/tasks/{task_id}", "poll", _keyed(_poll)),
-        Route(("GET",), "/tasks", "list", _keyed(_list)),
+        Route(("POST",), "/tasks/{task_id}/cancel", "cancel", keyed(_cancel)),
+        Route(("GET",), "/tasks/{task_id}", "poll", keyed(_poll)),
+        Route(("GET",), "/tasks", "list", keyed(_list)),
         Route(ANY, "/services/{rest*}", "other", _bad_service),
     ],
     not_found=not_found,

@@ -27,9 +27,20 @@ FAILURE_MESSAGES: dict[str, str] = {
 }
 DEFAULT_FAILURE_CODE = "InternalError.Algo"
 
-FAULT_TARGETS: tuple[str, ...] = ("submit", "poll", "cancel", "list", "download")
 REQUEST_FAULTS: tuple[str, ...] = ("429", "500", "503", "reset", "hang", "malformed", "oversized")
 DOWNLOAD_FAULTS: tuple[str, ...] = ("expired", "truncated", "slow", "html", "text", "redirect")
+UPLOAD_FAULTS: tuple[str, ...] = ("500", "503", "reset", "hang", "expired")  # OSS answers in XML: no JSON kinds
+# The kinds each target takes: "policy" is getPolicy, "upload" the upload form's POST.
+TARGET_KINDS: dict[str, tuple[str, ...]] = {
+    "submit": REQUEST_FAULTS,
+    "poll": REQUEST_FAULTS,
+    "cancel": REQUEST_FAULTS,
+    "list": REQUEST_FAULTS,
+    "download": REQUEST_FAULTS + DOWNLOAD_FAULTS,
+    "policy": REQUEST_FAULTS,
+    "upload": UPLOAD_FAULTS,
+}
+FAULT_TARGETS: tuple[str, ...] = tuple(TARGET_KINDS)
 
 
 @dataclass
@@ -53,6 +64,9 @@ class Fault:
       "html": a 200 text/html page (a captive portal or a gateway's error page);
       "text": a 200 text/plain body;
       "redirect": a 302 to ``location``.
+    For uploads (target "upload", the upload form's POST; errors in OSS's XML), "500", "503", "reset",
+    "hang", and "expired": 403 AccessDenied "Invalid according to Policy: Policy expired.".
+    For getPolicy (target "policy"), every request kind; "429" is its rate limit's answer.
     """
 
     target: str
@@ -71,7 +85,7 @@ class Fault:
     def __post_init__(self) -> None:
         if self.target not in FAULT_TARGETS:
             raise ValueError(f"fault target {self.target!r} is not one of {', '.join(FAULT_TARGETS)}")
-        kinds = REQUEST_FAULTS + (DOWNLOAD_FAULTS if self.target == "download" else ())
+        kinds = TARGET_KINDS[self.target]
         self.kind = str(self.kind)
         if self.kind not in kinds:
             raise ValueError(f"fault kind {self.kind!r} is not valid for {self.target}; allowed: {', '.join(kinds)}")
@@ -116,6 +130,12 @@ class Faults:
 
     def download(self, kind: str | int, count: int = 1, **options: Any) -> Fault:
         return self.add("download", kind, count, **options)
+
+    def policy(self, kind: str | int, count: int = 1, **options: Any) -> Fault:
+        return self.add("policy", kind, count, **options)
+
+    def upload(self, kind: str | int, count: int = 1, **options: Any) -> Fault:
+        return self.add("upload", kind, count, **options)
 
     def fail_next_task(self, code: str = DEFAULT_FAILURE_CODE, message: str | None = None) -> None:
         """The next accepted submit creates a task that ends FAILED with this code and message."""

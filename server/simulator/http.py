@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 SIMULATOR_HEADER = ("X-Wan-Simulator", "1")
 MAX_HEAD_BYTES = 64 * 1024
-MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10 MB image as a data URL, with room to spare
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a 10 MB image as a data URL, with room to spare (uploads: ``BodyLimit``)
 KEEPALIVE_IDLE_SECONDS = 75.0
 CHUNK = 64 * 1024
 
@@ -87,6 +87,13 @@ def _reason(status: int) -> bytes:
         return b""
 
 
+BodyLimit = Callable[[str, str], int]  # (method, path) -> the largest body read; a longer one answers 413
+
+
+def default_body_limit(method: str, path: str) -> int:
+    return MAX_BODY_BYTES
+
+
 def _request(head: h11.Request, body: bytes) -> Request:
     headers: dict[str, str] = {}
     for name, value in head.headers:
@@ -100,8 +107,9 @@ def _request(head: h11.Request, body: bytes) -> Request:
 class HttpConnection:
     """One client connection: reads requests with h11 and writes responses (whole, throttled or cut short)."""
 
-    def __init__(self, stream: SocketStream) -> None:
+    def __init__(self, stream: SocketStream, body_limit: BodyLimit = default_body_limit) -> None:
         self.stream = stream
+        self._body_limit = body_limit
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         self._method = "GET"  # of the request being answered: HEAD gets no body
 
@@ -109,6 +117,7 @@ class HttpConnection:
         """The next request; None when the peer closed between requests or sent one that is refused."""
         head: h11.Request | None = None
         body = bytearray()
+        limit = MAX_BODY_BYTES
         while True:
             try:
                 event = self._h11.next_event()
@@ -127,13 +136,14 @@ class HttpConnection:
                 self._h11.receive_data(data)
             elif isinstance(event, h11.Request):
                 head, self._method = event, event.method.decode("ascii").upper()
+                limit = self._body_limit(self._method, urlsplit(event.target.decode("latin-1")).path)
                 length = dict(event.headers).get(b"content-length", b"0")
-                if int(length or b"0") > MAX_BODY_BYTES:
+                if int(length or b"0") > limit:
                     await self._refuse(413)
                     return None
             elif isinstance(event, h11.Data):
                 body += event.data
-                if len(body) > MAX_BODY_BYTES:  # a chunked body past the cap
+                if len(body) > limit:  # a chunked body past the cap
                     raise h11.RemoteProtocolError("request body too large")
             elif isinstance(event, h11.EndOfMessage) and head is not None:
                 return _request(head, bytes(body))
@@ -212,9 +222,9 @@ class HttpConnection:
 Answer = Callable[[Request, HttpConnection], Awaitable[bool]]
 
 
-async def serve_connection(stream: SocketStream, answer: Answer) -> None:
+async def serve_connection(stream: SocketStream, answer: Answer, body_limit: BodyLimit = default_body_limit) -> None:
     """Serve one connection (keep-alive, idle timeout) until the peer leaves or ``answer`` returns False."""
-    connection = HttpConnection(stream)
+    connection = HttpConnection(stream, body_limit)
     try:
         async with stream:
             while True:

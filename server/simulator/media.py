@@ -3,8 +3,8 @@ submit was accepted, measured with PyAV, and checked (``media_validation.content
 
 Which URLs are read is ``SimulatorConfig.fetch_media``: "all" (the ``simulate`` command), "local" (the
 default: data: URLs and loopback hosts only; any other URL is taken as readable, unread) or "off".
-``oss://`` URLs are never read (they are taken as given). A task cannot end before its inputs were read:
-it stays RUNNING past its end time until then, and ends when they are.
+``oss://`` URLs are read from the simulator's own uploads (``uploads``) in every mode. A task cannot end
+before its inputs were read: it stays RUNNING past its end time until then, and ends when they are.
 
 A failed read fails the task (FAILED, at its normal end time). The real service's wording for these is not
 documented; the simulator answers as DashScope's other APIs were seen to answer:
@@ -46,6 +46,7 @@ from wan_video_mcp.server.simulator.media_output import kept_inputs, video_secon
 from wan_video_mcp.server.simulator.media_validation import content_problem
 from wan_video_mcp.server.simulator.plans import AUDIO, FILE, IMAGE, LINK, VIDEO, InputRef, Probe, TaskMedia
 from wan_video_mcp.server.simulator.tasks import SimTask
+from wan_video_mcp.server.simulator.uploads import OSS_SCHEME, UploadStore
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +116,10 @@ def probe_file(path: Path) -> Probe | None:
 class MediaInputs:
     """Reads the inputs of new tasks in the background (``async with``: reads stop, and files go, on exit)."""
 
-    def __init__(self, config: SimulatorConfig, now: Callable[[], float]) -> None:
+    def __init__(self, config: SimulatorConfig, now: Callable[[], float], uploads: UploadStore | None = None) -> None:
         self._config = config
         self._now = now
+        self._uploads = uploads  # where oss:// URLs are read (None: they are taken as given)
         self._done: dict[str, anyio.Event] = {}
         self._tg: TaskGroup | None = None
         self._client: httpx.AsyncClient | None = None
@@ -150,8 +152,12 @@ class MediaInputs:
 
     def _reads(self, url: str) -> bool:
         """Whether this simulator reads the URL (else it is taken as readable, as given)."""
+        if url.startswith(OSS_SCHEME):
+            # The simulator's own uploads: reading one contacts nothing, so every mode, "off" too, reads it
+            # (the upload's picture is drawn as a data: or loopback one is).
+            return self._uploads is not None
         mode = self._config.fetch_media
-        if mode == "off" or url.startswith("oss://"):
+        if mode == "off":
             return False
         return url.startswith("data:") or _readable_here(url, mode)
 
@@ -212,9 +218,15 @@ class MediaInputs:
         return self._dir
 
     async def _read(self, ref: InputRef, path: Path) -> bool:
-        """Write the URL's bytes at ``path``; False when it is not read here (oss://, or not fetched in this mode)."""
+        """Write the URL's bytes at ``path``; False when it is not read here (not fetched in this mode)."""
         if not self._reads(ref.url):
             return False
+        if self._uploads is not None and ref.url.startswith(OSS_SCHEME):
+            stored = self._uploads.get(ref.url, self._now())
+            if stored is None:  # a gateway's submit is not checked against the uploads
+                raise _Unreadable("no such uploaded file, or it has expired")
+            await anyio.to_thread.run_sync(path.write_bytes, stored.data)
+            return True
         if ref.url.startswith("data:"):
             path.write_bytes(decode_data_url(ref.url))
             return True

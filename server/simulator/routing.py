@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the state holds the renders, which hold nothing of routing:
     from wan_video_mcp.server.simulator.state import SimState
 
 # What a request counts as: the fault target it arms (and the counter it bumps), or "other".
-Target = Literal["submit", "poll", "cancel", "list", "download", "other"]
+Target = Literal["submit", "poll", "cancel", "list", "download", "policy", "upload", "other"]
 Handler = Callable[["SimState", Request, Fault | None], Awaitable[Response]]
 ANY: tuple[str, ...] = ()  # a route for every method
 
@@ -66,13 +66,14 @@ class Mount:
     """Where a table answers: paths that start with ``prefix`` (a regex; its named groups become parameters).
 
     With ``strip`` the table sees the path after the prefix; either way without trailing slashes.
-    ``gateway``: faults that replace an answer use a gateway's shape, not DashScope's.
+    ``gateway``: faults that replace an answer use a gateway's shape, not DashScope's; ``oss``: OSS's XML.
     """
 
     prefix: str
     table: RouteTable
     strip: bool = False
     gateway: bool = False
+    oss: bool = False
 
 
 def route(mounts: Sequence[Mount], req: Request) -> tuple[Mount, Target, Handler]:

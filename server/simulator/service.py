@@ -8,41 +8,53 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from pathlib import Path
 from typing import Any
 
 import anyio
 from anyio.abc import Listener, SocketAttribute, SocketStream, TaskGroup
 
-from wan_video_mcp.server.simulator import admin, dashscope, newapi, results, vtrix, yuto
+from wan_video_mcp.server.simulator import admin, dashscope, newapi, oss_upload, results, vtrix, yuto
 from wan_video_mcp.server.simulator.config import HOST, SimulatorConfig
 from wan_video_mcp.server.simulator.faults import FAULT_ERRORS, FAULT_TARGETS, Fault, Faults
-from wan_video_mcp.server.simulator.http import HttpConnection, Request, Response, json_response, serve_connection
+from wan_video_mcp.server.simulator.http import (
+    MAX_BODY_BYTES,
+    HttpConnection,
+    Request,
+    Response,
+    json_response,
+    serve_connection,
+)
 from wan_video_mcp.server.simulator.media import MediaInputs
 from wan_video_mcp.server.simulator.renders import Renders
 from wan_video_mcp.server.simulator.routing import Mount, route
 from wan_video_mcp.server.simulator.state import SimState
 from wan_video_mcp.server.simulator.stats import Stats
 from wan_video_mcp.server.simulator.tasks import SimTask, TaskStore, new_id
+from wan_video_mcp.server.simulator.uploads import StoredObject, UploadStore
 
 logger = logging.getLogger(__name__)
 
-# Where each table answers, in order; everything that is neither the admin API, a result URL nor a
-# gateway is DashScope (an unknown path: its 404).
+API_ROOT = r"(?P<root>/api/v1|/qwen/api/v1)"  # where DashScope's API answers
+# Where each table answers, in order; everything that is neither the admin API, a result URL, the upload host nor
+# a gateway is DashScope (an unknown path: its 404).
 MOUNTS = (
     Mount(r"/_sim(?=/|$)", admin.ROUTES, strip=True),
     Mount(r"/results/", results.ROUTES),
+    Mount(oss_upload.UPLOAD_PATH + r"(?=/|$)", oss_upload.UPLOAD_ROUTES, oss=True),
     Mount(r"/v1/video", newapi.ROUTES, gateway=True),
     Mount(r"/v2/", yuto.ROUTES, gateway=True),
     Mount(r"/model/", vtrix.ROUTES, gateway=True),
-    Mount(r"(?P<root>/api/v1|/qwen/api/v1)(?=/)", dashscope.ROUTES, strip=True),
+    Mount(API_ROOT + r"(?=/uploads/?$)", oss_upload.POLICY_ROUTES, strip=True),
+    Mount(API_ROOT + r"(?=/)", dashscope.ROUTES, strip=True),
     Mount(r"", dashscope.NOWHERE),
 )
 # The counter each fault target bumps.
 COUNTERS = {"submit": "submits", "poll": "polls", "cancel": "cancels", "list": "lists"}
 
 
-def fault_response(fault: Fault, *, gateway: bool) -> Response:
+def fault_response(fault: Fault, *, gateway: bool, oss: bool = False) -> Response:
     """The answer a fault puts in place of the handler's: malformed or oversized JSON, or an error."""
     if fault.kind == "oversized":
         head = b'{"request_id":"' + new_id().encode() + b'","padding":"'
@@ -54,6 +66,8 @@ def fault_response(fault: Fault, *, gateway: bool) -> Response:
     status, code, message = FAULT_ERRORS[fault.kind]
     headers = {"Retry-After": str(math.ceil(fault.retry_after))} if fault.kind == "429" else {}
     code, message = fault.code or code, fault.message or message
+    if oss:  # the upload host is OSS
+        return results.oss_error(status, code, message)
     if gateway:  # the gateway relays the upstream error in its own shape
         return json_response(status, {"error": {"code": code, "message": message, "type": "upstream_error"}}, headers)
     return dashscope.error_response(status, code, message, headers)
@@ -64,7 +78,8 @@ class Simulator:
 
     ``sim.base_url`` (…/api/v1) goes where a DashScope base URL goes, ``sim.root_url`` where a
     gateway's (new-api, YutoAI, vtrix) goes; ``sim.faults`` arms faults, ``sim.stats`` counts
-    what arrived, ``sim.advance(s)`` moves its clock.
+    what arrived, ``sim.uploads`` lists the files uploaded for ``oss://`` URLs, ``sim.advance(s)``
+    moves its clock.
     """
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -72,10 +87,14 @@ class Simulator:
         self.stats = Stats()
         tasks = TaskStore(self.config)
         self.faults = Faults(tasks.fail)
-        self._inputs = MediaInputs(self.config, tasks.now)
+        secret = uuid.uuid4().bytes  # signs result URLs and upload policies
+        uploads = UploadStore(self.config, secret)
+        self._inputs = MediaInputs(self.config, tasks.now, uploads)
+        renders = Renders(self.config, self.stats)
         self._state = SimState(
-            self.config, tasks, self.faults, self.stats, Renders(self.config, self.stats), self._inputs
+            self.config, tasks, self.faults, self.stats, renders, uploads, self._inputs, secret=secret
         )
+        self._upload_limit = max(MAX_BODY_BYTES, oss_upload.upload_body_limit(self.config))
         self._listener: Listener[SocketStream] | None = None
         self._tg: TaskGroup | None = None
 
@@ -157,6 +176,11 @@ class Simulator:
     def video_url(self, task: SimTask) -> str:
         return self._state.video_url(task)
 
+    @property
+    def uploads(self) -> list[StoredObject]:
+        """The uploaded objects still live (``oss://`` + key), oldest first."""
+        return self._state.uploads.objects(self.now())
+
     async def inputs_read(self, task_id: str) -> None:
         """Until the task's input URLs were read (at once when there was nothing to read); KeyError: unknown task."""
         if self._state.tasks.get(task_id) is None:
@@ -174,7 +198,11 @@ class Simulator:
 
     async def _serve_connection(self, stream: SocketStream) -> None:
         self.stats.connections += 1
-        await serve_connection(stream, self._answer)
+        await serve_connection(stream, self._answer, self._body_limit)
+
+    def _body_limit(self, method: str, path: str) -> int:
+        """Uploads may be as large as the policy allows; every other body is held to the usual cap."""
+        return self._upload_limit if method == "POST" and path == oss_upload.UPLOAD_PATH else MAX_BODY_BYTES
 
     async def _answer(self, req: Request, conn: HttpConnection) -> bool:
         """Answer one request; return whether the connection stays open."""
@@ -191,7 +219,7 @@ class Simulator:
             await self._break(conn, fault)
             return False
         if fault is not None and not fault.processed and fault.replaces:
-            response = fault_response(fault, gateway=mount.gateway)
+            response = fault_response(fault, gateway=mount.gateway, oss=mount.oss)
         else:
             try:
                 response = await handler(state, req, fault)
@@ -204,7 +232,7 @@ class Simulator:
                 await self._break(conn, fault)
                 return False
             if fault is not None and fault.processed and fault.replaces:
-                response = fault_response(fault, gateway=mount.gateway)
+                response = fault_response(fault, gateway=mount.gateway, oss=mount.oss)
         if not await conn.send(response, date=state.now()):
             return False  # cut short on purpose: the connection is closed
         if req.method != "HEAD" and response.content_type == "video/mp4" and response.status in (200, 206):

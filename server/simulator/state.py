@@ -1,4 +1,5 @@
-"""What every request handler reaches (``SimState``): settings, tasks and clock, faults, counters, renders, keys."""
+"""What every request handler reaches (``SimState``): settings, tasks and clock, faults, counters, renders, uploads,
+keys."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from wan_video_mcp.server.simulator.media import MediaInputs
 from wan_video_mcp.server.simulator.renders import Renders
 from wan_video_mcp.server.simulator.stats import Stats
 from wan_video_mcp.server.simulator.tasks import SUCCEEDED, SimTask, TaskStore
+from wan_video_mcp.server.simulator.uploads import UploadStore
 from wan_video_mcp.server.simulator.validation import SubmitPlan
 
 
@@ -41,9 +43,10 @@ class SimState:
     faults: Faults
     stats: Stats
     renders: Renders
+    uploads: UploadStore  # temporary uploads (oss://): policies and objects
     inputs: MediaInputs | None = None  # reads each new task's input URLs (None: none are read)
     port: int = 0
-    secret: bytes = field(default_factory=lambda: uuid.uuid4().bytes)  # signs result URLs
+    secret: bytes = field(default_factory=lambda: uuid.uuid4().bytes)  # signs result URLs (and upload policies)
 
     @property
     def root_url(self) -> str:

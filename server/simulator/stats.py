@@ -20,6 +20,9 @@ class Stats:
     downloads_completed: int = 0  # whole bodies sent
     renders: int = 0
     faults_applied: int = 0
+    policies: int = 0  # getPolicy requests answered 200 (temporary uploads)
+    uploads: int = 0  # objects stored
+    upload_bytes: int = 0  # their bytes
 
     @property
     def submits_refused(self) -> int:

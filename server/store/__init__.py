@@ -1,6 +1,6 @@
 """The task store: its interface, the SQLite backend, the schema's migrations and the task record."""
 
-from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Store
+from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Store, Upload
 from wan_video_mcp.server.store.records import OPEN_STATES, TERMINAL_STATES, TaskRecord, new_task_id
 from wan_video_mcp.server.store.sqlite import TaskStore
 
@@ -11,5 +11,6 @@ __all__ = [
     "Store",
     "TaskRecord",
     "TaskStore",
+    "Upload",
     "new_task_id",
 ]

@@ -15,11 +15,26 @@ off the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from wan_video_mcp.server.store.records import TaskRecord
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the provider holds for a while (DashScope's oss:// temporary uploads): bound to a model and account."""
+
+    account: str  # whose uploads these are (a hash of the key and the host, never the key)
+    model: str
+    sha256: str
+    url: str
+    size_bytes: int
+    uploaded_at: float
+    expires_at: float
+
 
 # An instance whose heartbeat is older than this is gone, and its leases with it.
 INSTANCE_STALE_SECONDS = 15.0
@@ -94,6 +109,16 @@ class Store(Protocol):
     def unregister_instance_sync(self, instance_id: str) -> None: ...
 
     def live_instances_sync(self, now: float) -> set[str]: ...
+
+    # -- uploads
+
+    def find_upload_sync(self, account: str, model: str, sha256: str, usable_until: float) -> Upload | None:
+        """The upload of these bytes for this model and account that lives past ``usable_until``, if any."""
+        ...
+
+    def record_upload_sync(self, upload: Upload) -> None:
+        """Keep an upload (replacing an older one of the same bytes, model and account)."""
+        ...
 
     # -- queries
 

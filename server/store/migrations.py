@@ -66,5 +66,18 @@ MIGRATIONS: tuple[str, ...] = (
         heartbeat_at REAL NOT NULL
     );
     """,
+    # 3: temporary uploads of input files, reused while the provider can still read them.
+    """
+    CREATE TABLE uploads (
+        account TEXT NOT NULL,
+        model TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        url TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        uploaded_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (account, model, sha256)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import anyio
 
 from wan_video_mcp.server.store.connection import Database
-from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS
+from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Upload
 from wan_video_mcp.server.store.records import OPEN_STATES, TaskRecord
 
 T = TypeVar("T")
@@ -230,6 +230,34 @@ class TaskStore:
                 "SELECT id FROM instances WHERE heartbeat_at >= ?", (now - INSTANCE_STALE_SECONDS,)
             ).fetchall()
         return {row["id"] for row in rows}
+
+    # -- uploads --------------------------------------------------------------------------
+
+    def find_upload_sync(self, account: str, model: str, sha256: str, usable_until: float) -> Upload | None:
+        with self._db.lock:
+            row = self._db.conn.execute(
+                "SELECT * FROM uploads WHERE account = ? AND model = ? AND sha256 = ? AND expires_at > ?",
+                (account, model, sha256, usable_until),
+            ).fetchone()
+        return Upload(**{name: row[name] for name in row.keys()}) if row is not None else None
+
+    def record_upload_sync(self, upload: Upload) -> None:
+        db = self._db
+        with db.lock, db.transaction():
+            db.conn.execute("DELETE FROM uploads WHERE expires_at < ?", (upload.uploaded_at,))
+            db.conn.execute(
+                "INSERT OR REPLACE INTO uploads (account, model, sha256, url, size_bytes, uploaded_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    upload.account,
+                    upload.model,
+                    upload.sha256,
+                    upload.url,
+                    upload.size_bytes,
+                    upload.uploaded_at,
+                    upload.expires_at,
+                ),
+            )
 
     # -- queries ------------------------------------------------------------------------
 

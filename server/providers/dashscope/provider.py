@@ -14,6 +14,7 @@ from wan_video_mcp.server.providers.dashscope.errors import parse_error, with_su
 from wan_video_mcp.server.providers.dashscope.regions import base_url_for, check_region
 from wan_video_mcp.server.providers.dashscope.request import LIST_PAGE_SIZE, build_submit, service_time, task_path
 from wan_video_mcp.server.providers.dashscope.response import malformed, map_state, parse_list_item, parse_status
+from wan_video_mcp.server.providers.dashscope.upload import TemporaryUploads
 from wan_video_mcp.server.providers.fields import needs_oss_resolve
 from wan_video_mcp.server.providers.http import json_or_none, send
 from wan_video_mcp.server.providers.parsing import nonempty
@@ -47,6 +48,14 @@ class DashScopeProvider:
         self.workspace_id = workspace_id.strip() if workspace_id else None
         self.base_url = base_url_for(region, self.workspace_id, base_url)
         self._offered = frozenset(spec.id for spec in models_for(region))
+        self.uploads = TemporaryUploads(
+            client,
+            base_url=self.base_url,
+            api_key=api_key,
+            headers=self._headers,
+            region=region,
+            default_host=base_url is None and self.workspace_id is None,
+        )
 
     def __repr__(self) -> str:
         # Never show the key, even in a debugger or a log line.
