@@ -248,7 +248,8 @@ def _human(args: argparse.Namespace, schema: dict[str, Any] | None) -> int:
     console = Console(soft_wrap=True, highlight=False)
     if args.command == "generate":
         assert schema is not None
-        arguments = human.request_arguments(args, schema)
+        arguments, folders = human.local_files(human.request_arguments(args, schema))
+        settings = settings.model_copy(update={"media_roots": (*settings.media_roots, *folders)})
         if "prompt" not in arguments and "model" not in arguments:
             print("wan-video-mcp generate: give at least --prompt (see --help for every field)", file=sys.stderr)
             return 2

@@ -73,6 +73,21 @@ def _pyav() -> Check:
     return Check("ok", "PyAV", f"{av.__version__} (FFmpeg inside)")
 
 
+def _media_roots(settings: Settings) -> Check:
+    """Which folders local inputs may come from; a listed folder that is not one is worth a warning."""
+    if not settings.media_roots:
+        return Check(
+            "ok",
+            "local inputs",
+            "only the server's own videos (set WAN_MEDIA_ROOTS to folders agents may give files from)",
+        )
+    missing = [str(root) for root in settings.media_roots if not root.is_dir()]
+    listed = ", ".join(str(root) for root in settings.media_roots)
+    if missing:
+        return Check("warn", "local inputs", f"WAN_MEDIA_ROOTS names no folder at {', '.join(missing)}")
+    return Check("ok", "local inputs", f"files under {listed} and the server's own videos")
+
+
 async def _online(settings: Settings) -> Check:
     """Ask the provider something free: its recent task list, else the status of a task that does not exist."""
     from wan_video_mcp.server.app import make_provider
@@ -126,6 +141,7 @@ def checks(settings_factory: Callable[[], Settings], online: bool) -> Iterator[C
     yield _writable(settings.data_dir)
     yield _store(settings)
     yield _pyav()
+    yield _media_roots(settings)
     yield Check("ok", "python", f"{sys.version.split()[0]} at {sys.executable}")
     if online:
         if not settings.key_configured:

@@ -77,6 +77,42 @@ def _media_item(text: str) -> dict[str, Any]:
     return {"type": kind.strip(), "url": url.strip()}
 
 
+_URL_FIELDS = ("img_url", "first_frame_url", "last_frame_url", "audio_url")
+_URL_LISTS = ("reference_video_urls", "reference_urls")
+
+
+def local_files(arguments: dict[str, Any]) -> tuple[dict[str, Any], tuple[Path, ...]]:
+    """The arguments with each file a person named on the command line as an absolute path (``./cat.png`` too),
+    and the folders holding them: a person at the shell allows what they name, where an agent may not."""
+    folders: dict[Path, None] = {}
+
+    def absolute(value: Any) -> Any:
+        if not isinstance(value, str) or "://" in value or value.startswith(("data:", "wan_")):
+            return value
+        path = Path(value).expanduser()
+        if not path.is_file():
+            return value  # the server says what is wrong with it
+        path = path.resolve()
+        folders[path.parent] = None
+        return str(path)
+
+    given = dict(arguments)
+    for name in _URL_FIELDS:
+        if name in given:
+            given[name] = absolute(given[name])
+    for name in _URL_LISTS:
+        if isinstance(given.get(name), list):
+            given[name] = [absolute(url) for url in given[name]]
+    if isinstance(given.get("media"), list):
+        given["media"] = [
+            {**item, **{key: absolute(item[key]) for key in ("url", "reference_voice") if key in item}}
+            if isinstance(item, dict)
+            else item
+            for item in given["media"]
+        ]
+    return given, tuple(folders)
+
+
 def request_arguments(args: argparse.Namespace, schema: dict[str, Any]) -> dict[str, Any]:
     """The generate_video arguments a person gave (unset options are left to the server's defaults)."""
     return {

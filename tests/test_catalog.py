@@ -102,6 +102,7 @@ URLS = {
     "earlier video": "wan-video://videos/wan_0123456789abcdef0123.mp4",
     "task id": "wan_0123456789abcdef0123",
     "short task id": "wan_0123",
+    "not an earlier video": "wan-video://videos/nope.mp4",
 }
 # Every input field takes http(s), oss:// and the local forms (read and uploaded by the server); images also data:.
 HTTP_KINDS = {"http", "https", "oss", "file", "local path", "earlier video", "task id"}

@@ -216,6 +216,8 @@ URL_FORMS = {
     "earlier video": "wan-video://videos/wan_0123456789abcdef0123.mp4",
     "task id": "wan_0123456789abcdef0123",
     "path with a newline": "/tmp/a\nb.png",
+    "not an earlier video": "wan-video://videos/nope.mp4",
+    "another resource": "wan-video://models",
 }
 # Local files and earlier videos are read, checked and uploaded by the server (tools: local inputs).
 _STORED_OK = {"http", "https", "oss", "file", "local path", "earlier video", "task id"}

@@ -284,11 +284,22 @@ async def test_a_local_video_through_a_gateway_asks_for_a_url_and_an_image_goes_
                     "wait_seconds": 0,
                 },
             )
+            # reference_urls take no data: (their images and videos are URLs), so a local image cannot go inline.
+            mixed = await client.call_tool(
+                "generate_video",
+                {
+                    "model": "wan2.6-r2v-flash",
+                    "prompt": "character1 waves",
+                    "reference_urls": [str(roots / "a.png")],
+                    "wait_seconds": 0,
+                },
+            )
         sent = [ref.url for task in sim.tasks for ref in task.plan.inputs]
     assert not image.is_error, text_of(image)
     assert [url[:22] for url in sent] == ["data:image/png;base64,"]
     assert (video.is_error, (video.structured_content or {}).get("field")) == (True, "reference_video_urls[0]")
     assert "public http(s) URL" in text_of(video)
+    assert (mixed.is_error, (mixed.structured_content or {}).get("field")) == (True, "reference_urls[0]")
     assert (len(sim.uploads), sim.stats.submits_accepted) == (0, 1)
 
 

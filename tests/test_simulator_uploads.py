@@ -558,3 +558,17 @@ async def test_the_official_sdk_uploads_a_local_file_that_the_simulator_then_res
     assert is_red(pixel(video, 0)), pixel(video, 0)
     assert dashscope_error(refused)[:2] == (400, "InvalidParameter")
     assert (sim.stats.policies, sim.stats.uploads, sim.stats.upload_bytes) == (2, 2, 2 * len(IMAGE))
+
+
+@pytest.mark.anyio
+async def test_a_hostile_form_is_refused_at_its_bounds_not_parsed_at_length(client: httpx.AsyncClient) -> None:
+    boundary = "b0undary"
+    header = 'Content-Disposition: form-data; name="' + ";" * 20_000 + '"'
+    long_header = f"--{boundary}\r\n{header}\r\n\r\nx\r\n--{boundary}--\r\n".encode()
+    many = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nx\r\n' for i in range(100))
+    host = (await policy_for(client, "wan2.7-i2v"))["upload_host"]
+    for body in (long_header, (many + f"--{boundary}--\r\n").encode()):
+        answer = await client.post(
+            host, content=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
+        assert oss_error(answer)[:2] == (400, "MalformedPOSTRequest")

@@ -35,14 +35,20 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
     async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
         state = call.state
         validated = validate(arguments, state.models)
-        request, local = await read_local_inputs(call, validated.request)
-        validated = validated.model_copy(update={"request": request})
         unmeasured: list[str] = []
         # A call that attaches to an earlier task (its idempotency key, a recent twin) pays nothing and is not
-        # measured again: an input URL that has since expired must not refuse the way back to a paid video.
-        if validated.dry_run or await state.engine.repeated(validated) is None:
-            request, unmeasured = await measured_request(call, validated.request, local)
+        # read or measured again: an input URL that has since expired, or a local file since moved, must not refuse
+        # the way back to a paid video. Local inputs are read first when there are any: their bytes are the
+        # request's identity.
+        earlier = None if validated.dry_run else await state.engine.repeated(validated)
+        if earlier is None:
+            request, local = await read_local_inputs(call, validated.request)
             validated = validated.model_copy(update={"request": request})
+            if request.sources and not validated.dry_run:
+                earlier = await state.engine.repeated(validated)
+            if earlier is None:
+                request, unmeasured = await measured_request(call, validated.request, local)
+                validated = validated.model_copy(update={"request": request})
         if validated.dry_run:
             cost = estimate_cost(validated.request)
             most = f" (at most ${cost.amount_max_usd:.2f})" if cost.amount_max_usd is not None else ""
@@ -65,9 +71,7 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
             )
             return ok_result(priced)
         if validated.request.sources:
-            # Uploaded once per file and model (an identical earlier task's upload is found and reused).
             await call.progress(0, f"sending {len(validated.request.sources)} local input file(s) to the provider")
-            validated = validated.model_copy(update={"request": await state.engine.send_inputs(validated.request)})
         # The submit's answer is worth the whole budget (a refusal is reported now, not on the next check);
         # wait_seconds is about the render.
         started = call.remaining()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from wan_video_mcp.server.catalog.media import AUDIO, IMAGE, VIDEO
 from wan_video_mcp.server.catalog.models import DEFAULT_MODEL, MODELS, TIERS, ModelSpec
 from wan_video_mcp.server.catalog.rules import NEGATIVE_PROMPT_MAX, SEED_MAX
 
@@ -21,6 +22,8 @@ def catalog_document(models: Sequence[ModelSpec] = MODELS, region: str | None = 
             "watermark_default": False,
             "video_url_valid_hours": 24,
             "billing": "per second of output video; only successful tasks are billed",
+            "inputs": "an http(s) URL, a data: image, a local file inside WAN_MEDIA_ROOTS (absolute path or file://) "
+            "or an earlier video (wan-video://videos/{task_id}.mp4); files are checked against file_limits first",
         },
         "models": [
             {
@@ -39,6 +42,7 @@ def catalog_document(models: Sequence[ModelSpec] = MODELS, region: str | None = 
                 "audio_url": spec.audio_url,
                 "shot_type": spec.shot_type,
                 "media_limits": spec.media_limits,
+                "file_limits": _file_limits(spec),
                 "protocol": spec.protocol.value,
                 "preview": spec.preview,
                 "snapshot_of": spec.snapshot_of,
@@ -65,6 +69,25 @@ def catalog_document(models: Sequence[ModelSpec] = MODELS, region: str | None = 
             for spec in models
         ],
     }
+
+
+def _file_limits(spec: ModelSpec) -> dict[str, str] | None:
+    """What each kind of input file may be for a model (formats, pixels, aspect, size), for the kinds it takes."""
+    kinds = {slot.kind for slot in spec.media.slots} if spec.media else set()
+    kinds |= {kind for name, taken in _LEGACY_KINDS.items() if name in spec.inputs.media for kind in taken}
+    if spec.audio_url:
+        kinds.add(AUDIO)
+    found = {kind: limits.describe() for kind in sorted(kinds) if (limits := spec.file_limits(kind)) is not None}
+    return found or None
+
+
+_LEGACY_KINDS = {
+    "img_url": (IMAGE,),
+    "first_frame_url": (IMAGE,),
+    "last_frame_url": (IMAGE,),
+    "reference_video_urls": (VIDEO,),
+    "reference_urls": (IMAGE, VIDEO),
+}
 
 
 def _media_document(spec: ModelSpec) -> dict[str, Any] | None:

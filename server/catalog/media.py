@@ -25,6 +25,9 @@ IMAGE_FORMATS = ("jpeg", "png", "bmp", "webp")
 VIDEO_FORMATS = ("mp4", "mov")
 AUDIO_FORMATS = ("wav", "mp3")
 FORMATS = {IMAGE: IMAGE_FORMATS, VIDEO: VIDEO_FORMATS, AUDIO: AUDIO_FORMATS}
+# How each format is named when it is sent (a data: URL's type, an upload's name and content type).
+IMAGE_MIME = {"jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp", "webp": "image/webp"}
+FORMAT_MIME = {**IMAGE_MIME, "mp4": "video/mp4", "mov": "video/quicktime", "wav": "audio/wav", "mp3": "audio/mpeg"}
 # What a file name's suffix says it is, for a URL that could not be read (wrong ones are refused without reading).
 SUFFIX_FORMATS = {
     **{suffix: "jpeg" for suffix in (".jpg", ".jpeg", ".jfif")},

@@ -37,7 +37,8 @@ _DATA_IMAGE = "data:image/(png|jpe?g|bmp|webp);base64,[A-Za-z0-9+/]+={0,2}"
 # path or a file:// URI (spaces allowed: paths have them), or an earlier video of this server by its resource URI
 # or its task id.
 TASK_ID_PATTERN = "wan_[0-9a-f]{20}"
-_LOCAL = f"(/|file:/|wan-video:)[^\\x00-\\x1f\\x7f]*|{TASK_ID_PATTERN}"
+_ID = TASK_ID_PATTERN
+_LOCAL = f"(/|file:/)[^\\x00-\\x1f\\x7f]*|wan-video://(videos/{_ID}(\\.mp4)?|tasks/{_ID})|{_ID}"
 # Every input also takes oss:// temporary upload URLs (reference/media-protocol.md section 8).
 STORED_URL_PATTERN = f"^((https?|oss)://{_URL_CHARS}|{_LOCAL}){_END}"  # video, audio, file, reference_voice
 IMAGE_URL_PATTERN = f"^((https?|oss)://{_URL_CHARS}|{_LOCAL}|{_DATA_IMAGE}){_END}"  # an image: also data:

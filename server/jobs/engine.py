@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 # Processes on one store: how often this one says it is alive.
 INSTANCE_HEARTBEAT_SECONDS = 3.0
+# How often copies of input files that no upload can reuse any more are removed (and at every start).
+INPUT_CLEANUP_SECONDS = 3600.0
 
 ProgressFn = Callable[[float, str], Awaitable[None]]  # percent, message
 
@@ -130,8 +132,15 @@ class JobEngine:
             await self.store.run(self.store.unregister_instance_sync, self._ctx.instance_id)
 
     async def _heartbeat_loop(self) -> None:
+        last_cleanup = anyio.current_time()
         while True:
             await anyio.sleep(INSTANCE_HEARTBEAT_SECONDS)
+            if anyio.current_time() - last_cleanup >= INPUT_CLEANUP_SECONDS:
+                last_cleanup = anyio.current_time()
+                try:
+                    await self.inputs.forget_stale()
+                except OSError:
+                    logger.exception("could not remove old copies of input files")
             try:
                 await self.store.run(self.store.heartbeat_sync, self._ctx.instance_id, self.clock())
             except Exception:
@@ -147,7 +156,16 @@ class JobEngine:
     async def submit(
         self, call: ValidatedCall, timeout: float | None = None, heartbeat: Heartbeat | None = None
     ) -> SubmitOutcome:
-        """Attach to an identical task or persist a new one and submit it exactly once (``Submitter.submit``)."""
+        """Attach to an identical task or persist a new one and submit it exactly once (``Submitter.submit``).
+
+        Local inputs not yet sent are uploaded (or inlined) first, unless the call attaches to an earlier task,
+        and only once the key and the budgets admit it: a refused call uploads nothing.
+        """
+        unsent = any(source.sent is None for source in call.request.sources or ())
+        if unsent and await self.repeated(call) is None:
+            # Refused for the key or the budget before anything is uploaded (the store decides again, atomically).
+            await self.submitter.admissible(call)
+            call = call.model_copy(update={"request": await self.inputs.send(call.request)})
         return await self.submitter.submit(call, timeout, heartbeat)
 
     async def repeated(self, call: ValidatedCall) -> TaskRecord | None:
@@ -275,7 +293,3 @@ class JobEngine:
     async def read_inputs(self, request: GenerationRequest) -> tuple[GenerationRequest, dict[str, MediaFacts]]:
         """The request's local files and earlier videos read, checked and measured (``InputFiles.read``)."""
         return await self.inputs.read(request)
-
-    async def send_inputs(self, request: GenerationRequest) -> GenerationRequest:
-        """The request's local inputs uploaded once, or inlined, for the provider (``InputFiles.send``)."""
-        return await self.inputs.send(request)

@@ -29,7 +29,7 @@ import anyio.to_thread
 from wan_video_mcp.server.catalog import GenerationRequest, InputSource, ModelSpec
 from wan_video_mcp.server.catalog.checks import Problems
 from wan_video_mcp.server.catalog.measured import request_inputs
-from wan_video_mcp.server.catalog.media import FILE, IMAGE, IMAGE_FORMATS, LINK
+from wan_video_mcp.server.catalog.media import FILE, IMAGE, IMAGE_MIME, LINK
 from wan_video_mcp.server.catalog.rules import TASK_ID_PATTERN
 from wan_video_mcp.server.errors import ProviderError, WanError
 from wan_video_mcp.server.jobs.context import EngineContext
@@ -51,7 +51,6 @@ REUSE_MARGIN_SECONDS = 6 * 3600.0
 STAGED_KEEP_SECONDS = 3 * 86400.0
 DEFAULT_MAX_MEGABYTES = 100  # a kind without a documented size (reference_urls' images and videos: the larger)
 _TASK_REF = re.compile(rf"(?:wan-video://(?:videos|tasks)/)?({TASK_ID_PATTERN})(?:\.mp4)?")
-_MIME = {"jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp", "webp": "image/webp"}
 
 
 def is_local(url: str) -> bool:
@@ -92,7 +91,7 @@ class InputFiles:
         return MediaRoots(settings.media_roots, (settings.video_dir,))
 
     async def forget_stale(self) -> int:
-        """Remove staged copies no upload can reuse any more (at start)."""
+        """Remove staged copies no upload can reuse any more (at start, then hourly)."""
         from wan_video_mcp.server.media.local import remove_stale_staged
 
         directory = self._ctx.settings.input_dir
@@ -133,7 +132,8 @@ class InputFiles:
         most = limits.megabytes if limits and limits.megabytes else DEFAULT_MAX_MEGABYTES
         try:
             path = await self._task_video(url) if _TASK_REF.fullmatch(url) else local_path(url)
-            assert path is not None  # is_local said so
+            if path is None:
+                raise _Refused(f"{url[:80]!r} is not a local file or an earlier video this server knows")
             staged = await anyio.to_thread.run_sync(
                 functools.partial(
                     stage_local_file,
@@ -192,9 +192,8 @@ class InputFiles:
         uploads = self._uploads
         if uploads is not None:
             return uploads.refusal()
-        image = kind == IMAGE or (fact is not None and fact.format in IMAGE_FORMATS and not fact.seconds)
         limits = spec.file_limits(IMAGE)
-        if image:
+        if kind == IMAGE:  # the fields whose schema takes a data: image (not reference_urls' images and videos)
             return None  # sent inline; its size is held to the model's image limit like any image
         megabytes = f" (images up to {limits.megabytes} MB are sent inline)" if limits and limits.megabytes else ""
         return (
@@ -214,6 +213,9 @@ class InputFiles:
         fields = {url: field for field, url, _ in _local_inputs(request)}
         sent: list[InputSource] = []
         for source in request.sources:
+            if source.sent is not None:
+                sent.append(source)
+                continue
             try:
                 sent.append(await self._send_one(request.model, source))
             except ProviderError as exc:
@@ -229,7 +231,7 @@ class InputFiles:
         staged = Path(source.staged)
         if uploads is None:
             data = await anyio.to_thread.run_sync(staged.read_bytes)
-            mime = _MIME.get(source.format or "", "image/png")
+            mime = IMAGE_MIME.get(source.format or "", "image/png")
             return source.model_copy(update={"sent": f"data:{mime};base64,{base64.b64encode(data).decode()}"})
         store, clock = self._ctx.store, self._ctx.clock
         lock = self._locks.setdefault((model, source.sha256), anyio.Lock())
@@ -238,7 +240,7 @@ class InputFiles:
                 store.find_upload_sync, uploads.account, model, source.sha256, clock() + REUSE_MARGIN_SECONDS
             )
             if found is None:
-                uploaded = await uploads.upload(model, staged, source.sha256)
+                uploaded = await uploads.upload(model, staged, source.sha256, source.format)
                 found = Upload(
                     uploads.account, model, source.sha256, uploaded.url, source.size_bytes, clock(), uploaded.expires_at
                 )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from wan_video_mcp.server.catalog import ValidatedCall, estimate_cost
+from wan_video_mcp.server.catalog import GenerationRequest, ValidatedCall, estimate_cost
 from wan_video_mcp.server.errors import BudgetExceeded, InvalidRequest, ProviderError, clip
 from wan_video_mcp.server.jobs import transitions
 from wan_video_mcp.server.jobs.background import Heartbeat
@@ -95,7 +95,7 @@ class Submitter:
                 dedupe_since=dedupe_since,
                 admit=lambda spent: self._admit(cost.amount_max_usd or cost.amount_usd, spent),
             )
-        if how == "idempotency_key" and found.fingerprint != fingerprint:
+        if how == "idempotency_key" and found.fingerprint != fingerprint and not _same_as_given(found, call.request):
             raise InvalidRequest(
                 f"idempotency_key '{clip(call.idempotency_key or '')}' was already used for a different request "
                 f"(task {found.id}); use a new key for new parameters",
@@ -119,6 +119,15 @@ class Submitter:
         since = self._dedupe_since(call, ctx.clock())
         found = await ctx.store.run(ctx.store.repeated_sync, call.idempotency_key, fingerprint, ctx.endpoint, since)
         return found[0] if found else None
+
+    async def admissible(self, call: ValidatedCall) -> None:
+        """Raise as ``submit`` would for the key and the budgets, before any work a refusal would waste (an upload).
+        Advisory: the store's transaction decides again when the task is created."""
+        ctx = self._ctx
+        cost = estimate_cost(call.request)
+        now = ctx.clock()
+        spent = await ctx.store.run(ctx.store.spent_since_sync, now - now % 86400)
+        self._admit(cost.amount_max_usd or cost.amount_usd, spent)
 
     def _admit(self, amount: float, spent_today: float) -> None:
         """Whether a new paid task may be created (run inside the store's transaction): key and budgets."""
@@ -197,3 +206,13 @@ class Submitter:
             )
             self._reschedule(record.id, later)
             return unknown
+
+
+def _same_as_given(found: TaskRecord, request: GenerationRequest) -> bool:
+    """Whether a task found by its idempotency key was asked with the same values, its local inputs compared as
+    given: a repeated call is not read again (its file may have moved since), so only its paths can be compared."""
+    try:
+        stored = GenerationRequest.model_validate_json(found.request_json)
+    except ValueError:  # an adopted task's request holds only what the provider said
+        return False
+    return stored.sources is not None and stored.as_given().fingerprint() == request.as_given().fingerprint()

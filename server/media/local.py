@@ -227,12 +227,13 @@ def _check_opened(shown: str, fd: int, real: Path, opened: os.stat_result, roots
     """Refuse when what was opened is no longer inside the roots (a folder on the path was swapped meanwhile)."""
     try:
         target = os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:  # no /proc: compare the file opened with the one the path names now
+    except OSError:  # no /proc (macOS): the path must still resolve to itself, and name the very file opened
         try:
-            now = os.stat(real)
+            unchanged = Path(os.path.realpath(real)) == real and roots.allowed(real)
+            now = os.stat(real, follow_symlinks=False)
         except OSError:
-            now = None
-        same = now is not None and (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
+            unchanged, now = False, None
+        same = unchanged and now is not None and (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
     else:
         same = target.startswith("/") and roots.allowed(Path(target.removesuffix(" (deleted)")))
     if not same:

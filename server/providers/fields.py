@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from wan_video_mcp.server.catalog import GenerationRequest, Protocol
+from wan_video_mcp.server.errors import ProviderError
 
-__all__ = ["needs_oss_resolve", "wire_fields"]
+__all__ = ["needs_oss_resolve", "unsent_local_input", "unsent_local_error", "wire_fields"]
 
 # A field is sent when it has a value: the validator fills in the model's defaults for resolution, ratio, duration,
 # prompt_extend and watermark (sent, so the request says what it asked for); switches without a default (audio,
@@ -40,10 +41,31 @@ def wire_fields(request: GenerationRequest) -> tuple[dict[str, Any], dict[str, A
     return inputs, parameters
 
 
-def needs_oss_resolve(request: GenerationRequest) -> bool:
-    """Whether any input is an ``oss://`` temporary upload, which DashScope reads only when told to."""
+def _input_urls(request: GenerationRequest) -> list[str]:
     urls = [request.audio_url, request.img_url, request.first_frame_url, request.last_frame_url]
     for item in request.media or ():
         urls += [item.url, item.reference_voice]
     urls += [*(request.reference_video_urls or ()), *(request.reference_urls or ())]
-    return any(isinstance(url, str) and url.startswith("oss://") for url in urls)
+    return [url for url in urls if isinstance(url, str)]
+
+
+def needs_oss_resolve(request: GenerationRequest) -> bool:
+    """Whether any input is an ``oss://`` temporary upload, which DashScope reads only when told to."""
+    return any(url.startswith("oss://") for url in _input_urls(request))
+
+
+def unsent_local_input(request: GenerationRequest) -> str | None:
+    """An input that is still a local file or an earlier video (the engine sends those first: a guard)."""
+    return next((url for url in _input_urls(request) if not url.startswith(_SENDABLE)), None)
+
+
+def unsent_local_error(url: str) -> ProviderError:
+    return ProviderError(
+        f"the local input {url[:80]!r} was not uploaded before the submit (a server bug); nothing was sent",
+        provider_code="LocalInputNotSent",
+        retryable=False,
+        created=False,
+    )
+
+
+_SENDABLE = ("http://", "https://", "oss://", "data:")

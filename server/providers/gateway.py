@@ -20,7 +20,7 @@ import httpx
 from wan_video_mcp.server.catalog import GenerationRequest
 from wan_video_mcp.server.errors import ProviderError
 from wan_video_mcp.server.providers.base import RemoteStatus, RemoteTask
-from wan_video_mcp.server.providers.fields import needs_oss_resolve
+from wan_video_mcp.server.providers.fields import needs_oss_resolve, unsent_local_error, unsent_local_input
 from wan_video_mcp.server.providers.http import json_or_none, parse_retry_after, send
 from wan_video_mcp.server.providers.parsing import scrub
 
@@ -194,6 +194,8 @@ class Gateway(ABC):
 
     async def submit(self, request: GenerationRequest) -> RemoteTask:
         """Submit one paid task; one attempt."""
+        if (local := unsent_local_input(request)) is not None:
+            raise unsent_local_error(local)
         if needs_oss_resolve(request):
             # Nothing is sent: DashScope reads an oss:// upload only with a header no gateway is known to pass on.
             raise ProviderError(

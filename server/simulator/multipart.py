@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from email.message import Message
 
 _CRLF = b"\r\n"
+# Bounds a hostile form cannot pass: the email package's parameter parser is slow on long headers.
+MAX_PART_HEADER_BYTES = 8192
+MAX_PARTS = 64
+MAX_CONTENT_TYPE_CHARS = 1024
 
 
 class FormError(ValueError):
@@ -42,6 +46,8 @@ def _headers(block: bytes) -> Message:
 
 def boundary_of(content_type: str) -> bytes:
     """The boundary of a ``multipart/form-data`` Content-Type; ``FormError`` for any other type."""
+    if len(content_type) > MAX_CONTENT_TYPE_CHARS:
+        raise FormError(f"the Content-Type is longer than {MAX_CONTENT_TYPE_CHARS} characters")
     message = Message()
     message["content-type"] = content_type
     boundary = message.get_param("boundary")
@@ -71,6 +77,10 @@ def parse_form(content_type: str, body: bytes) -> list[Part]:
         head_end = body.find(_CRLF * 2, line_end) if line_end >= 0 else -1
         if head_end < 0:
             raise FormError("a part without a blank line after its headers")
+        if head_end - line_end > MAX_PART_HEADER_BYTES:
+            raise FormError(f"a part's headers are longer than {MAX_PART_HEADER_BYTES} bytes")
+        if len(parts) >= MAX_PARTS:
+            raise FormError(f"more than {MAX_PARTS} parts")
         end = body.find(_CRLF + delimiter, head_end + 4)
         if end < 0:
             raise FormError("the form is not closed by its boundary")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 
-from wan_video_mcp.server.catalog import MODEL_INDEX
 from wan_video_mcp.server.simulator.config import SimulatorConfig
 from wan_video_mcp.server.simulator.dashscope import error_response, keyed, not_allowed, not_found
 from wan_video_mcp.server.simulator.faults import FAULT_ERRORS, Fault
@@ -33,6 +32,7 @@ from wan_video_mcp.server.simulator.uploads import (
     Policy,
     UploadRefused,
 )
+from wan_video_mcp.server.simulator.validation import WIRE_NAMES
 
 UPLOAD_PATH = "/oss-upload"  # the upload_host's path, on the simulator itself
 FORM_OVERHEAD_BYTES = MB  # room for the form's other fields and boundaries, over the largest file
@@ -65,7 +65,7 @@ async def _get_policy(state: SimState, req: Request, key: str) -> Response:
         return error_response(400, "InvalidParameter", f"The action must be getPolicy, not {action!r}.")
     if not model:
         return error_response(400, "InvalidParameter", "Required parameter 'model' missing from request.")
-    if model not in MODEL_INDEX:
+    if model not in WIRE_NAMES:
         return error_response(400, "InvalidParameter", f"The model {model!r} is not a model files can be uploaded for.")
     now = state.now()
     if not state.uploads.admit(key, model, now):

@@ -110,6 +110,10 @@ class Store(Protocol):
 
     def live_instances_sync(self, now: float) -> set[str]: ...
 
+    def spent_since_sync(self, since: float) -> float:
+        """Estimated spend of the tasks created since ``since`` that were, or may yet be, billed."""
+        ...
+
     # -- uploads
 
     def find_upload_sync(self, account: str, model: str, sha256: str, usable_until: float) -> Upload | None:

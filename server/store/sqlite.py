@@ -78,6 +78,10 @@ class TaskStore:
                 return existing, "duplicate"
         return None
 
+    def spent_since_sync(self, since: float) -> float:
+        with self._db.lock:
+            return self._spent_since(since)
+
     def _spent_since(self, since: float) -> float:
         """Estimated spend of tasks created since ``since`` that were, or may yet be, billed."""
         row = self._db.conn.execute(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from wan_video_mcp.server.catalog import GenerationRequest, models_for
+from wan_video_mcp.server.catalog import MODEL_INDEX, GenerationRequest, models_for
 from wan_video_mcp.server.errors import NotConfigured, ProviderError
 from wan_video_mcp.server.providers.base import RemoteStatus, RemoteTask
 from wan_video_mcp.server.providers.dashscope.errors import parse_error, with_suffix
@@ -15,7 +15,7 @@ from wan_video_mcp.server.providers.dashscope.regions import base_url_for, check
 from wan_video_mcp.server.providers.dashscope.request import LIST_PAGE_SIZE, build_submit, service_time, task_path
 from wan_video_mcp.server.providers.dashscope.response import malformed, map_state, parse_list_item, parse_status
 from wan_video_mcp.server.providers.dashscope.upload import TemporaryUploads
-from wan_video_mcp.server.providers.fields import needs_oss_resolve
+from wan_video_mcp.server.providers.fields import needs_oss_resolve, unsent_local_error, unsent_local_input
 from wan_video_mcp.server.providers.http import json_or_none, send
 from wan_video_mcp.server.providers.parsing import nonempty
 
@@ -55,6 +55,7 @@ class DashScopeProvider:
             headers=self._headers,
             region=region,
             default_host=base_url is None and self.workspace_id is None,
+            wire_name=lambda model: MODEL_INDEX[model].wire_name(region) if model in MODEL_INDEX else model,
         )
 
     def __repr__(self) -> str:
@@ -86,6 +87,8 @@ class DashScopeProvider:
 
     async def submit(self, request: GenerationRequest) -> RemoteTask:
         """Create one task; a failure that leaves its existence unknown has ``created=None``."""
+        if (local := unsent_local_input(request)) is not None:
+            raise unsent_local_error(local)
         path, body = build_submit(request, self.region)
         response = await send(
             self._client,

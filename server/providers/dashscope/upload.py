@@ -18,6 +18,7 @@ import hashlib
 import json
 import mimetypes
 import re
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any
 import anyio
 import httpx
 
+from wan_video_mcp.server.catalog.media import FORMAT_MIME
 from wan_video_mcp.server.errors import ProviderError
 from wan_video_mcp.server.jobs.downloads.addresses import AddressPolicy, pin
 from wan_video_mcp.server.jobs.downloads.failures import DownloadFailed
@@ -44,6 +46,7 @@ ATTEMPTS = 3  # a policy that expired on the way, or a rate refusal, is tried ag
 _POLICY_FIELDS = ("policy", "signature", "upload_dir", "upload_host", "oss_access_key_id")
 _OSS_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
 _OSS_MESSAGE = re.compile(r"<Message>([^<]{1,300})</Message>")
+_SUFFIXES = {"jpeg": "jpg"}  # a format's usual file suffix, where it is not the format's own name
 _ANSWER_BYTES = 8192  # of the storage's answer: an error's XML; more is never read
 
 
@@ -71,6 +74,7 @@ class TemporaryUploads:
         headers: Callable[[], dict[str, str]],
         region: str,
         default_host: bool,
+        wire_name: Callable[[str], str] = str,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
@@ -80,6 +84,7 @@ class TemporaryUploads:
         self._region = region
         self._default_host = default_host
         self._clock = clock
+        self._wire_name = wire_name
         self._policies: dict[str, _Policy] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._last_policy_at: dict[str, float] = {}
@@ -97,16 +102,23 @@ class TemporaryUploads:
             "URL, or run the server with a Beijing or Singapore key (DASHSCOPE_REGION=cn or intl)"
         )
 
-    async def upload(self, model: str, file: Path, sha256: str) -> Uploaded:
-        """Send ``file`` (whose bytes hash to ``sha256``) for ``model``; raises ``ProviderError`` (created=False)."""
+    async def upload(self, model: str, file: Path, sha256: str, form: str | None = None) -> Uploaded:
+        """Send ``file`` (whose bytes hash to ``sha256`` and are of format ``form``, as read) for the catalog
+        ``model``; raises ``ProviderError`` (created=False). The upload is bound to the model's name in this
+        region, the name the submit sends."""
         refused = self.refusal()
         if refused:
             raise ProviderError(refused, provider_code="UploadNotOffered", created=False)
+        model = self._wire_name(model)
+        suffix = f".{_SUFFIXES.get(form or '', form or '')}" if form else file.suffix.lower()
+        mime = FORMAT_MIME.get(form or "") or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         for attempt in range(ATTEMPTS):
             policy = await self._policy(model)
-            key = f"{policy.fields['upload_dir']}/{sha256[:32]}{file.suffix.lower()}"
+            # Named by the bytes, plus a token: a later upload of the same bytes (one about to expire is replaced)
+            # must not meet the first under a policy that forbids overwriting.
+            key = f"{policy.fields['upload_dir']}/{sha256[:32]}-{secrets.token_hex(4)}{suffix}"
             started = self._clock()
-            status, answer = await self._post(policy, key, file)
+            status, answer = await self._post(policy, key, file, mime)
             if status in (200, 201, 204):
                 return Uploaded(f"oss://{key}", started + UPLOAD_LIFETIME_SECONDS)
             code, message = _oss_error(answer)
@@ -177,7 +189,7 @@ class TemporaryUploads:
             lifetime = 300.0
         return _Policy(dict(data), self._clock() + lifetime)
 
-    async def _post(self, policy: _Policy, key: str, file: Path) -> tuple[int, str]:
+    async def _post(self, policy: _Policy, key: str, file: Path, mime: str) -> tuple[int, str]:
         """POST the form; the answer's status and (at most ``_ANSWER_BYTES`` of) its body."""
         fields = policy.fields
         host = str(fields["upload_host"])
@@ -190,7 +202,6 @@ class TemporaryUploads:
                 provider_code="UploadHostRefused",
                 created=False,
             ) from None
-        mime = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         form = {
             "OSSAccessKeyId": str(fields["oss_access_key_id"]),
             "Signature": str(fields["signature"]),
