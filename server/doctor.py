@@ -81,11 +81,18 @@ def _media_roots(settings: Settings) -> Check:
             "local inputs",
             "only the server's own videos (set WAN_MEDIA_ROOTS to folders agents may give files from)",
         )
-    missing = [str(root) for root in settings.media_roots if not root.is_dir()]
+    missing = [str(root) for root in settings.media_roots if not _is_folder(root)]
     listed = ", ".join(str(root) for root in settings.media_roots)
     if missing:
         return Check("warn", "local inputs", f"WAN_MEDIA_ROOTS names no folder at {', '.join(missing)}")
     return Check("ok", "local inputs", f"files under {listed} and the server's own videos")
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 async def _online(settings: Settings) -> Check:

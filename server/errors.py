@@ -122,6 +122,13 @@ class StoreUnavailable(WanError):
         self.path = path
 
 
+class InputsPending(WanError):
+    """Local inputs still being uploaded when the call's time ran out: nothing is paid yet, and the upload goes on."""
+
+    code = "inputs_uploading"
+    retryable = True
+
+
 class ProviderError(WanError):
     """An HTTP exchange with the provider failed.
 

@@ -89,10 +89,13 @@ def local_files(arguments: dict[str, Any]) -> tuple[dict[str, Any], tuple[Path, 
     def absolute(value: Any) -> Any:
         if not isinstance(value, str) or "://" in value or value.startswith(("data:", "wan_")):
             return value
-        path = Path(value).expanduser()
-        if not path.is_file():
-            return value  # the server says what is wrong with it
-        path = path.resolve()
+        try:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                return value  # the server says what is wrong with it
+            path = path.resolve()
+        except (OSError, RuntimeError, ValueError):  # ~nosuchuser, a name too long, a NUL: for the server to say
+            return value
         folders[path.parent] = None
         return str(path)
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -22,7 +23,9 @@ from wan_video_mcp.server.catalog import validate
 from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.errors import ProviderError
 from wan_video_mcp.server.human import local_files
+from wan_video_mcp.server.jobs.engine import JobEngine
 from wan_video_mcp.server.providers.dashscope import DashScopeProvider
+from wan_video_mcp.server.providers.dashscope.upload import TemporaryUploads
 from wan_video_mcp.server.providers.newapi import NewApiProvider
 
 pytestmark = pytest.mark.anyio
@@ -182,3 +185,79 @@ def test_files_a_person_names_on_the_command_line_become_absolute_and_allowed(
         "https://x.test/b.png",
     )
     assert (given["reference_urls"], folders) == (["missing.png"], (roots.resolve(),))
+
+
+async def test_a_twin_that_fails_meanwhile_still_gets_its_inputs_sent(
+    tmp_path: Path, roots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The call finds a recent identical task, so it plans to attach and send nothing; the twin fails before the
+    # task is created. The store's transaction then refuses to create a task with unsent inputs: they are sent.
+    original = JobEngine.repeated
+    armed: list[bool] = []
+
+    async def repeated(self: JobEngine, call: Any) -> Any:
+        found = await original(self, call)
+        if armed and found is not None:
+            await self.store.run(self.store.update_sync, found.id, self.clock(), state="failed")
+        return found
+
+    monkeypatch.setattr(JobEngine, "repeated", repeated)
+    async with served(tmp_path, {"media_roots": (roots,)}) as (client, sim, settings):
+        first = await client.call_tool("generate_video", frame(str(roots / "a.png")))
+        armed.append(True)
+        again = await client.call_tool("generate_video", frame(str(roots / "a.png")))
+        with sqlite3.connect(settings.db_path) as db:
+            requests = [row[0] for row in db.execute("SELECT request_json FROM tasks ORDER BY created_at")]
+        db.close()
+    assert not again.is_error, text_of(again)
+    assert (again.structured_content or {})["task_id"] != (first.structured_content or {})["task_id"]
+    assert [str(roots) in text for text in requests] == [True, True]  # recorded as given, in sources
+    assert ['"url":"oss://' in text for text in requests] == [True, True]  # and sent as the upload
+    assert (len(sim.uploads), sim.stats.submits_accepted) == (1, 2)
+
+
+async def test_a_repeated_key_with_one_file_in_two_fields_is_the_same_request(tmp_path: Path, roots: Path) -> None:
+    (roots / "b.png").write_bytes((roots / "a.png").read_bytes())  # the same bytes under two names
+    arguments = {
+        "model": "wan2.7-i2v",
+        "media": [
+            {"type": "first_frame", "url": str(roots / "a.png")},
+            {"type": "last_frame", "url": str(roots / "b.png")},
+        ],
+        "idempotency_key": "k-2",
+        "wait_seconds": 0,
+    }
+    async with served(tmp_path, {"media_roots": (roots,)}) as (client, sim, _):
+        first = await client.call_tool("generate_video", arguments)
+        again = await client.call_tool("generate_video", arguments)
+        moved = dict(arguments, media=[dict(arguments["media"][0], url=str(roots / "c.png")), arguments["media"][1]])
+        other = await client.call_tool("generate_video", moved)
+    assert not again.is_error, text_of(again)
+    assert (again.structured_content or {})["task_id"] == (first.structured_content or {})["task_id"]
+    assert (other.is_error, (other.structured_content or {}).get("field")) == (True, "idempotency_key")
+    assert (len(sim.uploads), sim.stats.submits) == (1, 1)
+
+
+async def test_an_upload_longer_than_the_call_goes_on_and_the_next_call_reuses_it(
+    tmp_path: Path, roots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = TemporaryUploads.upload
+    release = anyio.Event()
+
+    async def slow(self: TemporaryUploads, *args: Any) -> Any:
+        await release.wait()  # a slow link: the upload ends after the call has answered
+        return await original(self, *args)
+
+    monkeypatch.setattr(TemporaryUploads, "upload", slow)
+    async with served(tmp_path, {"media_roots": (roots,), "max_wait_seconds": 5}) as (client, sim, _):
+        pending = await client.call_tool("generate_video", frame(str(roots / "a.png")))
+        release.set()
+        with anyio.fail_after(30):
+            while not sim.uploads:
+                await anyio.sleep(0.05)
+        again = await client.call_tool("generate_video", frame(str(roots / "a.png")))
+    content = pending.structured_content or {}
+    assert (pending.is_error, content.get("error_code"), content.get("retryable")) == (True, "inputs_uploading", True)
+    assert "nothing was submitted or charged" in text_of(pending) and "same arguments" in text_of(pending)
+    assert not again.is_error, text_of(again)
+    assert (len(sim.uploads), sim.stats.submits_accepted) == (1, 1)

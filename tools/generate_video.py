@@ -7,6 +7,7 @@ from typing import Any
 import mcp_types as types
 
 from wan_video_mcp.server.catalog import ModelSpec, estimate_cost, input_schema, validate
+from wan_video_mcp.server.catalog.measured import apply_measurements
 from wan_video_mcp.server.store import TaskRecord
 from wan_video_mcp.tools.call import Call
 from wan_video_mcp.tools.inputs import measured_request, read_local_inputs
@@ -48,7 +49,9 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
                 earlier = await state.engine.repeated(validated)
             if earlier is None:
                 request, unmeasured = await measured_request(call, validated.request, local)
-                validated = validated.model_copy(update={"request": request})
+            elif local:  # the same bytes as a recent task's: checked again here, with no request to anyone
+                request = apply_measurements(request, local)
+            validated = validated.model_copy(update={"request": request})
         if validated.dry_run:
             cost = estimate_cost(validated.request)
             most = f" (at most ${cost.amount_max_usd:.2f})" if cost.amount_max_usd is not None else ""
@@ -70,7 +73,7 @@ def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
                 request=validated.request.model_dump(mode="json", exclude_none=True),
             )
             return ok_result(priced)
-        if validated.request.sources:
+        if validated.request.sources and earlier is None:
             await call.progress(0, f"sending {len(validated.request.sources)} local input file(s) to the provider")
         # The submit's answer is worth the whole budget (a refusal is reported now, not on the next check);
         # wait_seconds is about the render.

@@ -123,12 +123,6 @@ class GenerationRequest(BaseModel):
             )
         return self.model_copy(update=update)
 
-    def as_given(self) -> GenerationRequest:
-        """This request as the agent gave it: each local input by the value given, no sources (an idempotency key
-        repeated with the same paths names the same request, even when a file has since moved)."""
-        sent = {src.sent: src.given for src in self.sources or () if src.sent}
-        return self.with_urls(sent).model_copy(update={"sources": None})
-
     def source(self, url: str) -> InputSource | None:
         """The local input an input URL is (as given, or as sent)."""
         return next((src for src in self.sources or () if url in (src.given, src.sent)), None)

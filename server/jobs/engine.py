@@ -39,7 +39,7 @@ from wan_video_mcp.server.jobs.reconcile import Reconciler
 from wan_video_mcp.server.jobs.saving import WAIT_RECHECK_SECONDS, VideoSaver
 from wan_video_mcp.server.jobs.schedule import RateLimiter, Schedule
 from wan_video_mcp.server.jobs.status import StatusRecorder
-from wan_video_mcp.server.jobs.submit import SubmitOutcome, Submitter
+from wan_video_mcp.server.jobs.submit import InputsNotSent, SubmitOutcome, Submitter
 from wan_video_mcp.server.providers.base import Provider
 from wan_video_mcp.server.store import Store, TaskRecord
 
@@ -124,6 +124,7 @@ class JobEngine:
         if resumed:
             logger.info("resuming %d open task(s)", resumed)
         tg.start_soon(self._heartbeat_loop)
+        tg.start_soon(self._cleanup_loop)
         tg.start_soon(self.poller.run)
 
     async def stop(self) -> None:
@@ -131,16 +132,18 @@ class JobEngine:
         with anyio.CancelScope(shield=True):
             await self.store.run(self.store.unregister_instance_sync, self._ctx.instance_id)
 
+    async def _cleanup_loop(self) -> None:
+        """Hourly, apart from the heartbeat (a slow disk must not make this process look gone)."""
+        while True:
+            await anyio.sleep(INPUT_CLEANUP_SECONDS)
+            try:
+                await self.inputs.forget_stale()
+            except OSError:
+                logger.exception("could not remove old copies of input files")
+
     async def _heartbeat_loop(self) -> None:
-        last_cleanup = anyio.current_time()
         while True:
             await anyio.sleep(INSTANCE_HEARTBEAT_SECONDS)
-            if anyio.current_time() - last_cleanup >= INPUT_CLEANUP_SECONDS:
-                last_cleanup = anyio.current_time()
-                try:
-                    await self.inputs.forget_stale()
-                except OSError:
-                    logger.exception("could not remove old copies of input files")
             try:
                 await self.store.run(self.store.heartbeat_sync, self._ctx.instance_id, self.clock())
             except Exception:
@@ -158,15 +161,20 @@ class JobEngine:
     ) -> SubmitOutcome:
         """Attach to an identical task or persist a new one and submit it exactly once (``Submitter.submit``).
 
-        Local inputs not yet sent are uploaded (or inlined) first, unless the call attaches to an earlier task,
-        and only once the key and the budgets admit it: a refused call uploads nothing.
+        Local inputs not yet sent are uploaded (or inlined) once it is known that a new task is created (a call that
+        attaches sends nothing) and that the key and the budgets admit it: a refused call uploads nothing. The
+        upload counts against ``timeout``; one that outlasts it goes on, and ``InputsPending`` says to call again.
         """
-        unsent = any(source.sent is None for source in call.request.sources or ())
-        if unsent and await self.repeated(call) is None:
-            # Refused for the key or the budget before anything is uploaded (the store decides again, atomically).
-            await self.submitter.admissible(call)
-            call = call.model_copy(update={"request": await self.inputs.send(call.request)})
-        return await self.submitter.submit(call, timeout, heartbeat)
+        try:
+            return await self.submitter.submit(call, timeout, heartbeat)
+        except InputsNotSent:
+            pass
+        # A new task: refused for the key or the budget before anything is uploaded (then decided again, atomically).
+        await self.submitter.admissible(call)
+        started = anyio.current_time()
+        call = call.model_copy(update={"request": await self.inputs.send(call.request, timeout, heartbeat)})
+        left = None if timeout is None else max(0.0, timeout - (anyio.current_time() - started))
+        return await self.submitter.submit(call, left, heartbeat)
 
     async def repeated(self, call: ValidatedCall) -> TaskRecord | None:
         """The task ``submit`` would attach this call to instead of paying (``Submitter.repeated``)."""

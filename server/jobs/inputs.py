@@ -31,7 +31,8 @@ from wan_video_mcp.server.catalog.checks import Problems
 from wan_video_mcp.server.catalog.measured import request_inputs
 from wan_video_mcp.server.catalog.media import FILE, IMAGE, IMAGE_MIME, LINK
 from wan_video_mcp.server.catalog.rules import TASK_ID_PATTERN
-from wan_video_mcp.server.errors import ProviderError, WanError
+from wan_video_mcp.server.errors import InputsPending, ProviderError, WanError
+from wan_video_mcp.server.jobs.background import Heartbeat
 from wan_video_mcp.server.jobs.context import EngineContext
 from wan_video_mcp.server.store import Upload
 
@@ -203,26 +204,52 @@ class InputFiles:
 
     # ------------------------------------------------------------------ send
 
-    async def send(self, request: GenerationRequest) -> GenerationRequest:
+    async def send(
+        self, request: GenerationRequest, timeout: float | None = None, heartbeat: Heartbeat | None = None
+    ) -> GenerationRequest:
         """The request with each local input replaced by what the provider reads (``sources`` say which is which).
 
-        Raises ``ProviderError`` (nothing created) when an upload failed: nothing was submitted.
+        The uploads run as a background job: one that outlasts ``timeout`` goes on and is kept when it ends, and
+        this raises ``InputsPending`` (call again: the upload is reused). Raises ``ProviderError`` (nothing
+        created) when an upload failed: nothing was submitted.
         """
-        if not request.sources:
+        if not request.sources or all(source.sent for source in request.sources):
             return request
+        job = await self._ctx.start_job(f"send the inputs of a {request.model} request", lambda: self._send(request))
+        if not await job.wait(timeout, heartbeat):
+            unsent = [source for source in request.sources if source.sent is None]
+            size = sum(source.size_bytes for source in unsent) / 2**20
+            raise InputsPending(
+                f"{len(unsent)} local input file(s) ({size:.1f} MB) are still being uploaded for {request.model}; "
+                "nothing was submitted or charged yet",
+                hint="Call generate_video again with the same arguments in a little while: the upload goes on "
+                "meanwhile and, once done, is reused, not made again.",
+            )
+        return job.outcome()
+
+    async def _send(self, request: GenerationRequest) -> GenerationRequest:
+        assert request.sources is not None
         fields = {url: field for field, url, _ in _local_inputs(request)}
         sent: list[InputSource] = []
         for source in request.sources:
             if source.sent is not None:
                 sent.append(source)
                 continue
+            field = fields.get(source.given, "media")
             try:
                 sent.append(await self._send_one(request.model, source))
             except ProviderError as exc:
-                field = fields.get(source.given, "media")
                 exc.message = f"{field}: the upload of {source.given} failed, so nothing was submitted: {exc.message}"
                 exc.args = (exc.message,)
                 raise
+            except OSError as exc:  # the checked copy went missing (removed by hand, or a full disk)
+                raise ProviderError(
+                    f"{field}: the checked copy of {source.given} could not be read ({exc.strerror or exc}), so "
+                    "nothing was submitted; call again to read the file afresh",
+                    provider_code="InputCopyMissing",
+                    retryable=True,
+                    created=False,
+                ) from None
         urls = {source.given: source.sent for source in sent if source.sent}
         return request.with_urls(urls).model_copy(update={"sources": tuple(sent)})
 
@@ -234,20 +261,32 @@ class InputFiles:
             mime = IMAGE_MIME.get(source.format or "", "image/png")
             return source.model_copy(update={"sent": f"data:{mime};base64,{base64.b64encode(data).decode()}"})
         store, clock = self._ctx.store, self._ctx.clock
-        lock = self._locks.setdefault((model, source.sha256), anyio.Lock())
-        async with lock:  # one upload of the same bytes for the same model, however many requests want it
-            found = await store.run(
-                store.find_upload_sync, uploads.account, model, source.sha256, clock() + REUSE_MARGIN_SECONDS
-            )
-            if found is None:
-                uploaded = await uploads.upload(model, staged, source.sha256, source.format)
-                found = Upload(
-                    uploads.account, model, source.sha256, uploaded.url, source.size_bytes, clock(), uploaded.expires_at
+        name = uploads.wire_name(model)  # what the upload is bound to: the name the submit sends in this region
+        key = (name, source.sha256)
+        lock = self._locks.setdefault(key, anyio.Lock())
+        try:
+            async with lock:  # one upload of the same bytes for the same model, however many requests want it
+                found = await store.run(
+                    store.find_upload_sync, uploads.account, name, source.sha256, clock() + REUSE_MARGIN_SECONDS
                 )
-                await store.run(store.record_upload_sync, found)
-                logger.info("uploaded %s (%d bytes) for %s", source.path, source.size_bytes, model)
-            else:
-                logger.info("reusing the upload of %s for %s (until %s)", source.path, model, found.expires_at)
+                if found is None:
+                    uploaded = await uploads.upload(model, staged, source.sha256, source.format)
+                    found = Upload(
+                        uploads.account,
+                        name,
+                        source.sha256,
+                        uploaded.url,
+                        source.size_bytes,
+                        clock(),
+                        uploaded.expires_at,
+                    )
+                    await store.run(store.record_upload_sync, found)
+                    logger.info("uploaded %s (%d bytes) for %s", source.path, source.size_bytes, name)
+                else:
+                    logger.info("reusing the upload of %s for %s (until %s)", source.path, name, found.expires_at)
+        finally:
+            if not lock.statistics().tasks_waiting and not lock.locked():
+                self._locks.pop(key, None)
         return source.model_copy(update={"sent": found.url, "expires_at": found.expires_at})
 
 

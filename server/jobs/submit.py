@@ -33,6 +33,10 @@ SUBMIT_MAX_ATTEMPTS = 4
 SUBMIT_RETRY_BUDGET_SECONDS = 60.0
 
 
+class InputsNotSent(Exception):
+    """A new task would be created with local inputs not yet uploaded (a call that attaches sends nothing)."""
+
+
 @dataclass(frozen=True)
 class SubmitOutcome:
     record: TaskRecord
@@ -87,13 +91,14 @@ class Submitter:
             lease_until=now + self._lease,
         )
         dedupe_since = self._dedupe_since(call, now)
+        unsent = any(source.sent is None for source in request.sources or ())
         async with self._lock:
             # Persist before the paid call: from here on this task cannot be lost.
             found, how = await ctx.store.run(
                 ctx.store.create_sync,
                 record,
                 dedupe_since=dedupe_since,
-                admit=lambda spent: self._admit(cost.amount_max_usd or cost.amount_usd, spent),
+                admit=lambda spent: self._admit(cost.amount_max_usd or cost.amount_usd, spent, unsent=unsent),
             )
         if how == "idempotency_key" and found.fingerprint != fingerprint and not _same_as_given(found, call.request):
             raise InvalidRequest(
@@ -129,8 +134,11 @@ class Submitter:
         spent = await ctx.store.run(ctx.store.spent_since_sync, now - now % 86400)
         self._admit(cost.amount_max_usd or cost.amount_usd, spent)
 
-    def _admit(self, amount: float, spent_today: float) -> None:
-        """Whether a new paid task may be created (run inside the store's transaction): key and budgets."""
+    def _admit(self, amount: float, spent_today: float, *, unsent: bool = False) -> None:
+        """Whether a new paid task may be created (run inside the store's transaction): key and budgets, and
+        local inputs sent (else ``InputsNotSent`` rolls the insert back: the engine sends them and comes again)."""
+        if unsent:
+            raise InputsNotSent
         self._ctx.require_key("submitted")
         cap = self._ctx.settings.max_cost_per_task_usd
         if cap is not None and amount > cap:
@@ -210,9 +218,12 @@ class Submitter:
 
 def _same_as_given(found: TaskRecord, request: GenerationRequest) -> bool:
     """Whether a task found by its idempotency key was asked with the same values, its local inputs compared as
-    given: a repeated call is not read again (its file may have moved since), so only its paths can be compared."""
+    given: a repeated call is not read again (its file may have moved since), so its paths stand for the bytes the
+    task read from them."""
     try:
         stored = GenerationRequest.model_validate_json(found.request_json)
-    except ValueError:  # an adopted task's request holds only what the provider said
+        return bool(stored.sources) and request.model_copy(update={"sources": stored.sources}).fingerprint() == (
+            found.fingerprint
+        )
+    except (ValueError, KeyError):  # an adopted task's partial request; a model since left the catalog
         return False
-    return stored.sources is not None and stored.as_given().fingerprint() == request.as_given().fingerprint()

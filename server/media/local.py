@@ -140,7 +140,11 @@ class MediaRoots:
             if not root.is_absolute():
                 continue
             resolved = Path(os.path.realpath(root))
-            if resolved.is_dir() and real.is_relative_to(resolved):  # by components: /a/b2 is not inside /a/b
+            try:
+                is_folder = resolved.is_dir()
+            except OSError:  # a folder this server may not even look at allows nothing
+                continue
+            if is_folder and real.is_relative_to(resolved):  # by components: /a/b2 is not inside /a/b
                 return True
         return False
 
@@ -309,7 +313,8 @@ def remove_stale_staged(staging_dir: Path, older_than_seconds: float, now: float
         try:
             if not ours or not entry.is_file(follow_symlinks=False):
                 continue
-            if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+            # A fresh stat, not the listing's: a copy reused (and so refreshed) since the listing stays.
+            if os.stat(entry.path, follow_symlinks=False).st_mtime >= cutoff:
                 continue
             os.unlink(entry.path)
         except FileNotFoundError:  # removed meanwhile by another cleanup

@@ -84,7 +84,7 @@ class TemporaryUploads:
         self._region = region
         self._default_host = default_host
         self._clock = clock
-        self._wire_name = wire_name
+        self.wire_name = wire_name
         self._policies: dict[str, _Policy] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._last_policy_at: dict[str, float] = {}
@@ -109,7 +109,7 @@ class TemporaryUploads:
         refused = self.refusal()
         if refused:
             raise ProviderError(refused, provider_code="UploadNotOffered", created=False)
-        model = self._wire_name(model)
+        model = self.wire_name(model)
         suffix = f".{_SUFFIXES.get(form or '', form or '')}" if form else file.suffix.lower()
         mime = FORMAT_MIME.get(form or "") or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         for attempt in range(ATTEMPTS):
