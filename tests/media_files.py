@@ -29,11 +29,13 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     return out.getvalue()
 
 
-def mp4(seconds: float = 3.0, size: tuple[int, int] = (320, 240), switch_at: float = 1.5) -> bytes:
-    """A silent H.264 clip at 8 fps: BLUE until ``switch_at``, then GREEN."""
+def mp4(
+    seconds: float = 3.0, size: tuple[int, int] = (320, 240), switch_at: float = 1.5, container_format: str = "mp4"
+) -> bytes:
+    """A silent H.264 clip at 8 fps: BLUE until ``switch_at``, then GREEN (in a QuickTime file with "mov")."""
     width, height = size
     out = io.BytesIO()
-    with av.open(out, "w", format="mp4") as container:
+    with av.open(out, "w", format=container_format) as container:
         stream = container.add_stream("libx264", rate=8, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for i in range(round(seconds * 8)):

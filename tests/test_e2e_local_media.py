@@ -60,6 +60,15 @@ def stored_request(data_dir: Path, task_id: str) -> dict[str, Any]:
     return request
 
 
+@pytest.fixture
+def roots(tmp_path: Path) -> Path:
+    """An allowed folder holding a.png (a 320x240 red PNG)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png(320, 240, RED))
+    return folder
+
+
 def env_with_roots(sim: Any, *roots: Path) -> dict[str, str]:
     return sim_env(sim) | {"WAN_MEDIA_ROOTS": os.pathsep.join(str(root) for root in roots)}
 
@@ -110,11 +119,8 @@ async def test_a_local_png_is_uploaded_once_and_becomes_the_first_frame(tmp_path
     }, (r, g, b)
 
 
-async def test_the_same_file_is_uploaded_once_across_requests_and_a_restart(tmp_path: Path) -> None:
-    roots = tmp_path / "in"
-    roots.mkdir()
+async def test_the_same_file_is_uploaded_once_across_requests_and_a_restart(tmp_path: Path, roots: Path) -> None:
     image = roots / "a.png"
-    image.write_bytes(png(320, 240, RED))
     async with simulator(run_seconds=0.5) as sim:
         run = server_run(tmp_path, env_with_roots(sim, roots))
         for prompts in (["one", "two"], ["three"]):  # the second session is a restarted server on the same data
@@ -133,11 +139,8 @@ async def test_the_same_file_is_uploaded_once_across_requests_and_a_restart(tmp_
         assert (len(sim.uploads), sim.stats.submits_accepted) == (1, 3)
 
 
-async def test_two_requests_at_once_with_the_same_file_upload_it_once(tmp_path: Path) -> None:
-    roots = tmp_path / "in"
-    roots.mkdir()
+async def test_two_requests_at_once_with_the_same_file_upload_it_once(tmp_path: Path, roots: Path) -> None:
     image = roots / "a.png"
-    image.write_bytes(png(320, 240, RED))
     async with simulator(run_seconds=0.5) as sim:
         run = server_run(tmp_path, env_with_roots(sim, roots))
         async with Client(run.params) as client:

@@ -12,7 +12,6 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -386,21 +385,6 @@ def encoded_image(codec: str, container_format: str, pix_fmt: str) -> bytes:
     return out.getvalue()
 
 
-def quicktime(seconds: float = 2.0) -> bytes:
-    out = io.BytesIO()
-    with av.open(out, "w", format="mov") as container:
-        stream = container.add_stream("libx264", rate=8, options={"preset": "ultrafast"})
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(round(seconds * 8)):
-            frame = av.VideoFrame(64, 48, "yuv420p")
-            frame.pts, frame.time_base = i, Fraction(1, 8)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return out.getvalue()
-
-
 def facts_of(tmp_path: Path, name: str, data: bytes) -> tuple[object, ...]:
     path = write(tmp_path / name, data)
     facts = inspect_file(path, f"/home/u/{name}", len(data))
@@ -419,7 +403,7 @@ def facts_of(tmp_path: Path, name: str, data: bytes) -> tuple[object, ...]:
         ("cat.webp", lambda: encoded_image("libwebp", "webp", "yuv420p"), ("webp", None, 64, 48, None, None)),
         ("really-a-png.jpg", lambda: PNG, ("png", None, 64, 48, None, None)),
         ("clip.mp4", lambda: media_files.mp4(3.0), ("mp4", 3.0, 320, 240, 8.0, None)),
-        ("clip.mov", quicktime, ("mov", 2.0, 64, 48, 8.0, None)),
+        ("clip.mov", lambda: media_files.mp4(2.0, (64, 48), container_format="mov"), ("mov", 2.0, 64, 48, 8.0, None)),
         ("voice.wav", lambda: media_files.wav(2.5), ("wav", 2.5, None, None, None, None)),
         (
             "voice.mp3",

@@ -9,8 +9,11 @@ for a request that is really submitted, ``InputFiles.send`` gives the provider e
 - DashScope: its temporary upload (``oss://``), once per (bytes, model, account) while the upload still has
   ``REUSE_MARGIN_SECONDS`` to live; the upload is kept in the store, so neither a second request nor a restart
   uploads the same file again, and concurrent requests with the same file wait for one upload;
-- a gateway (no upload API): an image within the model's documented size as a ``data:`` URL; anything else is
-  refused before anything is paid, asking for a public URL.
+- a gateway (no upload API): an image, in a field that takes one inline, as a ``data:`` URL within the model's
+  documented size; anything else is refused before anything is paid, asking for a public URL.
+
+Sending waits until the store has decided a new task is created (``JobEngine.submit``): a call that attaches to an
+earlier task, or that a budget refuses, sends nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 # An upload is reused only while it lives this much longer: a task may queue for hours before the model reads it.
 REUSE_MARGIN_SECONDS = 6 * 3600.0
-# Staged copies are kept as long as an upload of them may be reused, then removed at the next start.
+# Staged copies are kept as long as an upload of them may be reused, then removed (at start, and hourly).
 STAGED_KEEP_SECONDS = 3 * 86400.0
 DEFAULT_MAX_MEGABYTES = 100  # a kind without a documented size (reference_urls' images and videos: the larger)
 _TASK_REF = re.compile(rf"(?:wan-video://(?:videos|tasks)/)?({TASK_ID_PATTERN})(?:\.mp4)?")

@@ -43,6 +43,7 @@ import anyio
 import httpx
 
 from tests.media_files import RED, mp4, png
+from tests.test_simulator_uploads import form_of
 from wan_video_mcp.server.media.formats import measure
 from wan_video_mcp.server.media.inspect import inspect_file
 from wan_video_mcp.server.media.local import MediaRoots, stage_local_file
@@ -217,16 +218,7 @@ async def bench_uploading(source: Path, size: int, sha: str, runs: int) -> None:
                 assert answer.status_code == 200, answer.text
                 policy = answer.json()["data"]
                 name = f"baseline-{i}{source.suffix}"
-                form = {
-                    "OSSAccessKeyId": policy["oss_access_key_id"],
-                    "Signature": policy["signature"],
-                    "policy": policy["policy"],
-                    "key": policy["upload_dir"] + "/" + name,
-                    "x-oss-object-acl": policy["x_oss_object_acl"],
-                    "x-oss-forbid-overwrite": policy["x_oss_forbid_overwrite"],
-                    "success_action_status": "200",
-                    "x-oss-content-type": mime,
-                }
+                form = form_of(policy, name, {"x-oss-content-type": mime})
                 response = await client.post(policy["upload_host"], data=form, files={"file": (name, data, mime)})
                 posted.append(time.perf_counter() - started)
                 assert response.status_code == 200, response.text
