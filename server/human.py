@@ -24,6 +24,7 @@ from mcp import Client
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from wan_video_mcp.server.catalog.request import SINGLE_URL_FIELDS, URL_LIST_FIELDS
 from wan_video_mcp.server.config import Settings
 
 OPEN = ("submitting", "queued", "running", "unknown")
@@ -77,10 +78,6 @@ def _media_item(text: str) -> dict[str, Any]:
     return {"type": kind.strip(), "url": url.strip()}
 
 
-_URL_FIELDS = ("img_url", "first_frame_url", "last_frame_url", "audio_url")
-_URL_LISTS = ("reference_video_urls", "reference_urls")
-
-
 def local_files(arguments: dict[str, Any]) -> tuple[dict[str, Any], tuple[Path, ...]]:
     """The arguments with each file a person named on the command line as an absolute path (``./cat.png`` too),
     and the folders holding them: a person at the shell allows what they name, where an agent may not."""
@@ -100,10 +97,10 @@ def local_files(arguments: dict[str, Any]) -> tuple[dict[str, Any], tuple[Path, 
         return str(path)
 
     given = dict(arguments)
-    for name in _URL_FIELDS:
+    for name in SINGLE_URL_FIELDS:
         if name in given:
             given[name] = absolute(given[name])
-    for name in _URL_LISTS:
+    for name in URL_LIST_FIELDS:
         if isinstance(given.get(name), list):
             given[name] = [absolute(url) for url in given[name]]
     if isinstance(given.get("media"), list):

@@ -24,6 +24,7 @@ from wan_video_mcp.server.catalog.media import (
     IMAGE,
     KEEP_INPUT_LENGTH,
     LINK,
+    MEDIA_FILE_LIMITS,
     MODEL_PICKS,
     VIDEO,
     MediaRules,
@@ -31,9 +32,10 @@ from wan_video_mcp.server.catalog.media import (
 )
 from wan_video_mcp.server.catalog.spec import Family, ModelSpec, Protocol
 
-_IMAGE = "JPEG/PNG (no alpha)/BMP/WEBP, 240-8000 px per side, aspect 1:8-8:1, <= 20 MB"
-_VIDEO = "mp4/mov, 240-4096 px per side, aspect 1:8-8:1, <= 100 MB"
-_AUDIO = "wav/mp3, <= 15 MB"
+# In words, from the limits the measured checks hold inputs to (catalog/media.py): written once.
+_IMAGE = f"{MEDIA_FILE_LIMITS[IMAGE].describe()}, PNG without alpha"
+_VIDEO = MEDIA_FILE_LIMITS[VIDEO].describe()
+_AUDIO = MEDIA_FILE_LIMITS[AUDIO].describe()
 _RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4")
 _WAN27_REGIONS = ("intl", "cn")
 _WAN30_REGIONS = ("intl", "us", "cn", "eu", "jp", "hk")

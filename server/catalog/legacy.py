@@ -14,11 +14,13 @@ official Model Studio document (seed 002, January 2026) wins:
 from __future__ import annotations
 
 from wan_video_mcp.server.catalog import pricing
+from wan_video_mcp.server.catalog.media import AUDIO, IMAGE, KF2V_FRAME_LIMITS, LEGACY_FILE_LIMITS
 from wan_video_mcp.server.catalog.spec import Family, ModelSpec
 
-_IMAGE_LIMITS = "JPEG/PNG (no alpha)/BMP/WEBP, 360-2000 px per side, <= 10 MB; http(s) URL or data:image/...;base64"
-_FRAME_LIMITS = "JPEG/PNG/BMP/WEBP, 240-8000 px per side, <= 10 MB; http(s) URL or data:image/...;base64"
-_AUDIO_LIMITS = "audio_url: wav/mp3, 3-30 s, <= 15 MB"
+# In words, from the limits the measured checks hold inputs to (catalog/media.py): written once.
+_IMAGE_LIMITS = f"{LEGACY_FILE_LIMITS[IMAGE].describe()}, PNG without alpha; also as data:image/...;base64"
+_FRAME_LIMITS = f"{KF2V_FRAME_LIMITS.describe()}; also as data:image/...;base64"
+_AUDIO_LIMITS = f"audio_url: {LEGACY_FILE_LIMITS[AUDIO].describe()}, 3-30 s"
 
 _RANGE_2_15 = tuple(range(2, 16))
 

@@ -111,7 +111,7 @@ class GenerationRequest(BaseModel):
             return urls.get(url, url) if url is not None else None
 
         update: dict[str, Any] = {name: new(getattr(self, name)) for name in SINGLE_URL_FIELDS}
-        for name in ("reference_video_urls", "reference_urls"):
+        for name in URL_LIST_FIELDS:
             listed = getattr(self, name)
             update[name] = tuple(urls.get(url, url) for url in listed) if listed else listed
         if self.media:
@@ -123,16 +123,13 @@ class GenerationRequest(BaseModel):
             )
         return self.model_copy(update=update)
 
-    def source(self, url: str) -> InputSource | None:
-        """The local input an input URL is (as given, or as sent)."""
-        return next((src for src in self.sources or () if url in (src.given, src.sent)), None)
-
     def summary(self) -> str:
         return summary_of(self.model_dump(include={"model", "size", "resolution", "ratio", "duration"}))
 
 
 SINGLE_URL_FIELDS = ("audio_url", "img_url", "first_frame_url", "last_frame_url")
-URL_FIELDS = (*SINGLE_URL_FIELDS, "reference_video_urls", "reference_urls", "media")
+URL_LIST_FIELDS = ("reference_video_urls", "reference_urls")
+URL_FIELDS = (*SINGLE_URL_FIELDS, *URL_LIST_FIELDS, "media")
 
 
 def _replaced(value: Any, urls: Mapping[str, str]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from wan_video_mcp.server.catalog.media import media_schema
@@ -39,6 +40,15 @@ _DATA_IMAGE = "data:image/(png|jpe?g|bmp|webp);base64,[A-Za-z0-9+/]+={0,2}"
 TASK_ID_PATTERN = "wan_[0-9a-f]{20}"
 _ID = TASK_ID_PATTERN
 _LOCAL = f"(/|file:/)[^\\x00-\\x1f\\x7f]*|wan-video://(videos/{_ID}(\\.mp4)?|tasks/{_ID})|{_ID}"
+# An earlier video by its resource URI or its task id (group 1: the task id).
+TASK_REF_RE = re.compile(rf"(?:wan-video://(?:videos|tasks)/)?({TASK_ID_PATTERN})(?:\.mp4)?")
+
+
+def is_local(url: str) -> bool:
+    """Whether an input names a file on this machine or an earlier video: read and sent by the server itself."""
+    return url.startswith(("/", "file:", "wan-video:")) or TASK_REF_RE.fullmatch(url) is not None
+
+
 # Every input also takes oss:// temporary upload URLs (reference/media-protocol.md section 8).
 STORED_URL_PATTERN = f"^((https?|oss)://{_URL_CHARS}|{_LOCAL}){_END}"  # video, audio, file, reference_voice
 IMAGE_URL_PATTERN = f"^((https?|oss)://{_URL_CHARS}|{_LOCAL}|{_DATA_IMAGE}){_END}"  # an image: also data:

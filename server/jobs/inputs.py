@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +32,7 @@ from wan_video_mcp.server.catalog import GenerationRequest, InputSource, ModelSp
 from wan_video_mcp.server.catalog.checks import Problems
 from wan_video_mcp.server.catalog.measured import request_inputs
 from wan_video_mcp.server.catalog.media import FILE, IMAGE, IMAGE_MIME, LINK
-from wan_video_mcp.server.catalog.rules import TASK_ID_PATTERN
+from wan_video_mcp.server.catalog.rules import TASK_REF_RE, is_local
 from wan_video_mcp.server.errors import InputsPending, ProviderError, WanError
 from wan_video_mcp.server.jobs.background import Heartbeat
 from wan_video_mcp.server.jobs.context import EngineContext
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
     from wan_video_mcp.server.media.local import MediaRoots
     from wan_video_mcp.server.providers.dashscope.upload import TemporaryUploads
 
-__all__ = ["InputFiles", "has_local_inputs", "is_local"]
+__all__ = ["InputFiles", "has_local_inputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +53,6 @@ REUSE_MARGIN_SECONDS = 6 * 3600.0
 # Staged copies are kept as long as an upload of them may be reused, then removed (at start, and hourly).
 STAGED_KEEP_SECONDS = 3 * 86400.0
 DEFAULT_MAX_MEGABYTES = 100  # a kind without a documented size (reference_urls' images and videos: the larger)
-_TASK_REF = re.compile(rf"(?:wan-video://(?:videos|tasks)/)?({TASK_ID_PATTERN})(?:\.mp4)?")
-
-
-def is_local(url: str) -> bool:
-    """Whether an input names a file on this machine or an earlier video (``rules``' local forms)."""
-    return url.startswith(("/", "file:", "wan-video:")) or _TASK_REF.fullmatch(url) is not None
 
 
 def has_local_inputs(request: GenerationRequest) -> bool:
@@ -135,7 +128,7 @@ class InputFiles:
         limits = spec.file_limits(kind)
         most = limits.megabytes if limits and limits.megabytes else DEFAULT_MAX_MEGABYTES
         try:
-            path = await self._task_video(url) if _TASK_REF.fullmatch(url) else local_path(url)
+            path = await self._task_video(url) if TASK_REF_RE.fullmatch(url) else local_path(url)
             if path is None:
                 raise _Refused(f"{url[:80]!r} is not a local file or an earlier video this server knows")
             staged = await anyio.to_thread.run_sync(
@@ -169,7 +162,7 @@ class InputFiles:
         return source, fact
 
     async def _task_video(self, url: str) -> Path:
-        match = _TASK_REF.fullmatch(url)
+        match = TASK_REF_RE.fullmatch(url)
         assert match is not None
         task_id = match.group(1)
         record = await self._ctx.store.get(task_id)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from wan_video_mcp.server.catalog import GenerationRequest, Protocol
+from wan_video_mcp.server.catalog.measured import request_inputs
+from wan_video_mcp.server.catalog.rules import is_local
 from wan_video_mcp.server.errors import ProviderError
 
 __all__ = ["needs_oss_resolve", "unsent_local_input", "unsent_local_error", "wire_fields"]
@@ -42,11 +44,7 @@ def wire_fields(request: GenerationRequest) -> tuple[dict[str, Any], dict[str, A
 
 
 def _input_urls(request: GenerationRequest) -> list[str]:
-    urls = [request.audio_url, request.img_url, request.first_frame_url, request.last_frame_url]
-    for item in request.media or ():
-        urls += [item.url, item.reference_voice]
-    urls += [*(request.reference_video_urls or ()), *(request.reference_urls or ())]
-    return [url for url in urls if isinstance(url, str)]
+    return [url for _, url, _, _ in request_inputs(request)]
 
 
 def needs_oss_resolve(request: GenerationRequest) -> bool:
@@ -56,7 +54,7 @@ def needs_oss_resolve(request: GenerationRequest) -> bool:
 
 def unsent_local_input(request: GenerationRequest) -> str | None:
     """An input that is still a local file or an earlier video (the engine sends those first: a guard)."""
-    return next((url for url in _input_urls(request) if not url.startswith(_SENDABLE)), None)
+    return next((url for url in _input_urls(request) if is_local(url)), None)
 
 
 def unsent_local_error(url: str) -> ProviderError:
@@ -66,6 +64,3 @@ def unsent_local_error(url: str) -> ProviderError:
         retryable=False,
         created=False,
     )
-
-
-_SENDABLE = ("http://", "https://", "oss://", "data:")

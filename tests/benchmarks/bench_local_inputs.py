@@ -76,6 +76,16 @@ def write_random(path: Path, size: int) -> str:
     return sha.hexdigest()
 
 
+def print_rates(size: int, rows: list[tuple[str, list[float]]]) -> None:
+    """One line per timed step: median MB/s, median ms, each run's MB/s."""
+    for name, times in rows:
+        speeds = [size / MB / t for t in times]
+        print(
+            f"   {name:28s} {statistics.median(speeds):7.1f} MB/s  {median_ms(times):7.1f} ms  "
+            f"runs MB/s {[round(s) for s in speeds]}"
+        )
+
+
 def median_ms(times: list[float]) -> float:
     return statistics.median(times) * 1000
 
@@ -105,13 +115,7 @@ def bench_staging(folder: Path, source: Path, size: int, sha: str, runs: int) ->
         copy.unlink()
 
     print(f"1. staging a {size / MB:.0f} MB file of random bytes, {runs} runs each, alternating")
-    rows = [("stage_local_file", stage_times), ("baseline copyfile + sha256", copy_times)]
-    for name, times in rows:
-        speeds = [size / MB / t for t in times]
-        print(
-            f"   {name:28s} {statistics.median(speeds):7.1f} MB/s  {median_ms(times):7.1f} ms  "
-            f"runs MB/s {[round(s) for s in speeds]}"
-        )
+    print_rates(size, [("stage_local_file", stage_times), ("baseline copyfile + sha256", copy_times)])
     ratio = statistics.median(stage_times) / statistics.median(copy_times)
     print(f"   ratio (median time, stage_local_file / baseline): {ratio:.2f}x")
 
@@ -232,13 +236,7 @@ async def bench_uploading(source: Path, size: int, sha: str, runs: int) -> None:
     assert stats["policies"] == 1 + runs, stats
 
     print(f"3. uploading the {size / MB:.0f} MB file to the in-process simulator on 127.0.0.1, {runs} runs each")
-    rows = [("TemporaryUploads.upload", streamed), ("baseline client.post(files=)", posted)]
-    for name, times in rows:
-        speeds = [size / MB / t for t in times]
-        print(
-            f"   {name:28s} {statistics.median(speeds):7.1f} MB/s  {median_ms(times):7.1f} ms  "
-            f"runs MB/s {[round(s) for s in speeds]}"
-        )
+    print_rates(size, [("TemporaryUploads.upload", streamed), ("baseline client.post(files=)", posted)])
     ratio = statistics.median(streamed) / statistics.median(posted)
     print(f"   ratio (median time, TemporaryUploads / baseline): {ratio:.2f}x")
     print(
