@@ -34,11 +34,22 @@ from wan_video_mcp.server.providers.base import Provider
 from wan_video_mcp.server.providers.http import shared_client
 from wan_video_mcp.server.providers.registry import provider_entry
 from wan_video_mcp.server.store import TaskRecord, TaskStore
-from wan_video_mcp.tools import cancel_task, check_task, fetch_video, generate_video, list_tasks, prompts
+from wan_video_mcp.tools import (
+    cancel_task,
+    check_task,
+    extend_video,
+    fetch_video,
+    generate_video,
+    list_tasks,
+    prompts,
+    storyboard,
+)
 from wan_video_mcp.tools.call import RESULT_RESERVE_SECONDS
 from wan_video_mcp.tools.client_log import ClientLog
 from wan_video_mcp.tools.outcomes import call_reporting_errors
+from wan_video_mcp.tools.player import declare_player, player_extension
 from wan_video_mcp.tools.state import AppState, state_of
+from wan_video_mcp.tools.storyboard import STORYBOARD_URI, STORYBOARD_VIDEO_URI, storyboard_result
 from wan_video_mcp.tools.view import TASK_URI, VIDEO_URI, task_result
 
 logger = logging.getLogger(__name__)
@@ -203,7 +214,10 @@ def build_server(settings: Settings) -> WanServer:
         fetch_video.build(),
         list_tasks.build(),
         cancel_task.build(),
+        extend_video.build(cap),
+        storyboard.build(cap),
     ]
+    declare_player(tools)  # hosts with MCP Apps show these tools' results in the player; the results stay the same
     server = WanServer(
         name="wan-video-mcp",
         title="Wan video generation",
@@ -211,6 +225,7 @@ def build_server(settings: Settings) -> WanServer:
         version=version(),
         lifespan=lifespan,
         tools=tools,
+        extensions=[player_extension()],
     )
     server.declared = MappingProxyType({tool.name: tool for tool in tools})
     _register_resources(server, models, settings)
@@ -253,6 +268,36 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
         with _as_resource_error():
             record = await state.engine.get(task_id)
         return task_result(state, record).model_dump_json(indent=1)
+
+    @server.resource(
+        STORYBOARD_URI,
+        name="storyboard",
+        title="A storyboard",
+        description="A storyboard's shots and state as JSON.",
+        mime_type="application/json",
+    )
+    async def storyboard_resource(storyboard_id: str, ctx: Context) -> str:
+        state = state_of(ctx)
+        boards = state.engine.storyboards
+        record = await boards.get(storyboard_id)
+        if record is None:
+            raise ResourceNotFoundError(f"no storyboard '{storyboard_id}' is known to this server")
+        return storyboard_result(state, record, await boards.shot_tasks(record)).model_dump_json(indent=1)
+
+    @server.resource(
+        STORYBOARD_VIDEO_URI,
+        name="storyboard video",
+        title="A storyboard's joined video",
+        description="The MP4 of a finished storyboard.",
+        mime_type="video/mp4",
+    )
+    async def storyboard_video_resource(storyboard_id: str, ctx: Context) -> bytes:
+        record = await state_of(ctx).engine.storyboards.get(storyboard_id)
+        if record is None:
+            raise ResourceNotFoundError(f"no storyboard '{storyboard_id}' is known to this server")
+        if record.state != "succeeded" or not record.local_path:
+            raise ResourceError(f"storyboard {storyboard_id} is {record.state}: its video is not joined yet")
+        return await anyio.Path(record.local_path).read_bytes()
 
     @server.resource(
         VIDEO_URI,

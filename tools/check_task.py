@@ -16,12 +16,14 @@ from wan_video_mcp.tools.outputs import TaskOutcome
 from wan_video_mcp.tools.registration import plain_tool
 from wan_video_mcp.tools.results import task_or_video
 
+STORYBOARD_PREFIX = "sb_"
+
 TaskId = Annotated[
     str,
     Field(
         max_length=128,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",  # (one character at least: no min_length needed)
-        description="From generate_video or list_tasks, or a provider's task id.",
+        description="From generate_video, generate_storyboard or list_tasks, or a provider's task id.",
         strict=True,
     ),
 ]
@@ -46,6 +48,10 @@ def build(max_wait: int) -> Tool:
         task_id: TaskId, ctx: Context, wait_seconds: WaitSeconds = 0
     ) -> Annotated[types.CallToolResult, TaskOutcome]:
         call = Call.begin(ctx)
+        if task_id.startswith(STORYBOARD_PREFIX):  # a storyboard: its shots' progress, then its joined video
+            from wan_video_mcp.tools.storyboard import wait_and_show
+
+            return await wait_and_show(call, task_id, wait_seconds)
         engine = call.state.engine
         record = await engine.get_or_adopt(task_id, call.remaining(), call.beat("asking the provider"))
         if record.open:

@@ -30,85 +30,86 @@ ATTACHED_TEXT = {
 }
 
 
+async def generate(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
+    """generate_video's whole path for raw arguments (extend_video and the storyboard build theirs and come here)."""
+    state = call.state
+    validated = validate(arguments, state.models)
+    unmeasured: list[str] = []
+    # A call that attaches to an earlier task (its idempotency key, a recent twin) pays nothing and is not
+    # read or measured again: an input URL that has since expired, or a local file since moved, must not refuse
+    # the way back to a paid video. Local inputs are read first when there are any: their bytes are the
+    # request's identity.
+    earlier = None if validated.dry_run else await state.engine.repeated(validated)
+    if earlier is None:
+        request, local = await read_local_inputs(call, validated.request)
+        validated = validated.model_copy(update={"request": request})
+        if request.sources and not validated.dry_run:
+            earlier = await state.engine.repeated(validated)
+        if earlier is None:
+            request, unmeasured = await measured_request(call, validated.request, local)
+        elif local:  # the same bytes as a recent task's: checked again here, with no request to anyone
+            request = apply_measurements(request, local)
+        validated = validated.model_copy(update={"request": request})
+    if validated.dry_run:
+        cost = estimate_cost(validated.request)
+        most = f" (at most ${cost.amount_max_usd:.2f})" if cost.amount_max_usd is not None else ""
+        unchecked = f" Not measured, so not checked: {'; '.join(unmeasured)}." if unmeasured else ""
+        if validated.request.sources:
+            files = ", ".join(src.given for src in validated.request.sources)
+            unchecked += f" Local input(s) read and checked: {files}; they are sent to the provider on submit."
+        priced = TaskResult(
+            task_id=None,
+            status="dry_run",
+            model=validated.request.model,
+            summary=validated.request.summary(),
+            message=f"Valid request: {validated.request.summary()}, estimated ${cost.amount_usd:.2f}{most}: "
+            f"{cost.breakdown}.{unchecked} Nothing was submitted.",
+            next_step="Call generate_video again without dry_run to submit it (this is billed).",
+            provider=state.provider_name,
+            simulated=state.simulated,
+            cost_estimate=cost,
+            request=validated.request.model_dump(mode="json", exclude_none=True),
+        )
+        return ok_result(priced)
+    if validated.request.sources and earlier is None:
+        await call.progress(0, f"sending {len(validated.request.sources)} local input file(s) to the provider")
+    # The submit's answer is worth the whole budget (a refusal is reported now, not on the next check);
+    # wait_seconds is about the render.
+    started = call.remaining()
+    outcome = await state.engine.submit(validated, timeout=started, heartbeat=call.beat("submitting to the provider"))
+    record = outcome.record
+    await _log_submit(call, outcome.attached, record)
+    wait, capped = await call.wait_budget(validated.wait_seconds)
+    wait = min(wait, max(0.0, validated.wait_seconds - (started - call.remaining())))
+    if wait > 0 and not record.terminal and record.state != "submitting":
+        record = await state.engine.wait(record.id, wait, call.progress)
+    result = await task_or_video(call, record, attached=outcome.attached, wait_capped_to=capped)
+    prefix = ATTACHED_TEXT.get(outcome.attached)
+    if prefix:
+        first = result.content[0]
+        assert isinstance(first, types.TextContent)
+        first.text = prefix + first.text
+    return result
+
+
+async def _log_submit(call: Call, attached: str, record: TaskRecord) -> None:
+    if attached != "new":
+        await call.log("info", f"attached to the existing task {record.id} ({attached}); nothing new was paid")
+    elif record.remote_id:
+        await call.log("info", f"task {record.id} submitted once to {record.provider} as {record.remote_id}")
+    elif record.state == "submitting":
+        await call.log(
+            "warning",
+            f"task {record.id}: the provider has not answered the submit yet; it is "
+            "not sent again, and its outcome is recorded when it comes",
+        )
+
+
 def build(models: tuple[ModelSpec, ...], max_wait: int) -> CatalogTool:
     """generate_video for the offered models, its wait maximum following this server's cap."""
 
-    async def handler(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
-        state = call.state
-        validated = validate(arguments, state.models)
-        unmeasured: list[str] = []
-        # A call that attaches to an earlier task (its idempotency key, a recent twin) pays nothing and is not
-        # read or measured again: an input URL that has since expired, or a local file since moved, must not refuse
-        # the way back to a paid video. Local inputs are read first when there are any: their bytes are the
-        # request's identity.
-        earlier = None if validated.dry_run else await state.engine.repeated(validated)
-        if earlier is None:
-            request, local = await read_local_inputs(call, validated.request)
-            validated = validated.model_copy(update={"request": request})
-            if request.sources and not validated.dry_run:
-                earlier = await state.engine.repeated(validated)
-            if earlier is None:
-                request, unmeasured = await measured_request(call, validated.request, local)
-            elif local:  # the same bytes as a recent task's: checked again here, with no request to anyone
-                request = apply_measurements(request, local)
-            validated = validated.model_copy(update={"request": request})
-        if validated.dry_run:
-            cost = estimate_cost(validated.request)
-            most = f" (at most ${cost.amount_max_usd:.2f})" if cost.amount_max_usd is not None else ""
-            unchecked = f" Not measured, so not checked: {'; '.join(unmeasured)}." if unmeasured else ""
-            if validated.request.sources:
-                files = ", ".join(src.given for src in validated.request.sources)
-                unchecked += f" Local input(s) read and checked: {files}; they are sent to the provider on submit."
-            priced = TaskResult(
-                task_id=None,
-                status="dry_run",
-                model=validated.request.model,
-                summary=validated.request.summary(),
-                message=f"Valid request: {validated.request.summary()}, estimated ${cost.amount_usd:.2f}{most}: "
-                f"{cost.breakdown}.{unchecked} Nothing was submitted.",
-                next_step="Call generate_video again without dry_run to submit it (this is billed).",
-                provider=state.provider_name,
-                simulated=state.simulated,
-                cost_estimate=cost,
-                request=validated.request.model_dump(mode="json", exclude_none=True),
-            )
-            return ok_result(priced)
-        if validated.request.sources and earlier is None:
-            await call.progress(0, f"sending {len(validated.request.sources)} local input file(s) to the provider")
-        # The submit's answer is worth the whole budget (a refusal is reported now, not on the next check);
-        # wait_seconds is about the render.
-        started = call.remaining()
-        outcome = await state.engine.submit(
-            validated, timeout=started, heartbeat=call.beat("submitting to the provider")
-        )
-        record = outcome.record
-        await _log_submit(call, outcome.attached, record)
-        wait, capped = await call.wait_budget(validated.wait_seconds)
-        wait = min(wait, max(0.0, validated.wait_seconds - (started - call.remaining())))
-        if wait > 0 and not record.terminal and record.state != "submitting":
-            record = await state.engine.wait(record.id, wait, call.progress)
-        result = await task_or_video(call, record, attached=outcome.attached, wait_capped_to=capped)
-        prefix = ATTACHED_TEXT.get(outcome.attached)
-        if prefix:
-            first = result.content[0]
-            assert isinstance(first, types.TextContent)
-            first.text = prefix + first.text
-        return result
-
-    async def _log_submit(call: Call, attached: str, record: TaskRecord) -> None:
-        if attached != "new":
-            await call.log("info", f"attached to the existing task {record.id} ({attached}); nothing new was paid")
-        elif record.remote_id:
-            await call.log("info", f"task {record.id} submitted once to {record.provider} as {record.remote_id}")
-        elif record.state == "submitting":
-            await call.log(
-                "warning",
-                f"task {record.id}: the provider has not answered the submit yet; it is "
-                "not sent again, and its outcome is recorded when it comes",
-            )
-
     return catalog_tool(
-        handler,
+        generate,
         name="generate_video",
         description=DESCRIPTION,
         input_schema=input_schema(models, max_wait=max_wait),

@@ -49,6 +49,15 @@ class TaskError(BaseModel):
     remedy: str = ""
 
 
+class ShotState(BaseModel):
+    """One shot of a storyboard."""
+
+    index: int
+    task_id: str | None = None
+    status: str
+    progress_percent: float | None = None
+
+
 class TaskResult(BaseModel):
     """A task as every tool reports it (generate_video, check_task, fetch_video, cancel_task)."""
 
@@ -78,6 +87,7 @@ class TaskResult(BaseModel):
     error: TaskError | None = None
     created_at: str | None = None
     finished_at: str | None = None
+    shots: list[ShotState] | None = None  # a storyboard's shots
 
 
 class Problem(BaseModel):
@@ -120,6 +130,9 @@ class TaskList(BaseModel):
     tasks: list[TaskSummary]
 
 
+SPELLED = frozenset({"task_id", "video", "shots"})
+
+
 def output_schema(success: type[BaseModel]) -> dict[str, Any]:
     """A tool's output schema: the success's properties and the error's required ones, and ``anyOf`` one
     outcome's required fields."""
@@ -127,7 +140,10 @@ def output_schema(success: type[BaseModel]) -> dict[str, Any]:
         shallow_schema(compact_schema(success.model_json_schema())),
         shallow_schema(compact_schema(ErrorResult.model_json_schema())),
     )
-    properties = dict(ok["properties"])
+    # Spelled out: each outcome's required fields and the few a host acts on; the other fields are in every result
+    # and in the README (tools/list has a byte budget, and these schemas repeat in most tools).
+    spelled = set(ok.get("required", [])) | SPELLED
+    properties = {name: prop for name, prop in ok["properties"].items() if name in spelled}
     for name, prop in error["properties"].items():
         if name in properties and properties[name] != prop:
             raise ValueError(f"{success.__name__}.{name} and ErrorResult.{name} disagree: {properties[name]} {prop}")

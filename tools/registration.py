@@ -19,7 +19,7 @@ from mcp.server.mcpserver.tools import Tool
 from pydantic import Field
 
 from wan_video_mcp.tools.call import Call
-from wan_video_mcp.tools.schemas import compact_schema
+from wan_video_mcp.tools.schemas import compact_schema, optional_not_null
 
 Handler = Callable[[dict[str, Any], Call], Awaitable[types.CallToolResult]]
 
@@ -34,7 +34,9 @@ def plain_tool(fn: Callable[..., Any], *, description: str, annotations: types.T
     """A tool whose schema is its signature: compacted (tools/list is read on every connection), and closed to
     fields it does not name (which the server's ``call_tool`` refuses, as the SDK's argument model ignores them)."""
     tool = Tool.from_function(fn, description=description, annotations=annotations)
-    tool.parameters = {"type": "object", "additionalProperties": False} | compact_schema(tool.parameters)
+    tool.parameters = {"type": "object", "additionalProperties": False} | optional_not_null(
+        compact_schema(tool.parameters)
+    )
     return tool
 
 

@@ -61,3 +61,20 @@ def compact_schema(schema: Any) -> Any:
     if out.get("default", 0) is None:
         del out["default"]
     return out
+
+
+def optional_not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An input schema whose optional parameters (``X | None = None``) are typed ``X``: leaving one out means
+    "not given", so null is never needed, and a type list or an ``anyOf`` with null costs bytes and lint warnings."""
+    properties = {}
+    for name, prop in schema.get("properties", {}).items():
+        kinds = prop.get("type")
+        if isinstance(kinds, list) and "null" in kinds:
+            rest = [k for k in kinds if k != "null"]
+            prop = prop | {"type": rest[0] if len(rest) == 1 else rest}
+        options = prop.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options and len(options) == 2:
+            other = next(o for o in options if o != {"type": "null"})
+            prop = {k: v for k, v in prop.items() if k != "anyOf"} | other
+        properties[name] = prop
+    return schema | {"properties": properties}

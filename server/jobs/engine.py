@@ -39,6 +39,7 @@ from wan_video_mcp.server.jobs.reconcile import Reconciler
 from wan_video_mcp.server.jobs.saving import WAIT_RECHECK_SECONDS, VideoSaver
 from wan_video_mcp.server.jobs.schedule import RateLimiter, Schedule
 from wan_video_mcp.server.jobs.status import StatusRecorder
+from wan_video_mcp.server.jobs.storyboards import Storyboards
 from wan_video_mcp.server.jobs.submit import InputsNotSent, SubmitOutcome, Submitter
 from wan_video_mcp.server.providers.base import Provider
 from wan_video_mcp.server.store import Store, TaskRecord
@@ -99,6 +100,7 @@ class JobEngine:
         self.submitter = Submitter(ctx, self.schedule, self.poller.reschedule)
         self.adopter = Adopter(ctx, self.schedule, self.recorder, self.poller.reschedule)
         self.inputs = InputFiles(ctx, self.saver)
+        self.storyboards = Storyboards(ctx, self)
         client.event_hooks.setdefault("response", []).append(self._observe_date)
 
     # ------------------------------------------------------------------ lifecycle
@@ -123,6 +125,9 @@ class JobEngine:
         resumed = await self.poller.scan()
         if resumed:
             logger.info("resuming %d open task(s)", resumed)
+        boards = await self.storyboards.resume()
+        if boards:
+            logger.info("resuming %d storyboard(s)", boards)
         tg.start_soon(self._heartbeat_loop)
         tg.start_soon(self._cleanup_loop)
         tg.start_soon(self.poller.run)

@@ -128,11 +128,15 @@ class Submitter:
     async def admissible(self, call: ValidatedCall) -> None:
         """Raise as ``submit`` would for the key and the budgets, before any work a refusal would waste (an upload).
         Advisory: the store's transaction decides again when the task is created."""
-        ctx = self._ctx
         cost = estimate_cost(call.request)
+        await self.admissible_amount(cost.amount_max_usd or cost.amount_usd)
+
+    async def admissible_amount(self, amount: float) -> None:
+        """``admissible`` for an amount (a storyboard's shots together)."""
+        ctx = self._ctx
         now = ctx.clock()
         spent = await ctx.store.run(ctx.store.spent_since_sync, now - now % 86400)
-        self._admit(cost.amount_max_usd or cost.amount_usd, spent)
+        self._admit(amount, spent)
 
     def _admit(self, amount: float, spent_today: float, *, unsent: bool = False) -> None:
         """Whether a new paid task may be created (run inside the store's transaction): key and budgets, and

@@ -3,6 +3,7 @@
 from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Store, Upload
 from wan_video_mcp.server.store.records import OPEN_STATES, TERMINAL_STATES, TaskRecord, new_task_id
 from wan_video_mcp.server.store.sqlite import TaskStore
+from wan_video_mcp.server.store.storyboards import StoryboardRecord, new_storyboard_id
 
 __all__ = [
     "INSTANCE_STALE_SECONDS",
@@ -10,7 +11,9 @@ __all__ = [
     "TERMINAL_STATES",
     "Store",
     "TaskRecord",
+    "StoryboardRecord",
     "TaskStore",
     "Upload",
+    "new_storyboard_id",
     "new_task_id",
 ]

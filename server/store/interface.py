@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from wan_video_mcp.server.store.records import TaskRecord
+from wan_video_mcp.server.store.storyboards import StoryboardRecord
 
 T = TypeVar("T")
 
@@ -123,6 +124,16 @@ class Store(Protocol):
     def record_upload_sync(self, upload: Upload) -> None:
         """Keep an upload (replacing an older one of the same bytes, model and account)."""
         ...
+
+    # -- storyboards
+
+    def create_storyboard_sync(self, record: StoryboardRecord) -> None: ...
+
+    def get_storyboard_sync(self, storyboard_id: str) -> StoryboardRecord | None: ...
+
+    def update_storyboard_sync(self, storyboard_id: str, now: float, **changes: Any) -> StoryboardRecord: ...
+
+    def open_storyboards_sync(self) -> list[StoryboardRecord]: ...
 
     # -- queries
 

@@ -79,5 +79,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, model, sha256)
     );
     """,
+    # 4: storyboards (their shots are tasks, found by their idempotency keys).
+    """
+    CREATE TABLE storyboards (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        request_json TEXT NOT NULL,
+        state TEXT NOT NULL,
+        shots_json TEXT NOT NULL DEFAULT '[]',
+        local_path TEXT,
+        file_size INTEGER,
+        sha256 TEXT,
+        seconds REAL,
+        join_method TEXT,
+        error TEXT
+    );
+    CREATE INDEX storyboards_state ON storyboards(state);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,13 @@ import anyio
 from wan_video_mcp.server.store.connection import Database
 from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Upload
 from wan_video_mcp.server.store.records import OPEN_STATES, TaskRecord
+from wan_video_mcp.server.store.storyboards import (
+    STORYBOARD_COLUMNS,
+    STORYBOARD_OPEN,
+    StoryboardRecord,
+    storyboard_from_row,
+    storyboard_row,
+)
 
 T = TypeVar("T")
 
@@ -262,6 +269,42 @@ class TaskStore:
                     upload.expires_at,
                 ),
             )
+
+    # -- storyboards ----------------------------------------------------------------------
+
+    def create_storyboard_sync(self, record: StoryboardRecord) -> None:
+        row = storyboard_row(record)
+        with self._db.lock, self._db.transaction():
+            self._db.conn.execute(
+                f"INSERT INTO storyboards ({', '.join(row)}) VALUES ({', '.join(':' + name for name in row)})", row
+            )
+
+    def get_storyboard_sync(self, storyboard_id: str) -> StoryboardRecord | None:
+        with self._db.lock:
+            row = self._db.conn.execute("SELECT * FROM storyboards WHERE id = ?", (storyboard_id,)).fetchone()
+        return storyboard_from_row(row) if row is not None else None
+
+    def update_storyboard_sync(self, storyboard_id: str, now: float, **changes: Any) -> StoryboardRecord:
+        unknown = set(changes) - set(STORYBOARD_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown storyboard columns: {sorted(unknown)}")
+        changes = {**changes, "updated_at": now}
+        assignments = ", ".join(f"{name} = :{name}" for name in changes)
+        with self._db.lock, self._db.transaction():
+            row = self._db.conn.execute(
+                f"UPDATE storyboards SET {assignments} WHERE id = :__id RETURNING *", {**changes, "__id": storyboard_id}
+            ).fetchone()
+        if row is None:
+            raise KeyError(storyboard_id)
+        return storyboard_from_row(row)
+
+    def open_storyboards_sync(self) -> list[StoryboardRecord]:
+        placeholders = ", ".join("?" for _ in STORYBOARD_OPEN)
+        with self._db.lock:
+            rows = self._db.conn.execute(
+                f"SELECT * FROM storyboards WHERE state IN ({placeholders}) ORDER BY created_at", STORYBOARD_OPEN
+            ).fetchall()
+        return [storyboard_from_row(row) for row in rows]
 
     # -- queries ------------------------------------------------------------------------
 

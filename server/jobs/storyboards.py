@@ -1,0 +1,332 @@
+"""Storyboards: several shots, each a durable task paid once, made one after another or side by side, then joined.
+
+``Storyboards.create`` validates and prices every shot before anything is paid (one budget check for the whole),
+persists the storyboard and starts its runner. A runner submits each shot through the engine with the idempotency
+key ``{storyboard}:{shot}:{attempt}``, so a runner started again after a crash (``resume``, at engine start)
+attaches to the shots already submitted instead of paying again. Continuity:
+
+- ``none``: every shot at once;
+- ``last_frame``: each shot starts from the previous shot's last frame (on the image-to-video model of the
+  storyboard's generation);
+- ``clip``: each shot continues the previous shot's video as wan2.7-i2v's ``first_clip``, so its output holds
+  everything before it: the last shot's video is the storyboard's (no join), and each shot's duration is the
+  running total.
+
+When every shot has succeeded and its video is saved, the videos are joined into ``videos/{storyboard}.mp4``
+(``server.media.join``). A failed shot fails the storyboard, naming it; ``retry`` submits that shot alone again
+(a new attempt, a new key) and goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+
+from wan_video_mcp.server.catalog import MODEL_INDEX, Protocol, ValidatedCall, estimate_cost, validate
+from wan_video_mcp.server.catalog.measured import apply_measurements, urls_to_measure
+from wan_video_mcp.server.errors import InvalidRequest, WanError
+from wan_video_mcp.server.jobs.context import EngineContext
+from wan_video_mcp.server.store import StoryboardRecord, TaskRecord, new_storyboard_id
+
+if TYPE_CHECKING:
+    from wan_video_mcp.server.jobs.engine import JobEngine
+
+__all__ = ["CONTINUITIES", "CLIP_MODEL", "Storyboards", "shot_arguments"]
+
+logger = logging.getLogger(__name__)
+
+CONTINUITIES = ("none", "last_frame", "clip")
+CLIP_MODEL = "wan2.7-i2v"
+CLIP_SECONDS_MAX = 10  # a first_clip is 2-10 s
+CHECK_SECONDS = 2.0  # how often a runner rereads its shots (it also wakes on their changes)
+MEASURE_TIMEOUT = 10.0
+# The model a dependent shot is made with, per generation (the first offered one).
+FRAME_MODELS = {
+    "wan3.0": ("wan3.0-video",),
+    "wan2.7": ("wan2.7-i2v",),
+    "wan2.6": ("wan2.6-i2v", "wan2.6-i2v-flash"),
+    "wan2.5": ("wan2.5-i2v-preview",),
+    "wan2.2": ("wan2.2-i2v-plus", "wan2.2-i2v-flash"),
+    "wan2.1": ("wan2.1-i2v-plus", "wan2.1-i2v-turbo"),
+}
+_PLACEHOLDER = "wan_00000000000000000000"  # stands for a shot's video while validating before any exists
+
+
+def shot_arguments(
+    request: Mapping[str, Any], index: int, previous: str | None, previous_seconds: float | None = None
+) -> dict[str, Any]:
+    """The generate_video arguments of shot ``index`` (``previous``: the video or frame it follows, if any)."""
+    shared, shot = dict(request["shared"]), dict(request["shots"][index])
+    arguments = {**shared, **shot}
+    continuity = request["continuity"]
+    if index == 0 or continuity == "none" or previous is None:
+        return arguments
+    if continuity == "clip":
+        arguments["model"] = CLIP_MODEL
+        arguments.pop("ratio", None)  # the output follows the clip
+        total = sum(int(s.get("duration", shared.get("duration", 5))) for s in request["shots"][: index + 1])
+        arguments["duration"] = total
+        arguments["media"] = [{"type": "first_clip", "url": previous}, *arguments.get("media", [])]
+        return arguments
+    model = request["frame_model"]
+    arguments["model"] = model
+    if MODEL_INDEX[model].protocol is Protocol.MEDIA:
+        arguments.pop("ratio", None)
+        arguments["media"] = [{"type": "first_frame", "url": previous}, *arguments.get("media", [])]
+    else:
+        arguments.pop("size", None)
+        arguments["img_url"] = previous
+    return arguments
+
+
+class Storyboards:
+    """Creates storyboards and runs them to their joined video."""
+
+    def __init__(self, ctx: EngineContext, engine: JobEngine) -> None:
+        self._ctx = ctx
+        self._engine = engine
+        self._running: set[str] = set()
+
+    # ------------------------------------------------------------------ create
+
+    def plan(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], list[ValidatedCall]]:
+        """The storyboard request as stored, and each shot validated (placeholders for what earlier shots make).
+
+        Raises ``InvalidRequest`` naming ``shots[i].<field>`` for every problem of every shot.
+        """
+        request = {
+            "continuity": arguments["continuity"],
+            "shared": dict(arguments.get("shared") or {}),
+            "shots": [dict(shot) for shot in arguments["shots"]],
+        }
+        offered = {spec.id for spec in self._ctx.models.values()}
+        model = request["shared"].get("model") or next(iter(offered))
+        if request["continuity"] == "last_frame":
+            generation = str(model).split("-")[0]
+            frame = next((m for m in FRAME_MODELS.get(generation, ()) if m in offered), None)
+            if frame is None:
+                raise InvalidRequest(
+                    f"no image-to-video model of {generation} is offered here to start shots from last frames",
+                    field="continuity",
+                )
+            request["frame_model"] = frame
+        if request["continuity"] == "clip" and CLIP_MODEL not in offered:
+            raise InvalidRequest(f"clip continuity needs {CLIP_MODEL}, which is not offered here", field="continuity")
+        calls, problems = [], []
+        previous = f"wan-video://videos/{_PLACEHOLDER}.mp4"
+        for index in range(len(request["shots"])):
+            shot = shot_arguments(request, index, previous if index else None)
+            try:
+                calls.append(validate({**shot, "wait_seconds": 0}, tuple(self._ctx.models.values())))
+            except InvalidRequest as exc:
+                for problem in getattr(exc, "problems", None) or [{"field": exc.field, "message": exc.message}]:
+                    problems.append((f"shots[{index}].{problem['field']}", f"shot {index}: {problem['message']}"))
+        if request["continuity"] == "clip" and len(calls) > 1:
+            before = calls[-2].request.duration  # the running total the last shot continues
+            if before > CLIP_SECONDS_MAX:
+                problems.append(
+                    (
+                        "shots",
+                        "with clip continuity each shot continues everything before it, sent as a first_clip of at "
+                        f"most {CLIP_SECONDS_MAX} s; the shots before the last add up to {before} s",
+                    )
+                )
+        if problems:
+            error = InvalidRequest("; ".join(text for _, text in problems[:10]), field=problems[0][0])
+            error.problems = [{"field": f, "message": m} for f, m in problems[:10]]  # type: ignore[attr-defined]
+            raise error
+        return request, calls
+
+    async def create(self, arguments: Mapping[str, Any]) -> tuple[StoryboardRecord, float]:
+        """Validate, price and persist a storyboard, then start it: the record and its estimated total (USD)."""
+        request, calls = self.plan(arguments)
+        total = sum((estimate_cost(c.request).amount_max_usd or estimate_cost(c.request).amount_usd) for c in calls)
+        await self._engine.submitter.admissible_amount(total)  # one check for the whole, before anything is paid
+        now = self._ctx.clock()
+        record = StoryboardRecord(
+            id=new_storyboard_id(),
+            created_at=now,
+            updated_at=now,
+            request_json=json.dumps(request, separators=(",", ":")),
+            state="running",
+            shots_json=json.dumps([{"task_id": None, "attempt": 0} for _ in calls]),
+        )
+        store = self._ctx.store
+        await store.run(store.create_storyboard_sync, record)
+        self.start(record.id)
+        return record, total
+
+    def start(self, storyboard_id: str) -> None:
+        if storyboard_id in self._running or self._ctx.tg is None:
+            return
+        self._running.add(storyboard_id)
+        self._ctx.tg.start_soon(self._run, storyboard_id, name=f"storyboard {storyboard_id}")
+
+    async def resume(self) -> int:
+        """Start the runner of every storyboard not ended (at engine start)."""
+        store = self._ctx.store
+        open_ones = await store.run(store.open_storyboards_sync)
+        for record in open_ones:
+            self.start(record.id)
+        return len(open_ones)
+
+    async def get(self, storyboard_id: str) -> StoryboardRecord | None:
+        store = self._ctx.store
+        return await store.run(store.get_storyboard_sync, storyboard_id)
+
+    async def shot_tasks(self, record: StoryboardRecord) -> list[TaskRecord | None]:
+        found: list[TaskRecord | None] = []
+        for shot in record.shots:
+            found.append(await self._ctx.store.get(shot["task_id"]) if shot and shot.get("task_id") else None)
+        return found
+
+    async def retry(self, storyboard_id: str, index: int) -> StoryboardRecord:
+        """Submit one failed shot again (a new attempt: a new key); the others are kept, not paid again."""
+        record = await self.get(storyboard_id)
+        if record is None:
+            raise InvalidRequest(f"no storyboard '{storyboard_id}' here", field="storyboard_id")
+        shots = record.shots
+        if not 0 <= index < len(shots):
+            raise InvalidRequest(f"storyboard {record.id} has shots 0..{len(shots) - 1}", field="retry_shot")
+        task = (await self.shot_tasks(record))[index]
+        if task is not None and task.state not in ("failed", "canceled", "expired"):
+            raise InvalidRequest(f"shot {index} is {task.state}, not failed: nothing to retry", field="retry_shot")
+        shots[index] = {"task_id": None, "attempt": (shots[index] or {}).get("attempt", 0) + 1}
+        updated = await self._update(record.id, state="running", error=None, shots_json=json.dumps(shots))
+        self.start(record.id)
+        return updated
+
+    # ------------------------------------------------------------------ run
+
+    async def _update(self, storyboard_id: str, **changes: Any) -> StoryboardRecord:
+        store = self._ctx.store
+        return await store.run(store.update_storyboard_sync, storyboard_id, self._ctx.clock(), **changes)
+
+    async def _run(self, storyboard_id: str) -> None:
+        try:
+            while True:
+                record = await self.get(storyboard_id)
+                if record is None or not record.open:
+                    return
+                done = await self._step(record)
+                if done:
+                    return
+                with anyio.move_on_after(CHECK_SECONDS):
+                    tasks = [shot["task_id"] for shot in record.shots if shot]
+                    if tasks:
+                        await self._ctx.event(tasks[-1]).wait()
+        except Exception as exc:  # a runner never takes the server down; the storyboard says what happened
+            logger.exception("storyboard %s stopped", storyboard_id)
+            await self._update(storyboard_id, state="failed", error=f"the storyboard stopped: {exc}")
+        finally:
+            self._running.discard(storyboard_id)
+
+    async def _step(self, record: StoryboardRecord) -> bool:
+        """Submit what can be submitted, fail or join when the shots say so; True when the storyboard ended."""
+        request, shots = record.request, record.shots
+        tasks = await self.shot_tasks(record)
+        for index, task in enumerate(tasks):
+            if task is not None and task.state in ("failed", "canceled", "expired"):
+                reason = task.error_message or task.state
+                await self._update(record.id, state="failed", error=f"shot {index} ({task.id}) {task.state}: {reason}")
+                return True
+        ready = [t is not None and t.state == "succeeded" and self._engine.local_file(t) is not None for t in tasks]
+        if all(ready):
+            await self._join(record, [t for t in tasks if t is not None])
+            return True
+        for index, task in enumerate(tasks):
+            if task is not None:
+                continue
+            previous = None
+            if index and request["continuity"] != "none":
+                before = tasks[index - 1]
+                if not ready[index - 1] or before is None:
+                    break  # the shot it follows is not there yet
+                previous = await self._follow(request["continuity"], before)
+            attempt = (shots[index] or {}).get("attempt", 0)
+            submitted = await self._submit(f"{record.id}:{index}:{attempt}", shot_arguments(request, index, previous))
+            shots[index] = {"task_id": submitted.id, "attempt": attempt}
+            await self._update(record.id, shots_json=json.dumps(shots))
+            tasks[index] = submitted
+            if request["continuity"] != "none":
+                break
+        return False
+
+    async def _follow(self, continuity: str, before: TaskRecord) -> str:
+        """What the next shot starts from: the earlier video (clip), or its last frame as a PNG."""
+        if continuity == "clip":
+            return f"wan-video://videos/{before.id}.mp4"
+        from wan_video_mcp.server.media.frames import last_frame_png
+
+        video = self._engine.local_file(before)
+        assert video is not None
+        frame = video.with_name(f"{before.id}.last.png")
+        if not frame.exists():
+            data = await anyio.to_thread.run_sync(last_frame_png, video)
+            temp = frame.with_name(frame.name + ".tmp")
+            await anyio.to_thread.run_sync(temp.write_bytes, data)
+            temp.replace(frame)
+        return str(frame)
+
+    async def _submit(self, key: str, arguments: dict[str, Any]) -> TaskRecord:
+        """One shot as generate_video does it (local inputs read and sent once, measured, paid once), under the
+        idempotency key that makes a second submit of it (after a restart) attach instead of paying."""
+        validated = validate({**arguments, "wait_seconds": 0, "idempotency_key": key}, tuple(self._ctx.models.values()))
+        engine = self._engine
+        if await engine.repeated(validated) is None:
+            request, local = await engine.read_inputs(validated.request)
+            urls = urls_to_measure(request)
+            facts = await engine.measure(urls, timeout=MEASURE_TIMEOUT, at_once=4) if urls else {}
+            validated = validated.model_copy(update={"request": apply_measurements(request, {**facts, **local})})
+        outcome = await engine.submit(validated, timeout=None)
+        return outcome.record
+
+    async def _join(self, record: StoryboardRecord, tasks: list[TaskRecord]) -> None:
+        from wan_video_mcp.server.media.join import join_clips
+
+        await self._update(record.id, state="joining")
+        videos = [self._engine.local_file(task) for task in tasks]
+        out = self._ctx.settings.video_dir / f"{record.id}.mp4"
+        try:
+            if record.request["continuity"] == "clip":  # the last shot holds every one before it
+                last = videos[-1]
+                assert last is not None
+                await anyio.to_thread.run_sync(_copy, last, out)
+                method, seconds = "last", None
+            else:
+                joined = await anyio.to_thread.run_sync(join_clips, [v for v in videos if v is not None], out)
+                method, seconds = joined.method, joined.seconds
+            size, digest = await anyio.to_thread.run_sync(_size_and_hash, out)
+        except (WanError, OSError, ValueError) as exc:
+            await self._update(record.id, state="failed", error=f"the shots could not be joined: {exc}")
+            return
+        await self._update(
+            record.id,
+            state="succeeded",
+            local_path=str(out),
+            file_size=size,
+            sha256=digest,
+            seconds=seconds,
+            join_method=method,
+        )
+
+
+def _copy(source: Path, out: Path) -> None:
+    temp = out.with_name(out.name + ".tmp")
+    temp.write_bytes(source.read_bytes())
+    temp.replace(out)
+
+
+def _size_and_hash(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return path.stat().st_size, digest.hexdigest()

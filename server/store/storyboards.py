@@ -1,0 +1,64 @@
+"""The storyboard record: a persisted group of shot tasks and the join of their videos.
+
+A storyboard's shots are ordinary tasks, submitted with the idempotency key ``{storyboard id}:{shot}`` (``:r{n}``
+for a retried shot), so a runner that starts again after a crash re-submits each shot with its key and attaches
+to the task that exists instead of paying again. The row keeps what only the storyboard knows: its request (the
+shots, the shared settings, the continuity), which task each shot is, and the joined video.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+STORYBOARD_OPEN = ("running", "joining")
+STORYBOARD_STATES = (*STORYBOARD_OPEN, "succeeded", "failed")
+
+
+def new_storyboard_id() -> str:
+    return "sb_" + uuid.uuid4().hex[:20]
+
+
+@dataclass(frozen=True)
+class StoryboardRecord:
+    """One row of the storyboards table."""
+
+    id: str
+    created_at: float
+    updated_at: float
+    request_json: str  # the storyboard as validated: shared settings, continuity, each shot's arguments
+    state: str  # running | joining | succeeded | failed
+    shots_json: str = "[]"  # per shot: {"task_id": ..., "attempt": n} (null until submitted)
+    local_path: str | None = None
+    file_size: int | None = None
+    sha256: str | None = None
+    seconds: float | None = None
+    join_method: str | None = None  # copy | encode | last (clip continuity: the last shot holds them all)
+    error: str | None = None
+
+    @property
+    def request(self) -> dict[str, Any]:
+        request: dict[str, Any] = json.loads(self.request_json)
+        return request
+
+    @property
+    def shots(self) -> list[dict[str, Any] | None]:
+        shots: list[dict[str, Any] | None] = json.loads(self.shots_json)
+        return shots
+
+    @property
+    def open(self) -> bool:
+        return self.state in STORYBOARD_OPEN
+
+
+STORYBOARD_COLUMNS = tuple(f.name for f in fields(StoryboardRecord))
+
+
+def storyboard_row(record: StoryboardRecord) -> dict[str, Any]:
+    return asdict(record)
+
+
+def storyboard_from_row(row: Any) -> StoryboardRecord:
+    return StoryboardRecord(**{name: row[name] for name in STORYBOARD_COLUMNS})
