@@ -44,7 +44,7 @@ async def test_a_store_that_is_not_a_database_is_named_in_one_line_and_never_tou
         dry = await client.call_tool("generate_video", PROMPT | {"dry_run": True})
         real = await client.call_tool("generate_video", PROMPT)
         listed = await client.call_tool("list_tasks", {})
-    assert len(tools.tools) == 5 and not dry.is_error, text_of(dry)
+    assert len(tools.tools) == 7 and not dry.is_error, text_of(dry)
     for result in (real, listed):
         assert result.is_error and result.structured_content["error_code"] == "store_unavailable"
         assert str(store) in text_of(result) and "Move" in result.structured_content["hint"]

@@ -117,7 +117,7 @@ async def test_streamable_http_serves_the_same_tools_on_loopback(tmp_path):
     finally:
         process.terminate()
         await process.wait()
-    assert (len(tools.tools), dry.structured_content["status"]) == (5, "dry_run")
+    assert (len(tools.tools), dry.structured_content["status"]) == (7, "dry_run")
 
 
 async def test_the_demo_saves_a_playable_mp4_that_matches_the_request(tmp_path):

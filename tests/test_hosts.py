@@ -157,6 +157,8 @@ async def test_the_command_config_writes_for_claude_desktop_starts_in_a_typescri
         "fetch_video",
         "list_tasks",
         "cancel_task",
+        "extend_video",
+        "generate_storyboard",
     ]
     assert report["steps"][1]["structuredContent"]["status"] == "dry_run"
     assert "provider simulator" in report["stderr"]
@@ -217,5 +219,5 @@ async def test_the_bundle_passes_the_mcpb_cli_and_serves_tools_as_claude_desktop
         "env": {k: fill(v) for k, v in config["env"].items()},
     }
     report = await run_plan("v1", server, [{"op": "list"}])
-    assert len(report["steps"][0]["tools"]) == 5
+    assert len(report["steps"][0]["tools"]) == 7
     assert str(tmp_path / "data") in report["stderr"]

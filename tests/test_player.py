@@ -36,6 +36,8 @@ async def test_the_task_tools_declare_the_player_and_the_server_advertises_mcp_a
             "fetch_video": {"ui": {"resourceUri": PLAYER_URI}},
             "list_tasks": None,
             "cancel_task": None,
+            "extend_video": {"ui": {"resourceUri": PLAYER_URI}},
+            "generate_storyboard": {"ui": {"resourceUri": PLAYER_URI}},
         },
         "extension": True,
     }

@@ -121,7 +121,7 @@ async def test_the_server_starts_without_a_key_and_a_submit_names_the_variable(t
         "dry run": (dry.is_error, dry.structured_content["status"]),
         "submit": (result.is_error, result.structured_content["error_code"]),
         "variable named": "DASHSCOPE_API_KEY" in text_of(result),
-    } == {"tools": 5, "dry run": (False, "dry_run"), "submit": (True, "not_configured"), "variable named": True}
+    } == {"tools": 7, "dry run": (False, "dry_run"), "submit": (True, "not_configured"), "variable named": True}
 
 
 async def test_a_generation_finishes_within_the_wait_and_the_link_reads_back_the_same_bytes(tmp_path, caplog):
@@ -235,7 +235,7 @@ async def test_a_failed_task_reports_its_code_and_a_remedy(tmp_path):
         "code": "DataInspectionFailed",
         "remedy speaks of moderation": True,
         "code in the text": True,
-        "tools still listed": 5,
+        "tools still listed": 7,
     }
 
 
