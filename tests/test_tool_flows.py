@@ -34,7 +34,15 @@ async def test_tools_list_carries_every_model_rule_in_a_valid_2020_12_schema_wit
     size = len(json.dumps(wire, separators=(",", ":")))
     assert size <= TOOLS_LIST_BUDGET, size
     tools = {tool["name"]: tool for tool in wire["tools"]}
-    assert set(tools) == {"generate_video", "check_task", "fetch_video", "list_tasks", "cancel_task"}
+    assert set(tools) == {
+        "generate_video",
+        "check_task",
+        "fetch_video",
+        "list_tasks",
+        "cancel_task",
+        "extend_video",
+        "generate_storyboard",
+    }
     schema = tools["generate_video"]["inputSchema"]
     jsonschema.Draft202012Validator.check_schema(schema)
     for tool in tools.values():

@@ -26,8 +26,8 @@ def build() -> Tool:
     """The cancel_task tool."""
     return plain_tool(
         cancel_task,
-        description="Cancel a video task that is still queued (providers cannot stop a task that is already "
-        "rendering). Canceled tasks are not billed.",
+        description="Cancel a task still queued (one already rendering cannot be stopped); canceled tasks are "
+        "not billed.",
         annotations=types.ToolAnnotations(
             title="Cancel a video task",
             idempotent_hint=True,

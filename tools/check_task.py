@@ -23,7 +23,7 @@ TaskId = Annotated[
     Field(
         max_length=128,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",  # (one character at least: no min_length needed)
-        description="From generate_video, generate_storyboard or list_tasks, or a provider's task id.",
+        description="A task or storyboard id, or a provider's task id.",
         strict=True,
     ),
 ]
@@ -63,8 +63,8 @@ def build(max_wait: int) -> Tool:
 
     return plain_tool(
         check_task,
-        description="A video task's state, progress and next step; when finished, the video as fetch_video "
-        "returns it. Works after restarts; adopts provider task ids.",
+        description="A task's or storyboard's state, progress and next step; when finished, its video. Adopts "
+        "provider task ids.",
         annotations=types.ToolAnnotations(
             title="Check a video task",
             read_only_hint=True,

@@ -87,8 +87,8 @@ def build(max_wait: int) -> Tool:
 
     return plain_tool(
         extend_video,
-        description="Continue a finished video: on wan2.7-i2v the video itself (method clip; the output holds "
-        "it), else from its last frame (method last_frame) on an i2v model. duration: seconds added.",
+        description="Continue a finished video: wan2.7-i2v continues the video itself (method clip), other models "
+        "start from its last frame. duration: seconds added.",
         annotations=types.ToolAnnotations(title="Extend a Wan video", destructive_hint=False),
     )
 

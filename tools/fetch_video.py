@@ -25,8 +25,8 @@ def build() -> Tool:
     """The fetch_video tool."""
     return plain_tool(
         fetch_video,
-        description="Save a finished task's MP4 locally (verified); return its resource link "
-        "wan-video://videos/{task_id}.mp4, path, size, sha256, media facts and a poster frame.",
+        description="Save a finished task's MP4 (verified); returns wan-video://videos/{task_id}.mp4, path, size, "
+        "sha256, media facts and a poster.",
         annotations=types.ToolAnnotations(
             title="Fetch a finished video",
             destructive_hint=False,

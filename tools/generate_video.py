@@ -17,10 +17,10 @@ from wan_video_mcp.tools.registration import CatalogTool, catalog_tool
 from wan_video_mcp.tools.results import task_or_video
 
 DESCRIPTION = (
-    "Generate a video with an Alibaba Wan model: checked first (a rejected request costs nothing), recorded, "
-    "submitted once, awaited up to wait_seconds with progress. Returns the video as a resource link, or a "
-    "task_id for check_task. An identical recent request returns its task instead of paying twice. Inputs may "
-    "be URLs, local files in the allowed folders (absolute path or file://) or an earlier video (its task id)."
+    "Generate a Wan video: checked first (a refusal costs nothing), recorded, submitted once, awaited up to "
+    "wait_seconds. Returns the video (a resource link) or a task_id for check_task; an identical recent request "
+    "returns its task. Inputs: URLs, local files in the allowed folders (absolute path, file://) or an earlier "
+    "video's task id."
 )
 
 ATTACHED_TEXT = {

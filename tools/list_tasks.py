@@ -57,8 +57,8 @@ def build() -> Tool:
     """The list_tasks tool."""
     return plain_tool(
         list_tasks,
-        description="List the video tasks this server has recorded, newest first, optionally by state: use it "
-        "to recover task ids after a lost context or a restart.",
+        description="Recorded video tasks, newest first, optionally by state: recovers task ids after a lost "
+        "context or a restart.",
         annotations=types.ToolAnnotations(
             title="List video tasks",
             read_only_hint=True,

@@ -147,10 +147,8 @@ def output_schema(success: type[BaseModel]) -> dict[str, Any]:
     for name, prop in error["properties"].items():
         if name in properties and properties[name] != prop:
             raise ValueError(f"{success.__name__}.{name} and ErrorResult.{name} disagree: {properties[name]} {prop}")
-        if name in error["required"]:
-            # The error outcome's optional fields (field, problems, provider_code, http_status) are left to
-            # ErrorResult's documentation: they validate without being listed, and tools/list has a byte budget.
-            properties[name] = prop
+    # The error outcome is declared by its required fields alone (error_code, message, retryable, hint): every
+    # error result has them, and their types are ErrorResult's (tools/list has a byte budget).
     return {
         "type": "object",
         "properties": properties,

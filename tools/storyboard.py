@@ -93,9 +93,8 @@ def build(max_wait: int) -> Tool:
 
     return plain_tool(
         generate_storyboard,
-        description="Several shots, all checked and priced first, each a task paid once, joined into one MP4. "
-        "continuity: none (in parallel), last_frame, clip (each continues the last). Retry a failed shot with "
-        "storyboard_id + retry_shot.",
+        description="Several shots, checked and priced together, each a task paid once, joined into one MP4. "
+        "continuity: none, last_frame or clip. Retry a failed shot: storyboard_id + retry_shot.",
         annotations=types.ToolAnnotations(title="Generate a storyboard", destructive_hint=False),
     )
 

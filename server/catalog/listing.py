@@ -1,12 +1,12 @@
-"""The catalog as documents: the wan-video://models resource and the README's model table."""
+"""The catalog as documents: the wan-video://models resource, its prompt guide and the README's model table."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from wan_video_mcp.server.catalog.media import AUDIO, IMAGE, VIDEO
-from wan_video_mcp.server.catalog.models import DEFAULT_MODEL, MODELS, TIERS, ModelSpec
+from wan_video_mcp.server.catalog.models import DEFAULT_MODEL, MODELS, TIERS, Family, ModelSpec, Protocol
 from wan_video_mcp.server.catalog.rules import NEGATIVE_PROMPT_MAX, SEED_MAX
 
 
@@ -25,6 +25,7 @@ def catalog_document(models: Sequence[ModelSpec] = MODELS, region: str | None = 
             "inputs": "an http(s) URL, a data: image, a local file inside WAN_MEDIA_ROOTS (absolute path or file://) "
             "or an earlier video (wan-video://videos/{task_id}.mp4); files are checked against file_limits first",
         },
+        "prompt_guide": prompt_guide(models),
         "models": [
             {
                 "id": spec.id,
@@ -69,6 +70,102 @@ def catalog_document(models: Sequence[ModelSpec] = MODELS, region: str | None = 
             for spec in models
         ],
     }
+
+
+# How to write a prompt, written once: the wan-video://models resource carries it and the wan_prompt_guide prompt
+# (tools/prompts.py) renders it, tailored to one model. The craft sections follow Alibaba's prompt recipe
+# ("Model Studio: Wan video generation prompts recipe", alibabacloud.com/blog/602777); the rest is the API's
+# documented behaviour (reference/media-protocol.md, wire-formats.md) and this server's checks.
+PROMPT_CRAFT: Mapping[str, str] = {
+    "about": "Subject, scene, motion, camera, lighting and style are general craft advice (Alibaba's Wan prompt "
+    "recipe), not API rules; the other sections are the API's documented behaviour and this server's checks.",
+    "subject": "Open with the main subject and a few concrete details (who or what, look, clothing, expression); "
+    "one clear subject per shot.",
+    "scene": "Where and when: setting, foreground and background, time of day, weather.",
+    "motion": "What moves, how, how fast and how far, in order: one or two actions for 5 s, a short sequence for "
+    "10-15 s. With a first frame or reference image, the image fixes subject, scene and style: describe motion and "
+    "camera only.",
+    "camera": "Shot size (close-up, medium, wide), angle (eye level, low, overhead) and movement (fixed camera, push "
+    "in, pull out, pan, tilt, tracking, orbit, handheld); lens if it matters (wide-angle, telephoto, shallow focus).",
+    "lighting": "Light source and quality (daylight, golden hour, neon, candlelight, backlight; soft or hard) and "
+    "colour tone (warm, cool, desaturated).",
+    "style": "One visual style or medium, stated once at the end (photorealistic, cinematic, anime, 3D cartoon, "
+    "watercolour, clay).",
+}
+# The media types a prompt names, counted per type in the order of media (reference sections 5.3-5.5).
+MEDIA_NAMES: Mapping[str, str] = {"reference_image": "Image", "reference_video": "Video", "reference_audio": "Audio"}
+
+
+def prompt_guide(models: Sequence[ModelSpec] = MODELS) -> dict[str, str]:
+    """The prompt guide: the craft sections, then the rules that differ by model, naming the models they apply to."""
+    names = _model_names(models)
+    limits = "; ".join(f"{n}: {names(_prompt_max_is(n))}" for n in sorted({s.prompt_max for s in models}))
+    return {
+        **PROMPT_CRAFT,
+        "multi_shot": "wan2.7 has no shot_type: write the shots into the prompt with their times, e.g. 'Shot 1 "
+        "[0-3 s]: wide shot, ... Shot 2 [3-6 s]: close-up, ...', covering the duration (wan3.0 has no shot_type "
+        f"either; this server suggests the same syntax). shot_type='multi' ({names(lambda s: s.shot_type)}) works "
+        "only with prompt_extend=true (the default). Other models make one continuous shot.",
+        "media_names": f"Media protocol references ({names(lambda s: bool(media_names(s)))}): Image 1, Video 1, "
+        "Audio 1, ... counted per type in the order of media (e.g. 'Image 1 hands Image 2 a cup'). Legacy r2v "
+        f"({names(_legacy_r2v)}): character1, character2, ... in the order of reference_video_urls or "
+        "reference_urls. Frames and the video to edit need no name.",
+        "sound": f"Models with sound ({names(lambda s: s.sound)}) follow the prompt: put spoken lines in quotes "
+        "with their speaker, then ambient sounds and effects, then music (or 'no music'). A driving audio file "
+        f"(audio_url: {names(lambda s: s.audio_url)}; a driving_audio media item: {names(_driving_audio)}) "
+        "becomes the soundtrack and the video follows it: describe the action, not the audio. Silent models: "
+        f"{names(lambda s: not s.sound)}.",
+        "negative_prompt": "What must not appear, as a short list (e.g. 'blurry, text, watermark, extra fingers'), "
+        f"at most {NEGATIVE_PROMPT_MAX} characters."
+        + (
+            f" Not taken by {names(lambda s: not s.negative_prompt)}: describe what should be there instead."
+            if any(not s.negative_prompt for s in models)
+            else ""
+        ),
+        "length": f"prompt_max in characters - {limits}. This server refuses a longer prompt before submitting (the "
+        "service would cut it). prompt_extend (default true) lets the service expand a short prompt; false keeps "
+        "yours as written.",
+        "moderation": "The provider's content inspection checks the prompt, the input files and the video, and it "
+        "decides (no published list is known here). Commonly refused: real people and public figures, violence and "
+        "gore, sexual content, copyrighted characters and brands (IPInfringementSuspect), political content. A "
+        "refusal (DataInspectionFailed) fails the submit or the task and costs nothing (only successful tasks are "
+        "billed): rephrase rather than retry.",
+    }
+
+
+def media_names(spec: ModelSpec) -> list[str]:
+    """How a media-protocol model's prompt names its references ('Image', 'Video', 'Audio'), in media type order."""
+    slots = spec.media.slots if spec.media else ()
+    return [MEDIA_NAMES[slot.type] for slot in slots if slot.type in MEDIA_NAMES]
+
+
+def _prompt_max_is(limit: int) -> Callable[[ModelSpec], bool]:
+    return lambda spec: spec.prompt_max == limit
+
+
+def _legacy_r2v(spec: ModelSpec) -> bool:
+    return spec.protocol is Protocol.LEGACY and spec.family in (Family.R2V, Family.R2V_MIXED)
+
+
+def _driving_audio(spec: ModelSpec) -> bool:
+    return spec.media is not None and any(slot.type == "driving_audio" for slot in spec.media.slots)
+
+
+def _model_names(models: Sequence[ModelSpec]) -> Callable[[Callable[[ModelSpec], bool]], str]:
+    """Names for the models that pass a test, compactly: 'wan2.6-*' when every offered wan2.6 model passes."""
+
+    def names(test: Callable[[ModelSpec], bool]) -> str:
+        matched = [spec.id for spec in models if test(spec)]
+        out: list[str] = []
+        for model_id in matched:
+            version = model_id.split("-")[0]
+            siblings = {spec.id for spec in models if spec.id.split("-")[0] == version}
+            name = f"{version}-*" if len(siblings) > 1 and siblings <= set(matched) else model_id
+            if name not in out:
+                out.append(name)
+        return ", ".join(out) or "none"
+
+    return names
 
 
 def _file_limits(spec: ModelSpec) -> dict[str, str] | None:
