@@ -272,7 +272,7 @@ async def test_the_prompt_and_completions_are_real_and_an_unknown_prompt_is_inva
         ],
     )
     listed, rendered, unknown, missing, bad_model, models, generated, task_ids, unknown_ref = report["steps"]
-    assert [p["name"] for p in listed["prompts"]] == ["wan_video_prompt"]
+    assert [p["name"] for p in listed["prompts"]] == ["wan_video_prompt", "wan_prompt_guide"]
     text = rendered["messages"][0]["content"]["text"]
     assert {phrase: phrase in text for phrase in ("a fox in the snow", "1500 characters", "dry_run=true")} == {
         "a fox in the snow": True,
