@@ -269,21 +269,7 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
             record = await state.engine.get(task_id)
         return task_result(state, record).model_dump_json(indent=1)
 
-    @server.resource(
-        STORYBOARD_URI,
-        name="storyboard",
-        title="A storyboard",
-        description="A storyboard's shots and state as JSON.",
-        mime_type="application/json",
-    )
-    async def storyboard_resource(storyboard_id: str, ctx: Context) -> str:
-        state = state_of(ctx)
-        boards = state.engine.storyboards
-        record = await boards.get(storyboard_id)
-        if record is None:
-            raise ResourceNotFoundError(f"no storyboard '{storyboard_id}' is known to this server")
-        return storyboard_result(state, record, await boards.shot_tasks(record)).model_dump_json(indent=1)
-
+    # The .mp4 template first: templates are tried in order, and {storyboard_id} would match 'sb_x.mp4' too.
     @server.resource(
         STORYBOARD_VIDEO_URI,
         name="storyboard video",
@@ -298,6 +284,21 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
         if record.state != "succeeded" or not record.local_path:
             raise ResourceError(f"storyboard {storyboard_id} is {record.state}: its video is not joined yet")
         return await anyio.Path(record.local_path).read_bytes()
+
+    @server.resource(
+        STORYBOARD_URI,
+        name="storyboard",
+        title="A storyboard",
+        description="A storyboard's shots and state as JSON.",
+        mime_type="application/json",
+    )
+    async def storyboard_resource(storyboard_id: str, ctx: Context) -> str:
+        state = state_of(ctx)
+        boards = state.engine.storyboards
+        record = await boards.get(storyboard_id)
+        if record is None:
+            raise ResourceNotFoundError(f"no storyboard '{storyboard_id}' is known to this server")
+        return storyboard_result(state, record, await boards.shot_tasks(record)).model_dump_json(indent=1)
 
     @server.resource(
         VIDEO_URI,

@@ -64,8 +64,11 @@ def build(max_wait: int) -> Tool:
         path = call.state.engine.local_file(source)
         assert path is not None  # _finished_video saved it
         seconds = await _seconds_of(path)
-        chosen, target = _plan(call, source, method, model, seconds)
+        chosen, target = _plan(call, source, method, model, seconds, duration)
         arguments: dict[str, Any] = {"model": target.id, "prompt": prompt, "wait_seconds": wait_seconds}
+        tier = _tier_of(source)
+        if tier and not target.uses_size and tier in target.tiers:
+            arguments["resolution"] = tier  # the continuation keeps the source's quality (and price tier)
         arguments |= {"dry_run": dry_run} | ({"idempotency_key": idempotency_key} if idempotency_key else {})
         if chosen == "clip":
             total = math.ceil(seconds + duration)
@@ -117,7 +120,9 @@ async def _seconds_of(path: Path) -> float:
     return facts.seconds
 
 
-def _plan(call: Call, source: TaskRecord, method: str, model: str | None, seconds: float) -> tuple[str, ModelSpec]:
+def _plan(
+    call: Call, source: TaskRecord, method: str, model: str | None, seconds: float, duration: int
+) -> tuple[str, ModelSpec]:
     """The method and the model the continuation is made with."""
     offered = {spec.id: spec for spec in call.state.models}
     if model is not None:
@@ -134,17 +139,30 @@ def _plan(call: Call, source: TaskRecord, method: str, model: str | None, second
         if not choices:
             raise InvalidRequest("no image-to-video model is offered here to continue a video with", field="model")
         target = choices[0]
-    fits = target.id == CLIP_MODEL and CLIP_SECONDS[0] <= seconds <= CLIP_SECONDS[1]
+    total = math.ceil(seconds + duration)  # a continuation's duration is the whole output, the clip included
+    longest = max(MODEL_INDEX[CLIP_MODEL].durations)
+    fits = target.id == CLIP_MODEL and CLIP_SECONDS[0] <= seconds <= CLIP_SECONDS[1] and total <= longest
     if method == "clip" and not fits:
-        why = (
-            f"{target.id} takes no first_clip"
-            if target.id != CLIP_MODEL
-            else f"the video is {seconds:.1f} s; a first_clip is {CLIP_SECONDS[0]:g}-{CLIP_SECONDS[1]:g} s"
-        )
-        raise InvalidRequest(f"method 'clip' cannot be used: {why}; use last_frame", field="method")
+        if target.id != CLIP_MODEL:
+            why, field = f"{target.id} takes no first_clip", "method"
+        elif not CLIP_SECONDS[0] <= seconds <= CLIP_SECONDS[1]:
+            why = f"the video is {seconds:.1f} s; a first_clip is {CLIP_SECONDS[0]:g}-{CLIP_SECONDS[1]:g} s"
+            field = "method"
+        else:
+            why = f"the video's {seconds:.1f} s + {duration} s make {total} s; {CLIP_MODEL} makes at most {longest} s"
+            field = "duration"
+        raise InvalidRequest(f"method 'clip' cannot be used: {why}; use last_frame (or less duration)", field=field)
     if method == "last_frame" and MODEL_INDEX[target.id].family not in (Family.I2V, Family.OMNI):
         raise InvalidRequest(f"{target.id} takes no first frame; choose an image-to-video model", field="model")
     return ("clip" if method in ("clip", "auto") and fits else "last_frame"), target
+
+
+def _tier_of(source: TaskRecord) -> str | None:
+    """The source video's resolution tier (720P, ...), from its request."""
+    request = source.request
+    spec = MODEL_INDEX.get(source.model)
+    shape = request.get("resolution") or request.get("size")
+    return spec.tier_of(str(shape)) if spec is not None and shape else None
 
 
 async def _last_frame(call: Call, task_id: str, video: Path) -> Path:

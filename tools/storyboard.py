@@ -54,6 +54,9 @@ def build(max_wait: int) -> Tool:
         retry_shot: Annotated[int | None, Field(ge=0)] = None,
     ) -> Annotated[types.CallToolResult, TaskOutcome]:
         call = Call.begin(ctx)
+        if (storyboard_id is None) != (retry_shot is None):
+            missing = "storyboard_id" if storyboard_id is None else "retry_shot"
+            raise InvalidRequest(f"{missing} is needed too: storyboard_id and retry_shot retry one shot", field=missing)
         if storyboard_id is not None and retry_shot is not None:
             await call.state.engine.storyboards.retry(storyboard_id, retry_shot)
             return await wait_and_show(call, storyboard_id, wait_seconds)

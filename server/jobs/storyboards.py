@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
-from wan_video_mcp.server.catalog import MODEL_INDEX, Protocol, ValidatedCall, estimate_cost, validate
+from wan_video_mcp.server.catalog import (
+    DEFAULT_MODEL,
+    MODEL_INDEX,
+    Protocol,
+    ValidatedCall,
+    estimate_cost,
+    validate,
+)
 from wan_video_mcp.server.catalog.measured import apply_measurements, urls_to_measure
 from wan_video_mcp.server.errors import InvalidRequest, WanError
 from wan_video_mcp.server.jobs.context import EngineContext
@@ -57,6 +64,8 @@ FRAME_MODELS = {
     "wan2.1": ("wan2.1-i2v-plus", "wan2.1-i2v-turbo"),
 }
 _PLACEHOLDER = "wan_00000000000000000000"  # stands for a shot's video while validating before any exists
+# generate_video's options that belong to a call, not to a shot.
+PER_CALL = frozenset({"wait_seconds", "dry_run", "idempotency_key", "force_new"})
 
 
 def shot_arguments(
@@ -107,7 +116,9 @@ class Storyboards:
             "shots": [dict(shot) for shot in arguments["shots"]],
         }
         offered = {spec.id for spec in self._ctx.models.values()}
-        model = request["shared"].get("model") or next(iter(offered))
+        first = request["shots"][0] if request["shots"] else {}
+        default = DEFAULT_MODEL if DEFAULT_MODEL in offered else next(iter(self._ctx.models))
+        model = first.get("model") or request["shared"].get("model") or default
         if request["continuity"] == "last_frame":
             generation = str(model).split("-")[0]
             frame = next((m for m in FRAME_MODELS.get(generation, ()) if m in offered), None)
@@ -120,6 +131,9 @@ class Storyboards:
         if request["continuity"] == "clip" and CLIP_MODEL not in offered:
             raise InvalidRequest(f"clip continuity needs {CLIP_MODEL}, which is not offered here", field="continuity")
         calls, problems = [], []
+        for index, shot in enumerate(request["shots"]):
+            for name in sorted(set(shot) & PER_CALL):
+                problems.append((f"shots[{index}].{name}", f"shot {index}: {name} is set for the whole storyboard"))
         previous = f"wan-video://videos/{_PLACEHOLDER}.mp4"
         for index in range(len(request["shots"])):
             shot = shot_arguments(request, index, previous if index else None)
@@ -147,8 +161,10 @@ class Storyboards:
     async def create(self, arguments: Mapping[str, Any]) -> tuple[StoryboardRecord, float]:
         """Validate, price and persist a storyboard, then start it: the record and its estimated total (USD)."""
         request, calls = self.plan(arguments)
-        total = sum((estimate_cost(c.request).amount_max_usd or estimate_cost(c.request).amount_usd) for c in calls)
-        await self._engine.submitter.admissible_amount(total)  # one check for the whole, before anything is paid
+        amounts = [(cost.amount_max_usd or cost.amount_usd) for cost in (estimate_cost(c.request) for c in calls)]
+        total = sum(amounts)
+        # Before anything is paid: each shot against the per-task cap, the whole against the daily one.
+        await self._engine.submitter.admissible_amount(total, each=max(amounts))
         now = self._ctx.clock()
         record = StoryboardRecord(
             id=new_storyboard_id(),
@@ -196,8 +212,9 @@ class Storyboards:
         if not 0 <= index < len(shots):
             raise InvalidRequest(f"storyboard {record.id} has shots 0..{len(shots) - 1}", field="retry_shot")
         task = (await self.shot_tasks(record))[index]
-        if task is not None and task.state not in ("failed", "canceled", "expired"):
-            raise InvalidRequest(f"shot {index} is {task.state}, not failed: nothing to retry", field="retry_shot")
+        if task is None or task.state not in ("failed", "canceled", "expired"):
+            state = task.state if task is not None else "not submitted yet"
+            raise InvalidRequest(f"shot {index} is {state}, not failed: nothing to retry", field="retry_shot")
         shots[index] = {"task_id": None, "attempt": (shots[index] or {}).get("attempt", 0) + 1}
         updated = await self._update(record.id, state="running", error=None, shots_json=json.dumps(shots))
         self.start(record.id)

@@ -131,21 +131,24 @@ class Submitter:
         cost = estimate_cost(call.request)
         await self.admissible_amount(cost.amount_max_usd or cost.amount_usd)
 
-    async def admissible_amount(self, amount: float) -> None:
-        """``admissible`` for an amount (a storyboard's shots together)."""
+    async def admissible_amount(self, amount: float, *, each: float | None = None) -> None:
+        """``admissible`` for an amount; for several tasks at once (a storyboard's shots) ``amount`` is their total,
+        held to the daily cap, and ``each`` the largest of them, held to the per-task cap."""
         ctx = self._ctx
         now = ctx.clock()
         spent = await ctx.store.run(ctx.store.spent_since_sync, now - now % 86400)
-        self._admit(amount, spent)
+        if each is not None:
+            self._admit(each, 0.0)  # the per-task cap (and the key); today's spend is counted once, below
+        self._admit(amount, spent, per_task=each is None)
 
-    def _admit(self, amount: float, spent_today: float, *, unsent: bool = False) -> None:
+    def _admit(self, amount: float, spent_today: float, *, unsent: bool = False, per_task: bool = True) -> None:
         """Whether a new paid task may be created (run inside the store's transaction): key and budgets, and
         local inputs sent (else ``InputsNotSent`` rolls the insert back: the engine sends them and comes again)."""
         if unsent:
             raise InputsNotSent
         self._ctx.require_key("submitted")
         cap = self._ctx.settings.max_cost_per_task_usd
-        if cap is not None and amount > cap:
+        if per_task and cap is not None and amount > cap:
             raise BudgetExceeded(
                 f"this request is estimated at ${amount:.2f}, over the per-task cap of ${cap:.2f} "
                 "(WAN_MAX_COST_PER_TASK); nothing was submitted"

@@ -1,0 +1,432 @@
+"""Storyboards and extend_video through the real server in memory (the SDK's client) against the simulator on
+127.0.0.1: what is refused before anything is paid, the dry run, the daily budget over the whole, a failed shot made
+again alone, how a storyboard is shown (check_task and its resources), and extend_video's refusals.
+
+The happy paths over stdio (the three continuities, a restart, both ways of extending) are in test_e2e_storyboard.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
+
+from tests.simulated import served
+from tests.stdio_server import text_of
+from wan_video_mcp.server.simulator import Simulator
+
+pytestmark = pytest.mark.anyio
+
+SHARED = {"model": "wan2.7-t2v", "resolution": "720P", "ratio": "16:9"}
+SHOTS = [
+    {"prompt": "a red kite rises over the dunes", "duration": 2},
+    {"prompt": "the kite loops in the wind", "duration": 2},
+    {"prompt": "the kite lands softly", "duration": 2},
+]
+ENDED = ("succeeded", "failed")
+# A render that does not end by itself: the test moves the simulator's clock (``sim.advance``) past it.
+LONG_RUN = 600.0
+
+
+def content(result: Any) -> dict[str, Any]:
+    return dict(result.structured_content or {})
+
+
+async def board(client: Client, storyboard_id: str, wait_seconds: int = 0) -> dict[str, Any]:
+    result = await client.call_tool("check_task", {"task_id": storyboard_id, "wait_seconds": wait_seconds})
+    assert not result.is_error, text_of(result)
+    return content(result)
+
+
+async def ended(client: Client, storyboard_id: str) -> dict[str, Any]:
+    """The storyboard once it succeeded or failed."""
+    with anyio.fail_after(60):
+        while (shown := await board(client, storyboard_id, wait_seconds=5))["status"] not in ENDED:
+            pass
+    return shown
+
+
+async def every_shot_submitted(client: Client, storyboard_id: str) -> list[str]:
+    """The shots' task ids once each shot has been handed to the provider (its remote id is known)."""
+    with anyio.fail_after(30):
+        while True:
+            shots = (await board(client, storyboard_id))["shots"]
+            ids = [shot.get("task_id") for shot in shots]
+            if all(ids):
+                remotes = [content(await client.call_tool("check_task", {"task_id": i})) for i in ids]
+                if all(r.get("remote_task_id") for r in remotes):
+                    return [str(i) for i in ids]
+            await anyio.sleep(0.05)
+
+
+async def remote_id(client: Client, task_id: str) -> str:
+    return str(content(await client.call_tool("check_task", {"task_id": task_id}))["remote_task_id"])
+
+
+async def sim_tasks(sim: Simulator, count: int) -> None:
+    with anyio.fail_after(30):
+        while len(sim.tasks) < count:
+            await anyio.sleep(0.05)
+
+
+def storyboard(**arguments: Any) -> dict[str, Any]:
+    return {"shots": SHOTS, "wait_seconds": 0} | SHARED | arguments
+
+
+# ---------------------------------------------------------------------------------------------- refused up front
+
+
+async def test_every_shot_breaking_a_rule_is_named_by_its_index_and_nothing_is_submitted(tmp_path: Path) -> None:
+    shots = [SHOTS[0], {"prompt": "too long", "duration": 20}, {"prompt": "odd", "bogus": 1}]
+    async with served(tmp_path) as (client, sim, _):
+        result = await client.call_tool("generate_storyboard", storyboard(shots=shots))
+    refused = content(result)
+    assert result.is_error
+    assert {
+        "error_code": refused["error_code"],
+        "field": refused["field"],
+        "problems": [p["field"] for p in refused["problems"]],
+        "each names its shot": [p["message"].split(":")[0] for p in refused["problems"]],
+        "submits": sim.stats.submits,
+    } == {
+        "error_code": "invalid_request",
+        "field": "shots[1].duration",
+        "problems": ["shots[1].duration", "shots[2].bogus"],
+        "each names its shot": ["shot 1", "shot 2"],
+        "submits": 0,
+    }
+    assert "duration 20" in text_of(result) and "'bogus'" in text_of(result)
+
+
+@pytest.mark.parametrize("arguments", [{}, {"shots": []}], ids=["missing", "empty"])
+async def test_a_storyboard_without_shots_is_refused_naming_shots(tmp_path: Path, arguments: dict[str, Any]) -> None:
+    async with served(tmp_path) as (client, sim, _):
+        result = await client.call_tool("generate_storyboard", {"wait_seconds": 0} | arguments)
+    assert (result.is_error, content(result).get("field"), sim.stats.submits) == (True, "shots", 0)
+    assert "shots is required" in text_of(result)
+
+
+async def test_clip_shots_whose_running_total_passes_ten_seconds_before_the_last_are_refused(tmp_path: Path) -> None:
+    # 4 + 4 + 4 = 12 s would be sent as the last shot's first_clip, which takes 2-10 s; each shot alone is valid.
+    shots = [{"prompt": f"shot {i}", "duration": 4} for i in range(3)] + [{"prompt": "last", "duration": 2}]
+    async with served(tmp_path) as (client, sim, _):
+        result = await client.call_tool("generate_storyboard", storyboard(shots=shots, continuity="clip"))
+    refused = content(result)
+    assert (result.is_error, refused["field"], [p["field"] for p in refused["problems"]]) == (True, "shots", ["shots"])
+    assert "add up to 12 s" in refused["message"] and "at most 10 s" in refused["message"]
+    assert sim.stats.submits == 0
+
+
+@pytest.mark.parametrize(
+    ("continuity", "model", "named"),
+    [
+        # Virginia offers wan2.6 and wan3.0 only: no image-to-video model of wan2.2 to start a shot from a frame.
+        ("last_frame", "wan2.2-t2v-plus", "no image-to-video model of wan2.2"),
+        ("clip", "wan2.6-t2v", "clip continuity needs wan2.7-i2v"),
+    ],
+)
+async def test_a_continuity_this_region_cannot_make_is_refused_naming_continuity(
+    tmp_path: Path, continuity: str, model: str, named: str
+) -> None:
+    async with served(tmp_path, {"region": "us"}) as (client, sim, _):
+        result = await client.call_tool("generate_storyboard", storyboard(continuity=continuity, model=model))
+    assert (result.is_error, content(result).get("field"), sim.stats.submits) == (True, "continuity", 0)
+    assert named in text_of(result)
+
+
+def test_without_a_model_last_frame_shots_follow_on_the_first_shots_generation_whatever_the_hash_seed() -> None:
+    program = (
+        "from types import SimpleNamespace\n"
+        "from wan_video_mcp.server.catalog import models_for\n"
+        "from wan_video_mcp.server.jobs.storyboards import Storyboards\n"
+        "boards = Storyboards(SimpleNamespace(models={s.id: s for s in models_for('intl')}), None)\n"
+        "request, calls = boards.plan({'continuity': 'last_frame', 'shots': [{'prompt': 'a'}, {'prompt': 'b'}]})\n"
+        "print(calls[0].request.model, calls[1].request.model)\n"
+    )
+    seen = set()
+    for seed in range(8):
+        env = os.environ | {"PYTHONHASHSEED": str(seed)}
+        run = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True)
+        seen.add(run.stdout.strip())
+    assert seen == {"wan2.7-t2v wan2.7-i2v"}
+
+
+# ---------------------------------------------------------------------------------------------- dry run
+
+
+@pytest.mark.parametrize(
+    ("continuity", "listed"),
+    [
+        (
+            "none",
+            ["shot 0: wan2.7-t2v 720P 16:9 2s", "shot 1: wan2.7-t2v 720P 16:9 2s", "shot 2: wan2.7-t2v 720P 16:9 2s"],
+        ),
+        # Each clip shot holds everything before it: its duration is the running total, on wan2.7-i2v.
+        ("clip", ["shot 0: wan2.7-t2v 720P 16:9 2s", "shot 1: wan2.7-i2v 720P 4s", "shot 2: wan2.7-i2v 720P 6s"]),
+    ],
+)
+async def test_a_dry_run_lists_each_shot_and_the_total_and_submits_nothing(
+    tmp_path: Path, continuity: str, listed: list[str]
+) -> None:
+    async with served(tmp_path) as (client, sim, _):
+        result = await client.call_tool("generate_storyboard", storyboard(continuity=continuity, dry_run=True))
+    shown = content(result)
+    message = shown["message"]
+    prices = [float(p) for p in re.findall(r"shot \d: [^$]*\$(\d+\.\d\d)", message)]
+    total = re.search(r"estimated at most \$(\d+\.\d\d)", message)
+    assert (result.is_error, shown["status"], "task_id" in shown) == (False, "dry_run", False)
+    assert [line in message for line in listed] == [True] * 3, message
+    assert f"3 shots ({continuity})" in message and "Nothing was submitted" in message
+    assert total is not None and float(total.group(1)) == pytest.approx(sum(prices), abs=0.02), message
+    assert (sim.stats.submits, len(sim.uploads)) == (0, 0)
+
+
+# ---------------------------------------------------------------------------------------------- budget
+
+
+async def test_the_daily_cap_refuses_the_storyboards_total_though_each_shot_alone_fits(tmp_path: Path) -> None:
+    # Each 2 s 720P shot is about $0.17; the three together about $0.50.
+    async with served(tmp_path, {"max_cost_per_day_usd": 0.40}) as (client, sim, _):
+        refused = await client.call_tool("generate_storyboard", storyboard())
+        submits_after_refusal = sim.stats.submits
+        one = await client.call_tool("generate_storyboard", storyboard(shots=SHOTS[:1], wait_seconds=30))
+    assert (refused.is_error, content(refused).get("error_code"), submits_after_refusal) == (
+        True,
+        "budget_exceeded",
+        0,
+    )
+    assert "daily cap of $0.40" in text_of(refused)
+    assert (one.is_error, content(one)["status"], sim.stats.submits) == (False, "succeeded", 1), text_of(one)
+
+
+async def test_a_per_task_cap_below_one_shot_refuses_the_storyboard_before_anything_is_paid(tmp_path: Path) -> None:
+    async with served(tmp_path, {"max_cost_per_task_usd": 0.10}) as (client, sim, _):
+        result = await client.call_tool("generate_storyboard", storyboard())
+    assert (result.is_error, content(result).get("error_code"), sim.stats.submits) == (True, "budget_exceeded", 0)
+
+
+async def test_a_per_task_cap_each_shot_fits_lets_the_storyboard_through(tmp_path: Path) -> None:
+    async with served(tmp_path, {"max_cost_per_task_usd": 0.20}) as (client, _, _):
+        result = await client.call_tool("generate_storyboard", storyboard(dry_run=False))
+    assert not result.is_error, text_of(result)
+
+
+# ---------------------------------------------------------------------------------------------- retry
+
+
+async def test_a_failed_shot_is_made_again_alone_and_the_storyboard_finishes(tmp_path: Path) -> None:
+    async with served(tmp_path, run_seconds=LONG_RUN) as (client, sim, _):
+        started = await client.call_tool("generate_storyboard", storyboard())
+        sid = content(started)["task_id"]
+        first_ids = await every_shot_submitted(client, sid)
+        sim.faults.fail_task(await remote_id(client, first_ids[1]))
+        sim.advance(2 * LONG_RUN)  # shots 0 and 2 succeed
+        failed = await ended(client, sid)
+
+        not_failed = await client.call_tool("generate_storyboard", {"storyboard_id": sid, "retry_shot": 0})
+        out_of_range = await client.call_tool("generate_storyboard", {"storyboard_id": sid, "retry_shot": 3})
+        submits_before_retry = sim.stats.submits
+
+        retried = await client.call_tool(
+            "generate_storyboard", {"storyboard_id": sid, "retry_shot": 1, "wait_seconds": 0}
+        )
+        await sim_tasks(sim, 4)
+        sim.advance(2 * LONG_RUN)
+        done = await ended(client, sid)
+
+    assert (failed["status"], [s["status"] for s in failed["shots"]]) == (
+        "failed",
+        ["succeeded", "failed", "succeeded"],
+    )
+    assert f"shot 1 ({first_ids[1]}) failed" in failed["message"]
+    assert f"generate_storyboard(storyboard_id='{sid}', retry_shot=1)" in failed["next_step"]
+    assert {
+        "shot 0": (not_failed.is_error, content(not_failed).get("field")),
+        "shot 3": (out_of_range.is_error, content(out_of_range).get("field")),
+    } == {"shot 0": (True, "retry_shot"), "shot 3": (True, "retry_shot")}
+    assert "shot 0 is succeeded, not failed" in text_of(not_failed)
+    assert (retried.is_error, content(retried)["status"]) == (False, "running"), text_of(retried)
+    done_ids = [s["task_id"] for s in done["shots"]]
+    assert {
+        "status": done["status"],
+        "shots": [s["status"] for s in done["shots"]],
+        "kept": (done_ids[0], done_ids[2]),
+        "shot 1 is new": done_ids[1] != first_ids[1],
+        "submits": (submits_before_retry, sim.stats.submits, sim.stats.submits_accepted),
+        "video": done["video"]["uri"],
+    } == {
+        "status": "succeeded",
+        "shots": ["succeeded"] * 3,
+        "kept": (first_ids[0], first_ids[2]),
+        "shot 1 is new": True,
+        "submits": (3, 4, 4),
+        "video": f"wan-video://storyboards/{sid}.mp4",
+    }
+
+
+async def test_retrying_an_unknown_storyboard_is_refused_naming_it(tmp_path: Path) -> None:
+    async with served(tmp_path) as (client, sim, _):
+        result = await client.call_tool("generate_storyboard", {"storyboard_id": "sb_nope", "retry_shot": 0})
+    assert (result.is_error, content(result).get("field"), sim.stats.submits) == (True, "storyboard_id", 0)
+
+
+async def test_retrying_a_shot_that_was_never_made_is_refused(tmp_path: Path) -> None:
+    async with served(tmp_path) as (client, sim, _):
+        sim.faults.fail_next_task()  # last_frame: shot 0 fails, so shots 1 and 2 are never submitted
+        started = await client.call_tool("generate_storyboard", storyboard(continuity="last_frame"))
+        sid = content(started)["task_id"]
+        failed = await ended(client, sid)
+        result = await client.call_tool("generate_storyboard", {"storyboard_id": sid, "retry_shot": 2})
+    assert [s["status"] for s in failed["shots"]] == ["failed", "waiting", "waiting"]
+    assert (result.is_error, content(result).get("field"), sim.stats.submits) == (True, "retry_shot", 1)
+
+
+async def test_retry_shot_without_a_storyboard_id_is_refused_instead_of_making_a_new_storyboard(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path) as (client, _, _):
+        result = await client.call_tool("generate_storyboard", storyboard(retry_shot=1))
+    assert (result.is_error, content(result).get("field")) == (True, "storyboard_id"), text_of(result)
+
+
+# ---------------------------------------------------------------------------------------------- shown
+
+
+async def test_check_task_and_the_storyboard_resource_show_each_shot(tmp_path: Path) -> None:
+    async with served(tmp_path) as (client, _, _):
+        started = content(await client.call_tool("generate_storyboard", storyboard()))
+        sid = started["task_id"]
+        early = await board(client, sid)
+        done = await ended(client, sid)
+        read = await client.read_resource(f"wan-video://storyboards/{sid}")
+    [resource] = read.contents
+    shown = json.loads(getattr(resource, "text", ""))
+    assert [s["index"] for s in early["shots"]] == [0, 1, 2]
+    assert {s["status"] for s in early["shots"]} <= {"waiting", "queued", "running", "succeeded"}
+    assert (done["status"], [s["status"] for s in done["shots"]]) == ("succeeded", ["succeeded"] * 3)
+    assert all(s["task_id"].startswith("wan_") for s in done["shots"])
+    assert resource.mime_type == "application/json"
+    assert {
+        "task_id": shown["task_id"],
+        "status": shown["status"],
+        "shots": [(s["index"], s["task_id"], s["status"]) for s in shown["shots"]],
+        "video": shown["video"]["sha256"],
+    } == {
+        "task_id": sid,
+        "status": "succeeded",
+        "shots": [(s["index"], s["task_id"], s["status"]) for s in done["shots"]],
+        "video": done["video"]["sha256"],
+    }
+
+
+async def test_the_storyboard_video_resource_is_the_joined_mp4(tmp_path: Path) -> None:
+    async with served(tmp_path) as (client, _, _):
+        started = content(await client.call_tool("generate_storyboard", storyboard()))
+        done = await ended(client, started["task_id"])
+        read = await client.read_resource(done["video"]["uri"])
+    [video] = read.contents
+    data = base64.b64decode(getattr(video, "blob", ""))
+    assert (video.mime_type, hashlib.sha256(data).hexdigest(), len(data)) == (
+        "video/mp4",
+        done["video"]["sha256"],
+        done["video"]["size_bytes"],
+    )
+
+
+async def test_an_unknown_storyboard_is_not_found_by_check_task_and_by_both_resources(tmp_path: Path) -> None:
+    unknown = "sb_00000000000000000000"
+    async with served(tmp_path) as (client, _, _):
+        checked = await client.call_tool("check_task", {"task_id": unknown})
+        errors = {}
+        for uri in (f"wan-video://storyboards/{unknown}", f"wan-video://storyboards/{unknown}.mp4"):
+            with pytest.raises(MCPError) as caught:
+                await client.read_resource(uri)
+            errors[uri] = (caught.value.error.code, f"no storyboard '{unknown}" in caught.value.error.message)
+    assert (checked.is_error, content(checked).get("error_code")) == (True, "task_not_found")
+    assert unknown in text_of(checked)
+    assert errors == dict.fromkeys(errors, (INVALID_PARAMS, True))
+
+
+# ---------------------------------------------------------------------------------------------- extend_video
+
+
+async def test_extending_a_task_not_finished_is_refused_naming_task_id(tmp_path: Path) -> None:
+    async with served(tmp_path, run_seconds=LONG_RUN) as (client, sim, _):
+        source = await client.call_tool("generate_video", {"prompt": "a kite", "duration": 2, "wait_seconds": 0})
+        result = await client.call_tool(
+            "extend_video", {"task_id": content(source)["task_id"], "prompt": "on", "wait_seconds": 0}
+        )
+    assert (result.is_error, content(result).get("field"), sim.stats.submits) == (True, "task_id", 1)
+    assert "only a finished video can be extended" in text_of(result)
+
+
+async def test_extend_video_refuses_a_method_or_model_that_cannot_continue_the_video(tmp_path: Path) -> None:
+    async with served(tmp_path) as (client, sim, _):
+        source = await client.call_tool(
+            "generate_video", {"prompt": "a kite", "model": "wan2.2-t2v-plus", "wait_seconds": 30}
+        )
+        assert content(source).get("download_status") == "downloaded", text_of(source)
+        base = {"task_id": content(source)["task_id"], "prompt": "on", "wait_seconds": 0}
+        refusals = {}
+        for name, extra in {
+            "clip on a legacy model": {"method": "clip", "model": "wan2.2-i2v-plus"},
+            "unknown model": {"model": "wan9.9-i2v"},
+            "a model without a first frame": {"method": "last_frame", "model": "wan2.2-t2v-plus"},
+        }.items():
+            result = await client.call_tool("extend_video", base | extra)
+            refusals[name] = (result.is_error, content(result).get("field"))
+            assert "nothing was submitted" in text_of(result)
+    assert refusals == {
+        "clip on a legacy model": (True, "method"),
+        "unknown model": (True, "model"),
+        "a model without a first frame": (True, "model"),
+    }
+    assert sim.stats.submits == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "said"),
+    [("auto", "as a continuation of its video (first_clip) on wan2.7-i2v"), ("last_frame", "from its last frame")],
+)
+async def test_an_extend_dry_run_says_its_method_and_submits_nothing(tmp_path: Path, method: str, said: str) -> None:
+    # Real renders: the fixed fallback MP4 (160x90) is smaller than wan2.7-i2v takes as an input.
+    async with served(tmp_path, renderer="auto") as (client, sim, _):
+        source = await client.call_tool(
+            "generate_video",
+            {"prompt": "a kite", "model": "wan2.7-t2v", "resolution": "720P", "duration": 2, "wait_seconds": 30},
+        )
+        assert content(source).get("download_status") == "downloaded", text_of(source)
+        result = await client.call_tool(
+            "extend_video",
+            {"task_id": content(source)["task_id"], "prompt": "on", "method": method, "dry_run": True},
+        )
+    shown = content(result)
+    assert (result.is_error, shown.get("status"), "task_id" in shown) == (False, "dry_run", False), text_of(result)
+    assert said in text_of(result) and "Nothing was submitted" in text_of(result)
+    assert (sim.stats.submits, len(sim.uploads)) == (1, 0)
+
+
+async def test_auto_extends_from_the_last_frame_when_clip_and_extension_pass_fifteen_seconds(tmp_path: Path) -> None:
+    async with served(tmp_path, renderer="auto") as (client, sim, _):
+        source = await client.call_tool(
+            "generate_video",
+            {"prompt": "a kite", "model": "wan2.7-t2v", "resolution": "720P", "duration": 2, "wait_seconds": 30},
+        )
+        result = await client.call_tool(
+            "extend_video", {"task_id": content(source)["task_id"], "prompt": "on", "duration": 14, "dry_run": True}
+        )
+    assert (result.is_error, content(result).get("status")) == (False, "dry_run"), text_of(result)
+    assert "from its last frame" in text_of(result)
+    assert sim.stats.submits == 1
