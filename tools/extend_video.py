@@ -171,7 +171,17 @@ async def _last_frame(call: Call, task_id: str, video: Path) -> Path:
 
     frame = video.with_name(f"{task_id}.last.png")
     if not frame.exists():
-        data = await anyio.to_thread.run_sync(last_frame_png, video)
+        try:
+            data = await anyio.to_thread.run_sync(last_frame_png, video)
+        except ImportError:
+            raise InvalidRequest(
+                "the last frame cannot be read without PyAV: install wan-video-mcp[video], or use method clip",
+                field="method",
+            ) from None
+        except ValueError as exc:
+            raise InvalidRequest(
+                f"the last frame of task {task_id} could not be read: {exc}", field="task_id"
+            ) from None
         temp = frame.with_name(frame.name + ".tmp")
         await anyio.to_thread.run_sync(temp.write_bytes, data)
         temp.replace(frame)

@@ -204,18 +204,36 @@ class Storyboards:
         return found
 
     async def retry(self, storyboard_id: str, index: int) -> StoryboardRecord:
-        """Submit one failed shot again (a new attempt: a new key); the others are kept, not paid again."""
+        """Make the shot that stopped a failed storyboard again (a new attempt: a new key, never attached to the
+        old one); the others are kept, not paid again. With every shot saved, the join is made again."""
         record = await self.get(storyboard_id)
         if record is None:
             raise InvalidRequest(f"no storyboard '{storyboard_id}' here", field="storyboard_id")
         shots = record.shots
         if not 0 <= index < len(shots):
             raise InvalidRequest(f"storyboard {record.id} has shots 0..{len(shots) - 1}", field="retry_shot")
-        task = (await self.shot_tasks(record))[index]
-        if task is None or task.state not in ("failed", "canceled", "expired"):
-            state = task.state if task is not None else "not submitted yet"
-            raise InvalidRequest(f"shot {index} is {state}, not failed: nothing to retry", field="retry_shot")
+        if record.state != "failed":
+            raise InvalidRequest(f"storyboard {record.id} is {record.state}: nothing to retry", field="retry_shot")
+        tasks = await self.shot_tasks(record)
+        saved = [t is not None and t.state == "succeeded" and self._engine.local_file(t) is not None for t in tasks]
+        if all(saved):  # the join (or what followed it) failed: made again, nothing is paid
+            return await self._restart(record, shots)
+        broken = [
+            t is not None and not saved[i] and t.state in ("failed", "canceled", "expired", "succeeded")
+            for i, t in enumerate(tasks)
+        ]
+        # A shot whose submit was refused has no task: it stopped the storyboard when no shot failed.
+        unsubmitted = next((i for i, t in enumerate(tasks) if t is None), None)
+        if not broken[index] and not (index == unsubmitted and not any(broken)):
+            state = tasks[index].state if tasks[index] is not None else "not submitted"  # type: ignore[union-attr]
+            raise InvalidRequest(
+                f"shot {index} is {state}: nothing to retry there (the storyboard stopped because {record.error})",
+                field="retry_shot",
+            )
         shots[index] = {"task_id": None, "attempt": (shots[index] or {}).get("attempt", 0) + 1}
+        return await self._restart(record, shots)
+
+    async def _restart(self, record: StoryboardRecord, shots: list[dict[str, Any] | None]) -> StoryboardRecord:
         updated = await self._update(record.id, state="running", error=None, shots_json=json.dumps(shots))
         self.start(record.id)
         return updated
@@ -254,6 +272,14 @@ class Storyboards:
                 reason = task.error_message or task.state
                 await self._update(record.id, state="failed", error=f"shot {index} ({task.id}) {task.state}: {reason}")
                 return True
+        for index, task in enumerate(tasks):
+            if task is not None and task.state == "succeeded" and self._engine.local_file(task) is None:
+                try:  # a shot's video is saved before anything follows it (auto-download off, a lost file)
+                    tasks[index] = await self._engine.ensure_downloaded(task.id)
+                except WanError as exc:
+                    error = f"shot {index} ({task.id}) finished, but its video could not be saved: {exc.message}"
+                    await self._update(record.id, state="failed", error=error)
+                    return True
         ready = [t is not None and t.state == "succeeded" and self._engine.local_file(t) is not None for t in tasks]
         if all(ready):
             await self._join(record, [t for t in tasks if t is not None])
@@ -268,7 +294,17 @@ class Storyboards:
                     break  # the shot it follows is not there yet
                 previous = await self._follow(request["continuity"], before)
             attempt = (shots[index] or {}).get("attempt", 0)
-            submitted = await self._submit(f"{record.id}:{index}:{attempt}", shot_arguments(request, index, previous))
+            key = f"{record.id}:{index}:{attempt}"
+            try:
+                submitted = await self._submit(key, shot_arguments(request, index, previous), force_new=attempt > 0)
+            except WanError as exc:
+                if exc.retryable:  # a rate limit, a provider hiccup: tried again on the next round
+                    logger.warning("storyboard %s: shot %d not submitted yet (%s)", record.id, index, exc.message)
+                    return False
+                shots[index] = {"task_id": await self._task_of(key), "attempt": attempt}
+                error = f"shot {index} could not be submitted: {exc.message}"
+                await self._update(record.id, state="failed", error=error, shots_json=json.dumps(shots))
+                return True
             shots[index] = {"task_id": submitted.id, "attempt": attempt}
             await self._update(record.id, shots_json=json.dumps(shots))
             tasks[index] = submitted
@@ -292,10 +328,18 @@ class Storyboards:
             temp.replace(frame)
         return str(frame)
 
-    async def _submit(self, key: str, arguments: dict[str, Any]) -> TaskRecord:
+    async def _task_of(self, key: str) -> str | None:
+        """The task a shot's key created, if its submit got that far (to show it, and to retry after it)."""
+        store = self._ctx.store
+        found = await store.run(store.repeated_sync, key, "", self._ctx.endpoint, None)
+        return found[0].id if found else None
+
+    async def _submit(self, key: str, arguments: dict[str, Any], *, force_new: bool = False) -> TaskRecord:
         """One shot as generate_video does it (local inputs read and sent once, measured, paid once), under the
         idempotency key that makes a second submit of it (after a restart) attach instead of paying."""
-        validated = validate({**arguments, "wait_seconds": 0, "idempotency_key": key}, tuple(self._ctx.models.values()))
+        # force_new for a retried shot: the failed attempt's twin must not be attached to again.
+        options = {"wait_seconds": 0, "idempotency_key": key, "force_new": force_new}
+        validated = validate({**arguments, **options}, tuple(self._ctx.models.values()))
         engine = self._engine
         if await engine.repeated(validated) is None:
             request, local = await engine.read_inputs(validated.request)
