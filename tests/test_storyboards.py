@@ -430,3 +430,30 @@ async def test_auto_extends_from_the_last_frame_when_clip_and_extension_pass_fif
     assert (result.is_error, content(result).get("status")) == (False, "dry_run"), text_of(result)
     assert "from its last frame" in text_of(result)
     assert sim.stats.submits == 1
+
+
+async def test_a_shot_whose_local_file_is_missing_is_refused_before_anything_is_paid(tmp_path: Path) -> None:
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    shots = [{"prompt": "from the photo", "media": [{"type": "first_frame", "url": str(folder / "gone.png")}]}]
+    async with served(tmp_path, {"media_roots": (folder,)}) as (client, sim, _):
+        for dry_run in (True, False):
+            result = await client.call_tool(
+                "generate_storyboard",
+                {"shots": shots, "model": "wan2.7-i2v", "resolution": "720P", "dry_run": dry_run, "wait_seconds": 0},
+            )
+            assert (result.is_error, content(result).get("field")) == (True, "shots[0].media[0].url"), text_of(result)
+            assert "gone.png" in text_of(result)
+        assert (sim.stats.submits, len(sim.uploads)) == (0, 0)
+
+
+async def test_shots_to_be_joined_are_refused_without_pyav(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "av" else real(name, *a))
+    async with served(tmp_path) as (client, sim, _):
+        result = await client.call_tool("generate_storyboard", {"shots": SHOTS, **SHARED, "wait_seconds": 0})
+    assert (result.is_error, content(result).get("field")) == (True, "continuity")
+    assert "wan-video-mcp[video]" in text_of(result)
+    assert sim.stats.submits == 0

@@ -70,7 +70,7 @@ def build(max_wait: int) -> Tool:
         }
         boards = call.state.engine.storyboards
         if dry_run:
-            request, calls = boards.plan(arguments)
+            request, calls = await boards.check(arguments)
             from wan_video_mcp.server.catalog import estimate_cost
 
             costs = [estimate_cost(c.request) for c in calls]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -303,6 +303,8 @@ class JobEngine:
         policy = await self.saver.address_policy()
         return await probe_all(self._ctx.client, urls, policy=policy, timeout=timeout, concurrency=at_once)
 
-    async def read_inputs(self, request: GenerationRequest) -> tuple[GenerationRequest, dict[str, MediaFacts]]:
+    async def read_inputs(
+        self, request: GenerationRequest, skip: Collection[str] = ()
+    ) -> tuple[GenerationRequest, dict[str, MediaFacts]]:
         """The request's local files and earlier videos read, checked and measured (``InputFiles.read``)."""
-        return await self.inputs.read(request)
+        return await self.inputs.read(request, skip)

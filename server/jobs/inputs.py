@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,12 +96,14 @@ class InputFiles:
 
     # ------------------------------------------------------------------ read and check
 
-    async def read(self, request: GenerationRequest) -> tuple[GenerationRequest, dict[str, MediaFacts]]:
+    async def read(
+        self, request: GenerationRequest, skip: Collection[str] = ()
+    ) -> tuple[GenerationRequest, dict[str, MediaFacts]]:
         """The request with its local inputs recorded (``sources``), and what each measured, keyed by its URL.
 
         Raises ``InvalidRequest`` naming every input that may not or cannot be used: nothing is uploaded or paid.
         """
-        local = list(_local_inputs(request))
+        local = [entry for entry in _local_inputs(request) if entry[1] not in skip]
         if not local:
             return request, {}
         problems = Problems()

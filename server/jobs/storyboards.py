@@ -20,6 +20,7 @@ When every shot has succeeded and its video is saved, the videos are joined into
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 from collections.abc import Mapping
@@ -158,9 +159,34 @@ class Storyboards:
             raise error
         return request, calls
 
+    async def check(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], list[ValidatedCall]]:
+        """``plan``, and then what generate_video checks before paying that needs the inputs themselves: each
+        shot's local files read and remote media measured (what earlier shots will make is skipped), and PyAV
+        there when shots are to be joined. Problems are named ``shots[i].<field>``."""
+        request, calls = self.plan(arguments)
+        if request["continuity"] != "clip" and importlib.util.find_spec("av") is None:
+            raise InvalidRequest(
+                "joining shots needs PyAV, which this installation lacks: install wan-video-mcp[video], or use "
+                "continuity clip (its last shot holds every one before it)",
+                field="continuity",
+            )
+        placeholder = {f"wan-video://videos/{_PLACEHOLDER}.mp4"}
+        checked = []
+        for index, call in enumerate(calls):
+            try:
+                shot, local = await self._engine.read_inputs(call.request, skip=placeholder)
+                urls = urls_to_measure(shot)
+                facts = await self._engine.measure(urls, timeout=MEASURE_TIMEOUT, at_once=4) if urls else {}
+                shot = apply_measurements(shot, {**facts, **local})
+            except InvalidRequest as exc:
+                field = f"shots[{index}].{exc.field}" if exc.field else f"shots[{index}]"
+                raise InvalidRequest(f"shot {index}: {exc.message}", field=field) from None
+            checked.append(call.model_copy(update={"request": shot}))
+        return request, checked
+
     async def create(self, arguments: Mapping[str, Any]) -> tuple[StoryboardRecord, float]:
         """Validate, price and persist a storyboard, then start it: the record and its estimated total (USD)."""
-        request, calls = self.plan(arguments)
+        request, calls = await self.check(arguments)
         amounts = [(cost.amount_max_usd or cost.amount_usd) for cost in (estimate_cost(c.request) for c in calls)]
         total = sum(amounts)
         # Before anything is paid: each shot against the per-task cap, the whole against the daily one.
