@@ -457,3 +457,35 @@ async def test_shots_to_be_joined_are_refused_without_pyav(tmp_path: Path, monke
     assert (result.is_error, content(result).get("field")) == (True, "continuity")
     assert "wan-video-mcp[video]" in text_of(result)
     assert sim.stats.submits == 0
+
+
+async def test_a_storyboard_left_by_a_process_that_stopped_is_finished_by_another_on_the_same_store(
+    tmp_path: Path,
+) -> None:
+    from mcp import Client as SdkClient
+    from pydantic import SecretStr
+
+    from tests.simulated import QUICK_POLLING, QUICK_RENDER
+    from wan_video_mcp.server.app import build_server
+    from wan_video_mcp.server.config import Settings
+    from wan_video_mcp.server.simulator import SimulatorConfig
+
+    # The real renderer: the fallback clip is too small (160x90) to start an image-to-video shot from.
+    async with Simulator(SimulatorConfig(**(QUICK_RENDER | {"run_seconds": 2.0, "renderer": "auto"}))) as sim:
+        settings = Settings(
+            provider="dashscope",
+            api_key=SecretStr("sk-test"),
+            base_url=sim.base_url,
+            data_dir=tmp_path,
+            **QUICK_POLLING,
+        )
+        async with SdkClient(build_server(settings)) as first:
+            started = await first.call_tool(
+                "generate_storyboard", {"shots": SHOTS, "continuity": "last_frame", **SHARED, "wait_seconds": 0}
+            )
+            board_id = content(started)["task_id"]
+        # The first process has gone (its runner with it); a second one on the same store takes the storyboard over.
+        async with SdkClient(build_server(settings)) as second:
+            done = await ended(second, board_id)
+    assert done["status"] == "succeeded", done
+    assert (sim.stats.submits, sim.stats.submits_accepted) == (len(SHOTS), len(SHOTS))

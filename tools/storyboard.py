@@ -111,6 +111,8 @@ async def wait_and_show(call: Call, storyboard_id: str, wait_seconds: int) -> ty
         record = await boards.get(storyboard_id)
         if record is None:
             raise TaskNotFound(f"no storyboard '{storyboard_id}' is known to this server")
+        if record.open:
+            boards.start(record.id)  # its runner, here unless a live process runs it already
         tasks = await boards.shot_tasks(record)
         if not record.open or anyio.current_time() >= deadline:
             break

@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 INSTANCE_HEARTBEAT_SECONDS = 3.0
 # How often copies of input files that no upload can reuse any more are removed (and at every start).
 INPUT_CLEANUP_SECONDS = 3600.0
+STORYBOARD_ADOPT_SECONDS = 10.0  # how often open storyboards whose process is gone are looked for
 
 ProgressFn = Callable[[float, str], Awaitable[None]]  # percent, message
 
@@ -130,12 +131,22 @@ class JobEngine:
             logger.info("resuming %d storyboard(s)", boards)
         tg.start_soon(self._heartbeat_loop)
         tg.start_soon(self._cleanup_loop)
+        tg.start_soon(self._storyboards_loop)
         tg.start_soon(self.poller.run)
 
     async def stop(self) -> None:
         """Leave the store: other processes may take over this one's leases at once."""
         with anyio.CancelScope(shield=True):
             await self.store.run(self.store.unregister_instance_sync, self._ctx.instance_id)
+
+    async def _storyboards_loop(self) -> None:
+        """Now and then, take over the storyboards whose process is gone (one runner per store)."""
+        while True:
+            await anyio.sleep(STORYBOARD_ADOPT_SECONDS)
+            try:
+                await self.storyboards.resume()
+            except Exception:
+                logger.exception("could not look for storyboards to run")
 
     async def _cleanup_loop(self) -> None:
         """Hourly, apart from the heartbeat (a slow disk must not make this process look gone)."""

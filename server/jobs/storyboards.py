@@ -54,6 +54,7 @@ CONTINUITIES = ("none", "last_frame", "clip")
 CLIP_MODEL = "wan2.7-i2v"
 CLIP_SECONDS_MAX = 10  # a first_clip is 2-10 s
 CHECK_SECONDS = 2.0  # how often a runner rereads its shots (it also wakes on their changes)
+LEASE_SECONDS = 60.0  # a runner's hold on its storyboard, renewed every round (a dead process's lapses sooner)
 MEASURE_TIMEOUT = 10.0
 # The model a dependent shot is made with, per generation (the first offered one).
 FRAME_MODELS = {
@@ -212,7 +213,8 @@ class Storyboards:
         self._ctx.tg.start_soon(self._run, storyboard_id, name=f"storyboard {storyboard_id}")
 
     async def resume(self) -> int:
-        """Start the runner of every storyboard not ended (at engine start)."""
+        """Start a runner for every storyboard not ended (at engine start, then now and then: one whose process
+        is gone is taken over; one a live process runs is left to it)."""
         store = self._ctx.store
         open_ones = await store.run(store.open_storyboards_sync)
         for record in open_ones:
@@ -270,9 +272,17 @@ class Storyboards:
         store = self._ctx.store
         return await store.run(store.update_storyboard_sync, storyboard_id, self._ctx.clock(), **changes)
 
+    async def _claim(self, storyboard_id: str) -> bool:
+        store, now = self._ctx.store, self._ctx.clock()
+        owner = self._ctx.instance_id
+        return await store.run(store.claim_storyboard_sync, storyboard_id, owner, now, now + LEASE_SECONDS)
+
     async def _run(self, storyboard_id: str) -> None:
         try:
             while True:
+                # One runner per store: another live process holding it runs it (and this one stops here).
+                if not await self._claim(storyboard_id):
+                    return
                 record = await self.get(storyboard_id)
                 if record is None or not record.open:
                     return
@@ -288,6 +298,9 @@ class Storyboards:
             await self._update(storyboard_id, state="failed", error=f"the storyboard stopped: {exc}")
         finally:
             self._running.discard(storyboard_id)
+            with anyio.CancelScope(shield=True):
+                store = self._ctx.store
+                await store.run(store.release_storyboard_sync, storyboard_id, self._ctx.instance_id)
 
     async def _step(self, record: StoryboardRecord) -> bool:
         """Submit what can be submitted, fail or join when the shots say so; True when the storyboard ended."""

@@ -93,7 +93,9 @@ MIGRATIONS: tuple[str, ...] = (
         sha256 TEXT,
         seconds REAL,
         join_method TEXT,
-        error TEXT
+        error TEXT,
+        owner TEXT,
+        owner_until REAL
     );
     CREATE INDEX storyboards_state ON storyboards(state);
     """,

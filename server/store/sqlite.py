@@ -298,6 +298,25 @@ class TaskStore:
             raise KeyError(storyboard_id)
         return storyboard_from_row(row)
 
+    def claim_storyboard_sync(self, storyboard_id: str, owner: str, now: float, until: float) -> bool:
+        """Take (or keep) the running of an open storyboard unless a live process holds it: one runner per store."""
+        placeholders = ", ".join("?" for _ in STORYBOARD_OPEN)
+        with self._db.lock, self._db.transaction():
+            cursor = self._db.conn.execute(
+                f"UPDATE storyboards SET owner = ?, owner_until = ? WHERE id = ? AND state IN ({placeholders}) "
+                "AND (owner IS NULL OR owner = ? OR owner_until < ? "
+                "OR owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= ?))",
+                (owner, until, storyboard_id, *STORYBOARD_OPEN, owner, now, now - INSTANCE_STALE_SECONDS),
+            )
+        return cursor.rowcount == 1
+
+    def release_storyboard_sync(self, storyboard_id: str, owner: str) -> None:
+        with self._db.lock:
+            self._db.conn.execute(
+                "UPDATE storyboards SET owner = NULL, owner_until = NULL WHERE id = ? AND owner = ?",
+                (storyboard_id, owner),
+            )
+
     def open_storyboards_sync(self) -> list[StoryboardRecord]:
         placeholders = ", ".join("?" for _ in STORYBOARD_OPEN)
         with self._db.lock:

@@ -37,6 +37,8 @@ class StoryboardRecord:
     seconds: float | None = None
     join_method: str | None = None  # copy | encode | last (clip continuity: the last shot holds them all)
     error: str | None = None
+    owner: str | None = None  # the process running it now (its lease lapses at owner_until, or with the process)
+    owner_until: float | None = None
 
     @property
     def request(self) -> dict[str, Any]:
