@@ -94,13 +94,15 @@ async def test_a_storyboard_killed_midway_finishes_after_a_restart_with_no_extra
 
 
 @pytest.mark.parametrize(
-    ("source", "method"),
+    ("source", "method", "added"),
     [
-        ({"model": "wan2.7-t2v", "resolution": "720P", "duration": 2}, "clip"),
-        ({"model": "wan2.5-t2v-preview", "size": "832*480", "duration": 5}, "last_frame"),
+        ({"model": "wan2.7-t2v", "resolution": "720P", "duration": 2}, "clip", 2),
+        ({"model": "wan2.5-t2v-preview", "size": "832*480", "duration": 5}, "last_frame", 5),  # wan2.5: 5 or 10 s
     ],
 )
-async def test_extend_video_continues_a_finished_task(tmp_path: Path, source: dict[str, Any], method: str) -> None:
+async def test_extend_video_continues_a_finished_task(
+    tmp_path: Path, source: dict[str, Any], method: str, added: int
+) -> None:
     async with simulator(run_seconds=1.0) as sim:
         run = server_run(tmp_path, sim_env(sim))
         async with Client(run.params) as client:
@@ -111,7 +113,8 @@ async def test_extend_video_continues_a_finished_task(tmp_path: Path, source: di
                     first = await client.call_tool("fetch_video", {"task_id": first_id})
                     await anyio.sleep(0.2)
             extended = await client.call_tool(
-                "extend_video", {"task_id": first_id, "prompt": "the kite flies on", "duration": 2, "wait_seconds": 60}
+                "extend_video",
+                {"task_id": first_id, "prompt": "the kite flies on", "duration": added, "wait_seconds": 60},
             )
     assert not extended.is_error, text_of(extended)
     said = "continuation of its video" if method == "clip" else "from its last frame"

@@ -489,3 +489,126 @@ async def test_a_storyboard_left_by_a_process_that_stopped_is_finished_by_anothe
             done = await ended(second, board_id)
     assert done["status"] == "succeeded", done
     assert (sim.stats.submits, sim.stats.submits_accepted) == (len(SHOTS), len(SHOTS))
+
+
+# -------------------------------------------------------------------------- saving, submitting or joining goes wrong
+
+
+def _failed_shot(message: str, said: str) -> int:
+    """The index of the shot a failed storyboard's message names as the one that stopped it."""
+    found = re.search(rf"shot (\d+)\b[^;]*{re.escape(said)}", message)
+    assert found is not None, message
+    return int(found.group(1))
+
+
+async def test_with_auto_download_off_the_runner_saves_each_shot_itself_and_the_storyboard_finishes(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path, {"auto_download": False}) as (client, sim, _):
+        started = await client.call_tool("generate_storyboard", storyboard())
+        done = await ended(client, content(started)["task_id"])
+        shots = [content(await client.call_tool("check_task", {"task_id": s["task_id"]})) for s in done["shots"]]
+    assert (done["status"], [s["status"] for s in done["shots"]]) == ("succeeded", ["succeeded"] * 3), done
+    assert [s.get("download_status") for s in shots] == ["downloaded"] * 3
+    assert (sim.stats.submits, sim.stats.submits_accepted) == (3, 3)
+
+
+async def test_a_shot_whose_video_cannot_be_saved_fails_the_storyboard_and_its_retry_finishes_it(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path) as (client, sim, _):
+        sim.faults.add("download", "expired", count=100)  # every download answers 403 "Request has expired."
+        started = await client.call_tool("generate_storyboard", storyboard())
+        sid = content(started)["task_id"]
+        failed = await ended(client, sid)
+        first_ids = [s["task_id"] for s in failed["shots"]]
+        index = _failed_shot(failed["message"], "could not be saved")
+        submits_before_retry = sim.stats.submits
+
+        sim.faults.clear()
+        retried = await client.call_tool(
+            "generate_storyboard", {"storyboard_id": sid, "retry_shot": index, "wait_seconds": 0}
+        )
+        done = await ended(client, sid)
+    assert failed["status"] == "failed", failed
+    assert f"shot {index} ({first_ids[index]}) finished, but its video could not be saved" in failed["message"]
+    assert f"retry_shot={index}" in failed.get("next_step", ""), failed
+    assert (retried.is_error, content(retried).get("status")) == (False, "running"), text_of(retried)
+    done_ids = [s["task_id"] for s in done["shots"]]
+    assert {
+        "status": done["status"],
+        "shots": [s["status"] for s in done["shots"]],
+        "kept": [done_ids[i] == first_ids[i] for i in range(3)],
+        "submits": (submits_before_retry, sim.stats.submits, sim.stats.submits_accepted),
+    } == {
+        "status": "succeeded",
+        "shots": ["succeeded"] * 3,
+        "kept": [i != index for i in range(3)],
+        "submits": (3, 4, 4),
+    }, done
+
+
+async def test_submits_refused_for_now_are_tried_again_and_every_shot_is_paid_once(tmp_path: Path) -> None:
+    async with served(tmp_path) as (client, sim, _):
+        # More 429s than one submit's attempts (4): the shot is tried again on a later round, under the same key.
+        sim.faults.add("submit", "429", count=6, retry_after=0.0)
+        started = await client.call_tool("generate_storyboard", storyboard())
+        done = await ended(client, content(started)["task_id"])
+    assert (done["status"], [s["status"] for s in done["shots"]]) == ("succeeded", ["succeeded"] * 3), done
+    assert (sim.stats.submits, sim.stats.submits_accepted) == (9, 3)
+
+
+async def test_a_submit_refused_for_good_fails_the_storyboard_and_its_retry_finishes_it(tmp_path: Path) -> None:
+    async with served(tmp_path) as (client, sim, _):
+        # A refusal that trying again cannot help (DashScope's InvalidParameter): the first shot's submit only.
+        sim.faults.add("submit", "500", code="InvalidParameter", message="The size is not match the allowed size list.")
+        started = await client.call_tool("generate_storyboard", storyboard())
+        sid = content(started)["task_id"]
+        failed = await ended(client, sid)
+        submits_after_refusal = (sim.stats.submits, sim.stats.submits_accepted)
+        retried = await client.call_tool(
+            "generate_storyboard", {"storyboard_id": sid, "retry_shot": 0, "wait_seconds": 0}
+        )
+        done = await ended(client, sid)
+    assert failed["status"] == "failed", failed
+    assert "shot 0 could not be submitted" in failed["message"] and "InvalidParameter" in failed["message"]
+    assert failed["shots"][0].get("task_id"), failed  # the refused task is shown, and retry takes the shot
+    assert submits_after_refusal == (1, 0)
+    assert (retried.is_error, content(retried).get("status")) == (False, "running"), text_of(retried)
+    assert (done["status"], [s["status"] for s in done["shots"]]) == ("succeeded", ["succeeded"] * 3), done
+    assert done["shots"][0]["task_id"] != failed["shots"][0]["task_id"]
+    assert (sim.stats.submits, sim.stats.submits_accepted) == (4, 3)
+
+
+async def test_a_failed_join_is_made_again_by_retry_without_paying_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wan_video_mcp.server.media import join as join_module
+    from wan_video_mcp.server.media.join import JoinError
+
+    real = join_module.join_clips
+    calls: list[int] = []
+
+    def failing_once(clips: Any, out: Path) -> Any:
+        calls.append(len(clips))
+        if len(calls) == 1:
+            raise JoinError("boom")
+        return real(clips, out)
+
+    monkeypatch.setattr(join_module, "join_clips", failing_once)
+    async with served(tmp_path) as (client, sim, _):
+        started = await client.call_tool("generate_storyboard", storyboard())
+        sid = content(started)["task_id"]
+        failed = await ended(client, sid)
+        submits_before_retry = sim.stats.submits
+        retried = await client.call_tool(
+            "generate_storyboard", {"storyboard_id": sid, "retry_shot": 0, "wait_seconds": 0}
+        )
+        done = await ended(client, sid)
+    assert failed["status"] == "failed", failed
+    assert "could not be joined" in failed["message"] and "boom" in failed["message"]
+    assert [s["status"] for s in failed["shots"]] == ["succeeded"] * 3
+    assert (retried.is_error, content(retried).get("status")) == (False, "running"), text_of(retried)
+    assert (done["status"], done["video"]["uri"]) == ("succeeded", f"wan-video://storyboards/{sid}.mp4"), done
+    assert [s["task_id"] for s in done["shots"]] == [s["task_id"] for s in failed["shots"]]
+    assert (submits_before_retry, sim.stats.submits, calls) == (3, 3, [3, 3])

@@ -32,6 +32,7 @@ from wan_video_mcp.tools.registration import plain_tool
 
 CLIP_MODEL = "wan2.7-i2v"
 CLIP_SECONDS = (2.0, 10.0)  # what first_clip takes (reference/media-protocol.md section 5.2)
+SECONDS_SLACK = 0.25  # a measured length over a whole second by less than this counts as that second
 # The image-to-video model each generation continues on (the first one offered here is used).
 I2V_BY_GENERATION = {
     "wan3.0": ("wan3.0-video", "wan2.7-i2v"),
@@ -71,12 +72,17 @@ def build(max_wait: int) -> Tool:
             arguments["resolution"] = tier  # the continuation keeps the source's quality (and price tier)
         arguments |= {"dry_run": dry_run} | ({"idempotency_key": idempotency_key} if idempotency_key else {})
         if chosen == "clip":
-            total = math.ceil(seconds + duration)
+            total = _total(seconds, duration)
             clip = {"type": "first_clip", "url": f"wan-video://videos/{source.id}.mp4"}
             arguments |= {"duration": total, "media": [clip]}
         else:
             frame = await _last_frame(call, source.id, path)
-            arguments["duration"] = duration if duration in target.durations else target.default_duration
+            if duration not in target.durations:
+                allowed = ", ".join(str(d) for d in target.plain_durations)
+                raise InvalidRequest(
+                    f"{target.id} makes {allowed} s from a first frame, not {duration}", field="duration"
+                )
+            arguments["duration"] = duration
             if target.protocol is Protocol.MEDIA:
                 arguments["media"] = [{"type": "first_frame", "url": str(frame)}]
             else:
@@ -139,13 +145,14 @@ def _plan(
         if not choices:
             raise InvalidRequest("no image-to-video model is offered here to continue a video with", field="model")
         target = choices[0]
-    total = math.ceil(seconds + duration)  # a continuation's duration is the whole output, the clip included
+    total = _total(seconds, duration)  # a continuation's duration is the whole output, the clip included
     longest = max(MODEL_INDEX[CLIP_MODEL].durations)
-    fits = target.id == CLIP_MODEL and CLIP_SECONDS[0] <= seconds <= CLIP_SECONDS[1] and total <= longest
+    clip_fits = CLIP_SECONDS[0] - SECONDS_SLACK <= seconds <= CLIP_SECONDS[1] + SECONDS_SLACK
+    fits = target.id == CLIP_MODEL and clip_fits and total <= longest
     if method == "clip" and not fits:
         if target.id != CLIP_MODEL:
             why, field = f"{target.id} takes no first_clip", "method"
-        elif not CLIP_SECONDS[0] <= seconds <= CLIP_SECONDS[1]:
+        elif not clip_fits:
             why = f"the video is {seconds:.1f} s; a first_clip is {CLIP_SECONDS[0]:g}-{CLIP_SECONDS[1]:g} s"
             field = "method"
         else:
@@ -155,6 +162,12 @@ def _plan(
     if method == "last_frame" and MODEL_INDEX[target.id].family not in (Family.I2V, Family.OMNI):
         raise InvalidRequest(f"{target.id} takes no first frame; choose an image-to-video model", field="model")
     return ("clip" if method in ("clip", "auto") and fits else "last_frame"), target
+
+
+def _total(seconds: float, duration: int) -> int:
+    """The whole continuation in whole seconds: a clip measured a little long (5.04 s: its last frame's length,
+    its audio's padding) does not cost a second more."""
+    return math.ceil(seconds + duration - SECONDS_SLACK)
 
 
 def _tier_of(source: TaskRecord) -> str | None:

@@ -88,11 +88,14 @@ def shot_arguments(
         return arguments
     model = request["frame_model"]
     arguments["model"] = model
-    if MODEL_INDEX[model].protocol is Protocol.MEDIA:
+    spec = MODEL_INDEX[model]
+    size = arguments.pop("size", None)  # the frame model takes a tier: the same one, so the shots match
+    if size is not None and "resolution" not in arguments and spec.tier_of(str(size)) in spec.tiers:
+        arguments["resolution"] = spec.tier_of(str(size))
+    if spec.protocol is Protocol.MEDIA:
         arguments.pop("ratio", None)
         arguments["media"] = [{"type": "first_frame", "url": previous}, *arguments.get("media", [])]
     else:
-        arguments.pop("size", None)
         arguments["img_url"] = previous
     return arguments
 
@@ -136,6 +139,18 @@ class Storyboards:
         for index, shot in enumerate(request["shots"]):
             for name in sorted(set(shot) & PER_CALL):
                 problems.append((f"shots[{index}].{name}", f"shot {index}: {name} is set for the whole storyboard"))
+            seconds = shot.get("duration", request["shared"].get("duration"))
+            whole = isinstance(seconds, int) and not isinstance(seconds, bool) and seconds >= 1
+            if request["continuity"] == "clip" and seconds is not None and not whole:
+                problems.append(
+                    (
+                        f"shots[{index}].duration",
+                        f"shot {index}: with clip continuity each shot adds whole seconds (1 or more), "
+                        f"not {seconds!r}: the shots' lengths add up to each continuation's",
+                    )
+                )
+        if problems:  # (the shots' own arguments are built from these)
+            raise _refusal(problems)
         previous = f"wan-video://videos/{_PLACEHOLDER}.mp4"
         for index in range(len(request["shots"])):
             shot = shot_arguments(request, index, previous if index else None)
@@ -155,9 +170,7 @@ class Storyboards:
                     )
                 )
         if problems:
-            error = InvalidRequest("; ".join(text for _, text in problems[:10]), field=problems[0][0])
-            error.problems = [{"field": f, "message": m} for f, m in problems[:10]]  # type: ignore[attr-defined]
-            raise error
+            raise _refusal(problems)
         return request, calls
 
     async def check(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], list[ValidatedCall]]:
@@ -335,7 +348,7 @@ class Storyboards:
             attempt = (shots[index] or {}).get("attempt", 0)
             key = f"{record.id}:{index}:{attempt}"
             try:
-                submitted = await self._submit(key, shot_arguments(request, index, previous), force_new=attempt > 0)
+                submitted = await self._submit(key, shot_arguments(request, index, previous))
             except WanError as exc:
                 if exc.retryable:  # a rate limit, a provider hiccup: tried again on the next round
                     logger.warning("storyboard %s: shot %d not submitted yet (%s)", record.id, index, exc.message)
@@ -373,11 +386,12 @@ class Storyboards:
         found = await store.run(store.repeated_sync, key, "", self._ctx.endpoint, None)
         return found[0].id if found else None
 
-    async def _submit(self, key: str, arguments: dict[str, Any], *, force_new: bool = False) -> TaskRecord:
+    async def _submit(self, key: str, arguments: dict[str, Any]) -> TaskRecord:
         """One shot as generate_video does it (local inputs read and sent once, measured, paid once), under the
         idempotency key that makes a second submit of it (after a restart) attach instead of paying."""
-        # force_new for a retried shot: the failed attempt's twin must not be attached to again.
-        options = {"wait_seconds": 0, "idempotency_key": key, "force_new": force_new}
+        # Every shot is a task of its own, even one identical to another shot or a recent task: never attached to a
+        # twin (force_new); its key alone makes a second submit after a restart attach instead of paying.
+        options = {"wait_seconds": 0, "idempotency_key": key, "force_new": True}
         validated = validate({**arguments, **options}, tuple(self._ctx.models.values()))
         engine = self._engine
         if await engine.repeated(validated) is None:
@@ -416,6 +430,13 @@ class Storyboards:
             seconds=seconds,
             join_method=method,
         )
+
+
+def _refusal(problems: list[tuple[str, str]]) -> InvalidRequest:
+    """One ``InvalidRequest`` naming every problem (the first ten), the first one's field as its field."""
+    error = InvalidRequest("; ".join(text for _, text in problems[:10]), field=problems[0][0])
+    error.problems = [{"field": f, "message": m} for f, m in problems[:10]]  # type: ignore[attr-defined]
+    return error
 
 
 def _copy(source: Path, out: Path) -> None:
