@@ -88,10 +88,17 @@ def build(max_wait: int) -> Tool:
             else:
                 arguments["img_url"] = str(frame)
         result = await generate(arguments, call)
+        if result.is_error:
+            return result
         first = result.content[0] if result.content else None
-        if isinstance(first, types.TextContent) and not result.is_error:
-            how = "as a continuation of its video (first_clip)" if chosen == "clip" else "from its last frame"
+        how = "as a continuation of its video (first_clip)" if chosen == "clip" else "from its last frame"
+        if isinstance(first, types.TextContent):
             first.text = f"Extending task {source.id} {how} on {target.id}. " + first.text
+        structured = result.structured_content
+        if isinstance(structured, dict):
+            structured["method"] = chosen
+            if structured.get("status") == "dry_run":
+                structured["next_step"] = "Call extend_video again without dry_run to make it (this is billed)."
         return result
 
     return plain_tool(

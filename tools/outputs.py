@@ -88,6 +88,7 @@ class TaskResult(BaseModel):
     created_at: str | None = None
     finished_at: str | None = None
     shots: list[ShotState] | None = None  # a storyboard's shots
+    method: str | None = None  # extend_video: clip (the video continued) or last_frame (from its last frame)
 
 
 class Problem(BaseModel):
