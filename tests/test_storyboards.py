@@ -496,9 +496,28 @@ async def test_a_storyboard_left_by_a_process_that_stopped_is_finished_by_anothe
 
 def _failed_shot(message: str, said: str) -> int:
     """The index of the shot a failed storyboard's message names as the one that stopped it."""
-    found = re.search(rf"shot (\d+)\b[^;]*{re.escape(said)}", message)
+    found = re.search(rf"shot (\d+) [^:]*{re.escape(said)}", message)
     assert found is not None, message
     return int(found.group(1))
+
+
+def _join_failing_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """``join_clips`` raising ``JoinError("boom")`` the first time (the runner imports it when it joins); the
+    number of clips of each call is recorded in the list returned."""
+    from wan_video_mcp.server.media import join as join_module
+    from wan_video_mcp.server.media.join import JoinError
+
+    real = join_module.join_clips
+    calls: list[int] = []
+
+    def failing_once(clips: Any, out: Path) -> Any:
+        calls.append(len(clips))
+        if len(calls) == 1:
+            raise JoinError("boom")
+        return real(clips, out)
+
+    monkeypatch.setattr(join_module, "join_clips", failing_once)
+    return calls
 
 
 async def test_with_auto_download_off_the_runner_saves_each_shot_itself_and_the_storyboard_finishes(
@@ -530,9 +549,9 @@ async def test_a_shot_whose_video_cannot_be_saved_fails_the_storyboard_and_its_r
             "generate_storyboard", {"storyboard_id": sid, "retry_shot": index, "wait_seconds": 0}
         )
         done = await ended(client, sid)
-    assert failed["status"] == "failed", failed
+    assert (failed["status"], [s["status"] for s in failed["shots"]]) == ("failed", ["succeeded"] * 3), failed
     assert f"shot {index} ({first_ids[index]}) finished, but its video could not be saved" in failed["message"]
-    assert f"retry_shot={index}" in failed.get("next_step", ""), failed
+    assert "expired" in failed["message"]
     assert (retried.is_error, content(retried).get("status")) == (False, "running"), text_of(retried)
     done_ids = [s["task_id"] for s in done["shots"]]
     assert {
@@ -540,39 +559,65 @@ async def test_a_shot_whose_video_cannot_be_saved_fails_the_storyboard_and_its_r
         "shots": [s["status"] for s in done["shots"]],
         "kept": [done_ids[i] == first_ids[i] for i in range(3)],
         "submits": (submits_before_retry, sim.stats.submits, sim.stats.submits_accepted),
+        "video": (done.get("video") or {}).get("uri"),
     } == {
         "status": "succeeded",
         "shots": ["succeeded"] * 3,
-        "kept": [i != index for i in range(3)],
+        "kept": [i != index for i in range(3)],  # only the retried shot is made (and paid) again
         "submits": (3, 4, 4),
+        "video": f"wan-video://storyboards/{sid}.mp4",
     }, done
 
 
-async def test_submits_refused_for_now_are_tried_again_and_every_shot_is_paid_once(tmp_path: Path) -> None:
-    async with served(tmp_path) as (client, sim, _):
-        # More 429s than one submit's attempts (4): the shot is tried again on a later round, under the same key.
-        sim.faults.add("submit", "429", count=6, retry_after=0.0)
+async def test_a_download_cut_short_once_is_tried_again_and_the_storyboard_finishes(tmp_path: Path) -> None:
+    # Auto-download off: the runner is the only one saving the shots, so it meets the fault.
+    async with served(tmp_path, {"auto_download": False}) as (client, sim, _):
+        sim.faults.add("download", "truncated")
         started = await client.call_tool("generate_storyboard", storyboard())
         done = await ended(client, content(started)["task_id"])
-    assert (done["status"], [s["status"] for s in done["shots"]]) == ("succeeded", ["succeeded"] * 3), done
-    assert (sim.stats.submits, sim.stats.submits_accepted) == (9, 3)
+    assert done["status"] == "succeeded", done["message"]
+    assert sim.stats.submits == 3
+
+
+@pytest.mark.parametrize(
+    "refusals",
+    [
+        3,  # within one submit's 4 attempts
+        4,
+        6,
+    ],
+)
+async def test_submits_refused_for_now_are_tried_again_and_each_shot_is_accepted_once(
+    tmp_path: Path, refusals: int
+) -> None:
+    async with served(tmp_path) as (client, sim, _):
+        sim.faults.add("submit", "429", count=refusals, retry_after=0.0)
+        started = await client.call_tool("generate_storyboard", storyboard())
+        done = await ended(client, content(started)["task_id"])
+    assert (done["status"], [s["status"] for s in done["shots"]]) == ("succeeded", ["succeeded"] * 3), done["message"]
+    assert (sim.stats.submits, sim.stats.submits_accepted) == (3 + refusals, 3)
 
 
 async def test_a_submit_refused_for_good_fails_the_storyboard_and_its_retry_finishes_it(tmp_path: Path) -> None:
     async with served(tmp_path) as (client, sim, _):
-        # A refusal that trying again cannot help (DashScope's InvalidParameter): the first shot's submit only.
-        sim.faults.add("submit", "500", code="InvalidParameter", message="The size is not match the allowed size list.")
+        # A refusal trying again cannot help, on the first shot's submit only. (A 429 whose code is the account's
+        # quota: the simulator's error faults are 429, 500 and 503, and a 5xx submit is ambiguous, not refused.)
+        sim.faults.add("submit", "429", code="Throttling.AllocationQuota", message="Allocated quota exceeded.")
         started = await client.call_tool("generate_storyboard", storyboard())
         sid = content(started)["task_id"]
         failed = await ended(client, sid)
         submits_after_refusal = (sim.stats.submits, sim.stats.submits_accepted)
+        sim.faults.clear()
         retried = await client.call_tool(
             "generate_storyboard", {"storyboard_id": sid, "retry_shot": 0, "wait_seconds": 0}
         )
         done = await ended(client, sid)
     assert failed["status"] == "failed", failed
-    assert "shot 0 could not be submitted" in failed["message"] and "InvalidParameter" in failed["message"]
-    assert failed["shots"][0].get("task_id"), failed  # the refused task is shown, and retry takes the shot
+    assert "shot 0 could not be submitted" in failed["message"], failed["message"]
+    assert "Throttling.AllocationQuota" in failed["message"]
+    # The refused task is kept on the shot: it is shown, and retry takes that shot.
+    assert (failed["shots"][0]["status"], [s["status"] for s in failed["shots"][1:]]) == ("failed", ["waiting"] * 2)
+    assert "retry_shot=0" in failed["next_step"]
     assert submits_after_refusal == (1, 0)
     assert (retried.is_error, content(retried).get("status")) == (False, "running"), text_of(retried)
     assert (done["status"], [s["status"] for s in done["shots"]]) == ("succeeded", ["succeeded"] * 3), done
@@ -583,19 +628,7 @@ async def test_a_submit_refused_for_good_fails_the_storyboard_and_its_retry_fini
 async def test_a_failed_join_is_made_again_by_retry_without_paying_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wan_video_mcp.server.media import join as join_module
-    from wan_video_mcp.server.media.join import JoinError
-
-    real = join_module.join_clips
-    calls: list[int] = []
-
-    def failing_once(clips: Any, out: Path) -> Any:
-        calls.append(len(clips))
-        if len(calls) == 1:
-            raise JoinError("boom")
-        return real(clips, out)
-
-    monkeypatch.setattr(join_module, "join_clips", failing_once)
+    joins = _join_failing_once(monkeypatch)
     async with served(tmp_path) as (client, sim, _):
         started = await client.call_tool("generate_storyboard", storyboard())
         sid = content(started)["task_id"]
@@ -606,9 +639,25 @@ async def test_a_failed_join_is_made_again_by_retry_without_paying_again(
         )
         done = await ended(client, sid)
     assert failed["status"] == "failed", failed
-    assert "could not be joined" in failed["message"] and "boom" in failed["message"]
+    assert "the shots could not be joined: boom" in failed["message"]
     assert [s["status"] for s in failed["shots"]] == ["succeeded"] * 3
     assert (retried.is_error, content(retried).get("status")) == (False, "running"), text_of(retried)
     assert (done["status"], done["video"]["uri"]) == ("succeeded", f"wan-video://storyboards/{sid}.mp4"), done
     assert [s["task_id"] for s in done["shots"]] == [s["task_id"] for s in failed["shots"]]
-    assert (submits_before_retry, sim.stats.submits, calls) == (3, 3, [3, 3])
+    assert (submits_before_retry, sim.stats.submits, sim.stats.submits_accepted, joins) == (3, 3, 3, [3, 3])
+
+
+@pytest.mark.parametrize("cause", ["unsaved video", "failed join"])
+async def test_a_storyboard_stopped_by_a_shot_retry_takes_says_retry_shot_in_its_next_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cause: str
+) -> None:
+    if cause == "failed join":
+        _join_failing_once(monkeypatch)
+    async with served(tmp_path) as (client, sim, _):
+        if cause == "unsaved video":
+            sim.faults.add("download", "expired", count=100)
+        started = await client.call_tool("generate_storyboard", storyboard())
+        sid = content(started)["task_id"]
+        failed = await ended(client, sid)
+    assert failed["status"] == "failed", failed
+    assert f"generate_storyboard(storyboard_id='{sid}', retry_shot=" in failed["next_step"], failed["next_step"]

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from wan_video_mcp.server.catalog import WAIT_SECONDS_MAX
 from wan_video_mcp.server.errors import InvalidRequest, TaskNotFound
+from wan_video_mcp.server.jobs.storyboards import retry_index
 from wan_video_mcp.server.store import StoryboardRecord, TaskRecord
 from wan_video_mcp.server.timefmt import iso
 from wan_video_mcp.tools.call import Call
@@ -171,13 +172,18 @@ def storyboard_result(state: AppState, record: StoryboardRecord, tasks: list[Tas
         next_step = f"Open or read the resource {video.uri}."
     elif record.state == "failed":
         message = f"Storyboard {sid} stopped: {record.error}"
-        failed = next((s.index for s in shots if s.status in ("failed", "canceled", "expired")), None)
-        next_step = (
-            f"Call generate_storyboard(storyboard_id='{sid}', retry_shot={failed}) to make that shot again alone: "
-            "the others are kept, not paid again."
-            if failed is not None
-            else "Call generate_storyboard again with the shots fixed."
-        )
+        saved = [t is not None and t.state == "succeeded" and engine.local_file(t) is not None for t in tasks]
+        again = retry_index(tasks, saved)
+        if again is None:
+            next_step = (
+                f"Call generate_storyboard(storyboard_id='{sid}', retry_shot=0) to join the shots again "
+                "(nothing is paid again)."
+            )
+        else:
+            next_step = (
+                f"Call generate_storyboard(storyboard_id='{sid}', retry_shot={again}) to make that shot again "
+                "alone: the others are kept, not paid again."
+            )
     else:
         message = f"Storyboard {sid}: {done} of {len(shots)} shots done ({record.state})."
         next_step = f"Call check_task(task_id='{sid}', wait_seconds={state.max_wait}); the server goes on meanwhile."

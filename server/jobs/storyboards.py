@@ -23,7 +23,7 @@ import hashlib
 import importlib.util
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,13 +46,14 @@ from wan_video_mcp.server.store import StoryboardRecord, TaskRecord, new_storybo
 if TYPE_CHECKING:
     from wan_video_mcp.server.jobs.engine import JobEngine
 
-__all__ = ["CONTINUITIES", "CLIP_MODEL", "Storyboards", "shot_arguments"]
+__all__ = ["CONTINUITIES", "CLIP_MODEL", "Storyboards", "retry_index", "shot_arguments"]
 
 logger = logging.getLogger(__name__)
 
 CONTINUITIES = ("none", "last_frame", "clip")
 CLIP_MODEL = "wan2.7-i2v"
 CLIP_SECONDS_MAX = 10  # a first_clip is 2-10 s
+DOWNLOAD_ATTEMPTS = 5  # a shot's video is given up on after this many failed downloads (or one that cannot work)
 CHECK_SECONDS = 2.0  # how often a runner rereads its shots (it also wakes on their changes)
 LEASE_SECONDS = 60.0  # a runner's hold on its storyboard, renewed every round (a dead process's lapses sooner)
 MEASURE_TIMEOUT = 10.0
@@ -259,13 +260,7 @@ class Storyboards:
         saved = [t is not None and t.state == "succeeded" and self._engine.local_file(t) is not None for t in tasks]
         if all(saved):  # the join (or what followed it) failed: made again, nothing is paid
             return await self._restart(record, shots)
-        broken = [
-            t is not None and not saved[i] and t.state in ("failed", "canceled", "expired", "succeeded")
-            for i, t in enumerate(tasks)
-        ]
-        # A shot whose submit was refused has no task: it stopped the storyboard when no shot failed.
-        unsubmitted = next((i for i, t in enumerate(tasks) if t is None), None)
-        if not broken[index] and not (index == unsubmitted and not any(broken)):
+        if index != retry_index(tasks, saved):
             state = tasks[index].state if tasks[index] is not None else "not submitted"  # type: ignore[union-attr]
             raise InvalidRequest(
                 f"shot {index} is {state}: nothing to retry there (the storyboard stopped because {record.error})",
@@ -329,6 +324,9 @@ class Storyboards:
                 try:  # a shot's video is saved before anything follows it (auto-download off, a lost file)
                     tasks[index] = await self._engine.ensure_downloaded(task.id)
                 except WanError as exc:
+                    if exc.retryable and task.download_attempts < DOWNLOAD_ATTEMPTS:
+                        logger.warning("storyboard %s: shot %d not saved yet (%s)", record.id, index, exc.message)
+                        return False  # tried again on the next round
                     error = f"shot {index} ({task.id}) finished, but its video could not be saved: {exc.message}"
                     await self._update(record.id, state="failed", error=error)
                     return True
@@ -352,6 +350,11 @@ class Storyboards:
             except WanError as exc:
                 if exc.retryable:  # a rate limit, a provider hiccup: tried again on the next round
                     logger.warning("storyboard %s: shot %d not submitted yet (%s)", record.id, index, exc.message)
+                    refused = await self._ctx.store.get(await self._task_of(key) or "")
+                    if refused is None or (refused.state == "failed" and refused.remote_id is None):
+                        # Nothing was created: the next round is a new attempt (a new key), not this refusal again.
+                        shots[index] = {"task_id": None, "attempt": attempt + 1}
+                        await self._update(record.id, shots_json=json.dumps(shots))
                     return False
                 shots[index] = {"task_id": await self._task_of(key), "attempt": attempt}
                 error = f"shot {index} could not be submitted: {exc.message}"
@@ -430,6 +433,17 @@ class Storyboards:
             seconds=seconds,
             join_method=method,
         )
+
+
+def retry_index(tasks: Sequence[TaskRecord | None], saved: Sequence[bool]) -> int | None:
+    """The shot that stopped a failed storyboard, which a retry makes again: the first whose task failed (or whose
+    video could not be saved), else the first not submitted (its submit was refused); None when every shot is
+    saved (then a retry joins them again)."""
+    ended = ("failed", "canceled", "expired", "succeeded")
+    broken = [t is not None and not saved[i] and t.state in ended for i, t in enumerate(tasks)]
+    if True in broken:
+        return broken.index(True)
+    return next((i for i, t in enumerate(tasks) if t is None), None)
 
 
 def _refusal(problems: list[tuple[str, str]]) -> InvalidRequest:
