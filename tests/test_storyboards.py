@@ -661,3 +661,16 @@ async def test_a_storyboard_stopped_by_a_shot_retry_takes_says_retry_shot_in_its
         failed = await ended(client, sid)
     assert failed["status"] == "failed", failed
     assert f"generate_storyboard(storyboard_id='{sid}', retry_shot=" in failed["next_step"], failed["next_step"]
+
+
+async def test_fetch_video_gives_a_storyboards_joined_video_and_cancel_task_says_what_to_cancel(tmp_path: Path) -> None:
+    async with served(tmp_path) as (client, sim, _):
+        started = await client.call_tool("generate_storyboard", {"shots": SHOTS[:2], **SHARED, "wait_seconds": 0})
+        board_id = content(started)["task_id"]
+        await ended(client, board_id)
+        fetched = await client.call_tool("fetch_video", {"task_id": board_id})
+        canceled = await client.call_tool("cancel_task", {"task_id": board_id})
+    assert not fetched.is_error, text_of(fetched)
+    assert content(fetched)["video"]["uri"] == f"wan-video://storyboards/{board_id}.mp4"
+    assert (canceled.is_error, content(canceled).get("field")) == (True, "task_id")
+    assert "its shots" in text_of(canceled)

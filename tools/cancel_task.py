@@ -8,8 +8,9 @@ import mcp_types as types
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 
+from wan_video_mcp.server.errors import InvalidRequest
 from wan_video_mcp.tools.call import Call
-from wan_video_mcp.tools.check_task import TaskId
+from wan_video_mcp.tools.check_task import STORYBOARD_PREFIX, TaskId
 from wan_video_mcp.tools.outcomes import ok_result
 from wan_video_mcp.tools.outputs import TaskOutcome
 from wan_video_mcp.tools.registration import plain_tool
@@ -18,6 +19,12 @@ from wan_video_mcp.tools.view import task_result
 
 async def cancel_task(task_id: TaskId, ctx: Context) -> Annotated[types.CallToolResult, TaskOutcome]:
     call = Call.begin(ctx)
+    if task_id.startswith(STORYBOARD_PREFIX):
+        raise InvalidRequest(
+            f"{task_id} is a storyboard: cancel its shots that are still queued by their task ids (check_task "
+            "shows them); the shots already made are kept",
+            field="task_id",
+        )
     record = await call.state.engine.cancel(task_id, call.remaining(), call.beat("asking the provider to cancel"))
     return ok_result(task_result(call.state, record))
 

@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 
 from wan_video_mcp.tools.call import Call
-from wan_video_mcp.tools.check_task import TaskId
+from wan_video_mcp.tools.check_task import STORYBOARD_PREFIX, TaskId
 from wan_video_mcp.tools.outputs import TaskOutcome
 from wan_video_mcp.tools.registration import plain_tool
 from wan_video_mcp.tools.results import video_result
@@ -17,6 +17,10 @@ from wan_video_mcp.tools.results import video_result
 
 async def fetch_video(task_id: TaskId, ctx: Context) -> Annotated[types.CallToolResult, TaskOutcome]:
     call = Call.begin(ctx)
+    if task_id.startswith(STORYBOARD_PREFIX):  # a storyboard: its joined video once there
+        from wan_video_mcp.tools.storyboard import wait_and_show
+
+        return await wait_and_show(call, task_id, 0)
     record = await call.state.engine.get_or_adopt(task_id, call.remaining(), call.beat("asking the provider"))
     return await video_result(call, record)
 
