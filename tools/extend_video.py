@@ -91,12 +91,20 @@ def build(max_wait: int) -> Tool:
         if result.is_error:
             return result
         first = result.content[0] if result.content else None
-        how = "as a continuation of its video (first_clip)" if chosen == "clip" else "from its last frame"
+        if chosen == "clip":  # wan2.7-i2v bills a first_clip task by its whole output, the clip it holds included
+            how = (
+                f"as a continuation of its video (first_clip) on {target.id}, billed as one {arguments['duration']} s "
+                f"video that holds the {seconds:.1f} s source"
+            )
+        else:
+            how = f"from its last frame on {target.id}, billed as a new {duration} s video"
+        intro = f"Extending task {source.id} {how}. "
         if isinstance(first, types.TextContent):
-            first.text = f"Extending task {source.id} {how} on {target.id}. " + first.text
+            first.text = intro + first.text
         structured = result.structured_content
         if isinstance(structured, dict):
             structured["method"] = chosen
+            structured["message"] = intro + str(structured.get("message", ""))
             if structured.get("status") == "dry_run":
                 structured["next_step"] = "Call extend_video again without dry_run to make it (this is billed)."
         return result

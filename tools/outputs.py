@@ -122,6 +122,19 @@ class TaskSummary(BaseModel):
     download_status: str
     video_uri: str | None = None
     simulated: bool
+    storyboard_id: str | None = None  # a storyboard's shot
+
+
+class StoryboardSummary(BaseModel):
+    """One storyboard in list_tasks (its shots are in ``tasks`` too, each with this id)."""
+
+    storyboard_id: str
+    status: str
+    continuity: str
+    shot_count: int
+    created_at: str
+    video_uri: str | None = None
+    error: str | None = None
 
 
 class TaskList(BaseModel):
@@ -129,6 +142,7 @@ class TaskList(BaseModel):
 
     count: int
     tasks: list[TaskSummary]
+    storyboards: list[StoryboardSummary] | None = None
 
 
 SPELLED = frozenset({"task_id", "video", "shots"})

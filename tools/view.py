@@ -82,9 +82,11 @@ def task_result(
     cost = CostEstimate.model_validate_json(record.cost_json) if record.cost_json else None
     billed = billed_usage(json.loads(record.usage_json)) if record.usage_json else None
     if billed is not None and billed.billed_seconds is not None:
-        detail = ""
-        if billed.input_video_seconds:
-            detail = f" ({billed.input_video_seconds:g} s of input video + {billed.output_video_seconds or 0:g} s out)"
+        detail, given, made = "", billed.input_video_seconds, billed.output_video_seconds or 0
+        if given and abs(billed.billed_seconds - (given + made)) < 0.1:  # r2v, videoedit: what was read + made
+            detail = f" ({given:g} s of input video + {made:g} s generated)"
+        elif given and abs(billed.billed_seconds - made) < 0.1:  # a continuation: the output holds the clip
+            detail = f" (the whole {made:g} s output, which holds the {given:g} s clip it continues)"
         message += f" The provider billed {billed.billed_seconds:g} s{detail}."
     summary = summary_of(request | {"model": record.model}) if request else record.model
     if wait_capped_to is not None:

@@ -41,7 +41,7 @@ from wan_video_mcp.server.catalog import (
 from wan_video_mcp.server.catalog.measured import apply_measurements, urls_to_measure
 from wan_video_mcp.server.errors import InvalidRequest, WanError
 from wan_video_mcp.server.jobs.context import EngineContext
-from wan_video_mcp.server.store import StoryboardRecord, TaskRecord, new_storyboard_id
+from wan_video_mcp.server.store import StoryboardRecord, TaskRecord, new_storyboard_id, shot_key
 
 if TYPE_CHECKING:
     from wan_video_mcp.server.jobs.engine import JobEngine
@@ -235,6 +235,11 @@ class Storyboards:
             self.start(record.id)
         return len(open_ones)
 
+    async def recent(self, states: Sequence[str] | None, limit: int) -> list[StoryboardRecord]:
+        """Storyboards, newest first (only those in ``states`` when given)."""
+        store = self._ctx.store
+        return await store.run(store.list_storyboards_sync, states, limit)
+
     async def get(self, storyboard_id: str) -> StoryboardRecord | None:
         store = self._ctx.store
         return await store.run(store.get_storyboard_sync, storyboard_id)
@@ -259,26 +264,42 @@ class Storyboards:
         tasks = await self.shot_tasks(record)
         saved = [t is not None and t.state == "succeeded" and self._engine.local_file(t) is not None for t in tasks]
         if all(saved):  # the join (or what followed it) failed: made again, nothing is paid
-            return await self._restart(record, shots)
+            return await self._restart(await self._update(record.id, state="running", error=None))
         if index != retry_index(tasks, saved):
             state = tasks[index].state if tasks[index] is not None else "not submitted"  # type: ignore[union-attr]
             raise InvalidRequest(
                 f"shot {index} is {state}: nothing to retry there (the storyboard stopped because {record.error})",
                 field="retry_shot",
             )
-        shots[index] = {"task_id": None, "attempt": (shots[index] or {}).get("attempt", 0) + 1}
-        return await self._restart(record, shots)
+        shot = {"task_id": None, "attempt": (shots[index] or {}).get("attempt", 0) + 1}
+        restarted = await self._set_shot(record.id, index, shot, expect_state="failed", state="running", error=None)
+        return await self._restart(restarted or await self._must_get(record.id))
 
-    async def _restart(self, record: StoryboardRecord, shots: list[dict[str, Any] | None]) -> StoryboardRecord:
-        updated = await self._update(record.id, state="running", error=None, shots_json=json.dumps(shots))
+    async def _restart(self, record: StoryboardRecord) -> StoryboardRecord:
         self.start(record.id)
-        return updated
+        return record
 
     # ------------------------------------------------------------------ run
 
     async def _update(self, storyboard_id: str, **changes: Any) -> StoryboardRecord:
         store = self._ctx.store
         return await store.run(store.update_storyboard_sync, storyboard_id, self._ctx.clock(), **changes)
+
+    async def _set_shot(
+        self, storyboard_id: str, index: int, shot: dict[str, Any], expect_state: str | None = None, **changes: Any
+    ) -> StoryboardRecord | None:
+        """One shot's entry written alone, so a runner and a retry in another process never undo each other."""
+        store = self._ctx.store
+        now = self._ctx.clock()
+        return await store.run(
+            store.set_shot_sync, storyboard_id, now, index, shot, expect_state=expect_state, **changes
+        )
+
+    async def _must_get(self, storyboard_id: str) -> StoryboardRecord:
+        record = await self.get(storyboard_id)
+        if record is None:
+            raise KeyError(storyboard_id)
+        return record
 
     async def _claim(self, storyboard_id: str) -> bool:
         store, now = self._ctx.store, self._ctx.clock()
@@ -344,7 +365,7 @@ class Storyboards:
                     break  # the shot it follows is not there yet
                 previous = await self._follow(request["continuity"], before)
             attempt = (shots[index] or {}).get("attempt", 0)
-            key = f"{record.id}:{index}:{attempt}"
+            key = shot_key(record.id, index, attempt)
             try:
                 submitted = await self._submit(key, shot_arguments(request, index, previous))
             except WanError as exc:
@@ -353,15 +374,13 @@ class Storyboards:
                     refused = await self._ctx.store.get(await self._task_of(key) or "")
                     if refused is None or (refused.state == "failed" and refused.remote_id is None):
                         # Nothing was created: the next round is a new attempt (a new key), not this refusal again.
-                        shots[index] = {"task_id": None, "attempt": attempt + 1}
-                        await self._update(record.id, shots_json=json.dumps(shots))
+                        await self._set_shot(record.id, index, {"task_id": None, "attempt": attempt + 1})
                     return False
-                shots[index] = {"task_id": await self._task_of(key), "attempt": attempt}
+                shot = {"task_id": await self._task_of(key), "attempt": attempt}
                 error = f"shot {index} could not be submitted: {exc.message}"
-                await self._update(record.id, state="failed", error=error, shots_json=json.dumps(shots))
+                await self._set_shot(record.id, index, shot, state="failed", error=error)
                 return True
-            shots[index] = {"task_id": submitted.id, "attempt": attempt}
-            await self._update(record.id, shots_json=json.dumps(shots))
+            await self._set_shot(record.id, index, {"task_id": submitted.id, "attempt": attempt})
             tasks[index] = submitted
             if request["continuity"] != "none":
                 break

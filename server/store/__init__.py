@@ -3,11 +3,18 @@
 from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Store, Upload
 from wan_video_mcp.server.store.records import OPEN_STATES, TERMINAL_STATES, TaskRecord, new_task_id
 from wan_video_mcp.server.store.sqlite import TaskStore
-from wan_video_mcp.server.store.storyboards import StoryboardRecord, new_storyboard_id
+from wan_video_mcp.server.store.storyboards import (
+    STORYBOARD_OPEN,
+    StoryboardRecord,
+    new_storyboard_id,
+    shot_key,
+    shot_of,
+)
 
 __all__ = [
     "INSTANCE_STALE_SECONDS",
     "OPEN_STATES",
+    "STORYBOARD_OPEN",
     "TERMINAL_STATES",
     "Store",
     "TaskRecord",
@@ -16,4 +23,6 @@ __all__ = [
     "Upload",
     "new_storyboard_id",
     "new_task_id",
+    "shot_key",
+    "shot_of",
 ]

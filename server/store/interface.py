@@ -133,6 +133,23 @@ class Store(Protocol):
 
     def update_storyboard_sync(self, storyboard_id: str, now: float, **changes: Any) -> StoryboardRecord: ...
 
+    def set_shot_sync(
+        self,
+        storyboard_id: str,
+        now: float,
+        index: int,
+        shot: dict[str, Any],
+        *,
+        expect_state: str | None = None,
+        **changes: Any,
+    ) -> StoryboardRecord | None:
+        """Change one shot's entry (and other columns) in one transaction; None if the state is not expect_state."""
+        ...
+
+    def list_storyboards_sync(self, states: Sequence[str] | None = None, limit: int = 20) -> list[StoryboardRecord]:
+        """Storyboards, newest first, optionally only those in ``states``."""
+        ...
+
     def open_storyboards_sync(self) -> list[StoryboardRecord]: ...
 
     def claim_storyboard_sync(self, storyboard_id: str, owner: str, now: float, until: float) -> bool:

@@ -7,6 +7,7 @@ per decision, leases, instances) are in ``wan_video_mcp.server.store.interface``
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -285,18 +286,47 @@ class TaskStore:
         return storyboard_from_row(row) if row is not None else None
 
     def update_storyboard_sync(self, storyboard_id: str, now: float, **changes: Any) -> StoryboardRecord:
+        with self._db.lock, self._db.transaction():
+            return self._write_storyboard(storyboard_id, {**changes, "updated_at": now})
+
+    def _write_storyboard(self, storyboard_id: str, changes: dict[str, Any]) -> StoryboardRecord:
+        """Set columns of a storyboard row (the caller holds the lock and a transaction)."""
         unknown = set(changes) - set(STORYBOARD_COLUMNS)
         if unknown:
             raise ValueError(f"unknown storyboard columns: {sorted(unknown)}")
-        changes = {**changes, "updated_at": now}
         assignments = ", ".join(f"{name} = :{name}" for name in changes)
-        with self._db.lock, self._db.transaction():
-            row = self._db.conn.execute(
-                f"UPDATE storyboards SET {assignments} WHERE id = :__id RETURNING *", {**changes, "__id": storyboard_id}
-            ).fetchone()
+        row = self._db.conn.execute(
+            f"UPDATE storyboards SET {assignments} WHERE id = :__id RETURNING *", {**changes, "__id": storyboard_id}
+        ).fetchone()
         if row is None:
             raise KeyError(storyboard_id)
         return storyboard_from_row(row)
+
+    def set_shot_sync(
+        self,
+        storyboard_id: str,
+        now: float,
+        index: int,
+        shot: dict[str, Any],
+        *,
+        expect_state: str | None = None,
+        **changes: Any,
+    ) -> StoryboardRecord | None:
+        """One shot's entry changed (with other columns) in one transaction, so a runner and a retry that change
+        different shots never undo each other; None (nothing changed) when the state is not ``expect_state``."""
+        with self._db.lock, self._db.transaction():
+            row = self._db.conn.execute(
+                "SELECT state, shots_json FROM storyboards WHERE id = ?", (storyboard_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(storyboard_id)
+            if expect_state is not None and row["state"] != expect_state:
+                return None
+            shots = json.loads(row["shots_json"])
+            shots[index] = shot
+            return self._write_storyboard(
+                storyboard_id, {**changes, "shots_json": json.dumps(shots), "updated_at": now}
+            )
 
     def claim_storyboard_sync(self, storyboard_id: str, owner: str, now: float, until: float) -> bool:
         """Take (or keep) the running of an open storyboard unless a live process holds it: one runner per store."""
@@ -316,6 +346,14 @@ class TaskStore:
                 "UPDATE storyboards SET owner = NULL, owner_until = NULL WHERE id = ? AND owner = ?",
                 (storyboard_id, owner),
             )
+
+    def list_storyboards_sync(self, states: Sequence[str] | None = None, limit: int = 20) -> list[StoryboardRecord]:
+        where = f"WHERE state IN ({', '.join('?' for _ in states)}) " if states else ""
+        with self._db.lock:
+            rows = self._db.conn.execute(
+                f"SELECT * FROM storyboards {where}ORDER BY created_at DESC LIMIT ?", (*(states or ()), limit)
+            ).fetchall()
+        return [storyboard_from_row(row) for row in rows]
 
     def open_storyboards_sync(self) -> list[StoryboardRecord]:
         placeholders = ", ".join("?" for _ in STORYBOARD_OPEN)

@@ -1,14 +1,15 @@
 """The storyboard record: a persisted group of shot tasks and the join of their videos.
 
-A storyboard's shots are ordinary tasks, submitted with the idempotency key ``{storyboard id}:{shot}`` (``:r{n}``
-for a retried shot), so a runner that starts again after a crash re-submits each shot with its key and attaches
-to the task that exists instead of paying again. The row keeps what only the storyboard knows: its request (the
+A storyboard's shots are ordinary tasks, submitted with the idempotency key ``{storyboard id}:{shot}:{attempt}`` (a
+retried shot is a new attempt), so a runner that starts again after a crash re-submits each shot with its key and
+attaches to the task that exists instead of paying again. The row keeps what only the storyboard knows: its request (the
 shots, the shared settings, the continuity), which task each shot is, and the joined video.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -17,8 +18,22 @@ STORYBOARD_OPEN = ("running", "joining")
 STORYBOARD_STATES = (*STORYBOARD_OPEN, "succeeded", "failed")
 
 
+SHOT_KEY_RE = re.compile(r"(sb_[0-9a-f]{20}):\d+:\d+")
+
+
 def new_storyboard_id() -> str:
     return "sb_" + uuid.uuid4().hex[:20]
+
+
+def shot_key(storyboard_id: str, index: int, attempt: int) -> str:
+    """The idempotency key of a shot's attempt: a restarted runner submits it again and attaches, never pays."""
+    return f"{storyboard_id}:{index}:{attempt}"
+
+
+def shot_of(idempotency_key: str | None) -> str | None:
+    """The storyboard a task is a shot of, from its idempotency key."""
+    match = SHOT_KEY_RE.fullmatch(idempotency_key or "")
+    return match.group(1) if match else None
 
 
 @dataclass(frozen=True)
