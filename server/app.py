@@ -33,7 +33,7 @@ from wan_video_mcp.server.jobs import JobEngine
 from wan_video_mcp.server.providers.base import Provider
 from wan_video_mcp.server.providers.http import shared_client
 from wan_video_mcp.server.providers.registry import provider_entry
-from wan_video_mcp.server.store import TaskRecord, TaskStore
+from wan_video_mcp.server.store import TaskStore
 from wan_video_mcp.tools import (
     cancel_task,
     check_task,
@@ -229,15 +229,18 @@ def build_server(settings: Settings) -> WanServer:
     )
     server.declared = MappingProxyType({tool.name: tool for tool in tools})
     _register_resources(server, models, settings)
-    prompts.install(server, models, recent_tasks)
+    prompts.install(server, models, recent_ids)
     client_log.install(server)
     return server
 
 
-async def recent_tasks(state: AppState) -> list[TaskRecord]:
-    """Task ids to offer as completions: none when the store cannot be read (the tools say why)."""
+async def recent_ids(state: AppState, template: str) -> list[str]:
+    """Task (or, for the storyboard URIs, storyboard) ids to offer as completions, newest first: none when the
+    store cannot be read (the tools say why)."""
     try:
-        return await state.engine.list(None, prompts.COMPLETION_LIMIT)
+        if template in prompts.STORYBOARD_TEMPLATES:
+            return [board.id for board in await state.engine.storyboards.recent(None, prompts.COMPLETION_LIMIT)]
+        return [record.id for record in await state.engine.list(None, prompts.COMPLETION_LIMIT)]
     except StoreUnavailable:
         return []
 
@@ -283,7 +286,13 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
             raise ResourceNotFoundError(f"no storyboard '{storyboard_id}' is known to this server")
         if record.state != "succeeded" or not record.local_path:
             raise ResourceError(f"storyboard {storyboard_id} is {record.state}: its video is not joined yet")
-        return await anyio.Path(record.local_path).read_bytes()
+        path = state_of(ctx).engine.storyboards.joined_file(record)
+        if path is None:
+            raise ResourceError(
+                f"the joined video of storyboard {storyboard_id} is missing from disk: call generate_storyboard("
+                f"storyboard_id='{storyboard_id}', retry_shot=0) to join its shots again (nothing is paid again)"
+            )
+        return await anyio.Path(path).read_bytes()
 
     @server.resource(
         STORYBOARD_URI,

@@ -7,15 +7,21 @@ tools/list, reads that ``ui://`` resource, renders it in a sandboxed iframe, cal
 ``resources/read``, go through ``/mcp-proxy``: this test's small web back end, which holds an SDK client of the
 server. Playwright launches the system Chromium (``executable_path``), never a downloaded browser; without Chromium
 the tests are skipped, loudly.
+
+What a real server does rarely or only with awkward timing (a retryable error from check_task, a storyboard joined
+while one of its shots plays) is scripted instead: the same host page, with a back end that answers as the test says.
 """
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +38,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from tests.media_files import mp4
 from tests.simulated import FAST_POLLING, free_port
 from tests.stdio_server import REPO
-from wan_video_mcp.tools.player import PLAYER_URI
+from wan_video_mcp.tools.player import PLAYER_URI, player_html
 
 async_api = pytest.importorskip(
     "playwright.async_api", reason="PLAYWRIGHT IS NOT INSTALLED: the in-chat player's browser tests did not run"
@@ -138,18 +145,72 @@ class HostBackEnd:
             self.results.append(answer)
         return JSONResponse({"result": answer})
 
-    def app(self) -> Starlette:
-        async def page(_: Request) -> HTMLResponse:
-            return HTMLResponse(HOST_PAGE.read_text(encoding="utf-8"))
 
-        return Starlette(routes=[Route("/", page), Route("/mcp-proxy", self.proxy, methods=["POST"])])
+@dataclass
+class ScriptedBackEnd:
+    """A chat host's back end with no MCP server behind it: ``tool`` (with the player), whose calls ``answer``
+    scripts, and the MP4 behind each video URI."""
+
+    tool: str
+    answer: Callable[[str, dict[str, Any]], dict[str, Any]]  # a tools/call's result from the tool's name, arguments
+    videos: dict[str, bytes]
+    calls: list[tuple[float, str]] = field(default_factory=list)  # (when, "check_task sb_1"), (when, "read <uri>")
+
+    async def proxy(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        method, params = body["method"], body.get("params") or {}
+        if method == "tools/list":
+            tool = {"name": self.tool, "inputSchema": {"type": "object"}, "_meta": {"ui": {"resourceUri": PLAYER_URI}}}
+            return JSONResponse({"result": {"tools": [tool]}})
+        if method == "resources/read" and params["uri"] == PLAYER_URI:
+            player = {"uri": PLAYER_URI, "mimeType": "text/html;profile=mcp-app", "text": player_html()}
+            return JSONResponse({"result": {"contents": [player]}})
+        if method == "resources/read":
+            self.calls.append((time.monotonic(), f"read {params['uri']}"))
+            blob = base64.b64encode(self.videos[params["uri"]]).decode()
+            return JSONResponse(
+                {"result": {"contents": [{"uri": params["uri"], "mimeType": "video/mp4", "blob": blob}]}}
+            )
+        arguments = params.get("arguments") or {}
+        self.calls.append((time.monotonic(), f"{params['name']} {arguments.get('task_id', '')}".strip()))
+        return JSONResponse({"result": self.answer(params["name"], arguments)})
+
+    def named(self, call: str) -> list[float]:
+        """When the player (or the host) made ``call``."""
+        return [when for when, made in self.calls if made == call]
+
+
+def task_result(task_id: str, status: str, **fields: Any) -> dict[str, Any]:
+    """A tools/call result holding a task (a storyboard with ``shots``)."""
+    task = {"task_id": task_id, "status": status, "message": f"Task {task_id} is {status}.", **fields}
+    return {"content": [{"type": "text", "text": task["message"]}], "structuredContent": task, "isError": False}
+
+
+def error_result(code: str, message: str, hint: str, *, retryable: bool) -> dict[str, Any]:
+    """An ``isError`` tools/call result: an ErrorResult as the server's tools return it."""
+    error = {"error_code": code, "message": message, "retryable": retryable, "hint": hint}
+    return {"content": [{"type": "text", "text": message}], "structuredContent": error, "isError": True}
+
+
+def host_app(proxy: Callable[[Request], Any]) -> Starlette:
+    async def page(_: Request) -> HTMLResponse:
+        return HTMLResponse(HOST_PAGE.read_text(encoding="utf-8"))
+
+    return Starlette(routes=[Route("/", page), Route("/mcp-proxy", proxy, methods=["POST"])])
 
 
 @asynccontextmanager
 async def web_host(client: Client) -> AsyncIterator[tuple[HostBackEnd, str]]:
     """The host page and its back end on 127.0.0.1 (a port of the system's choosing), and the page's address."""
     backend = HostBackEnd(client, anyio.Event())
-    server = uvicorn.Server(uvicorn.Config(backend.app(), host="127.0.0.1", port=0, log_level="warning"))
+    async with host_page(backend.proxy) as address:
+        yield backend, address
+
+
+@asynccontextmanager
+async def host_page(proxy: Callable[[Request], Any]) -> AsyncIterator[str]:
+    """The host page with ``proxy`` as its back end on 127.0.0.1 (a port of the system's choosing); its address."""
+    server = uvicorn.Server(uvicorn.Config(host_app(proxy), host="127.0.0.1", port=0, log_level="warning"))
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
         with anyio.fail_after(10):
@@ -157,7 +218,7 @@ async def web_host(client: Client) -> AsyncIterator[tuple[HostBackEnd, str]]:
                 await anyio.sleep(0.02)
         port = server.servers[0].sockets[0].getsockname()[1]
         try:
-            yield backend, f"http://127.0.0.1:{port}/"
+            yield f"http://127.0.0.1:{port}/"
         finally:
             server.should_exit = True
 
@@ -190,6 +251,15 @@ async def until(frame: Any, predicate: str) -> None:
     """
     while not await frame.evaluate(predicate):
         await anyio.sleep(0.05)
+
+
+async def within(seconds: float, frame: Any, predicate: str) -> bool:
+    """Whether ``predicate`` comes to hold in ``frame`` within ``seconds``: a test that goes on to assert what it saw
+    fails with the whole picture rather than a timeout."""
+    with anyio.move_on_after(seconds):
+        await until(frame, predicate)
+        return True
+    return False
 
 
 async def test_a_finished_video_shows_its_poster_then_plays_in_the_chat(tmp_path: Path) -> None:
@@ -282,4 +352,123 @@ async def test_a_rendering_task_shows_progress_and_plays_once_polling_through_th
         ],
         "while it renders": ("rendering", True),
         "once it plays": ("playing", "blob:", None),
+    }, host.calls
+
+
+# The scripted tests' videos: a shot and the storyboard joined, told apart by their width.
+SHOT_VIDEO, BOARD_VIDEO = "wan-video://videos/wan_a.mp4", "wan-video://videos/sb_1.mp4"
+VIDEO_WIDTH = "() => document.getElementById('video').videoWidth"
+BUTTONS = (
+    "() => [...document.querySelectorAll('#shots button')].map((b) => `${b.textContent}${b.disabled ? ' (off)' : ''}`)"
+)
+
+
+async def test_a_storyboard_is_still_followed_while_a_chosen_shot_plays_and_its_joined_video_follows_the_shot(
+    tmp_path: Path,
+) -> None:
+    joined = False  # the storyboard is open until the test says otherwise
+
+    def answer(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        if arguments.get("task_id") == "wan_a":
+            return task_result("wan_a", "succeeded", video={"uri": SHOT_VIDEO})
+        if not joined:
+            shots = [
+                {"index": 0, "task_id": "wan_a", "status": "succeeded", "progress_percent": 100},
+                {"index": 1, "task_id": "wan_b", "status": "running", "progress_percent": 40},
+            ]
+            return task_result("sb_1", "running", progress_percent=70, shots=shots)
+        shots = [{"index": i, "task_id": f"wan_{c}", "status": "succeeded"} for i, c in enumerate("ab")]
+        return task_result("sb_1", "succeeded", summary="The storyboard sb_1.", video={"uri": BOARD_VIDEO}, shots=shots)
+
+    # The shot lasts long enough for the joined video to arrive while it plays (the player checks every 3 s).
+    videos = {SHOT_VIDEO: mp4(seconds=6, size=(320, 240)), BOARD_VIDEO: mp4(seconds=3, size=(480, 270))}
+    host = ScriptedBackEnd("generate_storyboard", answer, videos)
+    async with host_page(host.proxy) as address, browser_page() as page:
+        with anyio.fail_after(90):
+            frame = await open_chat(page, address, "generate_storyboard", {"shots": [{"prompt": "a"}, {"prompt": "b"}]})
+            await until(frame, "() => !!document.querySelector('#shots button:enabled')")
+            before = await frame.evaluate(BUTTONS)
+            await frame.click("#shots button:enabled")
+            clicked = time.monotonic()
+            await until(frame, f"() => {VIDEO_WIDTH}() === 320 && document.getElementById('video').currentTime > 0.3")
+            joined = True
+            offered = await within(
+                10, frame, "() => document.getElementById('shots').textContent.includes('Whole storyboard')"
+            )
+            # The shot the user chose plays on; the joined video is offered, and follows it.
+            while_the_shot_plays = {
+                "status": await frame.evaluate("() => document.getElementById('status').textContent"),
+                "buttons": await frame.evaluate(BUTTONS),
+                "width": await frame.evaluate(VIDEO_WIDTH),
+                "ended": await frame.evaluate("() => document.getElementById('video').ended"),
+            }
+            followed = await within(15, frame, f"() => {VIDEO_WIDTH}() === 480 && {PLAYED_HALF_A_SECOND}()")
+            after_it = (await frame.evaluate(SNAPSHOT))["state"], await frame.evaluate(BUTTONS)
+            # Any shot again, and back to the whole storyboard, from the strip.
+            await frame.click("#shots button:nth-child(2)")
+            await until(frame, f"() => {VIDEO_WIDTH}() === 320")
+            await frame.click("#shots button:first-child")
+            back = await within(10, frame, f"() => {VIDEO_WIDTH}() === 480")
+    board_checks = host.named("check_task sb_1")
+    assert {
+        "checks of the storyboard after the click": len([when for when in board_checks if when > clicked]) >= 2,
+        "the strip before": before,
+        "offered while the shot plays": offered,
+        "while the shot plays": while_the_shot_plays,
+        "the joined video follows the shot": followed,
+        "after it": after_it,
+        "back to the whole from the strip": back,
+        "videos read": [call for _, call in host.calls if call.startswith("read")],
+    } == {
+        "checks of the storyboard after the click": True,
+        "the strip before": ["Shot 0 · succeeded", "Shot 1 · running (off)"],
+        "offered while the shot plays": True,
+        "while the shot plays": {
+            "status": "The whole storyboard is ready: it plays after this shot.",
+            "buttons": ["▶ Whole storyboard", "Shot 0 · succeeded", "Shot 1 · succeeded"],
+            "width": 320,
+            "ended": False,
+        },
+        "the joined video follows the shot": True,
+        "after it": ("playing", ["▶ Whole storyboard", "Shot 0 · succeeded", "Shot 1 · succeeded"]),
+        "back to the whole from the strip": True,
+        "videos read": [f"read {SHOT_VIDEO}", f"read {BOARD_VIDEO}", f"read {SHOT_VIDEO}", f"read {BOARD_VIDEO}"],
+    }, host.calls
+
+
+async def test_a_retryable_error_from_check_task_slows_polling_down_and_a_final_one_stops_it(tmp_path: Path) -> None:
+    checks = iter(
+        [
+            error_result("provider_unavailable", "The provider is busy.", "Try again shortly.", retryable=True),
+            task_result("wan_1", "running", progress_percent=60),
+            error_result("task_not_found", "No task wan_1 here.", "Check the task id.", retryable=False),
+        ]
+    )
+
+    def answer(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        return task_result("wan_1", "running", progress_percent=20) if name == "generate_video" else next(checks)
+
+    host = ScriptedBackEnd("generate_video", answer, {})
+    async with host_page(host.proxy) as address, browser_page() as page:
+        with anyio.fail_after(90):
+            frame = await open_chat(page, address, "generate_video", {"prompt": "a lighthouse at dusk"})
+            retrying = None
+            if await within(10, frame, "() => document.getElementById('status').textContent.includes('busy')"):
+                retrying = await frame.evaluate(SNAPSHOT)
+            await within(20, frame, "() => document.body.dataset.state === 'failed'")
+            failed = await frame.evaluate(SNAPSHOT)
+            await anyio.sleep(7)  # longer than any wait the player would take before checking again
+    when = host.named("check_task wan_1")
+    gaps = [round(later - earlier) for earlier, later in itertools.pairwise(when)]
+    assert {
+        "calls": [call for _, call in host.calls],
+        "seconds between checks": gaps,
+        "while it retries": retrying and (retrying["state"], retrying["status"], retrying["progress_bar"]),
+        "once an error is final": (failed["state"], failed["status"]),
+    } == {
+        "calls": ["generate_video", "check_task wan_1", "check_task wan_1", "check_task wan_1"],
+        # After the retryable error the player waits twice as long, then back to 3 s once a check succeeds.
+        "seconds between checks": [6, 3],
+        "while it retries": ("rendering", "The provider is busy. Try again shortly. Trying again in 6 s.", "20%"),
+        "once an error is final": ("failed", "No task wan_1 here. Check the task id."),
     }, host.calls

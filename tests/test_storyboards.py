@@ -256,7 +256,7 @@ async def test_a_failed_shot_is_made_again_alone_and_the_storyboard_finishes(tmp
         "shot 0": (not_failed.is_error, content(not_failed).get("field")),
         "shot 3": (out_of_range.is_error, content(out_of_range).get("field")),
     } == {"shot 0": (True, "retry_shot"), "shot 3": (True, "retry_shot")}
-    assert "shot 0 is succeeded: nothing to retry" in text_of(not_failed)
+    assert "shot 0 is succeeded: nothing to make again there; the shots to make again are 1" in text_of(not_failed)
     assert (retried.is_error, content(retried)["status"]) == (False, "running"), text_of(retried)
     done_ids = [s["task_id"] for s in done["shots"]]
     assert {
@@ -532,9 +532,11 @@ async def test_with_auto_download_off_the_runner_saves_each_shot_itself_and_the_
     assert (sim.stats.submits, sim.stats.submits_accepted) == (3, 3)
 
 
-async def test_a_shot_whose_video_cannot_be_saved_fails_the_storyboard_and_its_retry_finishes_it(
+async def test_a_shot_whose_video_cannot_be_saved_fails_the_storyboard_and_its_retry_saves_it_without_paying(
     tmp_path: Path,
 ) -> None:
+    """Downloads refused for a while fail the storyboard naming the shot; once they work again, the retry saves the
+    finished video (it was paid) instead of making the shot again."""
     async with served(tmp_path) as (client, sim, _):
         sim.faults.add("download", "expired", count=100)  # every download answers 403 "Request has expired."
         started = await client.call_tool("generate_storyboard", storyboard())
@@ -563,8 +565,8 @@ async def test_a_shot_whose_video_cannot_be_saved_fails_the_storyboard_and_its_r
     } == {
         "status": "succeeded",
         "shots": ["succeeded"] * 3,
-        "kept": [i != index for i in range(3)],  # only the retried shot is made (and paid) again
-        "submits": (3, 4, 4),
+        "kept": [True] * 3,  # the retry downloads the finished shot: nothing is made (or paid) again
+        "submits": (3, 3, 3),
         "video": f"wan-video://storyboards/{sid}.mp4",
     }, done
 

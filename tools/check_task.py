@@ -17,12 +17,13 @@ from wan_video_mcp.tools.registration import plain_tool
 from wan_video_mcp.tools.results import task_or_video
 
 STORYBOARD_PREFIX = "sb_"
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # (one character at least: no min_length needed)
 
 TaskId = Annotated[
     str,
     Field(
         max_length=128,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",  # (one character at least: no min_length needed)
+        pattern=TASK_ID_PATTERN,
         description="A task or storyboard id, or a provider's task id.",
         strict=True,
     ),

@@ -22,10 +22,11 @@ from mcp.server.mcpserver.tools import Tool
 from pydantic import Field
 
 from wan_video_mcp.server.catalog import MODEL_INDEX, WAIT_SECONDS_MAX, Family, ModelSpec, Protocol
+from wan_video_mcp.server.catalog.measured import SECONDS_TOLERANCE
 from wan_video_mcp.server.errors import InvalidRequest
 from wan_video_mcp.server.store import TaskRecord
 from wan_video_mcp.tools.call import Call
-from wan_video_mcp.tools.check_task import TaskId
+from wan_video_mcp.tools.check_task import TASK_ID_PATTERN
 from wan_video_mcp.tools.generate_video import generate
 from wan_video_mcp.tools.outputs import TaskOutcome
 from wan_video_mcp.tools.registration import plain_tool
@@ -50,7 +51,10 @@ def build(max_wait: int) -> Tool:
     WaitSeconds = Annotated[int, Field(ge=0, le=WAIT_SECONDS_MAX, json_schema_extra={"maximum": max_wait}, strict=True)]
 
     async def extend_video(
-        task_id: TaskId,
+        task_id: Annotated[
+            str,
+            Field(max_length=128, pattern=TASK_ID_PATTERN, description="The finished task to continue.", strict=True),
+        ],
         prompt: Annotated[str, Field(min_length=1, max_length=5000)],
         ctx: Context,
         duration: Annotated[int, Field(ge=2, le=15, strict=True, description="Seconds added.")] = 5,
@@ -162,7 +166,8 @@ def _plan(
         target = choices[0]
     total = _total(seconds, duration)  # a continuation's duration is the whole output, the clip included
     longest = max(MODEL_INDEX[CLIP_MODEL].durations)
-    clip_fits = CLIP_SECONDS[0] - SECONDS_SLACK <= seconds <= CLIP_SECONDS[1] + SECONDS_SLACK
+    # (held to the same tolerance as the request's own check of the clip, so auto never picks a clip it refuses)
+    clip_fits = CLIP_SECONDS[0] - SECONDS_TOLERANCE <= seconds <= CLIP_SECONDS[1] + SECONDS_TOLERANCE
     fits = target.id == CLIP_MODEL and clip_fits and total <= longest
     if method == "clip" and not fits:
         if target.id != CLIP_MODEL:

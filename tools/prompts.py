@@ -21,14 +21,16 @@ from mcp_types import INVALID_PARAMS
 
 from wan_video_mcp.server.catalog import DEFAULT_MODEL, NEGATIVE_PROMPT_MAX, Family, ModelSpec, Protocol
 from wan_video_mcp.server.catalog.listing import media_names, prompt_guide
-from wan_video_mcp.server.store import TaskRecord
 from wan_video_mcp.tools.sdk_compat import add_request_handler
+from wan_video_mcp.tools.storyboard import STORYBOARD_URI, STORYBOARD_VIDEO_URI
 from wan_video_mcp.tools.view import TASK_URI, VIDEO_URI
 
 PROMPT_NAME = "wan_video_prompt"
 GUIDE_NAME = "wan_prompt_guide"
 PROMPT_NAMES = (PROMPT_NAME, GUIDE_NAME)
 TASK_TEMPLATES = (TASK_URI, VIDEO_URI)
+STORYBOARD_TEMPLATES = (STORYBOARD_URI, STORYBOARD_VIDEO_URI)
+ID_ARGUMENTS = {**dict.fromkeys(TASK_TEMPLATES, "task_id"), **dict.fromkeys(STORYBOARD_TEMPLATES, "storyboard_id")}
 COMPLETION_LIMIT = 100  # the spec's maximum number of values per completion
 
 RECIPES = {
@@ -202,9 +204,10 @@ def wan_prompt_guide(models: tuple[ModelSpec, ...]) -> Prompt:
 
 
 def complete(
-    ref: Any, argument: types.CompletionArgument, models: tuple[ModelSpec, ...], recent: list[TaskRecord]
+    ref: Any, argument: types.CompletionArgument, models: tuple[ModelSpec, ...], recent: list[str]
 ) -> types.Completion:
-    """Completion values: model ids (and durations) for the prompts, task ids for the task URIs."""
+    """Completion values: model ids (and durations) for the prompts; for the task and storyboard URIs, ``recent``
+    (the ids of that template's kind, newest first)."""
     prefix = argument.value or ""
     values: list[str] = []
     if isinstance(ref, types.PromptReference):
@@ -215,12 +218,12 @@ def complete(
         elif argument.name == "duration" and ref.name == PROMPT_NAME:
             values = sorted({str(d) for spec in models for d in spec.durations}, key=int)
     elif isinstance(ref, types.ResourceTemplateReference):
-        if ref.uri not in TASK_TEMPLATES:
+        if ref.uri not in ID_ARGUMENTS:
             raise MCPError(
-                INVALID_PARAMS, f"unknown resource template '{ref.uri}'; this server has: {', '.join(TASK_TEMPLATES)}"
+                INVALID_PARAMS, f"unknown resource template '{ref.uri}'; this server has: {', '.join(ID_ARGUMENTS)}"
             )
-        if argument.name == "task_id":
-            values = [record.id for record in recent]
+        if argument.name == ID_ARGUMENTS[ref.uri]:
+            values = recent
     matches = [v for v in values if v.startswith(prefix)]
     return types.Completion(
         values=matches[:COMPLETION_LIMIT], total=len(matches), has_more=len(matches) > COMPLETION_LIMIT
@@ -228,15 +231,16 @@ def complete(
 
 
 def install(
-    server: MCPServer[Any], models: tuple[ModelSpec, ...], recent: Callable[[Any], Awaitable[list[TaskRecord]]]
+    server: MCPServer[Any], models: tuple[ModelSpec, ...], recent: Callable[[Any, str], Awaitable[list[str]]]
 ) -> None:
     """Register the prompts and the ``completion/complete`` handler (which needs the caller's state)."""
     server.add_prompt(wan_prompt(models))
     server.add_prompt(wan_prompt_guide(models))
 
     async def handler(ctx: Any, params: types.CompleteRequestParams) -> types.CompleteResult:
-        tasks = await recent(ctx.lifespan_context) if isinstance(params.ref, types.ResourceTemplateReference) else []
-        completion = complete(params.ref, params.argument, models, tasks)
+        ref = params.ref
+        ids = await recent(ctx.lifespan_context, ref.uri) if isinstance(ref, types.ResourceTemplateReference) else []
+        completion = complete(ref, params.argument, models, ids)
         return types.CompleteResult(completion=completion)
 
     # MCPServer.completion() would not pass the request context, which task-id completions need.

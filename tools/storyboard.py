@@ -3,7 +3,6 @@ joined into one MP4; and how a storyboard is shown (``storyboard_result``, also 
 
 # No ``from __future__ import annotations``: the wait's maximum is this server's cap, known only in ``build``.
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -14,7 +13,7 @@ from pydantic import Field
 
 from wan_video_mcp.server.catalog import WAIT_SECONDS_MAX
 from wan_video_mcp.server.errors import InvalidRequest, TaskNotFound
-from wan_video_mcp.server.jobs.storyboards import retry_index
+from wan_video_mcp.server.jobs.storyboards import RetryPlan, remakes, unsaveable
 from wan_video_mcp.server.store import StoryboardRecord, TaskRecord
 from wan_video_mcp.server.timefmt import iso
 from wan_video_mcp.tools.call import Call
@@ -51,6 +50,7 @@ def build(max_wait: int) -> Tool:
         audio: bool | None = None,
         wait_seconds: WaitSeconds = 45,
         dry_run: bool = False,
+        idempotency_key: Annotated[str | None, Field(max_length=128)] = None,
         storyboard_id: Annotated[str | None, Field(max_length=64)] = None,
         retry_shot: Annotated[int | None, Field(ge=0)] = None,
     ) -> Annotated[types.CallToolResult, TaskOutcome]:
@@ -59,7 +59,12 @@ def build(max_wait: int) -> Tool:
             missing = "storyboard_id" if storyboard_id is None else "retry_shot"
             raise InvalidRequest(f"{missing} is needed too: storyboard_id and retry_shot retry one shot", field=missing)
         if storyboard_id is not None and retry_shot is not None:
-            await call.state.engine.storyboards.retry(storyboard_id, retry_shot)
+            boards = call.state.engine.storyboards
+            if dry_run:
+                return ok_result(
+                    retry_preview(call.state, await boards.retry_plan(storyboard_id, retry_shot, save=False))
+                )
+            await boards.retry(storyboard_id, retry_shot)
             return await wait_and_show(call, storyboard_id, wait_seconds)
         if not shots:
             raise InvalidRequest(f"shots is required: 1-{SHOTS_MAX} shots, each {{prompt, ...}}", field="shots")
@@ -91,9 +96,10 @@ def build(max_wait: int) -> Tool:
                 simulated=call.state.simulated,
             )
             return ok_result(result)
-        record, total = await boards.create(arguments)
-        await call.log("info", f"storyboard {record.id}: {len(shots)} shots, estimated at most ${total:.2f}")
-        return await wait_and_show(call, record.id, wait_seconds)
+        record, total, how = await boards.create(arguments, idempotency_key)
+        if how == "new":
+            await call.log("info", f"storyboard {record.id}: {len(shots)} shots, estimated at most ${total:.2f}")
+        return await wait_and_show(call, record.id, wait_seconds, attached=how != "new")
 
     return plain_tool(
         generate_storyboard,
@@ -103,7 +109,33 @@ def build(max_wait: int) -> Tool:
     )
 
 
-async def wait_and_show(call: Call, storyboard_id: str, wait_seconds: int) -> types.CallToolResult:
+def retry_preview(state: AppState, plan: RetryPlan) -> TaskResult:
+    """What a retry would do, as a dry run's result: nothing is made, saved or paid."""
+    sid = plan.record.id
+    made = ", ".join(str(i) for i in plan.remake)
+    saving = ", ".join(str(i) for i in plan.save)
+    what = (
+        f"would make shot(s) {made} again, estimated at most ${plan.cost_usd:.2f}"
+        if plan.remake
+        else ("would pay nothing: it would join the saved shots again (or submit the shot whose submit was refused)")
+    )
+    if plan.save:
+        what += f"; the finished video(s) of shot(s) {saving} would be downloaded, not paid again"
+    return TaskResult(
+        task_id=sid,
+        status="dry_run",
+        model=str(plan.record.request["shared"].get("model", "")),
+        message=f"Retry of storyboard {sid} {what}. Nothing was submitted.",
+        next_step=f"Call generate_storyboard(storyboard_id='{sid}', retry_shot={(plan.remake or (0,))[0]}) "
+        "without dry_run to do it.",
+        provider=state.provider_name,
+        simulated=state.simulated,
+    )
+
+
+async def wait_and_show(
+    call: Call, storyboard_id: str, wait_seconds: int, *, attached: bool = False
+) -> types.CallToolResult:
     """Wait up to ``wait_seconds`` (within the call's budget) for the storyboard to end, then show it."""
     boards = call.state.engine.storyboards
     wait, _ = await call.wait_budget(wait_seconds)
@@ -120,7 +152,15 @@ async def wait_and_show(call: Call, storyboard_id: str, wait_seconds: int) -> ty
         done = sum(1 for t in tasks if t is not None and t.state == "succeeded")
         await call.progress(100 * done / max(1, len(tasks)), f"storyboard {record.id}: {done}/{len(tasks)} shots done")
         await anyio.sleep(min(WAIT_STEP_SECONDS, max(0.0, deadline - anyio.current_time())))
-    return storyboard_outcome(call.state, record, tasks)
+    outcome = storyboard_outcome(call.state, record, tasks)
+    if attached and isinstance(outcome.structured_content, dict):  # the same storyboard, asked for again
+        outcome.structured_content["attached"] = True
+        earlier = f"(The same storyboard was asked for earlier: this is {record.id}, nothing more was paid.) "
+        outcome.structured_content["message"] = earlier + outcome.structured_content["message"]
+        first = outcome.content[0] if outcome.content else None
+        if isinstance(first, types.TextContent):
+            first.text = earlier + first.text
+    return outcome
 
 
 def storyboard_outcome(
@@ -158,8 +198,9 @@ def storyboard_result(state: AppState, record: StoryboardRecord, tasks: list[Tas
     done = sum(1 for s in shots if s.status == "succeeded")
     sid = record.id
     video = None
-    if record.state == "succeeded" and record.local_path:
-        path = Path(record.local_path)
+    joined = engine.storyboards.joined_file(record)
+    if joined is not None:
+        path = joined
         video = VideoFile(
             uri=STORYBOARD_VIDEO_URI.format(storyboard_id=sid),
             size_bytes=record.file_size or 0,
@@ -170,19 +211,23 @@ def storyboard_result(state: AppState, record: StoryboardRecord, tasks: list[Tas
         seconds = f"{record.seconds:.1f} s, " if record.seconds else ""
         message = f"Storyboard {sid} ready: {len(shots)} shots joined ({seconds}{record.join_method}), saved to {path}."
         next_step = f"Open or read the resource {video.uri}."
-    elif record.state == "failed":
-        message = f"Storyboard {sid} stopped: {record.error}"
-        saved = [t is not None and t.state == "succeeded" and engine.local_file(t) is not None for t in tasks]
-        again = retry_index(tasks, saved)
-        if again is None:
+    elif record.state in ("failed", "succeeded"):  # (succeeded without its file: it was deleted)
+        message = (
+            f"Storyboard {sid} stopped: {record.error}"
+            if record.state == "failed"
+            else f"Storyboard {sid} was joined, but its video is missing from disk."
+        )
+        again = remakes(tasks, unsaveable(tasks))
+        if not again:
             next_step = (
-                f"Call generate_storyboard(storyboard_id='{sid}', retry_shot=0) to join the shots again "
-                "(nothing is paid again)."
+                f"Call generate_storyboard(storyboard_id='{sid}', retry_shot=0) to go on: the saved shots are "
+                "joined again (nothing is paid again)."
             )
         else:
+            shots_again = ", ".join(str(i) for i in again)
             next_step = (
-                f"Call generate_storyboard(storyboard_id='{sid}', retry_shot={again}) to make that shot again "
-                "alone: the others are kept, not paid again."
+                f"Call generate_storyboard(storyboard_id='{sid}', retry_shot={again[0]}) to make shot(s) "
+                f"{shots_again} again (dry_run=true first shows the price): the others are kept, not paid again."
             )
     else:
         message = f"Storyboard {sid}: {done} of {len(shots)} shots done ({record.state})."

@@ -19,11 +19,13 @@ When every shot has succeeded and its video is saved, the videos are joined into
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +40,7 @@ from wan_video_mcp.server.catalog import (
     estimate_cost,
     validate,
 )
-from wan_video_mcp.server.catalog.measured import apply_measurements, urls_to_measure
+from wan_video_mcp.server.catalog.measured import SECONDS_TOLERANCE, apply_measurements, urls_to_measure
 from wan_video_mcp.server.errors import InvalidRequest, WanError
 from wan_video_mcp.server.jobs.context import EngineContext
 from wan_video_mcp.server.store import StoryboardRecord, TaskRecord, new_storyboard_id, shot_key
@@ -46,7 +48,7 @@ from wan_video_mcp.server.store import StoryboardRecord, TaskRecord, new_storybo
 if TYPE_CHECKING:
     from wan_video_mcp.server.jobs.engine import JobEngine
 
-__all__ = ["CONTINUITIES", "CLIP_MODEL", "Storyboards", "retry_index", "shot_arguments"]
+__all__ = ["CONTINUITIES", "CLIP_MODEL", "RetryPlan", "Storyboards", "remakes", "shot_arguments", "unsaveable"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,25 +82,43 @@ def shot_arguments(
     continuity = request["continuity"]
     if index == 0 or continuity == "none" or previous is None:
         return arguments
+    model = CLIP_MODEL if continuity == "clip" else request["frame_model"]
+    arguments["model"] = model
+    spec = MODEL_INDEX[model]
+    size = arguments.pop("size", None)  # the model takes a tier: the same one, so the shots match
+    if size is not None and "resolution" not in arguments and spec.tier_of(str(size)) in spec.tiers:
+        arguments["resolution"] = spec.tier_of(str(size))
     if continuity == "clip":
-        arguments["model"] = CLIP_MODEL
         arguments.pop("ratio", None)  # the output follows the clip
-        total = sum(int(s.get("duration", shared.get("duration", 5))) for s in request["shots"][: index + 1])
+        total = sum(int(_seconds(s, shared)) for s in request["shots"][: index + 1])
         arguments["duration"] = total
         arguments["media"] = [{"type": "first_clip", "url": previous}, *arguments.get("media", [])]
         return arguments
-    model = request["frame_model"]
-    arguments["model"] = model
-    spec = MODEL_INDEX[model]
-    size = arguments.pop("size", None)  # the frame model takes a tier: the same one, so the shots match
-    if size is not None and "resolution" not in arguments and spec.tier_of(str(size)) in spec.tiers:
-        arguments["resolution"] = spec.tier_of(str(size))
     if spec.protocol is Protocol.MEDIA:
         arguments.pop("ratio", None)
         arguments["media"] = [{"type": "first_frame", "url": previous}, *arguments.get("media", [])]
     else:
         arguments["img_url"] = previous
     return arguments
+
+
+def _seconds(shot: Mapping[str, Any], shared: Mapping[str, Any]) -> Any:
+    """A shot's requested length: its own, else the shared one, else the default 5 s."""
+    for given in (shot.get("duration"), shared.get("duration")):
+        if given is not None:
+            return given
+    return 5
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    """What a retry of a storyboard does: the shots it makes again (each paid again, as a new attempt), the shots
+    whose finished videos it saves first (not paid again), and the estimate of what it pays."""
+
+    record: StoryboardRecord
+    remake: tuple[int, ...]
+    save: tuple[int, ...]
+    cost_usd: float
 
 
 class Storyboards:
@@ -119,7 +139,8 @@ class Storyboards:
         request = {
             "continuity": arguments["continuity"],
             "shared": dict(arguments.get("shared") or {}),
-            "shots": [dict(shot) for shot in arguments["shots"]],
+            # A null field is an absent one (clients send them for "not set").
+            "shots": [{k: v for k, v in dict(shot).items() if v is not None} for shot in arguments["shots"]],
         }
         offered = {spec.id for spec in self._ctx.models.values()}
         first = request["shots"][0] if request["shots"] else {}
@@ -140,7 +161,16 @@ class Storyboards:
         for index, shot in enumerate(request["shots"]):
             for name in sorted(set(shot) & PER_CALL):
                 problems.append((f"shots[{index}].{name}", f"shot {index}: {name} is set for the whole storyboard"))
-            seconds = shot.get("duration", request["shared"].get("duration"))
+            if "media" in shot and not isinstance(shot["media"], list):
+                problems.append(
+                    (
+                        f"shots[{index}].media",
+                        f"shot {index}: media is a list of {{type, url}}, not {shot['media']!r:.60}",
+                    )
+                )
+            seconds = (
+                _seconds(shot, request["shared"]) if "duration" in shot or "duration" in request["shared"] else None
+            )
             whole = isinstance(seconds, int) and not isinstance(seconds, bool) and seconds >= 1
             if request["continuity"] == "clip" and seconds is not None and not whole:
                 problems.append(
@@ -199,26 +229,48 @@ class Storyboards:
             checked.append(call.model_copy(update={"request": shot}))
         return request, checked
 
-    async def create(self, arguments: Mapping[str, Any]) -> tuple[StoryboardRecord, float]:
-        """Validate, price and persist a storyboard, then start it: the record and its estimated total (USD)."""
+    async def create(
+        self, arguments: Mapping[str, Any], idempotency_key: str | None = None
+    ) -> tuple[StoryboardRecord, float, str]:
+        """Validate, price and persist a storyboard, then start it: the record, its estimated total (USD) and how
+        it was found: ``new``, or an earlier one of the same key (``idempotency_key``) or the same request within
+        the dedupe window (``duplicate``), which is returned as it is and paid nothing more."""
         request, calls = await self.check(arguments)
         amounts = [(cost.amount_max_usd or cost.amount_usd) for cost in (estimate_cost(c.request) for c in calls)]
         total = sum(amounts)
-        # Before anything is paid: each shot against the per-task cap, the whole against the daily one.
-        await self._engine.submitter.admissible_amount(total, each=max(amounts))
-        now = self._ctx.clock()
+        ctx, now = self._ctx, self._ctx.clock()
+        request_json = json.dumps(request, separators=(",", ":"))
+        # The request with each shot's inputs by their bytes: the same storyboard however its files are named.
+        shots = [call.request.fingerprint() for call in calls]
+        fingerprint = hashlib.sha256(json.dumps([request["continuity"], shots]).encode()).hexdigest()
         record = StoryboardRecord(
             id=new_storyboard_id(),
             created_at=now,
             updated_at=now,
-            request_json=json.dumps(request, separators=(",", ":")),
+            request_json=request_json,
             state="running",
             shots_json=json.dumps([{"task_id": None, "attempt": 0} for _ in calls]),
+            endpoint=ctx.endpoint,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
         )
-        store = self._ctx.store
-        await store.run(store.create_storyboard_sync, record)
-        self.start(record.id)
-        return record, total
+        window = ctx.settings.dedupe_window_seconds
+        since = now - window if window > 0 else None
+        found = await ctx.store.run(ctx.store.repeated_storyboard_sync, record, since)
+        if found is None:
+            # Before anything is paid: each shot against the per-task cap, the whole against the daily one.
+            await self._engine.submitter.admissible_amount(total, each=max(amounts))
+            found = await ctx.store.run(ctx.store.create_storyboard_sync, record, since)
+        earlier, how = found
+        if how == "idempotency_key" and earlier.request_json != request_json:
+            raise InvalidRequest(
+                f"idempotency_key '{idempotency_key}' was already used for a different storyboard ({earlier.id}); "
+                "use a new key for new shots",
+                field="idempotency_key",
+            )
+        if earlier.open:
+            self.start(earlier.id)
+        return earlier, total, how
 
     def start(self, storyboard_id: str) -> None:
         if storyboard_id in self._running or self._ctx.tg is None:
@@ -230,7 +282,7 @@ class Storyboards:
         """Start a runner for every storyboard not ended (at engine start, then now and then: one whose process
         is gone is taken over; one a live process runs is left to it)."""
         store = self._ctx.store
-        open_ones = await store.run(store.open_storyboards_sync)
+        open_ones = await store.run(store.open_storyboards_sync, self._ctx.endpoint)
         for record in open_ones:
             self.start(record.id)
         return len(open_ones)
@@ -250,34 +302,82 @@ class Storyboards:
             found.append(await self._ctx.store.get(shot["task_id"]) if shot and shot.get("task_id") else None)
         return found
 
-    async def retry(self, storyboard_id: str, index: int) -> StoryboardRecord:
-        """Make the shot that stopped a failed storyboard again (a new attempt: a new key, never attached to the
-        old one); the others are kept, not paid again. With every shot saved, the join is made again."""
+    def joined_file(self, record: StoryboardRecord) -> Path | None:
+        """The storyboard's joined MP4 when it is on disk as recorded."""
+        if record.state != "succeeded" or not record.local_path:
+            return None
+        path = Path(record.local_path)
+        try:
+            return path if path.stat().st_size == record.file_size else None
+        except OSError:
+            return None
+
+    async def retry_plan(self, storyboard_id: str, index: int, *, save: bool = True) -> RetryPlan:
+        """What ``retry`` would do. With ``save``, the finished shots whose videos are not saved are saved first
+        (a paid video is never made again while it can still be downloaded): a shot is made again only when it
+        failed, or its video is lost for good (its URL expired)."""
         record = await self.get(storyboard_id)
         if record is None:
             raise InvalidRequest(f"no storyboard '{storyboard_id}' here", field="storyboard_id")
-        shots = record.shots
-        if not 0 <= index < len(shots):
-            raise InvalidRequest(f"storyboard {record.id} has shots 0..{len(shots) - 1}", field="retry_shot")
-        if record.state != "failed":
+        if not 0 <= index < len(record.shots):
+            raise InvalidRequest(f"storyboard {record.id} has shots 0..{len(record.shots) - 1}", field="retry_shot")
+        lost_join = record.state == "succeeded" and self.joined_file(record) is None
+        if record.state != "failed" and not lost_join:
             raise InvalidRequest(f"storyboard {record.id} is {record.state}: nothing to retry", field="retry_shot")
         tasks = await self.shot_tasks(record)
-        saved = [t is not None and t.state == "succeeded" and self._engine.local_file(t) is not None for t in tasks]
-        if all(saved):  # the join (or what followed it) failed: made again, nothing is paid
-            return await self._restart(await self._update(record.id, state="running", error=None))
-        if index != retry_index(tasks, saved):
+        lost: set[int] = set()
+        for i, task in enumerate(tasks):
+            if save and task is not None and task.state == "succeeded" and self._engine.local_file(task) is None:
+                try:
+                    tasks[i] = await self._engine.ensure_downloaded(task.id)
+                except WanError as exc:
+                    if exc.retryable:
+                        raise WanError(
+                            f"the video of shot {i} ({task.id}) cannot be saved right now: {exc.message}. Nothing was "
+                            "made again; call again in a minute (it is downloaded, not paid again)",
+                            code="not_ready",
+                            retryable=True,
+                        ) from None
+                    lost.add(i)
+        remake = remakes(tasks, lost if save else unsaveable(tasks))
+        if remake and index not in remake:
             state = tasks[index].state if tasks[index] is not None else "not submitted"  # type: ignore[union-attr]
+            again = ", ".join(str(i) for i in remake)
             raise InvalidRequest(
-                f"shot {index} is {state}: nothing to retry there (the storyboard stopped because {record.error})",
+                f"shot {index} is {state}: nothing to make again there; the shots to make again are {again} "
+                f"(retry_shot={remake[0]})",
                 field="retry_shot",
             )
-        shot = {"task_id": None, "attempt": (shots[index] or {}).get("attempt", 0) + 1}
-        restarted = await self._set_shot(record.id, index, shot, expect_state="failed", state="running", error=None)
-        return await self._restart(restarted or await self._must_get(record.id))
+        saved = tuple(
+            i
+            for i, t in enumerate(tasks)
+            if t is not None and t.state == "succeeded" and i not in remake and self._engine.local_file(t) is None
+        )
+        cost = sum(_cost_of(tasks[i]) for i in remake)
+        return RetryPlan(record, tuple(remake), saved, cost)
 
-    async def _restart(self, record: StoryboardRecord) -> StoryboardRecord:
+    async def retry(self, storyboard_id: str, index: int) -> StoryboardRecord:
+        """Go on with a failed storyboard: each shot that failed (or whose video is lost) is made again as a new
+        attempt (a new key, never attached to the old one); the others are kept, not paid again. With nothing to
+        make again, the shots are joined again (or the refused submit is tried again)."""
+        plan = await self.retry_plan(storyboard_id, index)
+        record = plan.record
+        entries = {i: {"task_id": None, "attempt": (record.shots[i] or {}).get("attempt", 0) + 1} for i in plan.remake}
+        changes: dict[str, Any] = {"state": "running", "error": None}
+        if record.state == "succeeded":  # its joined file is gone: joined again from the saved shots
+            changes |= {"local_path": None, "file_size": None, "sha256": None, "seconds": None, "join_method": None}
+        store = self._ctx.store
+        now = self._ctx.clock()
+        restarted = await store.run(store.set_shots_sync, record.id, now, entries, expect_state=record.state, **changes)
+        if restarted is None:
+            raise WanError(
+                f"storyboard {record.id} changed while this retry was made (another retry?); nothing was made "
+                "again here: call check_task on it",
+                code="conflict",
+                retryable=True,
+            )
         self.start(record.id)
-        return record
+        return restarted
 
     # ------------------------------------------------------------------ run
 
@@ -285,26 +385,16 @@ class Storyboards:
         store = self._ctx.store
         return await store.run(store.update_storyboard_sync, storyboard_id, self._ctx.clock(), **changes)
 
-    async def _set_shot(
-        self, storyboard_id: str, index: int, shot: dict[str, Any], expect_state: str | None = None, **changes: Any
-    ) -> StoryboardRecord | None:
+    async def _set_shot(self, storyboard_id: str, index: int, shot: dict[str, Any], **changes: Any) -> None:
         """One shot's entry written alone, so a runner and a retry in another process never undo each other."""
         store = self._ctx.store
-        now = self._ctx.clock()
-        return await store.run(
-            store.set_shot_sync, storyboard_id, now, index, shot, expect_state=expect_state, **changes
-        )
-
-    async def _must_get(self, storyboard_id: str) -> StoryboardRecord:
-        record = await self.get(storyboard_id)
-        if record is None:
-            raise KeyError(storyboard_id)
-        return record
+        await store.run(store.set_shots_sync, storyboard_id, self._ctx.clock(), {index: shot}, **changes)
 
     async def _claim(self, storyboard_id: str) -> bool:
         store, now = self._ctx.store, self._ctx.clock()
         owner = self._ctx.instance_id
-        return await store.run(store.claim_storyboard_sync, storyboard_id, owner, now, now + LEASE_SECONDS)
+        endpoint = self._ctx.endpoint
+        return await store.run(store.claim_storyboard_sync, storyboard_id, endpoint, owner, now, now + LEASE_SECONDS)
 
     async def _run(self, storyboard_id: str) -> None:
         try:
@@ -324,10 +414,11 @@ class Storyboards:
                         await self._ctx.event(tasks[-1]).wait()
         except Exception as exc:  # a runner never takes the server down; the storyboard says what happened
             logger.exception("storyboard %s stopped", storyboard_id)
-            await self._update(storyboard_id, state="failed", error=f"the storyboard stopped: {exc}")
+            with contextlib.suppress(Exception):  # (the store itself may be what failed: then it stays open)
+                await self._update(storyboard_id, state="failed", error=f"the storyboard stopped: {exc}")
         finally:
             self._running.discard(storyboard_id)
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 store = self._ctx.store
                 await store.run(store.release_storyboard_sync, storyboard_id, self._ctx.instance_id)
 
@@ -335,22 +426,29 @@ class Storyboards:
         """Submit what can be submitted, fail or join when the shots say so; True when the storyboard ended."""
         request, shots = record.request, record.shots
         tasks = await self.shot_tasks(record)
-        for index, task in enumerate(tasks):
-            if task is not None and task.state in ("failed", "canceled", "expired"):
-                reason = task.error_message or task.state
-                await self._update(record.id, state="failed", error=f"shot {index} ({task.id}) {task.state}: {reason}")
-                return True
+        # First every finished shot's video is saved (auto-download off, a lost file): a paid video is kept before
+        # anything else is decided, so a failure elsewhere never leaves one to be paid again.
+        stopped, waiting = [], False
         for index, task in enumerate(tasks):
             if task is not None and task.state == "succeeded" and self._engine.local_file(task) is None:
-                try:  # a shot's video is saved before anything follows it (auto-download off, a lost file)
+                try:
                     tasks[index] = await self._engine.ensure_downloaded(task.id)
                 except WanError as exc:
                     if exc.retryable and task.download_attempts < DOWNLOAD_ATTEMPTS:
                         logger.warning("storyboard %s: shot %d not saved yet (%s)", record.id, index, exc.message)
-                        return False  # tried again on the next round
-                    error = f"shot {index} ({task.id}) finished, but its video could not be saved: {exc.message}"
-                    await self._update(record.id, state="failed", error=error)
-                    return True
+                        waiting = True  # tried again on the next round
+                        continue
+                    stopped.append(
+                        f"shot {index} ({task.id}) finished, but its video could not be saved: {exc.message}"
+                    )
+        for index, task in enumerate(tasks):
+            if task is not None and task.state in FAILED:
+                stopped.append(f"shot {index} ({task.id}) {task.state}: {task.error_message or task.state}")
+        if stopped:
+            await self._update(record.id, state="failed", error="; ".join(stopped))
+            return True
+        if waiting:
+            return False
         ready = [t is not None and t.state == "succeeded" and self._engine.local_file(t) is not None for t in tasks]
         if all(ready):
             await self._join(record, [t for t in tasks if t is not None])
@@ -359,7 +457,7 @@ class Storyboards:
             if task is not None:
                 continue
             previous = None
-            if index and request["continuity"] != "none":
+            if index and request["continuity"] != "none":  # (a shot it follows is saved: ready, or stopped above)
                 before = tasks[index - 1]
                 if not ready[index - 1] or before is None:
                     break  # the shot it follows is not there yet
@@ -388,12 +486,12 @@ class Storyboards:
 
     async def _follow(self, continuity: str, before: TaskRecord) -> str:
         """What the next shot starts from: the earlier video (clip), or its last frame as a PNG."""
-        if continuity == "clip":
-            return f"wan-video://videos/{before.id}.mp4"
-        from wan_video_mcp.server.media.frames import last_frame_png
-
         video = self._engine.local_file(before)
         assert video is not None
+        if continuity == "clip":
+            return await self._clip_of(before.id, video)
+        from wan_video_mcp.server.media.frames import last_frame_png
+
         frame = video.with_name(f"{before.id}.last.png")
         if not frame.exists():
             data = await anyio.to_thread.run_sync(last_frame_png, video)
@@ -401,6 +499,19 @@ class Storyboards:
             await anyio.to_thread.run_sync(temp.write_bytes, data)
             temp.replace(frame)
         return str(frame)
+
+    async def _clip_of(self, task_id: str, video: Path) -> str:
+        """The earlier video as the next shot's first_clip: itself, or (a render a little longer than asked, past
+        the first_clip limit) its first ``CLIP_SECONDS_MAX`` seconds, cut once into ``videos/{id}.first10s.mp4``."""
+        from wan_video_mcp.server.media.join import read_clip, trim_clip
+
+        clip = await anyio.to_thread.run_sync(read_clip, video, f"the video of {task_id}")
+        if clip.seconds <= CLIP_SECONDS_MAX + SECONDS_TOLERANCE:
+            return f"wan-video://videos/{task_id}.mp4"
+        cut = video.with_name(f"{task_id}.first{CLIP_SECONDS_MAX}s.mp4")
+        if not cut.exists():
+            await anyio.to_thread.run_sync(trim_clip, video, CLIP_SECONDS_MAX, cut)
+        return str(cut)
 
     async def _task_of(self, key: str) -> str | None:
         """The task a shot's key created, if its submit got that far (to show it, and to retry after it)."""
@@ -454,15 +565,30 @@ class Storyboards:
         )
 
 
-def retry_index(tasks: Sequence[TaskRecord | None], saved: Sequence[bool]) -> int | None:
-    """The shot that stopped a failed storyboard, which a retry makes again: the first whose task failed (or whose
-    video could not be saved), else the first not submitted (its submit was refused); None when every shot is
-    saved (then a retry joins them again)."""
-    ended = ("failed", "canceled", "expired", "succeeded")
-    broken = [t is not None and not saved[i] and t.state in ended for i, t in enumerate(tasks)]
-    if True in broken:
-        return broken.index(True)
-    return next((i for i, t in enumerate(tasks) if t is None), None)
+FAILED = ("failed", "canceled", "expired")
+
+
+def unsaveable(tasks: Sequence[TaskRecord | None]) -> set[int]:
+    """The finished shots whose videos were given up on (their download failed, or their URL expired): as far as
+    can be told without downloading again."""
+    return {
+        i
+        for i, t in enumerate(tasks)
+        if t is not None and t.state == "succeeded" and t.download_state == "download_failed"
+    }
+
+
+def remakes(tasks: Sequence[TaskRecord | None], lost: Collection[int]) -> list[int]:
+    """The shots a retry makes again (each paid again): those whose task failed, and those whose video is lost."""
+    return [i for i, t in enumerate(tasks) if t is not None and (t.state in FAILED or i in lost)]
+
+
+def _cost_of(task: TaskRecord | None) -> float:
+    """A shot's estimated price, as its task recorded it."""
+    if task is None or not task.cost_json:
+        return 0.0
+    cost = json.loads(task.cost_json)
+    return float(cost.get("amount_max_usd") or cost.get("amount_usd") or 0.0)
 
 
 def _refusal(problems: list[tuple[str, str]]) -> InvalidRequest:

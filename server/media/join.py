@@ -14,8 +14,8 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,28 +85,52 @@ def join_clips(clips: Sequence[Path], out: Path) -> Joined:
 
     read = [read_clip(path, f"clip {i} ({path.name})") for i, path in enumerate(clips, 1)]
     method = "copy" if copyable(read) else "encode"
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    with _beside(out) as temp:
+        try:
+            if method == "copy":
+                try:
+                    _write(read, temp, copy=True)
+                except av.FFmpegError:  # a codec MP4 cannot hold, say: the encoder makes one it can
+                    logger.info("copying the clips into one MP4 failed; re-encoding them", exc_info=True)
+                    method = "encode"
+            if method == "encode":
+                _write(read, temp, copy=False)
+            with open_local(temp) as written:
+                seconds = (written.duration or 0) / 1_000_000  # in av.time_base
+        except av.FFmpegError as exc:
+            raise JoinError(f"writing the joined video failed ({exc.strerror or exc})") from exc
+        os.replace(temp, out)
+    logger.info("joined %d clip(s) into %s by %s: %.2f s", len(read), out.name, method, seconds)
+    return Joined(out, seconds, method, tuple(float(clip.seconds) for clip in read))
+
+
+def trim_clip(video: Path, seconds: float, out: Path) -> Joined:
+    """The first ``seconds`` of ``video`` as the MP4 ``out`` (re-encoded, so it ends exactly there)."""
+    import av
+
+    clip = read_clip(video, f"the clip ({video.name})")
+    cut = replace(clip, end=min(clip.end, clip.start + Fraction(seconds).limit_denominator(1000)))
+    with _beside(out) as temp:
+        try:
+            _write([cut], temp, copy=False)
+        except av.FFmpegError as exc:
+            raise JoinError(f"cutting {video.name} to {seconds} s failed ({exc.strerror or exc})") from exc
+        os.replace(temp, out)
+    return Joined(out, float(cut.seconds), "encode", (float(cut.seconds),))
+
+
+@contextlib.contextmanager
+def _beside(out: Path) -> Iterator[Path]:
+    """A temporary file next to ``out`` (moved onto it when written), removed if it is left behind. Not named
+    ``.part``: a starting process sweeps those away as its downloads' leftovers."""
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".writing", dir=out.parent)
     os.close(fd)
     temp = Path(name)
     try:
-        if method == "copy":
-            try:
-                _write(read, temp, copy=True)
-            except av.FFmpegError:  # a codec MP4 cannot hold, say: the encoder makes one it can
-                logger.info("copying the clips into one MP4 failed; re-encoding them", exc_info=True)
-                method = "encode"
-        if method == "encode":
-            _write(read, temp, copy=False)
-        with open_local(temp) as written:
-            seconds = (written.duration or 0) / 1_000_000  # in av.time_base
-        os.replace(temp, out)
-    except av.FFmpegError as exc:
-        raise JoinError(f"writing the joined video failed ({exc.strerror or exc})") from exc
+        yield temp
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
-    logger.info("joined %d clip(s) into %s by %s: %.2f s", len(read), out.name, method, seconds)
-    return Joined(out, seconds, method, tuple(float(clip.seconds) for clip in read))
 
 
 def _write(clips: Sequence[Clip], temp: Path, *, copy: bool) -> None:

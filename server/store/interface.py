@@ -127,32 +127,45 @@ class Store(Protocol):
 
     # -- storyboards
 
-    def create_storyboard_sync(self, record: StoryboardRecord) -> None: ...
+    def create_storyboard_sync(
+        self, record: StoryboardRecord, dedupe_since: float | None
+    ) -> tuple[StoryboardRecord, str]:
+        """Insert the storyboard, or return the one its key or (since ``dedupe_since``) its request made, and how
+        it was found: ``new``, ``idempotency_key`` or ``duplicate``."""
+        ...
+
+    def repeated_storyboard_sync(
+        self, record: StoryboardRecord, dedupe_since: float | None
+    ) -> tuple[StoryboardRecord, str] | None:
+        """The storyboard ``create_storyboard_sync`` would return instead of inserting, if any."""
+        ...
 
     def get_storyboard_sync(self, storyboard_id: str) -> StoryboardRecord | None: ...
 
     def update_storyboard_sync(self, storyboard_id: str, now: float, **changes: Any) -> StoryboardRecord: ...
 
-    def set_shot_sync(
+    def set_shots_sync(
         self,
         storyboard_id: str,
         now: float,
-        index: int,
-        shot: dict[str, Any],
+        shots: dict[int, dict[str, Any]],
         *,
         expect_state: str | None = None,
         **changes: Any,
     ) -> StoryboardRecord | None:
-        """Change one shot's entry (and other columns) in one transaction; None if the state is not expect_state."""
+        """Change some shots' entries (and other columns) in one transaction; None if the state is not
+        ``expect_state``."""
         ...
 
     def list_storyboards_sync(self, states: Sequence[str] | None = None, limit: int = 20) -> list[StoryboardRecord]:
         """Storyboards, newest first, optionally only those in ``states``."""
         ...
 
-    def open_storyboards_sync(self) -> list[StoryboardRecord]: ...
+    def open_storyboards_sync(self, endpoint: str) -> list[StoryboardRecord]:
+        """The storyboards of this endpoint still to finish, oldest first."""
+        ...
 
-    def claim_storyboard_sync(self, storyboard_id: str, owner: str, now: float, until: float) -> bool:
+    def claim_storyboard_sync(self, storyboard_id: str, endpoint: str, owner: str, now: float, until: float) -> bool:
         """Take or keep the running of an open storyboard unless a live process holds it."""
         ...
 

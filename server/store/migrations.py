@@ -95,9 +95,14 @@ MIGRATIONS: tuple[str, ...] = (
         join_method TEXT,
         error TEXT,
         owner TEXT,
-        owner_until REAL
+        owner_until REAL,
+        endpoint TEXT NOT NULL DEFAULT '',
+        idempotency_key TEXT,
+        fingerprint TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX storyboards_state ON storyboards(state);
+    CREATE UNIQUE INDEX storyboards_key ON storyboards(idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX storyboards_fingerprint ON storyboards(fingerprint, created_at);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -54,6 +54,9 @@ class StoryboardRecord:
     error: str | None = None
     owner: str | None = None  # the process running it now (its lease lapses at owner_until, or with the process)
     owner_until: float | None = None
+    endpoint: str = ""  # the provider base URL its shots are paid at (only a process serving it runs it)
+    idempotency_key: str | None = None
+    fingerprint: str = ""  # the request's (its local inputs by their bytes): a repeat within the window attaches
 
     @property
     def request(self) -> dict[str, Any]:
