@@ -357,7 +357,7 @@ async def test_a_rendering_task_shows_progress_and_plays_once_polling_through_th
 
 # The scripted tests' videos: a shot and the storyboard joined, told apart by their width.
 SHOT_VIDEO, BOARD_VIDEO = "wan-video://videos/wan_a.mp4", "wan-video://videos/sb_1.mp4"
-VIDEO_WIDTH = "() => document.getElementById('video').videoWidth"
+WIDTH = "document.getElementById('video').videoWidth"  # in a predicate
 BUTTONS = (
     "() => [...document.querySelectorAll('#shots button')].map((b) => `${b.textContent}${b.disabled ? ' (off)' : ''}`)"
 )
@@ -381,7 +381,7 @@ async def test_a_storyboard_is_still_followed_while_a_chosen_shot_plays_and_its_
         return task_result("sb_1", "succeeded", summary="The storyboard sb_1.", video={"uri": BOARD_VIDEO}, shots=shots)
 
     # The shot lasts long enough for the joined video to arrive while it plays (the player checks every 3 s).
-    videos = {SHOT_VIDEO: mp4(seconds=6, size=(320, 240)), BOARD_VIDEO: mp4(seconds=3, size=(480, 270))}
+    videos = {SHOT_VIDEO: mp4(seconds=9, size=(320, 240)), BOARD_VIDEO: mp4(seconds=3, size=(480, 270))}
     host = ScriptedBackEnd("generate_storyboard", answer, videos)
     async with host_page(host.proxy) as address, browser_page() as page:
         with anyio.fail_after(90):
@@ -390,7 +390,11 @@ async def test_a_storyboard_is_still_followed_while_a_chosen_shot_plays_and_its_
             before = await frame.evaluate(BUTTONS)
             await frame.click("#shots button:enabled")
             clicked = time.monotonic()
-            await until(frame, f"() => {VIDEO_WIDTH}() === 320 && document.getElementById('video').currentTime > 0.3")
+            await until(frame, f"() => {WIDTH} === 320 && document.getElementById('video').currentTime > 0.3")
+            with anyio.move_on_after(10):  # the player goes on checking the storyboard while the shot plays
+                while not [when for when in host.named("check_task sb_1") if when > clicked]:
+                    await anyio.sleep(0.05)
+            checked_while_the_shot_plays = [when for when in host.named("check_task sb_1") if when > clicked] != []
             joined = True
             offered = await within(
                 10, frame, "() => document.getElementById('shots').textContent.includes('Whole storyboard')"
@@ -399,19 +403,19 @@ async def test_a_storyboard_is_still_followed_while_a_chosen_shot_plays_and_its_
             while_the_shot_plays = {
                 "status": await frame.evaluate("() => document.getElementById('status').textContent"),
                 "buttons": await frame.evaluate(BUTTONS),
-                "width": await frame.evaluate(VIDEO_WIDTH),
+                "width": await frame.evaluate(f"() => {WIDTH}"),
                 "ended": await frame.evaluate("() => document.getElementById('video').ended"),
             }
-            followed = await within(15, frame, f"() => {VIDEO_WIDTH}() === 480 && {PLAYED_HALF_A_SECOND}()")
+            followed = await within(15, frame, f"() => {WIDTH} === 480 && ({PLAYED_HALF_A_SECOND})()")
             after_it = (await frame.evaluate(SNAPSHOT))["state"], await frame.evaluate(BUTTONS)
-            # Any shot again, and back to the whole storyboard, from the strip.
-            await frame.click("#shots button:nth-child(2)")
-            await until(frame, f"() => {VIDEO_WIDTH}() === 320")
-            await frame.click("#shots button:first-child")
-            back = await within(10, frame, f"() => {VIDEO_WIDTH}() === 480")
-    board_checks = host.named("check_task sb_1")
+            back = False
+            if followed:  # any shot again, and back to the whole storyboard, from the strip
+                await frame.click("#shots button:nth-child(2)")
+                await until(frame, f"() => {WIDTH} === 320")
+                await frame.click("#shots button:first-child")
+                back = await within(10, frame, f"() => {WIDTH} === 480")
     assert {
-        "checks of the storyboard after the click": len([when for when in board_checks if when > clicked]) >= 2,
+        "the storyboard checked while the shot plays": checked_while_the_shot_plays,
         "the strip before": before,
         "offered while the shot plays": offered,
         "while the shot plays": while_the_shot_plays,
@@ -420,7 +424,7 @@ async def test_a_storyboard_is_still_followed_while_a_chosen_shot_plays_and_its_
         "back to the whole from the strip": back,
         "videos read": [call for _, call in host.calls if call.startswith("read")],
     } == {
-        "checks of the storyboard after the click": True,
+        "the storyboard checked while the shot plays": True,
         "the strip before": ["Shot 0 · succeeded", "Shot 1 · running (off)"],
         "offered while the shot plays": True,
         "while the shot plays": {
@@ -459,16 +463,18 @@ async def test_a_retryable_error_from_check_task_slows_polling_down_and_a_final_
             failed = await frame.evaluate(SNAPSHOT)
             await anyio.sleep(7)  # longer than any wait the player would take before checking again
     when = host.named("check_task wan_1")
-    gaps = [round(later - earlier) for earlier, later in itertools.pairwise(when)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(when)]
+    # (held to bounds, not exact seconds: a loaded machine runs the page's timers late, never early)
+    slowed_then_restored = len(gaps) == 2 and gaps[0] >= 5.5 and gaps[1] < 5.5
     assert {
         "calls": [call for _, call in host.calls],
-        "seconds between checks": gaps,
+        "6 s after the retryable error, 3 s after the next good check": (slowed_then_restored, gaps),
         "while it retries": retrying and (retrying["state"], retrying["status"], retrying["progress_bar"]),
         "once an error is final": (failed["state"], failed["status"]),
     } == {
         "calls": ["generate_video", "check_task wan_1", "check_task wan_1", "check_task wan_1"],
         # After the retryable error the player waits twice as long, then back to 3 s once a check succeeds.
-        "seconds between checks": [6, 3],
+        "6 s after the retryable error, 3 s after the next good check": (True, gaps),
         "while it retries": ("rendering", "The provider is busy. Try again shortly. Trying again in 6 s.", "20%"),
         "once an error is final": ("failed", "No task wan_1 here. Check the task id."),
     }, host.calls

@@ -99,7 +99,7 @@ def build(max_wait: int) -> Tool:
         record, total, how = await boards.create(arguments, idempotency_key)
         if how == "new":
             await call.log("info", f"storyboard {record.id}: {len(shots)} shots, estimated at most ${total:.2f}")
-        return await wait_and_show(call, record.id, wait_seconds, attached=how != "new")
+        return await wait_and_show(call, record.id, wait_seconds, attached=None if how == "new" else how)
 
     return plain_tool(
         generate_storyboard,
@@ -134,7 +134,7 @@ def retry_preview(state: AppState, plan: RetryPlan) -> TaskResult:
 
 
 async def wait_and_show(
-    call: Call, storyboard_id: str, wait_seconds: int, *, attached: bool = False
+    call: Call, storyboard_id: str, wait_seconds: int, *, attached: str | None = None
 ) -> types.CallToolResult:
     """Wait up to ``wait_seconds`` (within the call's budget) for the storyboard to end, then show it."""
     boards = call.state.engine.storyboards
@@ -154,7 +154,7 @@ async def wait_and_show(
         await anyio.sleep(min(WAIT_STEP_SECONDS, max(0.0, deadline - anyio.current_time())))
     outcome = storyboard_outcome(call.state, record, tasks)
     if attached and isinstance(outcome.structured_content, dict):  # the same storyboard, asked for again
-        outcome.structured_content["attached"] = True
+        outcome.structured_content["attached"] = attached
         earlier = f"(The same storyboard was asked for earlier: this is {record.id}, nothing more was paid.) "
         outcome.structured_content["message"] = earlier + outcome.structured_content["message"]
         first = outcome.content[0] if outcome.content else None
@@ -217,7 +217,7 @@ def storyboard_result(state: AppState, record: StoryboardRecord, tasks: list[Tas
             if record.state == "failed"
             else f"Storyboard {sid} was joined, but its video is missing from disk."
         )
-        again = remakes(tasks, unsaveable(tasks))
+        again = remakes(tasks, unsaveable(tasks, engine.clock()))
         if not again:
             next_step = (
                 f"Call generate_storyboard(storyboard_id='{sid}', retry_shot=0) to go on: the saved shots are "

@@ -339,7 +339,7 @@ class Storyboards:
                             retryable=True,
                         ) from None
                     lost.add(i)
-        remake = remakes(tasks, lost if save else unsaveable(tasks))
+        remake = remakes(tasks, lost if save else unsaveable(tasks, self._ctx.clock()))
         if remake and index not in remake:
             state = tasks[index].state if tasks[index] is not None else "not submitted"  # type: ignore[union-attr]
             again = ", ".join(str(i) for i in remake)
@@ -568,14 +568,17 @@ class Storyboards:
 FAILED = ("failed", "canceled", "expired")
 
 
-def unsaveable(tasks: Sequence[TaskRecord | None]) -> set[int]:
-    """The finished shots whose videos were given up on (their download failed, or their URL expired): as far as
-    can be told without downloading again."""
-    return {
-        i
-        for i, t in enumerate(tasks)
-        if t is not None and t.state == "succeeded" and t.download_state == "download_failed"
-    }
+def unsaveable(tasks: Sequence[TaskRecord | None], now: float) -> set[int]:
+    """The finished shots whose videos were given up on (their download failed, or their URL expired unsaved): as
+    far as can be told without downloading again."""
+    lost = set()
+    for i, task in enumerate(tasks):
+        if task is None or task.state != "succeeded" or task.download_state == "downloaded":
+            continue
+        expired = task.video_url_expires_at is not None and now >= task.video_url_expires_at
+        if expired or task.download_state == "download_failed":
+            lost.add(i)
+    return lost
 
 
 def remakes(tasks: Sequence[TaskRecord | None], lost: Collection[int]) -> list[int]:
