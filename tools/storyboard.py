@@ -13,7 +13,7 @@ from pydantic import Field
 
 from wan_video_mcp.server.catalog import WAIT_SECONDS_MAX
 from wan_video_mcp.server.errors import InvalidRequest, TaskNotFound
-from wan_video_mcp.server.jobs.storyboards import RetryPlan, remakes, unsaveable
+from wan_video_mcp.server.jobs.shots import RetryPlan, remakes, unsaveable
 from wan_video_mcp.server.store import StoryboardRecord, TaskRecord
 from wan_video_mcp.server.timefmt import iso
 from wan_video_mcp.tools.call import Call
