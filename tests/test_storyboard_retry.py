@@ -98,7 +98,7 @@ async def test_a_retry_makes_again_only_the_failed_shot_and_keeps_the_finished_o
     ), failed
     assert (named, "shot(s) 2 again" in failed["next_step"]) == (2, True), failed["next_step"]
     assert (not_failed.is_error, content(not_failed).get("field")) == (True, "retry_shot"), text_of(not_failed)
-    assert "shot 0 is succeeded: nothing to make again there; the shots to make again are 2" in text_of(not_failed)
+    assert "shot 0 is succeeded: nothing to make again there; the retry makes shot(s) 2 again" in text_of(not_failed)
     assert (retried.is_error, content(retried).get("status")) == (False, "running"), text_of(retried)
     done_ids = [s["task_id"] for s in done["shots"]]
     assert {
@@ -178,7 +178,7 @@ async def test_a_finished_shot_whose_url_expired_before_it_was_saved_is_made_aga
         await sim_tasks(sim, 4)
         done = await ended(client, sid)
     assert (not_lost.is_error, content(not_lost).get("field")) == (True, "retry_shot"), text_of(not_lost)
-    assert "the shots to make again are 1" in text_of(not_lost)
+    assert "the retry makes shot(s) 1 again" in text_of(not_lost)
     assert (retried.is_error, content(retried).get("status")) == (False, "running"), text_of(retried)
     done_ids = [s["task_id"] for s in done["shots"]]
     assert {
@@ -199,7 +199,7 @@ async def test_before_a_retry_a_shot_whose_url_expired_is_shown_as_one_to_make_a
         dry = await retry(client, sid, 1, dry_run=True)
     assert "retry_shot=1" in shown["next_step"] and "shot(s) 1 again" in shown["next_step"], shown["next_step"]
     assert (dry.is_error, content(dry).get("status")) == (False, "dry_run"), text_of(dry)
-    assert "would make shot(s) 1 again, estimated at most $" in content(dry)["message"], content(dry)["message"]
+    assert "makes shot(s) 1 again, estimated at most $" in content(dry)["message"], content(dry)["message"]
     assert sim.stats.submits == 3
 
 
@@ -224,7 +224,7 @@ async def test_a_retry_dry_run_names_the_shots_and_price_and_submits_nothing(tmp
         sim.advance(2 * LONG_RUN)
         done = await ended(client, sid)
     shown = content(dry)
-    price = re.search(r"would make shot\(s\) 1 again, estimated at most \$(\d+\.\d\d)", shown.get("message", ""))
+    price = re.search(r"makes shot\(s\) 1 again, estimated at most \$(\d+\.\d\d)", shown.get("message", ""))
     assert (dry.is_error, shown.get("status"), shown.get("task_id")) == (False, "dry_run", sid), text_of(dry)
     assert price is not None and float(price.group(1)) > 0, shown["message"]
     assert "Nothing was submitted" in shown["message"]
@@ -412,7 +412,7 @@ def test_trim_clip_cuts_a_video_to_the_seconds_asked(tmp_path: Path) -> None:
 async def test_the_first_clip_of_a_video_past_ten_seconds_is_its_first_ten_seconds(tmp_path: Path) -> None:
     """Storyboards._clip_of gives a video within first_clip's 10 s (and its tolerance) as its resource, and one
     longer as a local MP4 of its first 10 s beside it."""
-    boards = Storyboards(SimpleNamespace(), SimpleNamespace())  # type: ignore[arg-type]
+    boards = Storyboards(SimpleNamespace(instance_id="p_000000000000"), SimpleNamespace())  # type: ignore[arg-type]
     short, long = tmp_path / "wan_short.mp4", tmp_path / "wan_long.mp4"
     short.write_bytes(clip_bytes(80, 8))  # 10.0 s
     long.write_bytes(clip_bytes(103, 10))  # 10.3 s
@@ -473,3 +473,109 @@ async def test_completion_offers_the_storyboards_ids_for_its_resource_templates(
         await ended(client, sid)
     assert offered == dict.fromkeys(offered, [sid])
     assert task.completion.values == []  # shots' task ids are not storyboards
+
+
+# ---------------------------------------------------------------------------------------------- after review 5
+
+
+async def test_without_pyav_a_clip_past_ten_seconds_goes_as_it_is_rather_than_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An install without PyAV cannot cut a clip: _clip_of sends the earlier video as it is (the submit's own check
+    decides), instead of stopping the storyboard after its first shot was paid."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "av" else real(name, *a))
+    boards = Storyboards(SimpleNamespace(instance_id="p_000000000000"), SimpleNamespace())  # type: ignore[arg-type]
+    long = tmp_path / "wan_long.mp4"
+    long.write_bytes(clip_bytes(103, 10))  # 10.3 s
+    assert await boards._clip_of("wan_long", long) == "wan-video://videos/wan_long.mp4"
+    assert [p.name for p in tmp_path.iterdir()] == ["wan_long.mp4"]
+
+
+async def test_a_video_that_cannot_be_saved_here_refuses_the_retry_instead_of_paying_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download failing for a local reason (a read-only disk) is not a lost video: the retry says why and makes
+    nothing again; once the disk is writable, the retry saves the videos, paying nothing more."""
+    import errno
+
+    from wan_video_mcp.server.jobs import downloads
+    from wan_video_mcp.server.jobs.downloads.failures import disk_failure
+
+    readonly = {"on": True}
+    real = downloads.download
+
+    async def download(client: Any, url: str, dest: Path, **options: Any) -> Any:
+        if readonly["on"]:
+            raise disk_failure(OSError(errno.EROFS, "Read-only file system"), dest)
+        return await real(client, url, dest, **options)
+
+    monkeypatch.setattr(downloads, "download", download)
+    async with served(tmp_path) as (client, sim, _):
+        sid = content(await client.call_tool("generate_storyboard", storyboard()))["task_id"]
+        failed = await ended(client, sid)
+        refused = await retry(client, sid, 0)
+        still = await board(client, sid)
+        readonly["on"] = False
+        again = await retry(client, sid, 0)
+        done = await ended(client, sid)
+    assert (failed["status"], "could not be saved" in failed["message"]) == ("failed", True), failed
+    assert "pays nothing" in failed["next_step"] and "downloaded first" in failed["next_step"], failed["next_step"]
+    assert refused.is_error and "Read-only file system" in text_of(refused), text_of(refused)
+    assert "Nothing was made again" in text_of(refused)
+    assert still["status"] == "failed"
+    assert (again.is_error, done["status"], sim.stats.submits) == (False, "succeeded", 3), done
+
+
+async def test_a_retry_prices_the_shots_never_submitted_that_it_submits(tmp_path: Path) -> None:
+    """Shot 0's submit refused for good (an account quota) in a last_frame storyboard: the next step and the dry
+    run name shot 0 made again and shots 1 and 2 submitted, priced together; the retry pays those three."""
+    async with served(tmp_path, renderer="auto") as (client, sim, _):  # (frames big enough to start shots from)
+        sim.faults.add("submit", "429", code="Throttling.AllocationQuota", message="Allocated quota exceeded.")
+        sid = content(await client.call_tool("generate_storyboard", storyboard(continuity="last_frame")))["task_id"]
+        failed = await ended(client, sid)
+        sim.faults.clear()
+        dry = content(await retry(client, sid, 0, dry_run=True))
+        accepted_before = sim.stats.submits_accepted
+        await retry(client, sid, 0)
+        done = await ended(client, sid)
+    price = re.search(r"estimated at most \$(\d+\.\d\d)", dry["message"])
+    assert [s["status"] for s in failed["shots"]] == ["failed", "waiting", "waiting"], failed
+    assert "makes shot(s) 0 again and submits shot(s) 1, 2" in failed["next_step"], failed["next_step"]
+    assert "makes shot(s) 0 again and submits shot(s) 1, 2" in dry["message"], dry["message"]
+    assert price is not None and float(price.group(1)) > 0.3, dry["message"]  # three shots' worth, not one's
+    assert (done["status"], accepted_before, sim.stats.submits_accepted) == ("succeeded", 0, 3), done
+
+
+async def test_force_new_makes_a_second_storyboard_of_the_same_shots(tmp_path: Path) -> None:
+    """Within the dedupe window, force_new makes the same shots again as a new storyboard (a second take)."""
+    async with served(tmp_path) as (client, sim, _):
+        first = content(await client.call_tool("generate_storyboard", storyboard()))
+        second = content(await client.call_tool("generate_storyboard", storyboard(force_new=True)))
+        await ended(client, first["task_id"])
+        await ended(client, second["task_id"])
+    assert first["task_id"] != second["task_id"] and second.get("attached") is None, second
+    assert sim.stats.submits == 6
+
+
+def test_a_join_writes_a_part_file_named_for_its_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The join's temporary file is a part file tagged with the process writing it, so a starting process sweeps
+    it away only when that process is gone."""
+    from wan_video_mcp.server.jobs.downloads import part_owner
+    from wan_video_mcp.server.media import join
+
+    seen: list[Path] = []
+    real = join._write
+
+    def spying(clips: Any, temp: Path, *, copy: bool) -> None:
+        seen.append(temp)
+        real(clips, temp, copy=copy)
+
+    one = tmp_path / "one.mp4"
+    one.write_bytes(clip_bytes(16, 8))
+    monkeypatch.setattr(join, "_write", spying)
+    join.join_clips([one, one], tmp_path / "sb.mp4", "p_0123456789ab")
+    assert len(seen) == 1 and seen[0].suffix == ".part" and part_owner(seen[0]) == "p_0123456789ab", seen
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.mp4", "sb.mp4"]

@@ -256,7 +256,7 @@ async def test_a_failed_shot_is_made_again_alone_and_the_storyboard_finishes(tmp
         "shot 0": (not_failed.is_error, content(not_failed).get("field")),
         "shot 3": (out_of_range.is_error, content(out_of_range).get("field")),
     } == {"shot 0": (True, "retry_shot"), "shot 3": (True, "retry_shot")}
-    assert "shot 0 is succeeded: nothing to make again there; the shots to make again are 1" in text_of(not_failed)
+    assert "shot 0 is succeeded: nothing to make again there; the retry makes shot(s) 1 again" in text_of(not_failed)
     assert (retried.is_error, content(retried)["status"]) == (False, "running"), text_of(retried)
     done_ids = [s["task_id"] for s in done["shots"]]
     assert {
@@ -510,11 +510,11 @@ def _join_failing_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     real = join_module.join_clips
     calls: list[int] = []
 
-    def failing_once(clips: Any, out: Path) -> Any:
+    def failing_once(clips: Any, out: Path, tag: str | None = None) -> Any:
         calls.append(len(clips))
         if len(calls) == 1:
             raise JoinError("boom")
-        return real(clips, out)
+        return real(clips, out, tag)
 
     monkeypatch.setattr(join_module, "join_clips", failing_once)
     return calls

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from wan_video_mcp.server.catalog import WAIT_SECONDS_MAX
 from wan_video_mcp.server.errors import InvalidRequest, TaskNotFound
-from wan_video_mcp.server.jobs.shots import RetryPlan, remakes, unsaveable
+from wan_video_mcp.server.jobs.shots import RetryPlan
 from wan_video_mcp.server.store import StoryboardRecord, TaskRecord
 from wan_video_mcp.server.timefmt import iso
 from wan_video_mcp.tools.call import Call
@@ -51,6 +51,7 @@ def build(max_wait: int) -> Tool:
         wait_seconds: WaitSeconds = 45,
         dry_run: bool = False,
         idempotency_key: Annotated[str | None, Field(max_length=128)] = None,
+        force_new: bool = False,
         storyboard_id: Annotated[str | None, Field(max_length=64)] = None,
         retry_shot: Annotated[int | None, Field(ge=0)] = None,
     ) -> Annotated[types.CallToolResult, TaskOutcome]:
@@ -64,8 +65,8 @@ def build(max_wait: int) -> Tool:
                 return ok_result(
                     retry_preview(call.state, await boards.retry_plan(storyboard_id, retry_shot, save=False))
                 )
-            await boards.retry(storyboard_id, retry_shot)
-            return await wait_and_show(call, storyboard_id, wait_seconds)
+            plan = await boards.retry(storyboard_id, retry_shot)
+            return await wait_and_show(call, storyboard_id, wait_seconds, said=f"The retry {plan.describe()}. ")
         if not shots:
             raise InvalidRequest(f"shots is required: 1-{SHOTS_MAX} shots, each {{prompt, ...}}", field="shots")
         given = {"model": model, "resolution": resolution, "ratio": ratio, "size": size, "audio": audio}
@@ -96,7 +97,7 @@ def build(max_wait: int) -> Tool:
                 simulated=call.state.simulated,
             )
             return ok_result(result)
-        record, total, how = await boards.create(arguments, idempotency_key)
+        record, total, how = await boards.create(arguments, idempotency_key, force_new=force_new)
         if how == "new":
             await call.log("info", f"storyboard {record.id}: {len(shots)} shots, estimated at most ${total:.2f}")
         return await wait_and_show(call, record.id, wait_seconds, attached=None if how == "new" else how)
@@ -112,21 +113,12 @@ def build(max_wait: int) -> Tool:
 def retry_preview(state: AppState, plan: RetryPlan) -> TaskResult:
     """What a retry would do, as a dry run's result: nothing is made, saved or paid."""
     sid = plan.record.id
-    made = ", ".join(str(i) for i in plan.remake)
-    saving = ", ".join(str(i) for i in plan.save)
-    what = (
-        f"would make shot(s) {made} again, estimated at most ${plan.cost_usd:.2f}"
-        if plan.remake
-        else ("would pay nothing: it would join the saved shots again (or submit the shot whose submit was refused)")
-    )
-    if plan.save:
-        what += f"; the finished video(s) of shot(s) {saving} would be downloaded, not paid again"
     return TaskResult(
         task_id=sid,
         status="dry_run",
         model=str(plan.record.request["shared"].get("model", "")),
-        message=f"Retry of storyboard {sid} {what}. Nothing was submitted.",
-        next_step=f"Call generate_storyboard(storyboard_id='{sid}', retry_shot={(plan.remake or (0,))[0]}) "
+        message=f"A retry of storyboard {sid} {plan.describe()}. Nothing was submitted.",
+        next_step=f"Call generate_storyboard(storyboard_id='{sid}', retry_shot={(plan.shots or (0,))[0]}) "
         "without dry_run to do it.",
         provider=state.provider_name,
         simulated=state.simulated,
@@ -134,7 +126,7 @@ def retry_preview(state: AppState, plan: RetryPlan) -> TaskResult:
 
 
 async def wait_and_show(
-    call: Call, storyboard_id: str, wait_seconds: int, *, attached: str | None = None
+    call: Call, storyboard_id: str, wait_seconds: int, *, attached: str | None = None, said: str = ""
 ) -> types.CallToolResult:
     """Wait up to ``wait_seconds`` (within the call's budget) for the storyboard to end, then show it."""
     boards = call.state.engine.storyboards
@@ -153,13 +145,15 @@ async def wait_and_show(
         await call.progress(100 * done / max(1, len(tasks)), f"storyboard {record.id}: {done}/{len(tasks)} shots done")
         await anyio.sleep(min(WAIT_STEP_SECONDS, max(0.0, deadline - anyio.current_time())))
     outcome = storyboard_outcome(call.state, record, tasks)
-    if attached and isinstance(outcome.structured_content, dict):  # the same storyboard, asked for again
-        outcome.structured_content["attached"] = attached
-        earlier = f"(The same storyboard was asked for earlier: this is {record.id}, nothing more was paid.) "
-        outcome.structured_content["message"] = earlier + outcome.structured_content["message"]
+    if attached:  # the same storyboard, asked for again
+        said = f"(The same storyboard was asked for earlier: this is {record.id}, nothing more was paid.) " + said
+    if isinstance(outcome.structured_content, dict) and said:
+        outcome.structured_content["message"] = said + outcome.structured_content["message"]
+        if attached:
+            outcome.structured_content["attached"] = attached
         first = outcome.content[0] if outcome.content else None
         if isinstance(first, types.TextContent):
-            first.text = earlier + first.text
+            first.text = said + first.text
     return outcome
 
 
@@ -217,18 +211,11 @@ def storyboard_result(state: AppState, record: StoryboardRecord, tasks: list[Tas
             if record.state == "failed"
             else f"Storyboard {sid} was joined, but its video is missing from disk."
         )
-        again = remakes(tasks, unsaveable(tasks, engine.clock()))
-        if not again:
-            next_step = (
-                f"Call generate_storyboard(storyboard_id='{sid}', retry_shot=0) to go on: the saved shots are "
-                "joined again (nothing is paid again)."
-            )
-        else:
-            shots_again = ", ".join(str(i) for i in again)
-            next_step = (
-                f"Call generate_storyboard(storyboard_id='{sid}', retry_shot={again[0]}) to make shot(s) "
-                f"{shots_again} again (dry_run=true first shows the price): the others are kept, not paid again."
-            )
+        plan = engine.storyboards.outlook(record, tasks)
+        next_step = (
+            f"Call generate_storyboard(storyboard_id='{sid}', retry_shot={(plan.shots or (0,))[0]}) to go on: it "
+            f"{plan.describe()} (dry_run=true first shows this again; the other shots are kept, not paid again)."
+        )
     else:
         message = f"Storyboard {sid}: {done} of {len(shots)} shots done ({record.state})."
         next_step = f"Call check_task(task_id='{sid}', wait_seconds={state.max_wait}); the server goes on meanwhile."

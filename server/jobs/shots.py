@@ -4,7 +4,6 @@ whole storyboard checked before anything is paid (``plan_storyboard``), and whic
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,13 +68,69 @@ def _seconds(shot: Mapping[str, Any], shared: Mapping[str, Any]) -> Any:
 
 @dataclass(frozen=True)
 class RetryPlan:
-    """What a retry of a storyboard does: the shots it makes again (each paid again, as a new attempt), the shots
-    whose finished videos it saves first (not paid again), and the estimate of what it pays."""
+    """What a retry of a failed storyboard does: the shots it makes again (failed, or their video lost for good;
+    each paid again as a new attempt), the shots it submits that never were (paid once), and the finished shots
+    whose videos it downloads first (not paid again, unless a download finds the video lost)."""
 
     record: StoryboardRecord
     remake: tuple[int, ...]
+    submit: tuple[int, ...]
     save: tuple[int, ...]
-    cost_usd: float
+    cost_usd: float  # the estimate of what it pays: the shots made again and those submitted
+    at_risk_usd: float  # what it would pay more should the videos it downloads turn out lost
+
+    @property
+    def shots(self) -> tuple[int, ...]:
+        """The shots ``retry_shot`` may name: those it makes again, else those it submits (any shot when it pays
+        for none)."""
+        return self.remake or self.submit
+
+    def describe(self) -> str:
+        """What the retry does, in words (the dry run's message and the failed storyboard's next step)."""
+        parts = []
+        if self.remake:
+            parts.append(f"makes shot(s) {_listed(self.remake)} again")
+        if self.submit:
+            parts.append(f"submits shot(s) {_listed(self.submit)}, never submitted so far")
+        if parts:
+            said = " and ".join(parts) + f", estimated at most ${self.cost_usd:.2f}"
+        else:
+            said = "pays nothing: the saved shots are joined again"
+        if self.save:
+            said += (
+                f"; the finished video(s) of shot(s) {_listed(self.save)} are downloaded first, not paid again (made "
+                f"again only if a download finds one lost for good: up to ${self.at_risk_usd:.2f} more)"
+            )
+        return said
+
+
+def _listed(shots: Sequence[int]) -> str:
+    return ", ".join(str(i) for i in shots)
+
+
+def retry_outlook(
+    record: StoryboardRecord,
+    tasks: Sequence[TaskRecord | None],
+    saved: Sequence[bool],
+    costs: Sequence[float],
+    now: float,
+    lost: Collection[int] = (),
+) -> RetryPlan:
+    """The retry of ``record`` as far as its shots tell (``saved``: whose video is on disk; ``costs``: each shot's
+    estimate; ``lost``: the shots whose download found the video lost, besides those whose URL expired)."""
+    remake = tuple(remakes(tasks, set(lost) | unsaveable(tasks, now)))
+    submit = tuple(i for i, task in enumerate(tasks) if task is None)
+    save = tuple(
+        i for i, t in enumerate(tasks) if t is not None and t.state == "succeeded" and not saved[i] and i not in remake
+    )
+    return RetryPlan(
+        record,
+        remake,
+        submit,
+        save,
+        cost_usd=sum(costs[i] for i in remake + submit),
+        at_risk_usd=sum(costs[i] for i in save),
+    )
 
 
 def plan_storyboard(
@@ -156,29 +211,22 @@ FAILED = ("failed", "canceled", "expired")
 
 
 def unsaveable(tasks: Sequence[TaskRecord | None], now: float) -> set[int]:
-    """The finished shots whose videos were given up on (their download failed, or their URL expired unsaved): as
-    far as can be told without downloading again."""
-    lost = set()
-    for i, task in enumerate(tasks):
-        if task is None or task.state != "succeeded" or task.download_state == "downloaded":
-            continue
-        expired = task.video_url_expires_at is not None and now >= task.video_url_expires_at
-        if expired or task.download_state == "download_failed":
-            lost.add(i)
-    return lost
+    """The finished shots whose videos are lost for good as far as can be told without downloading: never saved,
+    and the provider's URL has expired."""
+    return {
+        i
+        for i, t in enumerate(tasks)
+        if t is not None
+        and t.state == "succeeded"
+        and t.download_state != "downloaded"
+        and t.video_url_expires_at is not None
+        and now >= t.video_url_expires_at
+    }
 
 
 def remakes(tasks: Sequence[TaskRecord | None], lost: Collection[int]) -> list[int]:
     """The shots a retry makes again (each paid again): those whose task failed, and those whose video is lost."""
     return [i for i, t in enumerate(tasks) if t is not None and (t.state in FAILED or i in lost)]
-
-
-def cost_of(task: TaskRecord | None) -> float:
-    """A shot's estimated price, as its task recorded it."""
-    if task is None or not task.cost_json:
-        return 0.0
-    cost = json.loads(task.cost_json)
-    return float(cost.get("amount_max_usd") or cost.get("amount_usd") or 0.0)
 
 
 def refusal(problems: list[tuple[str, str]]) -> InvalidRequest:

@@ -25,7 +25,7 @@ import hashlib
 import importlib.util
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,18 +34,16 @@ import anyio.to_thread
 
 from wan_video_mcp.server.catalog import ValidatedCall, estimate_cost, validate
 from wan_video_mcp.server.catalog.measured import SECONDS_TOLERANCE, apply_measurements, urls_to_measure
-from wan_video_mcp.server.errors import InvalidRequest, WanError
+from wan_video_mcp.server.errors import InvalidRequest, VideoUnavailable, WanError
 from wan_video_mcp.server.jobs.context import EngineContext
 from wan_video_mcp.server.jobs.shots import (
     CLIP_SECONDS_MAX,
     FAILED,
     PLACEHOLDER,
     RetryPlan,
-    cost_of,
     plan_storyboard,
-    remakes,
+    retry_outlook,
     shot_arguments,
-    unsaveable,
 )
 from wan_video_mcp.server.store import StoryboardRecord, TaskRecord, new_storyboard_id, shot_key
 
@@ -102,11 +100,11 @@ class Storyboards:
         return request, checked
 
     async def create(
-        self, arguments: Mapping[str, Any], idempotency_key: str | None = None
+        self, arguments: Mapping[str, Any], idempotency_key: str | None = None, *, force_new: bool = False
     ) -> tuple[StoryboardRecord, float, str]:
         """Validate, price and persist a storyboard, then start it: the record, its estimated total (USD) and how
         it was found: ``new``, or an earlier one of the same key (``idempotency_key``) or the same request within
-        the dedupe window (``duplicate``), which is returned as it is and paid nothing more."""
+        the dedupe window (``duplicate``; not with ``force_new``), which is returned as it is and paid nothing more."""
         request, calls = await self.check(arguments)
         amounts = [(cost.amount_max_usd or cost.amount_usd) for cost in (estimate_cost(c.request) for c in calls)]
         total = sum(amounts)
@@ -127,7 +125,7 @@ class Storyboards:
             fingerprint=fingerprint,
         )
         window = ctx.settings.dedupe_window_seconds
-        since = now - window if window > 0 else None
+        since = now - window if window > 0 and not force_new else None
         found = await ctx.store.run(ctx.store.repeated_storyboard_sync, record, since)
         if found is None:
             # Before anything is paid: each shot against the per-task cap, the whole against the daily one.
@@ -184,10 +182,23 @@ class Storyboards:
         except OSError:
             return None
 
+    def shot_costs(self, record: StoryboardRecord) -> list[float]:
+        """Each shot's estimated price (at most), as the storyboard was priced before anything was paid."""
+        _, calls = plan_storyboard(record.request, tuple(self._ctx.models.values()))
+        return [(cost.amount_max_usd or cost.amount_usd) for cost in (estimate_cost(c.request) for c in calls)]
+
+    def outlook(
+        self, record: StoryboardRecord, tasks: Sequence[TaskRecord | None], lost: Collection[int] = ()
+    ) -> RetryPlan:
+        """What a retry of ``record`` would do, as its shots stand now (nothing is downloaded to tell)."""
+        saved = [t is not None and self._engine.local_file(t) is not None for t in tasks]
+        return retry_outlook(record, tasks, saved, self.shot_costs(record), self._ctx.clock(), lost)
+
     async def retry_plan(self, storyboard_id: str, index: int, *, save: bool = True) -> RetryPlan:
         """What ``retry`` would do. With ``save``, the finished shots whose videos are not saved are saved first
         (a paid video is never made again while it can still be downloaded): a shot is made again only when it
-        failed, or its video is lost for good (its URL expired)."""
+        failed, or its video is lost for good (its URL expired, or the download says it is gone). Without, as far as
+        the shots tell (a dry run)."""
         record = await self.get(storyboard_id)
         if record is None:
             raise InvalidRequest(f"no storyboard '{storyboard_id}' here", field="storyboard_id")
@@ -202,36 +213,30 @@ class Storyboards:
             if save and task is not None and task.state == "succeeded" and self._engine.local_file(task) is None:
                 try:
                     tasks[i] = await self._engine.ensure_downloaded(task.id)
-                except WanError as exc:
-                    if exc.retryable:
-                        raise WanError(
-                            f"the video of shot {i} ({task.id}) cannot be saved right now: {exc.message}. Nothing was "
-                            "made again; call again in a minute (it is downloaded, not paid again)",
-                            code="not_ready",
-                            retryable=True,
-                        ) from None
+                except VideoUnavailable:  # the provider's URL expired (or gave none): made again
                     lost.add(i)
-        remake = remakes(tasks, lost if save else unsaveable(tasks, self._ctx.clock()))
-        if remake and index not in remake:
+                except WanError as exc:  # a problem here (a full disk, the address policy) or for now: not paid
+                    raise WanError(
+                        f"the video of shot {i} ({task.id}) cannot be saved: {exc.message}. Nothing was made again"
+                        + ("; call again in a minute (it is downloaded, not paid again)" if exc.retryable else ""),
+                        code=exc.code,
+                        retryable=exc.retryable,
+                        hint=exc.hint,
+                    ) from None
+        plan = self.outlook(record, tasks, lost)
+        if plan.shots and index not in plan.shots:
             state = tasks[index].state if tasks[index] is not None else "not submitted"  # type: ignore[union-attr]
-            again = ", ".join(str(i) for i in remake)
             raise InvalidRequest(
-                f"shot {index} is {state}: nothing to make again there; the shots to make again are {again} "
-                f"(retry_shot={remake[0]})",
+                f"shot {index} is {state}: nothing to make again there; the retry {plan.describe()} "
+                f"(retry_shot={plan.shots[0]})",
                 field="retry_shot",
             )
-        saved = tuple(
-            i
-            for i, t in enumerate(tasks)
-            if t is not None and t.state == "succeeded" and i not in remake and self._engine.local_file(t) is None
-        )
-        cost = sum(cost_of(tasks[i]) for i in remake)
-        return RetryPlan(record, tuple(remake), saved, cost)
+        return plan
 
-    async def retry(self, storyboard_id: str, index: int) -> StoryboardRecord:
+    async def retry(self, storyboard_id: str, index: int) -> RetryPlan:
         """Go on with a failed storyboard: each shot that failed (or whose video is lost) is made again as a new
-        attempt (a new key, never attached to the old one); the others are kept, not paid again. With nothing to
-        make again, the shots are joined again (or the refused submit is tried again)."""
+        attempt (a new key, never attached to the old one), those never submitted are submitted, and the others are
+        kept, not paid again. With nothing to make, the shots are joined again."""
         plan = await self.retry_plan(storyboard_id, index)
         record = plan.record
         entries = {i: {"task_id": None, "attempt": (record.shots[i] or {}).get("attempt", 0) + 1} for i in plan.remake}
@@ -249,7 +254,7 @@ class Storyboards:
                 retryable=True,
             )
         self.start(record.id)
-        return restarted
+        return plan
 
     # ------------------------------------------------------------------ run
 
@@ -374,15 +379,20 @@ class Storyboards:
 
     async def _clip_of(self, task_id: str, video: Path) -> str:
         """The earlier video as the next shot's first_clip: itself, or (a render a little longer than asked, past
-        the first_clip limit) its first ``CLIP_SECONDS_MAX`` seconds, cut once into ``videos/{id}.first10s.mp4``."""
-        from wan_video_mcp.server.media.join import read_clip, trim_clip
+        the first_clip limit) its first ``CLIP_SECONDS_MAX`` seconds, cut once into ``videos/{id}.first10s.mp4``.
+        Measured as the submit's own check measures it (the container, sound included); without PyAV nothing can
+        be cut, and the clip goes as it is."""
+        from wan_video_mcp.server.media.inspect import inspect_file
 
-        clip = await anyio.to_thread.run_sync(read_clip, video, f"the video of {task_id}")
-        if clip.seconds <= CLIP_SECONDS_MAX + SECONDS_TOLERANCE:
+        facts = await anyio.to_thread.run_sync(inspect_file, video, f"the video of {task_id}", video.stat().st_size)
+        fits = facts.seconds is None or facts.seconds <= CLIP_SECONDS_MAX + SECONDS_TOLERANCE
+        if fits or importlib.util.find_spec("av") is None:
             return f"wan-video://videos/{task_id}.mp4"
+        from wan_video_mcp.server.media.join import trim_clip
+
         cut = video.with_name(f"{task_id}.first{CLIP_SECONDS_MAX}s.mp4")
         if not cut.exists():
-            await anyio.to_thread.run_sync(trim_clip, video, CLIP_SECONDS_MAX, cut)
+            await anyio.to_thread.run_sync(trim_clip, video, CLIP_SECONDS_MAX, cut, self._ctx.instance_id)
         return str(cut)
 
     async def _task_of(self, key: str) -> str | None:
@@ -420,7 +430,8 @@ class Storyboards:
                 await anyio.to_thread.run_sync(_copy, last, out)
                 method, seconds = "last", None
             else:
-                joined = await anyio.to_thread.run_sync(join_clips, [v for v in videos if v is not None], out)
+                clips = [v for v in videos if v is not None]
+                joined = await anyio.to_thread.run_sync(join_clips, clips, out, self._ctx.instance_id)
                 method, seconds = joined.method, joined.seconds
             size, digest = await anyio.to_thread.run_sync(_size_and_hash, out)
         except (WanError, OSError, ValueError) as exc:

@@ -74,8 +74,9 @@ class Clip:
         return self.end - self.start
 
 
-def join_clips(clips: Sequence[Path], out: Path) -> Joined:
-    """Join ``clips`` in order into the MP4 ``out``: copied when they match, else re-encoded."""
+def join_clips(clips: Sequence[Path], out: Path, tag: str | None = None) -> Joined:
+    """Join ``clips`` in order into the MP4 ``out``: copied when they match, else re-encoded (``tag``: the
+    process writing it, named in its temporary file)."""
     if not clips:
         raise JoinError("there are no clips to join: give at least one")
     try:
@@ -85,7 +86,7 @@ def join_clips(clips: Sequence[Path], out: Path) -> Joined:
 
     read = [read_clip(path, f"clip {i} ({path.name})") for i, path in enumerate(clips, 1)]
     method = "copy" if copyable(read) else "encode"
-    with _beside(out) as temp:
+    with _beside(out, tag) as temp:
         try:
             if method == "copy":
                 try:
@@ -104,13 +105,13 @@ def join_clips(clips: Sequence[Path], out: Path) -> Joined:
     return Joined(out, seconds, method, tuple(float(clip.seconds) for clip in read))
 
 
-def trim_clip(video: Path, seconds: float, out: Path) -> Joined:
+def trim_clip(video: Path, seconds: float, out: Path, tag: str | None = None) -> Joined:
     """The first ``seconds`` of ``video`` as the MP4 ``out`` (re-encoded, so it ends exactly there)."""
     import av
 
     clip = read_clip(video, f"the clip ({video.name})")
     cut = replace(clip, end=min(clip.end, clip.start + Fraction(seconds).limit_denominator(1000)))
-    with _beside(out) as temp:
+    with _beside(out, tag) as temp:
         try:
             _write([cut], temp, copy=False)
         except av.FFmpegError as exc:
@@ -120,10 +121,13 @@ def trim_clip(video: Path, seconds: float, out: Path) -> Joined:
 
 
 @contextlib.contextmanager
-def _beside(out: Path) -> Iterator[Path]:
-    """A temporary file next to ``out`` (moved onto it when written), removed if it is left behind. Not named
-    ``.part``: a starting process sweeps those away as its downloads' leftovers."""
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".writing", dir=out.parent)
+def _beside(out: Path, tag: str | None) -> Iterator[Path]:
+    """A temporary file next to ``out`` (moved onto it when written), removed if it is left behind. Named as a
+    download's part file, ``<name>.<tag>.<random>.part``: a starting process sweeps away those of processes
+    that are gone (a join killed mid-way), and leaves those of the live process ``tag`` alone."""
+    fd, name = tempfile.mkstemp(
+        prefix=f".{out.name}.{tag}." if tag else f".{out.name}.", suffix=".part", dir=out.parent
+    )
     os.close(fd)
     temp = Path(name)
     try:
