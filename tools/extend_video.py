@@ -53,7 +53,7 @@ def build(max_wait: int) -> Tool:
     async def extend_video(
         task_id: Annotated[
             str,
-            Field(max_length=128, pattern=TASK_ID_PATTERN, description="The finished task to continue.", strict=True),
+            Field(max_length=128, pattern=TASK_ID_PATTERN, strict=True),
         ],
         prompt: Annotated[str, Field(min_length=1, max_length=5000)],
         ctx: Context,
@@ -116,7 +116,7 @@ def build(max_wait: int) -> Tool:
     return plain_tool(
         extend_video,
         description="Continue a finished video: wan2.7-i2v continues the video itself (method clip), other models "
-        "start from its last frame. duration: seconds added.",
+        "start from its last frame.",
         annotations=types.ToolAnnotations(title="Extend a Wan video", destructive_hint=False),
     )
 

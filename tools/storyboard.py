@@ -39,7 +39,7 @@ def build(max_wait: int) -> Tool:
             list[dict[str, Any]] | None,
             Field(
                 max_length=SHOTS_MAX,
-                description="Each shot's generate_video fields ({prompt, duration?, media?, ...}).",
+                description="Per shot: generate_video's fields ({prompt, duration?, media?, ...}).",
             ),
         ] = None,
         continuity: Literal["none", "last_frame", "clip"] = "none",
@@ -104,8 +104,8 @@ def build(max_wait: int) -> Tool:
 
     return plain_tool(
         generate_storyboard,
-        description="Several shots, checked and priced together, each a task paid once, joined into one MP4. "
-        "continuity: none, last_frame or clip. Retry a failed shot: storyboard_id + retry_shot.",
+        description="Shots checked and priced together, each a task paid once, joined into one MP4. Go on after a "
+        "failure: storyboard_id + retry_shot.",
         annotations=types.ToolAnnotations(title="Generate a storyboard", destructive_hint=False),
     )
 
