@@ -17,6 +17,16 @@ from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
 
 # Renders of a second or two are seen within a poll or two, not the production 3-30 s.
 FAST_POLLING = {"WAN_POLL_MIN_SECONDS": "0.2", "WAN_POLL_MAX_SECONDS": "1"}
+# The server's tools, in the order tools/list gives them.
+TOOL_NAMES = (
+    "generate_video",
+    "check_task",
+    "fetch_video",
+    "list_tasks",
+    "cancel_task",
+    "extend_video",
+    "generate_storyboard",
+)
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from mcp import Client
 
-from tests.simulated import free_port, sim_env, simulator
+from tests.simulated import TOOL_NAMES, free_port, sim_env, simulator
 from tests.stdio_server import REPO, server_run, text_of
 from wan_video_mcp.server.store import TaskStore
 
@@ -44,7 +44,7 @@ async def test_a_store_that_is_not_a_database_is_named_in_one_line_and_never_tou
         dry = await client.call_tool("generate_video", PROMPT | {"dry_run": True})
         real = await client.call_tool("generate_video", PROMPT)
         listed = await client.call_tool("list_tasks", {})
-    assert len(tools.tools) == 7 and not dry.is_error, text_of(dry)
+    assert len(tools.tools) == len(TOOL_NAMES) and not dry.is_error, text_of(dry)
     for result in (real, listed):
         assert result.is_error and result.structured_content["error_code"] == "store_unavailable"
         assert str(store) in text_of(result) and "Move" in result.structured_content["hint"]

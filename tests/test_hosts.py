@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.simulated import TOOL_NAMES
 from tests.ts_clients import MCPB_CLI, MCPB_SCHEMAS, NODE22, node, run_plan
 from wan_video_mcp.server.cli import main
 from wan_video_mcp.server.config import Settings
@@ -151,15 +152,7 @@ async def test_the_command_config_writes_for_claude_desktop_starts_in_a_typescri
         server,
         [{"op": "list"}, {"op": "call", "name": "generate_video", "arguments": {"prompt": "x", "dry_run": True}}],
     )
-    assert [t["name"] for t in report["steps"][0]["tools"]] == [
-        "generate_video",
-        "check_task",
-        "fetch_video",
-        "list_tasks",
-        "cancel_task",
-        "extend_video",
-        "generate_storyboard",
-    ]
+    assert [t["name"] for t in report["steps"][0]["tools"]] == list(TOOL_NAMES)
     assert report["steps"][1]["structuredContent"]["status"] == "dry_run"
     assert "provider simulator" in report["stderr"]
 
@@ -219,5 +212,5 @@ async def test_the_bundle_passes_the_mcpb_cli_and_serves_tools_as_claude_desktop
         "env": {k: fill(v) for k, v in config["env"].items()},
     }
     report = await run_plan("v1", server, [{"op": "list"}])
-    assert len(report["steps"][0]["tools"]) == 7
+    assert len(report["steps"][0]["tools"]) == len(TOOL_NAMES)
     assert str(tmp_path / "data") in report["stderr"]

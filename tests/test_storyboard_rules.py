@@ -24,7 +24,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import anyio
 import av
 import jsonschema
 import pytest
@@ -32,53 +31,21 @@ from mcp import Client
 
 from tests.simulated import served
 from tests.stdio_server import text_of
+from tests.test_storyboards import LONG_RUN, SHARED, content, ended, every_shot_submitted
 from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.store import StoryboardRecord, TaskStore, new_storyboard_id
 
 pytestmark = pytest.mark.anyio
-
-SHARED = {"model": "wan2.7-t2v", "resolution": "720P", "ratio": "16:9"}
-ENDED = ("succeeded", "failed")
-# A render that does not end by itself: the test moves the simulator's clock (``sim.advance``) past it.
-LONG_RUN = 600.0
-
-
-def content(result: Any) -> dict[str, Any]:
-    return dict(result.structured_content or {})
 
 
 def shots_of(*durations: Any, prompt: str = "shot") -> list[dict[str, Any]]:
     return [{"prompt": f"{prompt} {i}", "duration": d} for i, d in enumerate(durations)]
 
 
-async def board(client: Client, storyboard_id: str, wait_seconds: int = 0) -> dict[str, Any]:
-    result = await client.call_tool("check_task", {"task_id": storyboard_id, "wait_seconds": wait_seconds})
-    assert not result.is_error, text_of(result)
-    return content(result)
-
-
-async def ended(client: Client, storyboard_id: str) -> dict[str, Any]:
-    """The storyboard once it succeeded or failed."""
-    with anyio.fail_after(60):
-        while (shown := await board(client, storyboard_id, wait_seconds=5))["status"] not in ENDED:
-            pass
-    return shown
-
-
 async def task(client: Client, task_id: str) -> dict[str, Any]:
     result = await client.call_tool("check_task", {"task_id": task_id})
     assert not result.is_error, text_of(result)
     return content(result)
-
-
-async def every_shot_submitted(client: Client, storyboard_id: str) -> list[str]:
-    """The shots' task ids once each shot has been handed to the provider (its remote id is known)."""
-    with anyio.fail_after(30):
-        while True:
-            ids = [shot.get("task_id") for shot in (await board(client, storyboard_id))["shots"]]
-            if all(ids) and all([(await task(client, str(i))).get("remote_task_id") for i in ids]):
-                return [str(i) for i in ids]
-            await anyio.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------------------------- a source of a length

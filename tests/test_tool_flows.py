@@ -15,7 +15,7 @@ import mcp_types as types
 import pytest
 
 from tests.inmemory import in_memory
-from tests.simulated import sim_env, simulator
+from tests.simulated import TOOL_NAMES, sim_env, simulator
 from tests.stdio_server import text_of
 from tests.test_schema_lint import TOOLS_LIST_BUDGET
 from wan_video_mcp.tools.call import RESULT_RESERVE_SECONDS
@@ -34,15 +34,7 @@ async def test_tools_list_carries_every_model_rule_in_a_valid_2020_12_schema_wit
     size = len(json.dumps(wire, separators=(",", ":")))
     assert size <= TOOLS_LIST_BUDGET, size
     tools = {tool["name"]: tool for tool in wire["tools"]}
-    assert set(tools) == {
-        "generate_video",
-        "check_task",
-        "fetch_video",
-        "list_tasks",
-        "cancel_task",
-        "extend_video",
-        "generate_storyboard",
-    }
+    assert set(tools) == set(TOOL_NAMES)
     schema = tools["generate_video"]["inputSchema"]
     jsonschema.Draft202012Validator.check_schema(schema)
     for tool in tools.values():
