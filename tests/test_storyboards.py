@@ -554,7 +554,11 @@ async def test_a_shot_whose_video_cannot_be_saved_fails_the_storyboard_and_its_r
     assert (failed["status"], [s["status"] for s in failed["shots"]]) == ("failed", ["succeeded"] * 3), failed
     assert f"shot {index} ({first_ids[index]}) finished, but its video could not be saved" in failed["message"]
     assert "expired" in failed["message"]
-    assert (retried.is_error, content(retried).get("status")) == (False, "running"), text_of(retried)
+    # (nothing is made again: the join it starts may be under way, or done, by the time the call answers)
+    assert (retried.is_error, content(retried).get("status") in ("running", "joining", "succeeded")) == (
+        False,
+        True,
+    ), text_of(retried)
     done_ids = [s["task_id"] for s in done["shots"]]
     assert {
         "status": done["status"],
@@ -643,7 +647,11 @@ async def test_a_failed_join_is_made_again_by_retry_without_paying_again(
     assert failed["status"] == "failed", failed
     assert "the shots could not be joined: boom" in failed["message"]
     assert [s["status"] for s in failed["shots"]] == ["succeeded"] * 3
-    assert (retried.is_error, content(retried).get("status")) == (False, "running"), text_of(retried)
+    # (the join it starts may be under way, or even done, by the time the call answers)
+    assert (retried.is_error, content(retried).get("status") in ("running", "joining", "succeeded")) == (
+        False,
+        True,
+    ), text_of(retried)
     assert (done["status"], done["video"]["uri"]) == ("succeeded", f"wan-video://storyboards/{sid}.mp4"), done
     assert [s["task_id"] for s in done["shots"]] == [s["task_id"] for s in failed["shots"]]
     assert (submits_before_retry, sim.stats.submits, sim.stats.submits_accepted, joins) == (3, 3, 3, [3, 3])
