@@ -21,7 +21,6 @@ import os
 import re
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import mcp_types as types
@@ -45,10 +44,12 @@ from tests.test_storyboards import (
     storyboard,
 )
 from wan_video_mcp.server.app import endpoint_of
-from wan_video_mcp.server.jobs.storyboards import Storyboards
+from wan_video_mcp.server.jobs.shot_media import clip_of
 from wan_video_mcp.server.store import TaskStore
 
 pytestmark = pytest.mark.anyio
+
+TAG = "p_000000000000"  # the process named in a cut's temporary file
 
 
 def retry_shot_of(next_step: str) -> int:
@@ -410,14 +411,13 @@ def test_trim_clip_cuts_a_video_to_the_seconds_asked(tmp_path: Path) -> None:
 
 
 async def test_the_first_clip_of_a_video_past_ten_seconds_is_its_first_ten_seconds(tmp_path: Path) -> None:
-    """Storyboards._clip_of gives a video within first_clip's 10 s (and its tolerance) as its resource, and one
+    """shot_media.clip_of gives a video within first_clip's 10 s (and its tolerance) as its resource, and one
     longer as a local MP4 of its first 10 s beside it."""
-    boards = Storyboards(SimpleNamespace(instance_id="p_000000000000"), SimpleNamespace())  # type: ignore[arg-type]
     short, long = tmp_path / "wan_short.mp4", tmp_path / "wan_long.mp4"
     short.write_bytes(clip_bytes(80, 8))  # 10.0 s
     long.write_bytes(clip_bytes(103, 10))  # 10.3 s
-    as_is = await boards._clip_of("wan_short", short)
-    cut = await boards._clip_of("wan_long", long)
+    as_is = await clip_of("wan_short", short, TAG)
+    cut = await clip_of("wan_long", long, TAG)
     assert as_is == "wan-video://videos/wan_short.mp4"
     assert Path(cut).parent == tmp_path and Path(cut) != long, cut
     assert seconds_of(Path(cut).read_bytes()) == pytest.approx(10.0, abs=0.05)
@@ -481,16 +481,15 @@ async def test_completion_offers_the_storyboards_ids_for_its_resource_templates(
 async def test_without_pyav_a_clip_past_ten_seconds_goes_as_it_is_rather_than_failing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An install without PyAV cannot cut a clip: _clip_of sends the earlier video as it is (the submit's own check
+    """An install without PyAV cannot cut a clip: clip_of sends the earlier video as it is (the submit's own check
     decides), instead of stopping the storyboard after its first shot was paid."""
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "av" else real(name, *a))
-    boards = Storyboards(SimpleNamespace(instance_id="p_000000000000"), SimpleNamespace())  # type: ignore[arg-type]
     long = tmp_path / "wan_long.mp4"
     long.write_bytes(clip_bytes(103, 10))  # 10.3 s
-    assert await boards._clip_of("wan_long", long) == "wan-video://videos/wan_long.mp4"
+    assert await clip_of("wan_long", long, TAG) == "wan-video://videos/wan_long.mp4"
     assert [p.name for p in tmp_path.iterdir()] == ["wan_long.mp4"]
 
 

@@ -24,6 +24,7 @@ from pydantic import Field
 from wan_video_mcp.server.catalog import MODEL_INDEX, WAIT_SECONDS_MAX, Family, ModelSpec, Protocol
 from wan_video_mcp.server.catalog.measured import SECONDS_TOLERANCE
 from wan_video_mcp.server.errors import InvalidRequest
+from wan_video_mcp.server.jobs.shot_media import last_frame_of
 from wan_video_mcp.server.store import TaskRecord
 from wan_video_mcp.tools.call import Call
 from wan_video_mcp.tools.check_task import TASK_ID_PATTERN
@@ -80,7 +81,7 @@ def build(max_wait: int) -> Tool:
             clip = {"type": "first_clip", "url": f"wan-video://videos/{source.id}.mp4"}
             arguments |= {"duration": total, "media": [clip]}
         else:
-            frame = await _last_frame(call, source.id, path)
+            frame = await _last_frame(source.id, path)
             if duration not in target.durations:
                 allowed = ", ".join(str(d) for d in target.plain_durations)
                 raise InvalidRequest(
@@ -198,24 +199,14 @@ def _tier_of(source: TaskRecord) -> str | None:
     return spec.tier_of(str(shape)) if spec is not None and shape else None
 
 
-async def _last_frame(call: Call, task_id: str, video: Path) -> Path:
+async def _last_frame(task_id: str, video: Path) -> Path:
     """The video's last frame as a PNG next to it (in the always-allowed videos folder), written once."""
-    from wan_video_mcp.server.media.frames import last_frame_png
-
-    frame = video.with_name(f"{task_id}.last.png")
-    if not frame.exists():
-        try:
-            data = await anyio.to_thread.run_sync(last_frame_png, video)
-        except ImportError:
-            raise InvalidRequest(
-                "the last frame cannot be read without PyAV: install wan-video-mcp[video], or use method clip",
-                field="method",
-            ) from None
-        except ValueError as exc:
-            raise InvalidRequest(
-                f"the last frame of task {task_id} could not be read: {exc}", field="task_id"
-            ) from None
-        temp = frame.with_name(frame.name + ".tmp")
-        await anyio.to_thread.run_sync(temp.write_bytes, data)
-        temp.replace(frame)
-    return frame
+    try:
+        return Path(await last_frame_of(task_id, video))
+    except ImportError:
+        raise InvalidRequest(
+            "the last frame cannot be read without PyAV: install wan-video-mcp[video], or use method clip",
+            field="method",
+        ) from None
+    except ValueError as exc:
+        raise InvalidRequest(f"the last frame of task {task_id} could not be read: {exc}", field="task_id") from None

@@ -26,6 +26,7 @@ import importlib.util
 import json
 import logging
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,11 +34,11 @@ import anyio
 import anyio.to_thread
 
 from wan_video_mcp.server.catalog import ValidatedCall, estimate_cost, validate
-from wan_video_mcp.server.catalog.measured import SECONDS_TOLERANCE, apply_measurements, urls_to_measure
+from wan_video_mcp.server.catalog.measured import apply_measurements, urls_to_measure
 from wan_video_mcp.server.errors import InvalidRequest, VideoUnavailable, WanError
 from wan_video_mcp.server.jobs.context import EngineContext
+from wan_video_mcp.server.jobs.shot_media import clip_of, joined, last_frame_of
 from wan_video_mcp.server.jobs.shots import (
-    CLIP_SECONDS_MAX,
     FAILED,
     PLACEHOLDER,
     RetryPlan,
@@ -366,34 +367,8 @@ class Storyboards:
         video = self._engine.local_file(before)
         assert video is not None
         if continuity == "clip":
-            return await self._clip_of(before.id, video)
-        from wan_video_mcp.server.media.frames import last_frame_png
-
-        frame = video.with_name(f"{before.id}.last.png")
-        if not frame.exists():
-            data = await anyio.to_thread.run_sync(last_frame_png, video)
-            temp = frame.with_name(frame.name + ".tmp")
-            await anyio.to_thread.run_sync(temp.write_bytes, data)
-            temp.replace(frame)
-        return str(frame)
-
-    async def _clip_of(self, task_id: str, video: Path) -> str:
-        """The earlier video as the next shot's first_clip: itself, or (a render a little longer than asked, past
-        the first_clip limit) its first ``CLIP_SECONDS_MAX`` seconds, cut once into ``videos/{id}.first10s.mp4``.
-        Measured as the submit's own check measures it (the container, sound included); without PyAV nothing can
-        be cut, and the clip goes as it is."""
-        from wan_video_mcp.server.media.inspect import inspect_file
-
-        facts = await anyio.to_thread.run_sync(inspect_file, video, f"the video of {task_id}", video.stat().st_size)
-        fits = facts.seconds is None or facts.seconds <= CLIP_SECONDS_MAX + SECONDS_TOLERANCE
-        if fits or importlib.util.find_spec("av") is None:
-            return f"wan-video://videos/{task_id}.mp4"
-        from wan_video_mcp.server.media.join import trim_clip
-
-        cut = video.with_name(f"{task_id}.first{CLIP_SECONDS_MAX}s.mp4")
-        if not cut.exists():
-            await anyio.to_thread.run_sync(trim_clip, video, CLIP_SECONDS_MAX, cut, self._ctx.instance_id)
-        return str(cut)
+            return await clip_of(before.id, video, self._ctx.instance_id)
+        return await last_frame_of(before.id, video)
 
     async def _task_of(self, key: str) -> str | None:
         """The task a shot's key created, if its submit got that far (to show it, and to retry after it)."""
@@ -418,45 +393,12 @@ class Storyboards:
         return outcome.record
 
     async def _join(self, record: StoryboardRecord, tasks: list[TaskRecord]) -> None:
-        from wan_video_mcp.server.media.join import join_clips
-
         await self._update(record.id, state="joining")
-        videos = [self._engine.local_file(task) for task in tasks]
+        videos = [video for video in map(self._engine.local_file, tasks) if video is not None]
         out = self._ctx.settings.video_dir / f"{record.id}.mp4"
         try:
-            if record.request["continuity"] == "clip":  # the last shot holds every one before it
-                last = videos[-1]
-                assert last is not None
-                await anyio.to_thread.run_sync(_copy, last, out)
-                method, seconds = "last", None
-            else:
-                clips = [v for v in videos if v is not None]
-                joined = await anyio.to_thread.run_sync(join_clips, clips, out, self._ctx.instance_id)
-                method, seconds = joined.method, joined.seconds
-            size, digest = await anyio.to_thread.run_sync(_size_and_hash, out)
+            made = await joined(record.request["continuity"], videos, out, self._ctx.instance_id)
         except (WanError, OSError, ValueError) as exc:
             await self._update(record.id, state="failed", error=f"the shots could not be joined: {exc}")
             return
-        await self._update(
-            record.id,
-            state="succeeded",
-            local_path=str(out),
-            file_size=size,
-            sha256=digest,
-            seconds=seconds,
-            join_method=method,
-        )
-
-
-def _copy(source: Path, out: Path) -> None:
-    temp = out.with_name(out.name + ".tmp")
-    temp.write_bytes(source.read_bytes())
-    temp.replace(out)
-
-
-def _size_and_hash(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return path.stat().st_size, digest.hexdigest()
+        await self._update(record.id, state="succeeded", **asdict(made))
