@@ -26,6 +26,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolResult, InputRequiredResult
 
 from wan_video_mcp.server import __version__
+from wan_video_mcp.server.access import HttpAccess
 from wan_video_mcp.server.catalog import MODELS, ModelSpec, catalog_document, models_for
 from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.errors import StoreUnavailable, WanError
@@ -139,7 +140,8 @@ class WanServer(MCPServer[AppState]):
         return await call_reporting_errors(call, self.declared.get(name), name, arguments)
 
 
-def build_server(settings: Settings) -> WanServer:
+def build_server(settings: Settings, http: HttpAccess | None = None) -> WanServer:
+    """The server; ``http``: how it is reached over HTTP (its URL, and whether tokens are required there)."""
     models = offered_models(settings)
     client_log = ClientLog()
 
@@ -226,6 +228,7 @@ def build_server(settings: Settings) -> WanServer:
         lifespan=lifespan,
         tools=tools,
         extensions=[player_extension()],
+        **(http.auth_options(settings) if http is not None else {}),
     )
     server.declared = MappingProxyType({tool.name: tool for tool in tools})
     _register_resources(server, models, settings)

@@ -22,7 +22,6 @@ from wan_video_mcp.server.providers.registry import PROVIDER_NAMES, REGION_ALIAS
 if TYPE_CHECKING:
     from wan_video_mcp.server.config import Settings
 
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 COMMANDS = ("serve", "demo", "generate", "fetch", "tasks", "models", "config", "bundle", "doctor", "simulate")
 
 
@@ -58,7 +57,15 @@ def _parser(request_schema: dict[str, Any] | None = None) -> argparse.ArgumentPa
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
     _common(serve)
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
-    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (loopback only)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="HTTP bind address (other than loopback: needs auth and WAN_ALLOWED_HOSTS)"
+    )
+    serve.add_argument(
+        "--auth",
+        choices=("auto", "required"),
+        default="auto",
+        help="bearer tokens over HTTP: required off loopback (auto), or everywhere (required)",
+    )
     serve.add_argument("--port", type=int, default=SERVE_HTTP_PORT, help=f"HTTP port (default {SERVE_HTTP_PORT})")
     demo = sub.add_parser("demo", help="offline demo: an MCP client generates a real MP4 via the simulator")
     demo.add_argument("--out", type=Path, default=Path("wan-demo.mp4"), help="where to save the video")
@@ -204,34 +211,36 @@ def _configure_logging(default: str = "INFO") -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from wan_video_mcp.server.access import HttpAccess
     from wan_video_mcp.server.app import build_server
     from wan_video_mcp.server.ports import can_listen, port_in_use_message
 
     try:
         settings = _settings(args)
-        server = build_server(settings)
-    except ValueError as exc:
+        access = HttpAccess.decide(args.host, args.port, args.auth, settings) if args.http else None
+        server = build_server(settings, access)
+    except (ValueError, OSError) as exc:
         print(f"wan-video-mcp: {exc}", file=sys.stderr)
         return 2
     if args.http:
-        if args.host not in LOOPBACK_HOSTS:
-            print(
-                "wan-video-mcp: --http binds to loopback only (no authentication is built in); "
-                "put an authenticating proxy in front to expose it",
-                file=sys.stderr,
-            )
-            return 2
         if not can_listen(args.host, args.port):
             print(port_in_use_message("wan-video-mcp serve --http", args.host, args.port), file=sys.stderr)
             return 2
     print(
-        settings.describe() + (f"; streamable HTTP at http://{args.host}:{args.port}/mcp" if args.http else ""),
+        settings.describe()
+        + (f"; streamable HTTP at http://{args.host}:{args.port}/mcp" if args.http else "")
+        + ("; bearer tokens required" if access is not None and access.auth_required else ""),
         file=sys.stderr,
         flush=True,
     )
     if args.http:
+        assert access is not None
         server.run(
-            "streamable-http", host=args.host, port=args.port, session_idle_timeout=settings.http_session_idle_seconds
+            "streamable-http",
+            host=args.host,
+            port=args.port,
+            session_idle_timeout=settings.http_session_idle_seconds,
+            transport_security=access.transport_security(settings),
         )
     else:
         server.run("stdio")

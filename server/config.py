@@ -114,6 +114,18 @@ class Settings(BaseModel):
     http_timeout_seconds: float = Field(DEFAULT_HTTP_TIMEOUT_SECONDS, validation_alias="WAN_HTTP_TIMEOUT_SECONDS")
     # First delay of retry backoff (submits refused with 429/5xx, failed polls, failed downloads).
     retry_base_seconds: float = DEFAULT_RETRY_BASE_SECONDS
+    # HTTP authentication (server/auth.py): static tokens by their hashes, and/or an OAuth 2.1 resource server.
+    auth_tokens_file: Path | None = Field(None, validation_alias="WAN_AUTH_TOKENS_FILE")
+    oauth_issuer: str | None = Field(None, validation_alias="WAN_OAUTH_ISSUER")
+    oauth_introspection_url: str | None = Field(None, validation_alias="WAN_OAUTH_INTROSPECTION_URL")
+    oauth_required_scopes: tuple[str, ...] = Field((), validation_alias="WAN_OAUTH_REQUIRED_SCOPES")
+    oauth_client_id: str | None = Field(None, validation_alias="WAN_OAUTH_CLIENT_ID")
+    oauth_client_secret: SecretStr | None = Field(None, validation_alias="WAN_OAUTH_CLIENT_SECRET")
+    # This server's public URL (its /mcp endpoint), the resource tokens are issued for.
+    public_url: str | None = Field(None, validation_alias="WAN_PUBLIC_URL")
+    # Host and Origin headers accepted over HTTP besides loopback's (DNS rebinding protection stays on).
+    allowed_hosts: tuple[str, ...] = Field((), validation_alias="WAN_ALLOWED_HOSTS")
+    allowed_origins: tuple[str, ...] = Field((), validation_alias="WAN_ALLOWED_ORIGINS")
     # Simulator (provider=simulator): how long a simulated task queues and renders.
     sim_queue_seconds: float = Field(DEFAULT_SIM_QUEUE_SECONDS, validation_alias="WAN_SIM_QUEUE_SECONDS")
     sim_run_seconds: float = Field(DEFAULT_SIM_RUN_SECONDS, validation_alias="WAN_SIM_RUN_SECONDS")
@@ -144,6 +156,12 @@ class Settings(BaseModel):
                     raise ValueError(f"{str(part)!r} is not an absolute path")
             return tuple(Path(os.path.expanduser(str(part))) for part in value)
         return value
+
+    @field_validator("oauth_required_scopes", "allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _words(cls, value: Any) -> Any:
+        """A list given as one string: words separated by commas or spaces."""
+        return tuple(value.replace(",", " ").split()) if isinstance(value, str) else value
 
     @field_validator("base_url")
     @classmethod
