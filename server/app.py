@@ -45,7 +45,7 @@ from wan_video_mcp.tools import (
     prompts,
     storyboard,
 )
-from wan_video_mcp.tools.call import RESULT_RESERVE_SECONDS
+from wan_video_mcp.tools.call import RESULT_RESERVE_SECONDS, current_principal
 from wan_video_mcp.tools.client_log import ClientLog
 from wan_video_mcp.tools.outcomes import call_reporting_errors
 from wan_video_mcp.tools.player import declare_player, player_extension
@@ -242,8 +242,9 @@ async def recent_ids(state: AppState, template: str) -> list[str]:
     store cannot be read (the tools say why)."""
     try:
         if template in prompts.STORYBOARD_TEMPLATES:
-            return [board.id for board in await state.engine.storyboards.recent(None, prompts.COMPLETION_LIMIT)]
-        return [record.id for record in await state.engine.list(None, prompts.COMPLETION_LIMIT)]
+            boards = await state.engine.storyboards.recent(None, prompts.COMPLETION_LIMIT, current_principal())
+            return [board.id for board in boards]
+        return [record.id for record in await state.engine.list(None, prompts.COMPLETION_LIMIT, current_principal())]
     except StoreUnavailable:
         return []
 
@@ -272,7 +273,7 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
     async def task_resource(task_id: str, ctx: Context) -> str:
         state = state_of(ctx)
         with _as_resource_error():
-            record = await state.engine.get(task_id)
+            record = await state.engine.owned(task_id, current_principal())
         return task_result(state, record).model_dump_json(indent=1)
 
     # The .mp4 template first: templates are tried in order, and {storyboard_id} would match 'sb_x.mp4' too.
@@ -284,7 +285,7 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
         mime_type="video/mp4",
     )
     async def storyboard_video_resource(storyboard_id: str, ctx: Context) -> bytes:
-        record = await state_of(ctx).engine.storyboards.get(storyboard_id)
+        record = await state_of(ctx).engine.storyboards.get(storyboard_id, current_principal())
         if record is None:
             raise ResourceNotFoundError(f"no storyboard '{storyboard_id}' is known to this server")
         if record.state != "succeeded" or not record.local_path:
@@ -307,7 +308,7 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
     async def storyboard_resource(storyboard_id: str, ctx: Context) -> str:
         state = state_of(ctx)
         boards = state.engine.storyboards
-        record = await boards.get(storyboard_id)
+        record = await boards.get(storyboard_id, current_principal())
         if record is None:
             raise ResourceNotFoundError(f"no storyboard '{storyboard_id}' is known to this server")
         return storyboard_result(state, record, await boards.shot_tasks(record)).model_dump_json(indent=1)
@@ -322,6 +323,7 @@ def _register_resources(server: MCPServer[AppState], models: tuple[ModelSpec, ..
     async def video_resource(task_id: str, ctx: Context) -> bytes:
         state = state_of(ctx)
         with _as_resource_error():
+            await state.engine.owned(task_id, current_principal())  # another's video is not found, nor saved
             # A read is a request too: bounded by the same cap as a tool call; the download carries on.
             record = await state.engine.download(task_id, state.max_wait - RESULT_RESERVE_SECONDS)
         path = state.engine.local_file(record)

@@ -33,12 +33,12 @@ from mcp.server.auth.settings import AuthSettings
 from pydantic import AnyHttpUrl
 
 from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL
 
 __all__ = ["LOCAL_PRINCIPAL", "Introspection", "StaticTokens", "Verifiers", "configured", "principal_of"]
 
 logger = logging.getLogger(__name__)
 
-LOCAL_PRINCIPAL = "local"  # stdio, and HTTP on loopback without auth: the one user of this machine
 INTROSPECTION_CACHE_SECONDS = 60.0
 INTROSPECTION_TIMEOUT_SECONDS = 10.0
 _HEX64 = frozenset("0123456789abcdef")

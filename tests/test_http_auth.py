@@ -167,3 +167,54 @@ def test_a_malformed_tokens_line_is_refused_naming_its_number_not_its_content(li
     with pytest.raises(ValueError) as refused:
         parse_token_file(f"# ok\n{line}\n", "tokens")
     assert "tokens line 2" in str(refused.value) and line not in str(refused.value)
+
+
+@asynccontextmanager
+async def session(port: int, token: str) -> AsyncIterator[Client]:
+    bearer = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+    async with bearer, Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=bearer)) as client:
+        yield client
+
+
+def _said(result: object) -> str:
+    content = getattr(result, "content", None) or []
+    return " ".join(getattr(block, "text", "") for block in content)
+
+
+async def test_each_principal_sees_only_its_own_tasks_and_videos(tmp_path: Path) -> None:
+    """Alice's task and video are 'not found' for Bob through every tool and resource, worded as for an id that
+    does not exist; her list shows it, his is empty; Bob cannot adopt her provider task id."""
+    env = {"WAN_AUTH_TOKENS_FILE": str(tokens_file(tmp_path)), "WAN_SIM_QUEUE_SECONDS": "0", "WAN_SIM_RUN_SECONDS": "1"}
+    async with serving(tmp_path, "--auth", "required", **env) as (port, _):
+        async with session(port, ALICE) as alice:
+            made = await alice.call_tool(
+                "generate_video", {"prompt": "a lighthouse", "duration": 2, "wait_seconds": 30}
+            )
+            task = made.structured_content or {}
+            theirs = await alice.call_tool("list_tasks", {})
+        task_id, remote = task["task_id"], task.get("remote_task_id")
+        ghost = "wan_" + "0" * 20
+        async with session(port, BOB) as bob:
+            calls = {
+                name: await bob.call_tool(name, {"task_id": task_id})
+                for name in ("check_task", "fetch_video", "cancel_task")
+            }
+            unknown = await bob.call_tool("check_task", {"task_id": ghost})
+            by_remote = await bob.call_tool("check_task", {"task_id": remote})
+            extend = await bob.call_tool("extend_video", {"task_id": task_id, "prompt": "more", "dry_run": True})
+            mine = await bob.call_tool("list_tasks", {})
+            reads = {}
+            for uri in (f"wan-video://tasks/{task_id}", f"wan-video://videos/{task_id}.mp4"):
+                try:
+                    await bob.read_resource(uri)
+                    reads[uri] = "read"
+                except Exception as exc:  # the SDK raises the server's error
+                    reads[uri] = "refused" if task_id in str(exc) and "known" in str(exc) else str(exc)
+    assert (made.is_error, task.get("status")) == (False, "succeeded"), _said(made)
+    assert [t["task_id"] for t in (theirs.structured_content or {})["tasks"]] == [task_id]
+    for name, result in calls.items():
+        assert result.is_error and _said(result).replace(task_id, "ID") == _said(unknown).replace(ghost, "ID"), name
+    assert by_remote.is_error and task_id not in _said(by_remote), _said(by_remote)
+    assert extend.is_error and "known" in _said(extend), _said(extend)
+    assert (mine.structured_content or {})["tasks"] == []
+    assert set(reads.values()) == {"refused"}, reads

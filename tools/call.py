@@ -13,12 +13,20 @@ from typing import Any
 
 import anyio
 import mcp_types as types
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
 
+from wan_video_mcp.server.auth import principal_of
 from wan_video_mcp.tools.state import AppState, state_of
 
 # Kept free at the end of every call for building the result (probing the MP4, a poster frame).
 RESULT_RESERVE_SECONDS = 2.0
+
+
+def current_principal() -> str:
+    """Who the request being handled acts for: the bearer token's principal over authenticated HTTP, else the
+    local one (stdio, loopback without auth)."""
+    return principal_of(get_access_token())
 
 
 @dataclass
@@ -35,6 +43,11 @@ class Call:
         """A call starting now, due within this server's cap."""
         state = state_of(ctx)
         return cls(state, ctx, anyio.current_time() + state.max_wait)
+
+    @property
+    def principal(self) -> str:
+        """Who this call acts for (``current_principal``)."""
+        return current_principal()
 
     def remaining(self) -> float:
         """Seconds left for waiting, keeping the result-building reserve."""

@@ -25,6 +25,7 @@ async def cancel_task(task_id: TaskId, ctx: Context) -> Annotated[types.CallTool
             "shows them); the shots already made are kept",
             field="task_id",
         )
+    await call.state.engine.owned(task_id, call.principal)  # another's task is not found, and not canceled
     record = await call.state.engine.cancel(task_id, call.remaining(), call.beat("asking the provider to cancel"))
     return ok_result(task_result(call.state, record))
 

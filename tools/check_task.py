@@ -54,7 +54,9 @@ def build(max_wait: int) -> Tool:
 
             return await wait_and_show(call, task_id, wait_seconds)
         engine = call.state.engine
-        record = await engine.get_or_adopt(task_id, call.remaining(), call.beat("asking the provider"))
+        record = await engine.get_or_adopt(
+            task_id, call.remaining(), call.beat("asking the provider"), principal=call.principal
+        )
         if record.open:
             record = await engine.refresh(record.id, call.remaining(), call.beat("asking the provider"))
         wait, capped = await call.wait_budget(wait_seconds)

@@ -124,7 +124,7 @@ def build(max_wait: int) -> Tool:
 
 async def _finished_video(call: Call, task_id: str) -> TaskRecord:
     engine = call.state.engine
-    record = await engine.get(task_id)
+    record = await engine.owned(task_id, call.principal)
     if record.state != "succeeded":
         raise InvalidRequest(
             f"task {record.id} is {record.state}: only a finished video can be extended"

@@ -21,7 +21,9 @@ async def fetch_video(task_id: TaskId, ctx: Context) -> Annotated[types.CallTool
         from wan_video_mcp.tools.storyboard import wait_and_show
 
         return await wait_and_show(call, task_id, 0)
-    record = await call.state.engine.get_or_adopt(task_id, call.remaining(), call.beat("asking the provider"))
+    record = await call.state.engine.get_or_adopt(
+        task_id, call.remaining(), call.beat("asking the provider"), principal=call.principal
+    )
     return await video_result(call, record)
 
 

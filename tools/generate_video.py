@@ -33,7 +33,7 @@ ATTACHED_TEXT = {
 async def generate(arguments: dict[str, Any], call: Call) -> types.CallToolResult:
     """generate_video's whole path for raw arguments (extend_video and the storyboard build theirs and come here)."""
     state = call.state
-    validated = validate(arguments, state.models)
+    validated = validate(arguments, state.models).model_copy(update={"principal": call.principal})
     unmeasured: list[str] = []
     # A call that attaches to an earlier task (its idempotency key, a recent twin) pays nothing and is not
     # read or measured again: an input URL that has since expired, or a local file since moved, must not refuse

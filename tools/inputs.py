@@ -23,7 +23,7 @@ async def read_local_inputs(call: Call, request: GenerationRequest) -> tuple[Gen
     measurements. Raises ``InvalidRequest`` naming each input that may not or cannot be used."""
     if not has_local_inputs(request):  # (a call without any needs no engine: a dry run works without a store)
         return request, {}
-    request, facts = await call.state.engine.read_inputs(request)
+    request, facts = await call.state.engine.read_inputs(request, principal=call.principal)
     if request.sources:
         read = "; ".join(f"{src.given} ({src.size_bytes} bytes, sha256 {src.sha256[:12]})" for src in request.sources)
         await call.log("info", f"read and checked the local input(s): {read}")

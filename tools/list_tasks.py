@@ -11,6 +11,7 @@ from pydantic import Field
 
 from wan_video_mcp.server.store import OPEN_STATES, STORYBOARD_OPEN, shot_of
 from wan_video_mcp.server.timefmt import iso
+from wan_video_mcp.tools.call import current_principal
 from wan_video_mcp.tools.outcomes import ok_result
 from wan_video_mcp.tools.outputs import StoryboardSummary, TaskList, TaskListOutcome, TaskSummary
 from wan_video_mcp.tools.registration import plain_tool
@@ -36,7 +37,8 @@ async def list_tasks(
 ) -> Annotated[types.CallToolResult, TaskListOutcome]:
     states = OPEN_STATES if status == "open" else ((status,) if status else None)
     engine = state_of(ctx).engine
-    records = await engine.list(states, limit)
+    principal = current_principal()
+    records = await engine.list(states, limit, principal)
     tasks = [
         TaskSummary(
             task_id=r.id,
@@ -62,7 +64,7 @@ async def list_tasks(
             video_uri=STORYBOARD_VIDEO_URI.format(storyboard_id=b.id) if b.state == "succeeded" else None,
             error=b.error,
         )
-        for b in await engine.storyboards.recent(STORYBOARD_FILTERS.get(status or "", (str(status),)), limit)
+        for b in await engine.storyboards.recent(STORYBOARD_FILTERS.get(status or "", (str(status),)), limit, principal)
     ]
     counts: dict[str, int] = {}
     for t in tasks:

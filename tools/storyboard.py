@@ -63,9 +63,12 @@ def build(max_wait: int) -> Tool:
             boards = call.state.engine.storyboards
             if dry_run:
                 return ok_result(
-                    retry_preview(call.state, await boards.retry_plan(storyboard_id, retry_shot, save=False))
+                    retry_preview(
+                        call.state,
+                        await boards.retry_plan(storyboard_id, retry_shot, save=False, principal=call.principal),
+                    )
                 )
-            plan = await boards.retry(storyboard_id, retry_shot)
+            plan = await boards.retry(storyboard_id, retry_shot, call.principal)
             return await wait_and_show(call, storyboard_id, wait_seconds, said=f"The retry {plan.describe()}. ")
         if not shots:
             raise InvalidRequest(f"shots is required: 1-{SHOTS_MAX} shots, each {{prompt, ...}}", field="shots")
@@ -77,7 +80,7 @@ def build(max_wait: int) -> Tool:
         }
         boards = call.state.engine.storyboards
         if dry_run:
-            request, calls = await boards.check(arguments)
+            request, calls = await boards.check(arguments, call.principal)
             from wan_video_mcp.server.catalog import estimate_cost
 
             costs = [estimate_cost(c.request) for c in calls]
@@ -97,7 +100,9 @@ def build(max_wait: int) -> Tool:
                 simulated=call.state.simulated,
             )
             return ok_result(result)
-        record, total, how = await boards.create(arguments, idempotency_key, force_new=force_new)
+        record, total, how = await boards.create(
+            arguments, idempotency_key, force_new=force_new, principal=call.principal
+        )
         if how == "new":
             await call.log("info", f"storyboard {record.id}: {len(shots)} shots, estimated at most ${total:.2f}")
         return await wait_and_show(call, record.id, wait_seconds, attached=None if how == "new" else how)
@@ -133,7 +138,7 @@ async def wait_and_show(
     wait, _ = await call.wait_budget(wait_seconds)
     deadline = anyio.current_time() + wait
     while True:
-        record = await boards.get(storyboard_id)
+        record = await boards.get(storyboard_id, call.principal)
         if record is None:
             raise TaskNotFound(f"no storyboard '{storyboard_id}' is known to this server")
         if record.open:

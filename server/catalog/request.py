@@ -165,3 +165,4 @@ class ValidatedCall(BaseModel):
     idempotency_key: str | None = None
     force_new: bool = False
     dry_run: bool = False
+    principal: str | None = None  # who asks (server/auth.py); None: this machine's one local user

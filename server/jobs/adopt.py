@@ -12,7 +12,7 @@ from wan_video_mcp.server.jobs.background import Heartbeat
 from wan_video_mcp.server.jobs.context import EngineContext
 from wan_video_mcp.server.jobs.schedule import Schedule
 from wan_video_mcp.server.jobs.status import StatusRecorder
-from wan_video_mcp.server.store import TaskRecord, new_task_id
+from wan_video_mcp.server.store import LOCAL_PRINCIPAL, TaskRecord, new_task_id
 
 # What a provider's task id can look like (DashScope: a UUID); anything else is never sent to the provider.
 _PROVIDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -34,15 +34,23 @@ class Adopter:
         self._reschedule = reschedule  # the poller's: when this process polls the task next
 
     async def get_or_adopt(
-        self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
+        self,
+        task_id: str,
+        timeout: float | None = None,
+        heartbeat: Heartbeat | None = None,
+        principal: str = LOCAL_PRINCIPAL,
     ) -> TaskRecord:
-        """A task by our id or the provider's; a provider id never seen here is adopted."""
+        """The principal's task by our id or the provider's; a provider id never seen here is adopted, by the local
+        principal only: on a shared server an id the store has not recorded yet may be another principal's task
+        whose submit is still being recorded, and adopting it would hand over their video."""
         ctx = self._ctx
         try:
-            return await ctx.get(task_id)
+            return await ctx.get(task_id, principal)
         except TaskNotFound:
-            if task_id.startswith("wan_") or not _PROVIDER_ID.fullmatch(task_id):
+            if task_id.startswith("wan_") or not _PROVIDER_ID.fullmatch(task_id) or principal != LOCAL_PRINCIPAL:
                 raise
+            if await ctx.store.run(ctx.store.find_remote_sync, task_id) is not None:
+                raise  # (a local principal's lookup above would have found its own)
         ctx.require_key("looked up at the provider")
         job = await ctx.start_job(f"adopt {task_id}", lambda: self._adopt(task_id))
         if not await job.wait(timeout, heartbeat):

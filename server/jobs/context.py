@@ -50,12 +50,13 @@ class EngineContext:
         self.tg: TaskGroup | None = None  # set when the engine starts
         self._events: dict[str, anyio.Event] = {}
 
-    async def get(self, task_id: str) -> TaskRecord:
-        """A task by our id or the provider's; ``TaskNotFound`` when neither is known here."""
+    async def get(self, task_id: str, principal: str | None = None) -> TaskRecord:
+        """A task by our id or the provider's; ``TaskNotFound`` when neither is known here or (``principal``
+        given) it is another principal's: the same answer, so an id says nothing about anyone else's tasks."""
         record = await self.store.get(task_id)
         if record is None:
             record = await self.store.run(self.store.find_remote_sync, task_id)
-        if record is None:
+        if record is None or (principal is not None and record.principal != principal):
             raise TaskNotFound(f"no task '{clip(task_id)}' is known to this server")
         return record
 

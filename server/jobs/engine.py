@@ -42,7 +42,7 @@ from wan_video_mcp.server.jobs.status import StatusRecorder
 from wan_video_mcp.server.jobs.storyboards import Storyboards
 from wan_video_mcp.server.jobs.submit import InputsNotSent, SubmitOutcome, Submitter
 from wan_video_mcp.server.providers.base import Provider
-from wan_video_mcp.server.store import Store, TaskRecord
+from wan_video_mcp.server.store import LOCAL_PRINCIPAL, Store, TaskRecord
 
 if TYPE_CHECKING:
     from wan_video_mcp.server.media import MediaFacts
@@ -240,14 +240,26 @@ class JobEngine:
     async def get(self, task_id: str) -> TaskRecord:
         return await self._ctx.get(task_id)
 
-    async def list(self, states: Sequence[str] | None, limit: int) -> list[TaskRecord]:
-        return await self.store.run(self.store.list_sync, states, limit)
+    async def list(
+        self, states: Sequence[str] | None, limit: int, principal: str = LOCAL_PRINCIPAL
+    ) -> list[TaskRecord]:
+        """The principal's tasks, newest first."""
+        return await self.store.run(self.store.list_sync, states, limit, principal)
 
     async def get_or_adopt(
-        self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
+        self,
+        task_id: str,
+        timeout: float | None = None,
+        heartbeat: Heartbeat | None = None,
+        principal: str = LOCAL_PRINCIPAL,
     ) -> TaskRecord:
-        """A task by our id or the provider's; a provider id never seen here is adopted."""
-        return await self.adopter.get_or_adopt(task_id, timeout, heartbeat)
+        """The principal's task by our id or the provider's; a provider id never seen here is adopted (by the
+        local principal only: ``TaskAdopter.get_or_adopt``)."""
+        return await self.adopter.get_or_adopt(task_id, timeout, heartbeat, principal)
+
+    async def owned(self, task_id: str, principal: str) -> TaskRecord:
+        """The principal's task by our id or the provider's; ``TaskNotFound`` for another's, as for an unknown."""
+        return await self._ctx.get(task_id, principal)
 
     async def refresh(
         self, task_id: str, timeout: float | None = None, heartbeat: Heartbeat | None = None
@@ -315,7 +327,8 @@ class JobEngine:
         return await probe_all(self._ctx.client, urls, policy=policy, timeout=timeout, concurrency=at_once)
 
     async def read_inputs(
-        self, request: GenerationRequest, skip: Collection[str] = ()
+        self, request: GenerationRequest, skip: Collection[str] = (), principal: str | None = None
     ) -> tuple[GenerationRequest, dict[str, MediaFacts]]:
-        """The request's local files and earlier videos read, checked and measured (``InputFiles.read``)."""
-        return await self.inputs.read(request, skip)
+        """The request's local files and earlier videos (the principal's own) read, checked and measured
+        (``InputFiles.read``)."""
+        return await self.inputs.read(request, skip, principal or LOCAL_PRINCIPAL)

@@ -36,7 +36,7 @@ from wan_video_mcp.server.catalog.rules import TASK_REF_RE, is_local
 from wan_video_mcp.server.errors import InputsPending, ProviderError, WanError
 from wan_video_mcp.server.jobs.background import Heartbeat
 from wan_video_mcp.server.jobs.context import EngineContext
-from wan_video_mcp.server.store import Upload
+from wan_video_mcp.server.store import LOCAL_PRINCIPAL, Upload
 
 if TYPE_CHECKING:
     from wan_video_mcp.server.jobs.saving import VideoSaver
@@ -97,7 +97,7 @@ class InputFiles:
     # ------------------------------------------------------------------ read and check
 
     async def read(
-        self, request: GenerationRequest, skip: Collection[str] = ()
+        self, request: GenerationRequest, skip: Collection[str] = (), principal: str = LOCAL_PRINCIPAL
     ) -> tuple[GenerationRequest, dict[str, MediaFacts]]:
         """The request with its local inputs recorded (``sources``), and what each measured, keyed by its URL.
 
@@ -111,7 +111,7 @@ class InputFiles:
         facts: dict[str, MediaFacts] = {}
         for field, url, kind in local:
             try:
-                source, fact = await self._read_one(request.spec, url, kind)
+                source, fact = await self._read_one(request.spec, url, kind, principal)
             except _Refused as exc:
                 problems.add(field, f"{field}: {exc.problem}")
                 continue
@@ -123,14 +123,16 @@ class InputFiles:
         problems.raise_if_any()
         return request.model_copy(update={"sources": tuple(sources)}), facts
 
-    async def _read_one(self, spec: ModelSpec, url: str, kind: str) -> tuple[InputSource, MediaFacts | None]:
+    async def _read_one(
+        self, spec: ModelSpec, url: str, kind: str, principal: str
+    ) -> tuple[InputSource, MediaFacts | None]:
         from wan_video_mcp.server.media.inspect import inspect_file
         from wan_video_mcp.server.media.local import LocalInputRefused, local_path, stage_local_file
 
         limits = spec.file_limits(kind)
         most = limits.megabytes if limits and limits.megabytes else DEFAULT_MAX_MEGABYTES
         try:
-            path = await self._task_video(url) if TASK_REF_RE.fullmatch(url) else local_path(url)
+            path = await self._task_video(url, principal) if TASK_REF_RE.fullmatch(url) else local_path(url)
             if path is None:
                 raise _Refused(f"{url[:80]!r} is not a local file or an earlier video this server knows")
             staged = await anyio.to_thread.run_sync(
@@ -163,12 +165,12 @@ class InputFiles:
         )
         return source, fact
 
-    async def _task_video(self, url: str) -> Path:
+    async def _task_video(self, url: str, principal: str) -> Path:
         match = TASK_REF_RE.fullmatch(url)
         assert match is not None
         task_id = match.group(1)
         record = await self._ctx.store.get(task_id)
-        if record is None:
+        if record is None or record.principal != principal:  # another's task is as unknown as a missing one
             raise _Refused(f"{url} names no task of this server (list_tasks shows them)")
         if record.state != "succeeded":
             raise _Refused(

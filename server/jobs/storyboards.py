@@ -46,7 +46,7 @@ from wan_video_mcp.server.jobs.shots import (
     retry_outlook,
     shot_arguments,
 )
-from wan_video_mcp.server.store import StoryboardRecord, TaskRecord, new_storyboard_id, shot_key
+from wan_video_mcp.server.store import LOCAL_PRINCIPAL, StoryboardRecord, TaskRecord, new_storyboard_id, shot_key
 
 if TYPE_CHECKING:
     from wan_video_mcp.server.jobs.engine import JobEngine
@@ -75,7 +75,9 @@ class Storyboards:
         """``plan_storyboard`` against the models offered here."""
         return plan_storyboard(arguments, tuple(self._ctx.models.values()))
 
-    async def check(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], list[ValidatedCall]]:
+    async def check(
+        self, arguments: Mapping[str, Any], principal: str = LOCAL_PRINCIPAL
+    ) -> tuple[dict[str, Any], list[ValidatedCall]]:
         """``plan``, and then what generate_video checks before paying that needs the inputs themselves: each
         shot's local files read and remote media measured (what earlier shots will make is skipped), and PyAV
         there when shots are to be joined. Problems are named ``shots[i].<field>``."""
@@ -90,7 +92,7 @@ class Storyboards:
         checked = []
         for index, call in enumerate(calls):
             try:
-                shot, local = await self._engine.read_inputs(call.request, skip=placeholder)
+                shot, local = await self._engine.read_inputs(call.request, skip=placeholder, principal=principal)
                 urls = urls_to_measure(shot)
                 facts = await self._engine.measure(urls, timeout=MEASURE_TIMEOUT, at_once=4) if urls else {}
                 shot = apply_measurements(shot, {**facts, **local})
@@ -101,12 +103,17 @@ class Storyboards:
         return request, checked
 
     async def create(
-        self, arguments: Mapping[str, Any], idempotency_key: str | None = None, *, force_new: bool = False
+        self,
+        arguments: Mapping[str, Any],
+        idempotency_key: str | None = None,
+        *,
+        force_new: bool = False,
+        principal: str = LOCAL_PRINCIPAL,
     ) -> tuple[StoryboardRecord, float, str]:
         """Validate, price and persist a storyboard, then start it: the record, its estimated total (USD) and how
         it was found: ``new``, or an earlier one of the same key (``idempotency_key``) or the same request within
         the dedupe window (``duplicate``; not with ``force_new``), which is returned as it is and paid nothing more."""
-        request, calls = await self.check(arguments)
+        request, calls = await self.check(arguments, principal)
         amounts = [(cost.amount_max_usd or cost.amount_usd) for cost in (estimate_cost(c.request) for c in calls)]
         total = sum(amounts)
         ctx, now = self._ctx, self._ctx.clock()
@@ -124,13 +131,14 @@ class Storyboards:
             endpoint=ctx.endpoint,
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
+            principal=principal,
         )
         window = ctx.settings.dedupe_window_seconds
         since = now - window if window > 0 and not force_new else None
         found = await ctx.store.run(ctx.store.repeated_storyboard_sync, record, since)
         if found is None:
             # Before anything is paid: each shot against the per-task cap, the whole against the daily one.
-            await self._engine.submitter.admissible_amount(total, each=max(amounts))
+            await self._engine.submitter.admissible_amount(total, each=max(amounts), principal=principal)
             found = await ctx.store.run(ctx.store.create_storyboard_sync, record, since)
         earlier, how = found
         if how == "idempotency_key" and earlier.request_json != request_json:
@@ -158,14 +166,18 @@ class Storyboards:
             self.start(record.id)
         return len(open_ones)
 
-    async def recent(self, states: Sequence[str] | None, limit: int) -> list[StoryboardRecord]:
-        """Storyboards, newest first (only those in ``states`` when given)."""
+    async def recent(
+        self, states: Sequence[str] | None, limit: int, principal: str = LOCAL_PRINCIPAL
+    ) -> list[StoryboardRecord]:
+        """The principal's storyboards, newest first (only those in ``states`` when given)."""
         store = self._ctx.store
-        return await store.run(store.list_storyboards_sync, states, limit)
+        return await store.run(store.list_storyboards_sync, states, limit, principal)
 
-    async def get(self, storyboard_id: str) -> StoryboardRecord | None:
+    async def get(self, storyboard_id: str, principal: str | None = None) -> StoryboardRecord | None:
+        """A storyboard (with ``principal``: only theirs; another's is None, as an unknown one)."""
         store = self._ctx.store
-        return await store.run(store.get_storyboard_sync, storyboard_id)
+        record = await store.run(store.get_storyboard_sync, storyboard_id)
+        return record if record is not None and principal in (None, record.principal) else None
 
     async def shot_tasks(self, record: StoryboardRecord) -> list[TaskRecord | None]:
         found: list[TaskRecord | None] = []
@@ -195,12 +207,14 @@ class Storyboards:
         saved = [t is not None and self._engine.local_file(t) is not None for t in tasks]
         return retry_outlook(record, tasks, saved, self.shot_costs(record), self._ctx.clock(), lost)
 
-    async def retry_plan(self, storyboard_id: str, index: int, *, save: bool = True) -> RetryPlan:
+    async def retry_plan(
+        self, storyboard_id: str, index: int, *, save: bool = True, principal: str = LOCAL_PRINCIPAL
+    ) -> RetryPlan:
         """What ``retry`` would do. With ``save``, the finished shots whose videos are not saved are saved first
         (a paid video is never made again while it can still be downloaded): a shot is made again only when it
         failed, or its video is lost for good (its URL expired, or the download says it is gone). Without, as far as
         the shots tell (a dry run)."""
-        record = await self.get(storyboard_id)
+        record = await self.get(storyboard_id, principal)
         if record is None:
             raise InvalidRequest(f"no storyboard '{storyboard_id}' here", field="storyboard_id")
         if not 0 <= index < len(record.shots):
@@ -234,11 +248,11 @@ class Storyboards:
             )
         return plan
 
-    async def retry(self, storyboard_id: str, index: int) -> RetryPlan:
+    async def retry(self, storyboard_id: str, index: int, principal: str = LOCAL_PRINCIPAL) -> RetryPlan:
         """Go on with a failed storyboard: each shot that failed (or whose video is lost) is made again as a new
         attempt (a new key, never attached to the old one), those never submitted are submitted, and the others are
         kept, not paid again. With nothing to make, the shots are joined again."""
-        plan = await self.retry_plan(storyboard_id, index)
+        plan = await self.retry_plan(storyboard_id, index, principal=principal)
         record = plan.record
         entries = {i: {"task_id": None, "attempt": (record.shots[i] or {}).get("attempt", 0) + 1} for i in plan.remake}
         changes: dict[str, Any] = {"state": "running", "error": None}
@@ -343,7 +357,7 @@ class Storyboards:
             attempt = (shots[index] or {}).get("attempt", 0)
             key = shot_key(record.id, index, attempt)
             try:
-                submitted = await self._submit(key, shot_arguments(request, index, previous))
+                submitted = await self._submit(key, shot_arguments(request, index, previous), record.principal)
             except WanError as exc:
                 if exc.retryable:  # a rate limit, a provider hiccup: tried again on the next round
                     logger.warning("storyboard %s: shot %d not submitted yet (%s)", record.id, index, exc.message)
@@ -376,16 +390,17 @@ class Storyboards:
         found = await store.run(store.repeated_sync, key, "", self._ctx.endpoint, None)
         return found[0].id if found else None
 
-    async def _submit(self, key: str, arguments: dict[str, Any]) -> TaskRecord:
+    async def _submit(self, key: str, arguments: dict[str, Any], principal: str) -> TaskRecord:
         """One shot as generate_video does it (local inputs read and sent once, measured, paid once), under the
         idempotency key that makes a second submit of it (after a restart) attach instead of paying."""
         # Every shot is a task of its own, even one identical to another shot or a recent task: never attached to a
         # twin (force_new); its key alone makes a second submit after a restart attach instead of paying.
         options = {"wait_seconds": 0, "idempotency_key": key, "force_new": True}
         validated = validate({**arguments, **options}, tuple(self._ctx.models.values()))
+        validated = validated.model_copy(update={"principal": principal})  # the storyboard's, as its shots are
         engine = self._engine
         if await engine.repeated(validated) is None:
-            request, local = await engine.read_inputs(validated.request)
+            request, local = await engine.read_inputs(validated.request, principal=principal)
             urls = urls_to_measure(request)
             facts = await engine.measure(urls, timeout=MEASURE_TIMEOUT, at_once=4) if urls else {}
             validated = validated.model_copy(update={"request": apply_measurements(request, {**facts, **local})})

@@ -25,7 +25,7 @@ from wan_video_mcp.server.jobs.background import Heartbeat
 from wan_video_mcp.server.jobs.context import EngineContext
 from wan_video_mcp.server.jobs.retry import RetryPolicy, retry
 from wan_video_mcp.server.jobs.schedule import Schedule
-from wan_video_mcp.server.store import TaskRecord, new_task_id
+from wan_video_mcp.server.store import LOCAL_PRINCIPAL, TaskRecord, new_task_id
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class Submitter:
             cost_usd=cost.amount_max_usd or cost.amount_usd,
             cost_json=cost.model_dump_json(),
             simulated=ctx.simulated,
+            principal=call.principal or LOCAL_PRINCIPAL,
             lease_owner=ctx.instance_id,  # the submit is this process's until it records the outcome
             lease_until=now + self._lease,
         )
@@ -122,21 +123,26 @@ class Submitter:
         """The task this call would attach to rather than pay for (its idempotency key, or a recent twin)."""
         ctx, fingerprint = self._ctx, call.request.fingerprint()
         since = self._dedupe_since(call, ctx.clock())
-        found = await ctx.store.run(ctx.store.repeated_sync, call.idempotency_key, fingerprint, ctx.endpoint, since)
+        principal = call.principal or LOCAL_PRINCIPAL
+        found = await ctx.store.run(
+            ctx.store.repeated_sync, call.idempotency_key, fingerprint, ctx.endpoint, since, principal
+        )
         return found[0] if found else None
 
     async def admissible(self, call: ValidatedCall) -> None:
         """Raise as ``submit`` would for the key and the budgets, before any work a refusal would waste (an upload).
         Advisory: the store's transaction decides again when the task is created."""
         cost = estimate_cost(call.request)
-        await self.admissible_amount(cost.amount_max_usd or cost.amount_usd)
+        await self.admissible_amount(cost.amount_max_usd or cost.amount_usd, principal=call.principal)
 
-    async def admissible_amount(self, amount: float, *, each: float | None = None) -> None:
+    async def admissible_amount(
+        self, amount: float, *, each: float | None = None, principal: str | None = None
+    ) -> None:
         """``admissible`` for an amount; for several tasks at once (a storyboard's shots) ``amount`` is their total,
         held to the daily cap, and ``each`` the largest of them, held to the per-task cap."""
         ctx = self._ctx
         now = ctx.clock()
-        spent = await ctx.store.run(ctx.store.spent_since_sync, now - now % 86400)
+        spent = await ctx.store.run(ctx.store.spent_since_sync, now - now % 86400, principal or LOCAL_PRINCIPAL)
         if each is not None:
             self._admit(each, 0.0)  # the per-task cap (and the key); today's spend is counted once, below
         self._admit(amount, spent, per_task=each is None)

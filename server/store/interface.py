@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from wan_video_mcp.server.store.records import TaskRecord
+from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, TaskRecord
 from wan_video_mcp.server.store.storyboards import StoryboardRecord
 
 T = TypeVar("T")
@@ -64,9 +64,14 @@ class Store(Protocol):
         ...
 
     def repeated_sync(
-        self, idempotency_key: str | None, fingerprint: str, endpoint: str, dedupe_since: float | None
+        self,
+        idempotency_key: str | None,
+        fingerprint: str,
+        endpoint: str,
+        dedupe_since: float | None,
+        principal: str = LOCAL_PRINCIPAL,
     ) -> tuple[TaskRecord, str] | None:
-        """The task a request would attach to (as ``create_sync`` decides it), or None: a new one."""
+        """The principal's task a request would attach to (as ``create_sync`` decides it), or None: a new one."""
         ...
 
     def adopt_sync(self, record: TaskRecord) -> TaskRecord:
@@ -111,8 +116,8 @@ class Store(Protocol):
 
     def live_instances_sync(self, now: float) -> set[str]: ...
 
-    def spent_since_sync(self, since: float) -> float:
-        """Estimated spend of the tasks created since ``since`` that were, or may yet be, billed."""
+    def spent_since_sync(self, since: float, principal: str = LOCAL_PRINCIPAL) -> float:
+        """Estimated spend of the principal's tasks created since ``since`` that were, or may yet be, billed."""
         ...
 
     # -- uploads
@@ -157,7 +162,9 @@ class Store(Protocol):
         ``expect_state``."""
         ...
 
-    def list_storyboards_sync(self, states: Sequence[str] | None = None, limit: int = 20) -> list[StoryboardRecord]:
+    def list_storyboards_sync(
+        self, states: Sequence[str] | None = None, limit: int = 20, principal: str = LOCAL_PRINCIPAL
+    ) -> list[StoryboardRecord]:
         """Storyboards, newest first, optionally only those in ``states``."""
         ...
 
@@ -181,7 +188,9 @@ class Store(Protocol):
         """Whether another task with these parameters is being submitted right now."""
         ...
 
-    def list_sync(self, states: Sequence[str] | None = None, limit: int = 20) -> list[TaskRecord]: ...
+    def list_sync(
+        self, states: Sequence[str] | None = None, limit: int = 20, principal: str = LOCAL_PRINCIPAL
+    ) -> list[TaskRecord]: ...
 
     def open_tasks_sync(self, endpoint: str) -> list[TaskRecord]: ...
 

@@ -104,5 +104,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX storyboards_key ON storyboards(idempotency_key) WHERE idempotency_key IS NOT NULL;
     CREATE INDEX storyboards_fingerprint ON storyboards(fingerprint, created_at);
     """,
+    # 5: every task and storyboard belongs to a principal (stdio and loopback without auth: 'local'); keys,
+    # repeats and lists are per principal.
+    """
+    ALTER TABLE tasks ADD COLUMN principal TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE storyboards ADD COLUMN principal TEXT NOT NULL DEFAULT 'local';
+    DROP INDEX tasks_idem;
+    CREATE UNIQUE INDEX tasks_idem ON tasks(principal, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    DROP INDEX storyboards_key;
+    CREATE UNIQUE INDEX storyboards_key ON storyboards(principal, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX tasks_principal ON tasks(principal, created_at);
+    CREATE INDEX storyboards_principal ON storyboards(principal, created_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

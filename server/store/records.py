@@ -17,6 +17,9 @@ def new_task_id() -> str:
     return "wan_" + uuid.uuid4().hex[:20]
 
 
+LOCAL_PRINCIPAL = "local"  # stdio, and HTTP on loopback without auth: the one user of this machine
+
+
 @dataclass(frozen=True)
 class TaskRecord:
     """One row of the task table."""
@@ -59,6 +62,7 @@ class TaskRecord:
     downloaded_at: float | None = None
     adopted: bool = False
     simulated: bool = False
+    principal: str = "local"  # who it belongs to: only they see it (server/auth.py)
     lease_owner: str | None = None  # the instance polling, submitting or downloading it right now
     lease_until: float | None = None
 

@@ -17,7 +17,7 @@ import anyio
 
 from wan_video_mcp.server.store.connection import Database
 from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Upload
-from wan_video_mcp.server.store.records import OPEN_STATES, TaskRecord
+from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, OPEN_STATES, TaskRecord
 from wan_video_mcp.server.store.sqlite_storyboards import StoryboardTable
 
 T = TypeVar("T")
@@ -46,49 +46,65 @@ class TaskStore(StoryboardTable):
         """
         db = self._db
         with db.lock, db.transaction():
-            found = self._repeated(record.idempotency_key, record.fingerprint, record.endpoint, dedupe_since)
+            found = self._repeated(
+                record.idempotency_key, record.fingerprint, record.endpoint, dedupe_since, record.principal
+            )
             if found is not None:
                 return found
             day_start = record.created_at - record.created_at % 86400  # UTC day
-            admit(self._spent_since(day_start))
+            admit(self._spent_since(day_start, record.principal))
             db.insert(record)
         return record, "new"
 
     def repeated_sync(
-        self, idempotency_key: str | None, fingerprint: str, endpoint: str, dedupe_since: float | None
+        self,
+        idempotency_key: str | None,
+        fingerprint: str,
+        endpoint: str,
+        dedupe_since: float | None,
+        principal: str = LOCAL_PRINCIPAL,
     ) -> tuple[TaskRecord, str] | None:
         """The task a request would attach to (as ``create_sync`` decides it), or None: a new one."""
         with self._db.lock:
-            return self._repeated(idempotency_key, fingerprint, endpoint, dedupe_since)
+            return self._repeated(idempotency_key, fingerprint, endpoint, dedupe_since, principal)
 
     def _repeated(
-        self, idempotency_key: str | None, fingerprint: str, endpoint: str, dedupe_since: float | None
+        self,
+        idempotency_key: str | None,
+        fingerprint: str,
+        endpoint: str,
+        dedupe_since: float | None,
+        principal: str = LOCAL_PRINCIPAL,
     ) -> tuple[TaskRecord, str] | None:
+        """A principal's own task only: another's key or twin is never attached to (nor seen)."""
         db = self._db
         if idempotency_key is not None:
-            existing = db.row("SELECT * FROM tasks WHERE idempotency_key = ?", (idempotency_key,))
+            existing = db.row(
+                "SELECT * FROM tasks WHERE principal = ? AND idempotency_key = ?", (principal, idempotency_key)
+            )
             if existing is not None:
                 return existing, "idempotency_key"
         if dedupe_since is not None:
             existing = db.row(
-                "SELECT * FROM tasks WHERE fingerprint = ? AND created_at >= ? AND endpoint = ? "
+                "SELECT * FROM tasks WHERE principal = ? AND fingerprint = ? AND created_at >= ? AND endpoint = ? "
                 "AND state NOT IN ('failed', 'canceled', 'expired') ORDER BY created_at DESC LIMIT 1",
-                (fingerprint, dedupe_since, endpoint),
+                (principal, fingerprint, dedupe_since, endpoint),
             )
             if existing is not None:
                 return existing, "duplicate"
         return None
 
-    def spent_since_sync(self, since: float) -> float:
+    def spent_since_sync(self, since: float, principal: str = LOCAL_PRINCIPAL) -> float:
         with self._db.lock:
-            return self._spent_since(since)
+            return self._spent_since(since, principal)
 
-    def _spent_since(self, since: float) -> float:
-        """Estimated spend of tasks created since ``since`` that were, or may yet be, billed."""
+    def _spent_since(self, since: float, principal: str = LOCAL_PRINCIPAL) -> float:
+        """Estimated spend of a principal's tasks created since ``since`` that were, or may yet be, billed (the
+        budgets are per principal)."""
         row = self._db.conn.execute(
-            "SELECT COALESCE(SUM(cost_usd), 0) FROM tasks WHERE created_at >= ? "
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM tasks WHERE principal = ? AND created_at >= ? "
             "AND state NOT IN ('failed', 'canceled', 'expired')",
-            (since,),
+            (principal, since),
         ).fetchone()
         return float(row[0])
 
@@ -285,12 +301,17 @@ class TaskStore(StoryboardTable):
             is not None
         )
 
-    def list_sync(self, states: Sequence[str] | None = None, limit: int = 20) -> list[TaskRecord]:
+    def list_sync(
+        self, states: Sequence[str] | None = None, limit: int = 20, principal: str = LOCAL_PRINCIPAL
+    ) -> list[TaskRecord]:
+        """A principal's tasks, newest first."""
         if states:
             marks = ", ".join("?" for _ in states)
-            query = f"SELECT * FROM tasks WHERE state IN ({marks}) ORDER BY created_at DESC LIMIT ?"
-            return self._db.many(query, (*states, limit))
-        return self._db.many("SELECT * FROM tasks ORDER BY created_at DESC LIMIT ?", (limit,))
+            query = f"SELECT * FROM tasks WHERE principal = ? AND state IN ({marks}) ORDER BY created_at DESC LIMIT ?"
+            return self._db.many(query, (principal, *states, limit))
+        return self._db.many(
+            "SELECT * FROM tasks WHERE principal = ? ORDER BY created_at DESC LIMIT ?", (principal, limit)
+        )
 
     def open_tasks_sync(self, endpoint: str) -> list[TaskRecord]:
         marks = ", ".join("?" for _ in OPEN_STATES)

@@ -9,6 +9,7 @@ from typing import Any
 
 from wan_video_mcp.server.store.connection import Database
 from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS
+from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL
 from wan_video_mcp.server.store.storyboards import (
     STORYBOARD_COLUMNS,
     STORYBOARD_OPEN,
@@ -49,15 +50,18 @@ class StoryboardTable:
     ) -> tuple[StoryboardRecord, str] | None:
         conn = self._db.conn
         if record.idempotency_key is not None:
-            row = conn.execute("SELECT * FROM storyboards WHERE idempotency_key = ?", (record.idempotency_key,))
+            row = conn.execute(
+                "SELECT * FROM storyboards WHERE principal = ? AND idempotency_key = ?",
+                (record.principal, record.idempotency_key),
+            )
             found = row.fetchone()
             if found is not None:
                 return storyboard_from_row(found), "idempotency_key"
         if dedupe_since is not None:
             found = conn.execute(
-                "SELECT * FROM storyboards WHERE fingerprint = ? AND endpoint = ? AND created_at >= ? "
-                "AND state != 'failed' ORDER BY created_at DESC LIMIT 1",
-                (record.fingerprint, record.endpoint, dedupe_since),
+                "SELECT * FROM storyboards WHERE principal = ? AND fingerprint = ? AND endpoint = ? "
+                "AND created_at >= ? AND state != 'failed' ORDER BY created_at DESC LIMIT 1",
+                (record.principal, record.fingerprint, record.endpoint, dedupe_since),
             ).fetchone()
             if found is not None:
                 return storyboard_from_row(found), "duplicate"
@@ -131,11 +135,14 @@ class StoryboardTable:
                 (storyboard_id, owner),
             )
 
-    def list_storyboards_sync(self, states: Sequence[str] | None = None, limit: int = 20) -> list[StoryboardRecord]:
-        where = f"WHERE state IN ({', '.join('?' for _ in states)}) " if states else ""
+    def list_storyboards_sync(
+        self, states: Sequence[str] | None = None, limit: int = 20, principal: str = LOCAL_PRINCIPAL
+    ) -> list[StoryboardRecord]:
+        where = f"AND state IN ({', '.join('?' for _ in states)}) " if states else ""
         with self._db.lock:
             rows = self._db.conn.execute(
-                f"SELECT * FROM storyboards {where}ORDER BY created_at DESC LIMIT ?", (*(states or ()), limit)
+                f"SELECT * FROM storyboards WHERE principal = ? {where}ORDER BY created_at DESC LIMIT ?",
+                (principal, *(states or ()), limit),
             ).fetchall()
         return [storyboard_from_row(row) for row in rows]
 

@@ -57,6 +57,7 @@ class StoryboardRecord:
     endpoint: str = ""  # the provider base URL its shots are paid at (only a process serving it runs it)
     idempotency_key: str | None = None
     fingerprint: str = ""  # the request's (its local inputs by their bytes): a repeat within the window attaches
+    principal: str = "local"  # who it belongs to: only they see it
 
     @property
     def request(self) -> dict[str, Any]:
