@@ -188,7 +188,8 @@ class JobEngine:
         # A new task: refused for the key or the budget before anything is uploaded (then decided again, atomically).
         await self.submitter.admissible(call)
         started = anyio.current_time()
-        call = call.model_copy(update={"request": await self.inputs.send(call.request, timeout, heartbeat)})
+        sent = await self.inputs.send(call.request, timeout, heartbeat, call.principal or LOCAL_PRINCIPAL)
+        call = call.model_copy(update={"request": sent})
         left = None if timeout is None else max(0.0, timeout - (anyio.current_time() - started))
         return await self.submitter.submit(call, left, heartbeat)
 

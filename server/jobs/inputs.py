@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import logging
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -74,7 +75,7 @@ class InputFiles:
     def __init__(self, ctx: EngineContext, saver: VideoSaver) -> None:
         self._ctx = ctx
         self._saver = saver
-        self._locks: dict[tuple[str, str], anyio.Lock] = {}
+        self._locks: dict[tuple[str, str, str], anyio.Lock] = {}
 
     @property
     def _uploads(self) -> TemporaryUploads | None:
@@ -205,7 +206,11 @@ class InputFiles:
     # ------------------------------------------------------------------ send
 
     async def send(
-        self, request: GenerationRequest, timeout: float | None = None, heartbeat: Heartbeat | None = None
+        self,
+        request: GenerationRequest,
+        timeout: float | None = None,
+        heartbeat: Heartbeat | None = None,
+        principal: str = LOCAL_PRINCIPAL,
     ) -> GenerationRequest:
         """The request with each local input replaced by what the provider reads (``sources`` say which is which).
 
@@ -215,7 +220,9 @@ class InputFiles:
         """
         if not request.sources or all(source.sent for source in request.sources):
             return request
-        job = await self._ctx.start_job(f"send the inputs of a {request.model} request", lambda: self._send(request))
+        job = await self._ctx.start_job(
+            f"send the inputs of a {request.model} request", lambda: self._send(request, principal)
+        )
         if not await job.wait(timeout, heartbeat):
             unsent = [source for source in request.sources if source.sent is None]
             size = sum(source.size_bytes for source in unsent) / 2**20
@@ -227,7 +234,7 @@ class InputFiles:
             )
         return job.outcome()
 
-    async def _send(self, request: GenerationRequest) -> GenerationRequest:
+    async def _send(self, request: GenerationRequest, principal: str) -> GenerationRequest:
         assert request.sources is not None
         fields = {url: field for field, url, _ in _local_inputs(request)}
         sent: list[InputSource] = []
@@ -237,7 +244,7 @@ class InputFiles:
                 continue
             field = fields.get(source.given, "media")
             try:
-                sent.append(await self._send_one(request.model, source))
+                sent.append(await self._send_one(request.model, source, principal))
             except ProviderError as exc:
                 exc.message = f"{field}: the upload of {source.given} failed, so nothing was submitted: {exc.message}"
                 exc.args = (exc.message,)
@@ -253,7 +260,7 @@ class InputFiles:
         urls = {source.given: source.sent for source in sent if source.sent}
         return request.with_urls(urls).model_copy(update={"sources": tuple(sent)})
 
-    async def _send_one(self, model: str, source: InputSource) -> InputSource:
+    async def _send_one(self, model: str, source: InputSource, principal: str) -> InputSource:
         uploads = self._uploads
         staged = Path(source.staged)
         if uploads is None:
@@ -262,17 +269,19 @@ class InputFiles:
             return source.model_copy(update={"sent": f"data:{mime};base64,{base64.b64encode(data).decode()}"})
         store, clock = self._ctx.store, self._ctx.clock
         name = uploads.wire_name(model)  # what the upload is bound to: the name the submit sends in this region
-        key = (name, source.sha256)
+        # Each principal's uploads are its own (the account's, scoped): never another principal's URL.
+        account = uploads.account if principal == LOCAL_PRINCIPAL else _scoped(uploads.account, principal)
+        key = (account, name, source.sha256)
         lock = self._locks.setdefault(key, anyio.Lock())
         try:
             async with lock:  # one upload of the same bytes for the same model, however many requests want it
                 found = await store.run(
-                    store.find_upload_sync, uploads.account, name, source.sha256, clock() + REUSE_MARGIN_SECONDS
+                    store.find_upload_sync, account, name, source.sha256, clock() + REUSE_MARGIN_SECONDS
                 )
                 if found is None:
                     uploaded = await uploads.upload(model, staged, source.sha256, source.format)
                     found = Upload(
-                        uploads.account,
+                        account,
                         name,
                         source.sha256,
                         uploaded.url,
@@ -294,3 +303,8 @@ class _Refused(Exception):
     def __init__(self, problem: str) -> None:
         super().__init__(problem)
         self.problem = problem
+
+
+def _scoped(account: str, principal: str) -> str:
+    """The uploads key of one principal within a provider account (a hash: neither the key nor the principal)."""
+    return hashlib.sha256(f"{account}\x00{principal}".encode()).hexdigest()[:32]
