@@ -7,14 +7,17 @@ authentication (server/auth.py), and the host names clients use (``WAN_ALLOWED_H
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mcp.server.transport_security import TransportSecuritySettings
 
 from wan_video_mcp.server.config import Settings
 
-__all__ = ["LOOPBACK_HOSTS", "AuthMode", "HttpAccess"]
+__all__ = ["LOOPBACK_HOSTS", "AuthMode", "CallRate", "HttpAccess"]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 AuthMode = Literal["auto", "required"]
@@ -67,3 +70,24 @@ class HttpAccess:
         return TransportSecuritySettings(
             enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
         )
+
+
+@dataclass
+class CallRate:
+    """At most ``per_minute`` tool calls per principal (a token bucket: bursts up to the limit, then one call
+    every 60/``per_minute`` seconds). Kept in this process: each replica counts its own calls."""
+
+    per_minute: int
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # principal: (tokens, when)
+
+    def wait_for(self, principal: str) -> float:
+        """0 when this call may go ahead (and it is counted); else the seconds until one may."""
+        now = self.clock()
+        tokens, then = self._buckets.get(principal, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - then) * self.per_minute / 60.0)
+        if tokens >= 1.0:
+            self._buckets[principal] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[principal] = (tokens, now)
+        return math.ceil((1.0 - tokens) * 60.0 / self.per_minute * 10) / 10

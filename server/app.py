@@ -26,7 +26,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolResult, InputRequiredResult
 
 from wan_video_mcp.server import __version__
-from wan_video_mcp.server.access import HttpAccess
+from wan_video_mcp.server.access import CallRate, HttpAccess
 from wan_video_mcp.server.catalog import MODELS, ModelSpec, catalog_document, models_for
 from wan_video_mcp.server.config import Settings
 from wan_video_mcp.server.errors import StoreUnavailable, WanError
@@ -47,7 +47,7 @@ from wan_video_mcp.tools import (
 )
 from wan_video_mcp.tools.call import RESULT_RESERVE_SECONDS, current_principal
 from wan_video_mcp.tools.client_log import ClientLog
-from wan_video_mcp.tools.outcomes import call_reporting_errors
+from wan_video_mcp.tools.outcomes import call_reporting_errors, error_result
 from wan_video_mcp.tools.player import declare_player, player_extension
 from wan_video_mcp.tools.state import AppState, state_of
 from wan_video_mcp.tools.storyboard import STORYBOARD_URI, STORYBOARD_VIDEO_URI, storyboard_result
@@ -110,6 +110,7 @@ class WanServer(MCPServer[AppState]):
     """
 
     declared: Mapping[str, Tool] = MappingProxyType({})  # the tools build_server gave it, by name
+    rate: CallRate | None = None  # WAN_RATE_LIMIT_PER_MINUTE, per principal
 
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[AppState, Any] | None = None
@@ -137,6 +138,19 @@ class WanServer(MCPServer[AppState]):
         async def call(tool: str, args: dict[str, Any]) -> CallToolResult | InputRequiredResult:
             return await super(WanServer, self).call_tool(tool, args, context)
 
+        if self.rate is not None:
+            principal = current_principal()
+            wait = self.rate.wait_for(principal)
+            if wait:
+                return error_result(
+                    WanError(
+                        f"too many calls: at most {self.rate.per_minute} a minute per principal "
+                        "(WAN_RATE_LIMIT_PER_MINUTE); nothing was done",
+                        code="rate_limited",
+                        retryable=True,
+                        hint=f"Call again in {wait:g} s.",
+                    )
+                )
         return await call_reporting_errors(call, self.declared.get(name), name, arguments)
 
 
@@ -231,6 +245,8 @@ def build_server(settings: Settings, http: HttpAccess | None = None) -> WanServe
         **(http.auth_options(settings) if http is not None else {}),
     )
     server.declared = MappingProxyType({tool.name: tool for tool in tools})
+    if settings.rate_limit_per_minute:
+        server.rate = CallRate(settings.rate_limit_per_minute)
     _register_resources(server, models, settings)
     prompts.install(server, models, recent_ids)
     client_log.install(server)

@@ -126,6 +126,8 @@ class Settings(BaseModel):
     # Host and Origin headers accepted over HTTP besides loopback's (DNS rebinding protection stays on).
     allowed_hosts: tuple[str, ...] = Field((), validation_alias="WAN_ALLOWED_HOSTS")
     allowed_origins: tuple[str, ...] = Field((), validation_alias="WAN_ALLOWED_ORIGINS")
+    # At most this many tool calls a minute per principal (unset: no limit).
+    rate_limit_per_minute: int | None = Field(None, ge=1, validation_alias="WAN_RATE_LIMIT_PER_MINUTE")
     # Simulator (provider=simulator): how long a simulated task queues and renders.
     sim_queue_seconds: float = Field(DEFAULT_SIM_QUEUE_SECONDS, validation_alias="WAN_SIM_QUEUE_SECONDS")
     sim_run_seconds: float = Field(DEFAULT_SIM_RUN_SECONDS, validation_alias="WAN_SIM_RUN_SECONDS")
