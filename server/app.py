@@ -34,7 +34,7 @@ from wan_video_mcp.server.jobs import JobEngine
 from wan_video_mcp.server.providers.base import Provider
 from wan_video_mcp.server.providers.http import shared_client
 from wan_video_mcp.server.providers.registry import provider_entry
-from wan_video_mcp.server.store import TaskStore
+from wan_video_mcp.server.store import open_store
 from wan_video_mcp.tools import (
     cancel_task,
     check_task,
@@ -165,7 +165,7 @@ def build_server(settings: Settings, http: HttpAccess | None = None) -> WanServe
             # Redirects are followed by hand where they are wanted (downloads check every hop's address).
             client = await stack.enter_async_context(shared_client(settings.http_timeout))
             try:
-                store = TaskStore(settings.db_path)
+                store = open_store(settings)
             except StoreUnavailable as exc:
                 # One line naming the file; the server still starts, and every tool that needs the store says why.
                 logger.error("%s %s", exc.message, exc.hint)

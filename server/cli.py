@@ -269,16 +269,16 @@ def _human(args: argparse.Namespace, schema: dict[str, Any] | None) -> int:
 def _tasks(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from wan_video_mcp.server.store import TaskStore
+    from wan_video_mcp.server.store import open_store
 
     settings = _settings(args)
-    store = TaskStore(settings.db_path)
+    store = open_store(settings)
     try:
         records = store.list_sync(None, args.limit)
     finally:
         store.close()
     if not records:
-        print(f"No tasks recorded yet in {settings.db_path}. Start one with: wan-video-mcp generate --prompt '...'")
+        print(f"No tasks recorded yet in {settings.store_text}. Start one with: wan-video-mcp generate --prompt '...'")
         return 0
     for record in records:
         created = datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -126,6 +126,9 @@ class Settings(BaseModel):
     # Host and Origin headers accepted over HTTP besides loopback's (DNS rebinding protection stays on).
     allowed_hosts: tuple[str, ...] = Field((), validation_alias="WAN_ALLOWED_HOSTS")
     allowed_origins: tuple[str, ...] = Field((), validation_alias="WAN_ALLOWED_ORIGINS")
+    # The task store: PostgreSQL at this URL (several replicas share it), else SQLite in the data directory. A secret:
+    # the URL may hold a password.
+    database_url: SecretStr | None = Field(None, validation_alias="WAN_DATABASE_URL")
     # At most this many tool calls a minute per principal (unset: no limit).
     rate_limit_per_minute: int | None = Field(None, ge=1, validation_alias="WAN_RATE_LIMIT_PER_MINUTE")
     # Simulator (provider=simulator): how long a simulated task queues and renders.
@@ -164,6 +167,21 @@ class Settings(BaseModel):
     def _words(cls, value: Any) -> Any:
         """A list given as one string: words separated by commas or spaces."""
         return tuple(value.replace(",", " ").split()) if isinstance(value, str) else value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _postgres_only(cls, value: Any) -> Any:
+        """Empty is unset; anything else must be a PostgreSQL URL (SQLite needs none: it is in the data directory)."""
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+            if scheme not in ("postgresql", "postgres"):
+                raise ValueError(
+                    "WAN_DATABASE_URL must be a postgresql://user:password@host:port/database URL (leave it unset "
+                    f"for the SQLite store in the data directory); its scheme is {scheme or 'missing'!r}"
+                )
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -225,6 +243,15 @@ class Settings(BaseModel):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "tasks.sqlite3"
+
+    @property
+    def store_text(self) -> str:
+        """Where the task store is, for people (a PostgreSQL URL without its password)."""
+        if self.database_url is None:
+            return str(self.db_path)
+        from wan_video_mcp.server.store.pg_connection import redacted
+
+        return redacted(self.database_url.get_secret_value())
 
     @property
     def video_dir(self) -> Path:

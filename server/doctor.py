@@ -47,17 +47,17 @@ def _writable(directory: Path) -> Check:
 
 
 def _store(settings: Settings) -> Check:
-    from wan_video_mcp.server.store import TaskStore
+    from wan_video_mcp.server.store import open_store
 
     try:
-        store = TaskStore(settings.db_path)
-    except Exception as exc:  # a corrupt or locked database: say so, whatever sqlite raised
-        return Check("FAIL", "task store", f"{settings.db_path} cannot be opened: {exc}")
+        store = open_store(settings)
+    except Exception as exc:  # a corrupt, locked or unreachable database: say so, whatever the driver raised
+        return Check("FAIL", "task store", f"{settings.store_text} cannot be opened: {exc}")
     try:
         count = len(store.list_sync(None, 10_000))
     finally:
         store.close()
-    return Check("ok", "task store", f"{settings.db_path} ({count} task(s) recorded)")
+    return Check("ok", "task store", f"{settings.store_text} ({count} task(s) recorded)")
 
 
 def _pyav() -> Check:

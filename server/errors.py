@@ -113,10 +113,11 @@ class StoreUnavailable(WanError):
 
     code = "store_unavailable"
 
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: Path | str, reason: str, hint: str | None = None) -> None:
         super().__init__(
             f"the task store {path} cannot be used: {reason}. The server did not modify it.",
-            hint=f"Move {path} aside (or set WAN_MCP_DATA_DIR to another folder) and restart the server; "
+            hint=hint
+            or f"Move {path} aside (or set WAN_MCP_DATA_DIR to another folder) and restart the server; "
             "dry runs work meanwhile.",
         )
         self.path = path

@@ -233,9 +233,9 @@ async def run(settings: Settings, tool: str, arguments: dict[str, Any], out: Pat
 
 def _started_since(settings: Settings, since: float) -> str | None:
     """The task this command recorded, when it was stopped before its first answer named it."""
-    from wan_video_mcp.server.store import TaskStore
+    from wan_video_mcp.server.store import open_store
 
-    store = TaskStore(settings.db_path)
+    store = open_store(settings)
     try:
         mine = [r for r in store.list_sync(None, 20) if r.created_at >= since - 1]
     finally:

@@ -182,5 +182,5 @@ def test_a_version_1_store_is_migrated_forward_with_its_tasks(tmp_path):
     with sqlite3.connect(path) as conn:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     conn.close()
-    assert version == SCHEMA_VERSION == 5 and record is not None and record.state == "queued"
+    assert version == SCHEMA_VERSION == 6 and record is not None and record.state == "queued"
     assert record.lease_owner is None

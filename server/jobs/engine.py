@@ -6,9 +6,10 @@ The facade the tools and the app call; it composes the parts, each keeping one o
   did not create the task, an ambiguous outcome becomes ``unknown``;
 - ``reconcile``: an ``unknown`` task is looked for in the provider's task list, never resent, and never
   called uncharged on a guess;
-- ``poller`` and ``schedule``: one poller per process serves every open task under one rate limiter, on
-  an adaptive schedule shared through the store (``next_poll_at``), honouring ``Retry-After``; a task is
-  polled, submitted or downloaded by one process at a time (the store's leases);
+- ``poller`` and ``schedule``: one poller per process serves every open task under the account's rate
+  limit (shared through the store by every process and replica), on an adaptive schedule shared through
+  the store (``next_poll_at``), honouring ``Retry-After``; a task is polled, submitted or downloaded by one
+  process at a time (the store's leases);
 - ``saving``: a finished video is downloaded straight away and verified, so an agent that never comes
   back still has its file; on start, every open task and pending download resumes.
 """
@@ -37,7 +38,7 @@ from wan_video_mcp.server.jobs.inputs import InputFiles
 from wan_video_mcp.server.jobs.poller import Poller
 from wan_video_mcp.server.jobs.reconcile import Reconciler
 from wan_video_mcp.server.jobs.saving import WAIT_RECHECK_SECONDS, VideoSaver
-from wan_video_mcp.server.jobs.schedule import RateLimiter, Schedule
+from wan_video_mcp.server.jobs.schedule import RateLimiter, Schedule, poll_account
 from wan_video_mcp.server.jobs.status import StatusRecorder
 from wan_video_mcp.server.jobs.storyboards import Storyboards
 from wan_video_mcp.server.jobs.submit import InputsNotSent, SubmitOutcome, Submitter
@@ -93,7 +94,7 @@ class JobEngine:
         self.clock = clock
         self.skew = ClockSkew()
         self.schedule = Schedule(settings, clock, simulated)
-        limiter = RateLimiter(settings.poll_qps, clock)
+        limiter = RateLimiter(settings.poll_qps, clock, store, poll_account(settings, endpoint))
         self.saver = VideoSaver(ctx, address_policy)
         self.recorder = StatusRecorder(ctx, self.skew, self.schedule, self.saver)
         reconciler = Reconciler(ctx, self.skew, limiter, self.schedule, self.recorder)

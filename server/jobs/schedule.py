@@ -1,8 +1,10 @@
 """When to poll a task, and how long tasks take: an adaptive schedule learned from finished renders, the
-waits reported to agents, and the one rate limit every poll of this process shares."""
+waits reported to agents, and the one rate limit every poll on the account shares."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import statistics
 from collections.abc import Callable, Iterator
@@ -12,27 +14,51 @@ from typing import Any
 import anyio
 
 from wan_video_mcp.server.config import Settings
-from wan_video_mcp.server.store import TaskRecord
+from wan_video_mcp.server.store import Store, TaskRecord
+
+logger = logging.getLogger(__name__)
 
 HISTORY_SAMPLES = 20
 
 
 class RateLimiter:
-    """Spaces calls at most ``qps`` per second, shared by every poll."""
+    """Spaces provider queries at most ``qps`` a second on one account: the budget is the store's
+    (``reserve_poll_sync``), so every process and replica on the store shares it instead of multiplying it.
+    Should the store fail to answer, this process spaces its own queries meanwhile."""
 
-    def __init__(self, qps: float, clock: Callable[[], float]) -> None:
+    def __init__(self, qps: float, clock: Callable[[], float], store: Store | None = None, account: str = "") -> None:
         self._interval = 1.0 / qps if qps > 0 else 0.0
         self._clock = clock
+        self._store = store
+        self._account = account
         self._next = 0.0
         self._lock = anyio.Lock()
 
     async def acquire(self) -> None:
-        async with self._lock:
-            now = self._clock()
-            wait = self._next - now
-            self._next = max(now, self._next) + self._interval
+        if not self._interval:
+            return
+        slot = None
+        if self._store is not None:
+            try:
+                slot = await self._store.run(
+                    self._store.reserve_poll_sync, self._account, self._interval, self._clock()
+                )
+            except Exception:
+                logger.exception("the shared poll budget could not be read; spacing this process's queries alone")
+        if slot is None:
+            async with self._lock:
+                now = self._clock()
+                slot = max(now, self._next)
+                self._next = slot + self._interval
+        wait = slot - self._clock()
         if wait > 0:
             await anyio.sleep(wait)
+
+
+def poll_account(settings: Settings, endpoint: str) -> str:
+    """Whose poll budget this is: the key at this endpoint, as a hash (never the key)."""
+    key = settings.api_key.get_secret_value() if settings.api_key is not None else ""
+    return hashlib.sha256(f"wan-video-mcp polls\0{key}\0{endpoint}".encode()).hexdigest()[:32]
 
 
 def poll_interval(*, expected: float, elapsed: float, low: float, high: float) -> float:

@@ -93,6 +93,7 @@ def _tasks(state: SimState, req: Request, body: dict[str, Any]) -> Response:
             "failure": list(t.failure) if t.failure else None,
             "via": t.via,
             "gateway_id": t.gateway_id,
+            "polls": t.polls,
         }
         for t in state.tasks.all()
         for out in (output_of(t),)

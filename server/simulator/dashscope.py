@@ -198,6 +198,7 @@ async def _poll(state: SimState, req: Request, key: str) -> Response:
     task = state.tasks.live(task_id)
     if task is None:
         return json_response(200, unknown_body(task_id))
+    task.polls += 1
     now = state.now()
     return json_response(200, poll_body(task, now, state.result_url(task, now)))
 

@@ -44,6 +44,7 @@ class SimTask:
     # Its input URLs are still being read (``media``): it cannot end before; ``media`` is what was read.
     inputs_pending: bool = False
     media: TaskMedia | None = None
+    polls: int = 0  # task queries answered for it (``GET /tasks/{id}``)
 
     def state(self, now: float) -> str:
         if self.canceled_at is not None:

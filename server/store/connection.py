@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from wan_video_mcp.server.errors import StoreUnavailable
-from wan_video_mcp.server.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from wan_video_mcp.server.store.migrations import SCHEMA_VERSION, statements
 from wan_video_mcp.server.store.records import COLUMNS, TaskRecord
 
 _BOOL_COLUMNS = {"adopted", "simulated", "error_retryable"}
 
 
-def from_row(row: sqlite3.Row) -> TaskRecord:
+def from_row(row: Any) -> TaskRecord:
+    """A task from a row of either backend (SQLite's rows, PostgreSQL's dicts: both read by column name)."""
     values = {name: row[name] for name in COLUMNS}
     for name in _BOOL_COLUMNS:
         if values[name] is not None:
@@ -69,9 +70,8 @@ class Database:
                     if self.conn.execute("PRAGMA user_version").fetchone()[0] != number:
                         continue  # another process migrated it meanwhile
                     # executescript() would COMMIT on its own; run statements inside our transaction.
-                    for statement in MIGRATIONS[number].split(";"):
-                        if statement.strip():
-                            self.conn.execute(statement)
+                    for statement in statements(number):
+                        self.conn.execute(statement)
                     self.conn.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextmanager

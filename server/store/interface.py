@@ -1,4 +1,4 @@
-"""What the engine needs from a task store: the operations any backend (SQLite today) provides.
+"""What the engine needs from a task store: the operations every backend (SQLite, PostgreSQL) provides.
 
 Several server processes may share one store (a desktop host and an IDE host each start their own).
 Every decision that must be made once is one write transaction: attach-or-insert of a submit, adopting
@@ -14,6 +14,7 @@ off the event loop.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -39,6 +40,20 @@ class Upload:
 
 # An instance whose heartbeat is older than this is gone, and its leases with it.
 INSTANCE_STALE_SECONDS = 15.0
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (unknown counts as alive): an instance on this host whose
+    process is gone is forgotten at once, without waiting for its heartbeat to go stale."""
+    if os.name == "nt":  # os.kill would terminate it there; rely on the heartbeat going stale
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 class Store(Protocol):
@@ -106,6 +121,11 @@ class Store(Protocol):
 
     def hurry_sync(self, task_id: str, when: float) -> None:
         """Bring the shared next poll forward to ``when``."""
+        ...
+
+    def reserve_poll_sync(self, account: str, interval: float, now: float) -> float:
+        """The time this process may make its next provider query on ``account`` (a shared budget: every process on
+        the store spaces its queries ``interval`` apart from everyone's)."""
         ...
 
     def register_instance_sync(self, instance_id: str, now: float) -> None: ...

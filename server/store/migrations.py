@@ -1,9 +1,13 @@
 """The task table's schema as a versioned list: migration N brings a store from version N to N + 1.
 
-The version lives in ``PRAGMA user_version``; a store is migrated forward on open, never back.
+The statements are SQLite's; ``postgres_statements`` gives PostgreSQL's (a REAL is a double there, an INTEGER a bigint),
+so one list is the schema of both backends. SQLite keeps the version in ``PRAGMA user_version``, PostgreSQL in the
+``schema_version`` table; a store is migrated forward on open, never back.
 """
 
 from __future__ import annotations
+
+import re
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the task table.
@@ -116,5 +120,27 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tasks_principal ON tasks(principal, created_at);
     CREATE INDEX storyboards_principal ON storyboards(principal, created_at);
     """,
+    # 6: the poll budget every process (and replica) on this store shares: per provider account, when its next call
+    # may go (DashScope allows 20 task queries a second per account, however many servers ask).
+    """
+    CREATE TABLE poll_budget (
+        account TEXT PRIMARY KEY,
+        next_at REAL NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def statements(number: int) -> list[str]:
+    """Migration ``number``'s statements, as SQLite runs them."""
+    return [statement.strip() for statement in MIGRATIONS[number].split(";") if statement.strip()]
+
+
+def postgres_statements(number: int) -> list[str]:
+    """Migration ``number``'s statements for PostgreSQL: double-precision reals (PostgreSQL's REAL is 4 bytes, too
+    coarse for unix times) and 64-bit integers (file sizes)."""
+    return [
+        re.sub(r"\bINTEGER\b", "BIGINT", re.sub(r"\bREAL\b", "DOUBLE PRECISION", statement))
+        for statement in statements(number)
+    ]

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import anyio
 
 from wan_video_mcp.server.store.connection import Database
-from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Upload
+from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Upload, pid_alive
 from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, OPEN_STATES, TaskRecord
 from wan_video_mcp.server.store.sqlite_storyboards import StoryboardTable
 
@@ -209,6 +209,17 @@ class TaskStore(StoryboardTable):
                 (when, task_id, when),
             )
 
+    def reserve_poll_sync(self, account: str, interval: float, now: float) -> float:
+        """When this process may make its next call on ``account``'s budget: the first free slot, ``interval`` after
+        the last one any process on this file took (and never before ``now``)."""
+        with self._db.lock:
+            row = self._db.conn.execute(
+                "INSERT INTO poll_budget (account, next_at) VALUES (:account, :now + :interval) "
+                "ON CONFLICT (account) DO UPDATE SET next_at = MAX(next_at, :now) + :interval RETURNING next_at",
+                {"account": account, "now": now, "interval": interval},
+            ).fetchone()
+        return float(row[0]) - interval
+
     # -- instances ------------------------------------------------------------------------
 
     def register_instance_sync(self, instance_id: str, now: float) -> None:
@@ -222,7 +233,7 @@ class TaskStore(StoryboardTable):
         db = self._db
         with db.lock, db.transaction():
             for row in db.conn.execute("SELECT id, pid FROM instances WHERE host = ?", (host,)).fetchall():
-                if row["pid"] == os.getpid() or not _pid_alive(row["pid"]):
+                if row["pid"] == os.getpid() or not pid_alive(row["pid"]):
                     db.conn.execute("DELETE FROM instances WHERE id = ?", (row["id"],))
             db.conn.execute("DELETE FROM instances WHERE heartbeat_at < ?", (now - 86400,))
             db.conn.execute(
@@ -337,16 +348,3 @@ class TaskStore(StoryboardTable):
 
     async def get(self, task_id: str) -> TaskRecord | None:
         return await self.run(self.get_sync, task_id)
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host (unknown counts as alive)."""
-    if os.name == "nt":  # os.kill would terminate it there; rely on the heartbeat going stale
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
