@@ -230,7 +230,8 @@ class Settings(BaseModel):
             why = f" ({self.key_note})" if self.key_note else ""
             key = f"MISSING{why}: set {self.key_env_name} in the env of this server's client configuration"
         return (
-            f"{APP_NAME}: provider {self.provider}, {self.endpoint_text()}; data {self.data_dir}; key {key}; "
+            f"{APP_NAME}: provider {self.provider}, {self.endpoint_text()}; data {self.data_dir}; "
+            f"{'' if self.database_url is None else f'tasks in {self.store_text}; '}key {key}; "
             f"{'SIMULATED results' if self.simulated else 'real, billed results'}; waits capped at "
             f"{self.max_wait_seconds}s"
         )
@@ -317,6 +318,9 @@ _FIELD_OF_VAR = {
 _VAR_OF_FIELD = {name: var for var, name in _FIELD_OF_VAR.items()} | {"base_url": "WAN_BASE_URL"}
 
 
+_SECRET_FIELDS = {"api_key", "database_url", "oauth_client_secret"}  # never echoed in an error
+
+
 class SettingsError(ValueError):
     """Settings that do not parse, each problem named by its environment variable."""
 
@@ -325,6 +329,6 @@ class SettingsError(ValueError):
         for item in error.errors():
             name = str(item["loc"][0]) if item["loc"] else "settings"
             value = item.get("input")
-            shown = "" if name == "api_key" else f"={value!r}"
+            shown = "" if name in _SECRET_FIELDS else f"={value!r}"
             problems.append(f"{_VAR_OF_FIELD.get(name, name)}{shown}: {item['msg']}")
         super().__init__("invalid settings: " + "; ".join(problems))

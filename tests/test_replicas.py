@@ -149,7 +149,9 @@ async def test_one_request_given_to_two_replicas_at_once_is_paid_once_and_served
     assert (listed.structured_content or {}).get("tasks") == []
 
 
-async def test_a_killed_replicas_tasks_are_finished_by_another_without_paying_again(tmp_path: Path, pg_url: str) -> None:
+async def test_a_killed_replicas_tasks_are_finished_by_another_without_paying_again(
+    tmp_path: Path, pg_url: str
+) -> None:
     async with simulator(queue_seconds=0.5, run_seconds=4.0, renderer="fallback") as sim:
         env = environment(tmp_path, sim, pg_url)
         async with replica(tmp_path, "b", env) as b:
@@ -172,7 +174,9 @@ async def test_a_killed_replicas_tasks_are_finished_by_another_without_paying_ag
     assert all(str(tmp_path / "shared") in task["video"]["path"] for task in done)
 
 
-async def test_each_principal_uploads_its_own_copy_of_a_file_and_reuses_only_its_own(tmp_path: Path, pg_url: str) -> None:
+async def test_each_principal_uploads_its_own_copy_of_a_file_and_reuses_only_its_own(
+    tmp_path: Path, pg_url: str
+) -> None:
     """The same local PNG sent by Alice twice (on two replicas) is uploaded once; Bob's send of it is uploaded again
     (his task never reads Alice's oss:// URL)."""
     from tests.media_files import BLUE, png
@@ -194,3 +198,32 @@ async def test_each_principal_uploads_its_own_copy_of_a_file_and_reuses_only_its
     assert [task["status"] for task in sent] == ["succeeded"] * 3
     assert uploads == 2
     assert urls["one"] == urls["two"] != urls["three"], urls
+
+
+def test_a_database_url_is_never_shown_with_its_password(tmp_path: Path) -> None:
+    """A wrong scheme is refused naming the variable; an unreachable server is named with its password masked, in
+    the error and in ``doctor``."""
+    import subprocess
+
+    from wan_video_mcp.server.config import Settings, SettingsError
+    from wan_video_mcp.server.errors import StoreUnavailable
+    from wan_video_mcp.server.store import open_store
+
+    secret = "s3cret-pw-91c"
+    with pytest.raises(SettingsError) as wrong:
+        Settings.from_env({"WAN_DATABASE_URL": f"mysql://wan:{secret}@127.0.0.1/wan"})
+    closed = f"postgresql://wan:{secret}@127.0.0.1:{free_port()}/wan"
+    with pytest.raises(StoreUnavailable) as unreachable:
+        open_store(Settings.from_env({"WAN_DATABASE_URL": closed, "WAN_MCP_DATA_DIR": str(tmp_path)}))
+    doctor = subprocess.run(
+        [sys.executable, "-m", "wan_video_mcp.server.cli", "doctor"],
+        env={**os.environ, "WAN_DATABASE_URL": closed, "WAN_MCP_DATA_DIR": str(tmp_path), "WAN_PROVIDER": "simulator"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    said = {"wrong scheme": str(wrong.value), "unreachable": str(unreachable.value), "doctor": doctor.stdout}
+    assert {name: secret in text for name, text in said.items()} == dict.fromkeys(said, False), said
+    assert "WAN_DATABASE_URL" in said["wrong scheme"] and "'mysql'" in said["wrong scheme"]
+    assert "postgresql://wan:***@127.0.0.1" in said["unreachable"] and "cannot be reached" in said["unreachable"]
+    assert "postgresql://wan:***@127.0.0.1" in said["doctor"], doctor.stdout + doctor.stderr

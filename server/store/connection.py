@@ -16,18 +16,7 @@ from typing import Any
 
 from wan_video_mcp.server.errors import StoreUnavailable
 from wan_video_mcp.server.store.migrations import SCHEMA_VERSION, statements
-from wan_video_mcp.server.store.records import COLUMNS, TaskRecord
-
-_BOOL_COLUMNS = {"adopted", "simulated", "error_retryable"}
-
-
-def from_row(row: Any) -> TaskRecord:
-    """A task from a row of either backend (SQLite's rows, PostgreSQL's dicts: both read by column name)."""
-    values = {name: row[name] for name in COLUMNS}
-    for name in _BOOL_COLUMNS:
-        if values[name] is not None:
-            values[name] = bool(values[name])
-    return TaskRecord(**values)
+from wan_video_mcp.server.store.records import COLUMNS, TaskRecord, from_row
 
 
 class Database:

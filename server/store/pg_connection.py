@@ -20,9 +20,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from wan_video_mcp.server.errors import StoreUnavailable
-from wan_video_mcp.server.store.connection import from_row
 from wan_video_mcp.server.store.migrations import SCHEMA_VERSION, postgres_statements
-from wan_video_mcp.server.store.records import COLUMNS, TaskRecord
+from wan_video_mcp.server.store.records import COLUMNS, TaskRecord, from_row
 
 POOL_SIZE = 10  # connections per process: worker threads beyond it wait their turn
 CONNECT_SECONDS = 10.0

@@ -21,11 +21,10 @@ from typing import Any, TypeVar
 
 import anyio
 
-from wan_video_mcp.server.store.connection import from_row
 from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Upload, pid_alive
 from wan_video_mcp.server.store.pg_connection import PgDatabase, lock_key
 from wan_video_mcp.server.store.pg_storyboards import PgStoryboardTable
-from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, OPEN_STATES, TaskRecord
+from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, OPEN_STATES, TaskRecord, from_row
 
 T = TypeVar("T")
 

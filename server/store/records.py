@@ -86,3 +86,23 @@ class TaskRecord:
 
 
 COLUMNS = tuple(f.name for f in fields(TaskRecord))
+COLUMN_TYPES = {f.name: str(f.type) for f in fields(TaskRecord)}  # "float | None", "bool", ...
+
+
+def from_row(row: Any) -> TaskRecord:
+    """A task from a row of either backend (SQLite's rows, PostgreSQL's dicts: both read by column name)."""
+    return TaskRecord(**typed(row, COLUMN_TYPES))
+
+
+def typed(row: Any, types: dict[str, str]) -> dict[str, Any]:
+    """A row's values as the record's fields are typed: SQLite stores booleans as integers, and hands back a REAL
+    column holding a whole number as an int after ``RETURNING``."""
+    values = {name: row[name] for name in types}
+    for name, kind in types.items():
+        if values[name] is None:
+            continue
+        if kind.startswith("bool"):
+            values[name] = bool(values[name])
+        elif kind.startswith("float"):
+            values[name] = float(values[name])
+    return values

@@ -14,6 +14,8 @@ import uuid
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from wan_video_mcp.server.store.records import typed
+
 STORYBOARD_OPEN = ("running", "joining")
 STORYBOARD_STATES = (*STORYBOARD_OPEN, "succeeded", "failed")
 
@@ -81,5 +83,8 @@ def storyboard_row(record: StoryboardRecord) -> dict[str, Any]:
     return asdict(record)
 
 
+STORYBOARD_TYPES = {f.name: str(f.type) for f in fields(StoryboardRecord)}
+
+
 def storyboard_from_row(row: Any) -> StoryboardRecord:
-    return StoryboardRecord(**{name: row[name] for name in STORYBOARD_COLUMNS})
+    return StoryboardRecord(**typed(row, STORYBOARD_TYPES))
