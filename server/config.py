@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_POLL_MAX_SECONDS",
     "DEFAULT_POLL_MIN_SECONDS",
     "DEFAULT_POLL_QPS",
+    "DEFAULT_SWEEP_MIN_TASKS",
     "DOWNLOAD_TIMEOUT",
     "MAX_WAIT_SECONDS_LIMIT",
     "ProviderName",
@@ -42,6 +43,7 @@ DEFAULT_REGION: Region = "intl"
 DEFAULT_DEDUPE_WINDOW_SECONDS = 600.0
 DEFAULT_POLL_MIN_SECONDS = 3.0
 DEFAULT_POLL_MAX_SECONDS = 30.0
+DEFAULT_SWEEP_MIN_TASKS = 5
 DEFAULT_POLL_QPS = 10.0  # DashScope allows 20 task queries/s per account; leave room for other clients
 # No tool call lasts longer than this: the TypeScript SDK, which most hosts embed, times a request out after
 # 60 s unless the host opted into resetTimeoutOnProgress. Hosts with longer limits may raise it.
@@ -97,6 +99,8 @@ class Settings(BaseModel):
     poll_min_seconds: float = Field(DEFAULT_POLL_MIN_SECONDS, validation_alias="WAN_POLL_MIN_SECONDS")
     poll_max_seconds: float = Field(DEFAULT_POLL_MAX_SECONDS, validation_alias="WAN_POLL_MAX_SECONDS")
     poll_qps: float = Field(DEFAULT_POLL_QPS, validation_alias="WAN_POLL_QPS")
+    # With this many tasks open, their ends are found by reading the provider's task list (jobs/sweep.py); 0: never.
+    sweep_min_tasks: int = Field(DEFAULT_SWEEP_MIN_TASKS, ge=0, validation_alias="WAN_SWEEP_MIN_TASKS")
     max_wait_seconds: int = Field(
         DEFAULT_MAX_WAIT_SECONDS,
         ge=MIN_WAIT_SECONDS,

@@ -1240,6 +1240,25 @@ def test_concurrent_poll_reservations_each_get_their_own_slot(open_store: Opener
     assert sorted(slots) == [1000.0 + 0.25 * index for index in range(THREADS)]
 
 
+def test_one_handle_at_a_time_claims_a_due_sweep_and_each_learns_when_one_last_worked(open_store: Opener) -> None:
+    first_store, second_store = open_store(), open_store()
+    assert first_store.claim_sweep_sync("acct", 1000.0, 2.0) == (True, None)
+    assert second_store.claim_sweep_sync("acct", 1001.0, 2.0) == (False, None)  # not due until 1002
+    first_store.swept_sync("acct", 1000.5)
+    assert second_store.claim_sweep_sync("acct", 1002.0, 2.0) == (True, 1000.5)
+    assert first_store.claim_sweep_sync("acct", 1003.0, 2.0) == (False, 1000.5)
+    assert first_store.claim_sweep_sync("other", 1003.0, 2.0) == (True, None)
+    # The budget's own slots are untouched by sweeps, and sweeps by the budget.
+    assert first_store.reserve_poll_sync("acct", 0.5, 1003.0) == 1003.0
+    assert second_store.claim_sweep_sync("acct", 1004.0, 2.0) == (True, 1000.5)
+
+
+def test_concurrent_sweep_claims_have_one_winner(open_store: Opener) -> None:
+    stores = [open_store() for _ in range(THREADS)]
+    won = at_once(THREADS, lambda i: stores[i].claim_sweep_sync("acct", 1000.0, 2.0)[0])
+    assert sorted(won) == [False] * (THREADS - 1) + [True]
+
+
 # -- the async wrappers ---------------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,8 @@ The facade the tools and the app call; it composes the parts, each keeping one o
 - ``poller`` and ``schedule``: one poller per process serves every open task under the account's rate
   limit (shared through the store by every process and replica), on an adaptive schedule shared through
   the store (``next_poll_at``), honouring ``Retry-After``; a task is polled, submitted or downloaded by one
-  process at a time (the store's leases);
+  process at a time (the store's leases); ``sweep``: with many tasks open, one read of the provider's task
+  list finds their ends instead of a poll each;
 - ``saving``: a finished video is downloaded straight away and verified, so an agent that never comes
   back still has its file; on start, every open task and pending download resumes.
 """
@@ -42,6 +43,7 @@ from wan_video_mcp.server.jobs.schedule import RateLimiter, Schedule, poll_accou
 from wan_video_mcp.server.jobs.status import StatusRecorder
 from wan_video_mcp.server.jobs.storyboards import Storyboards
 from wan_video_mcp.server.jobs.submit import InputsNotSent, SubmitOutcome, Submitter
+from wan_video_mcp.server.jobs.sweep import Sweeper
 from wan_video_mcp.server.providers.base import Provider
 from wan_video_mcp.server.store import LOCAL_PRINCIPAL, Store, TaskRecord
 
@@ -99,6 +101,7 @@ class JobEngine:
         self.recorder = StatusRecorder(ctx, self.skew, self.schedule, self.saver)
         reconciler = Reconciler(ctx, self.skew, limiter, self.schedule, self.recorder)
         self.poller = Poller(ctx, self.schedule, limiter, self.recorder, reconciler, self.saver)
+        self.sweeper = Sweeper(ctx, self.skew, limiter, self.schedule, self.poller.poll_now)
         self.submitter = Submitter(ctx, self.schedule, self.poller.reschedule)
         self.adopter = Adopter(ctx, self.schedule, self.recorder, self.poller.reschedule)
         self.inputs = InputFiles(ctx, self.saver)
@@ -134,6 +137,8 @@ class JobEngine:
         tg.start_soon(self._cleanup_loop)
         tg.start_soon(self._storyboards_loop)
         tg.start_soon(self.poller.run)
+        if self.settings.sweep_min_tasks:
+            tg.start_soon(self.sweeper.run)
 
     async def stop(self) -> None:
         """Leave the store: other processes may take over this one's leases at once."""

@@ -93,6 +93,10 @@ class Poller:
             with anyio.move_on_after(delay):
                 await self._wake.wait()
 
+    async def poll_now(self, task_id: str) -> None:
+        """Poll the task as soon as the limit allows (a sweep saw it end; its shared poll time is now)."""
+        self.reschedule(task_id, self._ctx.clock())
+
     async def hurry(self, record: TaskRecord, now: float) -> None:
         """Someone waits: bring the task's next poll (shared by every process) within the shortest interval."""
         soon = now + self._ctx.settings.poll_min_seconds

@@ -34,6 +34,10 @@ class RateLimiter:
         self._next = 0.0
         self._lock = anyio.Lock()
 
+    @property
+    def account(self) -> str:
+        return self._account
+
     async def acquire(self) -> None:
         if not self._interval:
             return
@@ -90,6 +94,7 @@ class Schedule:
         self._simulated = simulated
         self._history: dict[tuple[Any, ...], list[float]] = {}  # (model, size, duration) -> seconds taken
         self._hot: dict[str, int] = {}  # task id -> number of callers waiting on it
+        self.sweeping = False  # a sweep of the task list worked lately (jobs/sweep.py): it will see the ends
 
     def expected_seconds(self, record: TaskRecord) -> float:
         """How long tasks like this one take, learned from finished ones."""
@@ -124,6 +129,8 @@ class Schedule:
         low, high = self._settings.poll_min_seconds, self._settings.poll_max_seconds
         if self._hot.get(record.id):
             return low
+        if self.sweeping:
+            return high  # a sweep will see the end; this poll only keeps the task's state fresh
         elapsed = now - (record.submitted_at or record.created_at)
         return poll_interval(expected=self.expected_seconds(record), elapsed=elapsed, low=low, high=high)
 

@@ -121,11 +121,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX storyboards_principal ON storyboards(principal, created_at);
     """,
     # 6: the poll budget every process (and replica) on this store shares: per provider account, when its next call
-    # may go (DashScope allows 20 task queries a second per account, however many servers ask).
+    # may go (DashScope allows 20 task queries a second per account, however many servers ask); and the sweeps of
+    # the provider's task list that find many tasks' ends at once (when the next is due, when one last worked).
     """
     CREATE TABLE poll_budget (
         account TEXT PRIMARY KEY,
-        next_at REAL NOT NULL
+        next_at REAL NOT NULL,
+        sweep_due_at REAL,
+        swept_at REAL
     );
     """,
 )

@@ -211,6 +211,25 @@ class PostgresStore(PgStoryboardTable):
         assert row is not None
         return float(row["next_at"]) - interval
 
+    def claim_sweep_sync(self, account: str, now: float, every: float) -> tuple[bool, float | None]:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO poll_budget (account, next_at) VALUES (%s, %s) ON CONFLICT (account) DO NOTHING",
+                (account, now),
+            )
+            won = conn.execute(
+                "UPDATE poll_budget SET sweep_due_at = %s WHERE account = %s AND (sweep_due_at IS NULL "
+                "OR sweep_due_at <= %s) RETURNING swept_at",
+                (now + every, account, now),
+            ).fetchone()
+            if won is not None:
+                return True, won["swept_at"]
+            row = conn.execute("SELECT swept_at FROM poll_budget WHERE account = %s", (account,)).fetchone()
+        return False, row["swept_at"]
+
+    def swept_sync(self, account: str, now: float) -> None:
+        self._db.execute("UPDATE poll_budget SET swept_at = %s WHERE account = %s", (now, account))
+
     # -- instances ------------------------------------------------------------------------
 
     def register_instance_sync(self, instance_id: str, now: float) -> None:

@@ -220,6 +220,24 @@ class TaskStore(StoryboardTable):
             ).fetchone()
         return float(row[0]) - interval
 
+    def claim_sweep_sync(self, account: str, now: float, every: float) -> tuple[bool, float | None]:
+        db = self._db
+        with db.lock, db.transaction():
+            db.conn.execute("INSERT OR IGNORE INTO poll_budget (account, next_at) VALUES (?, ?)", (account, now))
+            won = db.conn.execute(
+                "UPDATE poll_budget SET sweep_due_at = ? WHERE account = ? AND (sweep_due_at IS NULL "
+                "OR sweep_due_at <= ?) RETURNING swept_at",
+                (now + every, account, now),
+            ).fetchone()
+            if won is not None:
+                return True, won[0]
+            row = db.conn.execute("SELECT swept_at FROM poll_budget WHERE account = ?", (account,)).fetchone()
+        return False, row[0]
+
+    def swept_sync(self, account: str, now: float) -> None:
+        with self._db.lock:
+            self._db.conn.execute("UPDATE poll_budget SET swept_at = ? WHERE account = ?", (now, account))
+
     # -- instances ------------------------------------------------------------------------
 
     def register_instance_sync(self, instance_id: str, now: float) -> None:

@@ -62,6 +62,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 import secrets
@@ -96,6 +97,7 @@ POLL_QPS = 20  # the account's budget of task queries per second
 IN_FLIGHT = 20
 CALL_TIMEOUT = 60.0  # a call with no answer by then is made again elsewhere
 RESTART_AFTER = 5.0
+KILL_INTO_CALL = 0.03  # the kill comes this long into a call on the replica
 ISOLATION_SAMPLE = (20, 5)  # tasks per principal: full, quick
 GHOST = "wan_" + "0" * 20  # a task id that does not exist
 REQUEST = {"model": "wan2.6-t2v", "size": "1280*720", "duration": 5}
@@ -435,6 +437,8 @@ class Pool:
         self._locks: dict[tuple[str, int], anyio.Lock] = {}
         self.opened = 0
         self.failures: list[str] = []  # one line per failed attempt
+        self.active: dict[int, dict[int, tuple[float, str]]] = {}  # replica -> calls on it: (since, label)
+        self._count = itertools.count()
 
     async def session(self, principal: str, replica: int) -> Session:
         key = (principal, replica)
@@ -454,15 +458,22 @@ class Pool:
             session.close()
 
     async def call(
-        self, principal: str, replica: int, action: Callable[[Client], Awaitable[T]], attempts: int = 1
+        self,
+        principal: str,
+        replica: int,
+        action: Callable[[Client], Awaitable[T]],
+        attempts: int = 1,
+        label: str = "",
     ) -> tuple[T, int, int]:
         """The action's result, the replica that answered and the attempts made: on ``Down`` (or an MCP error
         other than an answer) the next replica is tried, up to ``attempts`` attempts in all."""
         n = len(self.urls)
         for attempt in range(attempts):
             index = (replica + attempt) % n
+            token, active = next(self._count), self.active.setdefault(index, {})
             try:
                 session = await self.session(principal, index)
+                active[token] = (time.monotonic(), label)
                 return await session.call(action), index, attempt + 1
             except (Down, MCPError) as exc:
                 self.failures.append(f"{principal}@replica{index}: {describe(exc)}")
@@ -470,6 +481,8 @@ class Pool:
                 if attempt + 1 == attempts:
                     raise Down(f"failed on every attempt: {describe(exc)}") from exc
                 await anyio.sleep(0.2 if (attempt + 1) % n else 1.0)
+            finally:
+                active.pop(token, None)
         raise AssertionError("unreachable")
 
     async def close(self) -> None:
@@ -563,6 +576,7 @@ class Outcome:
     file_sha: dict[str, str | None]  # task id -> sha256 of its local file (None: missing)
     isolation: dict[str, list[str]]  # check -> failures ("" for a pass)
     killed: str | None
+    cut: list[str]  # keys of the calls in progress on the killed replica
     replicas: list[Proc]
 
 
@@ -621,7 +635,10 @@ class Scenario:
         self.work = rig.tmp / plan.label
         self.work.mkdir()
         self.killed: str | None = None
+        self.cut: list[str] = []  # keys of the calls in progress on the replica when it was killed
         self.started = 0.0
+        self.replicas: list[Proc] = []
+        self.ports: list[int] = []
         tag = secrets.token_hex(3)  # keys and prompts of this run only
         self.calls = [
             Call(
@@ -671,16 +688,22 @@ class Scenario:
             await wait_listening(proc, port)
         return replicas, ports, database_url or str(data_dir / "tasks.sqlite3")
 
-    async def kill_and_restart(self, victim: Proc, port: int, at: float) -> None:
+    async def kill_and_restart(self, pool: Pool, victim: int, at: float) -> None:
+        """At ``at`` s, once a call has been on the victim for KILL_INTO_CALL s (waiting at most 5 s for one),
+        SIGKILL it; start it again RESTART_AFTER s later. The calls it had are noted in ``self.cut``."""
         await anyio.sleep(max(0.0, self.started + at - time.monotonic()))
-        in_flight = sum(1 for c in self.calls if c.attempts and c.task_id is None and c.error is None)
-        victim.kill()
+        with anyio.move_on_after(5):
+            while not any(t < time.monotonic() - KILL_INTO_CALL for t, _ in pool.active.get(victim, {}).values()):
+                await anyio.sleep(0.002)
+        proc = self.replicas[victim]
+        proc.kill()
+        self.cut = [label for _, label in pool.active.get(victim, {}).values()]
         killed_at = time.monotonic() - self.started
         await anyio.sleep(RESTART_AFTER)
-        victim.start()
-        await wait_listening(victim, port)
+        proc.start()
+        await wait_listening(proc, self.ports[victim])
         self.killed = (
-            f"{victim.name} SIGKILLed at +{killed_at:.1f} s ({in_flight} calls in flight on all replicas), "
+            f"{proc.name} SIGKILLed at +{killed_at:.1f} s with {len(self.cut)} call(s) in progress on it, "
             f"listening again at +{time.monotonic() - self.started:.1f} s"
         )
         say(f"   {self.killed}")
@@ -700,6 +723,7 @@ class Scenario:
                         call.replica,
                         lambda c: c.call_tool("generate_video", arguments),
                         attempts=4 * plan.replicas,
+                        label=call.key,
                     )
                 except Down as exc:
                     call.error = str(exc)
@@ -741,7 +765,8 @@ class Scenario:
         plan = self.plan
         sim, base_url = await self.start_simulator()
         root = base_url[: base_url.index("/api/v1")]
-        replicas, ports, where = await self.start_replicas(base_url)
+        self.replicas, self.ports, where = await self.start_replicas(base_url)
+        replicas, ports = self.replicas, self.ports
         monitor = Monitor(root, replicas)
         isolation: dict[str, list[str]] = {}
         async with anyio.create_task_group() as tg:
@@ -761,8 +786,7 @@ class Scenario:
                 )
                 self.started = time.monotonic()
                 if plan.kill_at is not None:
-                    victim = 1 % plan.replicas
-                    tg.start_soon(self.kill_and_restart, replicas[victim], ports[victim], plan.kill_at)
+                    tg.start_soon(self.kill_and_restart, pool, 1 % plan.replicas, plan.kill_at)
                 await self.submit_all(pool)
                 errors = sum(1 for c in self.calls if c.error)
                 say(
@@ -802,6 +826,7 @@ class Scenario:
             file_sha=file_sha,
             isolation=isolation,
             killed=self.killed,
+            cut=self.cut,
             replicas=[sim, *replicas],
         )
 
@@ -1010,10 +1035,39 @@ def report_numbers(o: Outcome, report: Report) -> None:
         )
 
 
+def say_slowest(o: Outcome, count: int = 5) -> None:
+    """The tasks whose end was seen last after it happened: who took the call, how often each was polled."""
+    by_key = {c.key: c for c in o.calls}
+    timed = []
+    for r in o.rows:
+        sim = o.sim_tasks.get(r.remote_id or "")
+        if sim and sim.get("end_time") and r.last_polled_at and r.state == "succeeded":
+            timed.append((r.last_polled_at - sim["end_time"] / 1000, r, sim))
+    if not timed:
+        return
+    say(f"   the {min(count, len(timed))} slowest detections:")
+    for lag, r, sim in sorted(timed, key=lambda item: item[0], reverse=True)[:count]:
+        call = by_key.get(r.idempotency_key or "")
+        taker = f"replica{call.answered_by}" if call and call.answered_by is not None else "?"
+        length = (sim["end_time"] - sim["gmt_create"]) / 1000
+        say(
+            f"      {r.id}: seen {lag:5.1f} s after its end; ran {length:5.1f} s; call taken by {taker}; "
+            f"{sim.get('polls', '?')} polls at the simulator, poll_count {r.poll_count} in the store"
+        )
+
+
 def report_outcome(o: Outcome, report: Report, problems: list[str]) -> None:
     say(f"\n{o.plan.label}: {o.plan.tasks} tasks on {o.plan.replicas} replica(s), done in {o.wall:.0f} s")
     if o.killed:
         say(f"   {o.killed}")
+    calls = {c.key: c for c in o.calls}
+    for key in o.cut:
+        c, rows = calls[key], [r for r in o.rows if r.idempotency_key == key]
+        say(
+            f"      cut call {key}: {c.attempts} attempts, answered by replica{c.answered_by} with {c.task_id} "
+            f"({c.status}); store: {[(r.id, r.state, r.submit_attempts) for r in rows]}"
+        )
+    say_slowest(o)
     if o.failures:
         say(f"   failed attempts ({len(o.failures)}), first ones:")
         for line in o.failures[:8]:
