@@ -171,7 +171,7 @@ def test_a_malformed_tokens_line_is_refused_naming_its_number_not_its_content(li
 
 @asynccontextmanager
 async def session(port: int, token: str) -> AsyncIterator[Client]:
-    bearer = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+    bearer = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120)
     async with bearer, Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=bearer)) as client:
         yield client
 
@@ -217,4 +217,49 @@ async def test_each_principal_sees_only_its_own_tasks_and_videos(tmp_path: Path)
     assert by_remote.is_error and task_id not in _said(by_remote), _said(by_remote)
     assert extend.is_error and "known" in _said(extend), _said(extend)
     assert (mine.structured_content or {})["tasks"] == []
+    assert set(reads.values()) == {"refused"}, reads
+
+
+async def test_another_principals_storyboard_is_not_found_as_an_unknown_one(tmp_path: Path) -> None:
+    """Alice's storyboard id, its JSON and its MP4 are 'not found' for Bob, worded as for an id that does not exist; an
+    earlier video of Alice's is no input for Bob either; her storyboard is not in his list."""
+    env = {"WAN_AUTH_TOKENS_FILE": str(tokens_file(tmp_path)), "WAN_SIM_QUEUE_SECONDS": "0", "WAN_SIM_RUN_SECONDS": "1"}
+    shots = [{"prompt": "a gull", "duration": 2}, {"prompt": "a wave", "duration": 2}]
+    async with serving(tmp_path, "--auth", "required", **env) as (port, _):
+        async with session(port, ALICE) as alice:
+            made = await alice.call_tool("generate_storyboard", {"shots": shots, "wait_seconds": 0})
+            video = await alice.call_tool("generate_video", {"prompt": "a pier", "duration": 2, "wait_seconds": 30})
+        board_id = (made.structured_content or {}).get("task_id") or (made.structured_content or {}).get(
+            "storyboard_id"
+        )
+        video_id = (video.structured_content or {})["task_id"]
+        ghost = "sb_" + "0" * 20
+        async with session(port, BOB) as bob:
+            calls = {name: await bob.call_tool(name, {"task_id": board_id}) for name in ("check_task", "fetch_video")}
+            unknown = await bob.call_tool("check_task", {"task_id": ghost})
+            retry = await bob.call_tool("generate_storyboard", {"storyboard_id": board_id, "retry_shot": 0})
+            ghost_retry = await bob.call_tool("generate_storyboard", {"storyboard_id": ghost, "retry_shot": 0})
+            as_input = await bob.call_tool(
+                "generate_video",
+                {
+                    "model": "wan2.7-i2v",
+                    "prompt": "on",
+                    "media": [{"type": "first_frame", "url": f"wan-video://videos/{video_id}.mp4"}],
+                    "dry_run": True,
+                },
+            )
+            listed = await bob.call_tool("list_tasks", {})
+            reads = {}
+            for uri in (f"wan-video://storyboards/{board_id}", f"wan-video://storyboards/{board_id}.mp4"):
+                try:
+                    await bob.read_resource(uri)
+                    reads[uri] = "read"
+                except Exception as exc:  # the SDK raises the server's error
+                    reads[uri] = "refused" if board_id in str(exc) and "known" in str(exc) else str(exc)
+    assert not made.is_error and board_id and board_id.startswith("sb_"), _said(made)
+    for name, result in calls.items():
+        assert result.is_error and _said(result).replace(board_id, "ID") == _said(unknown).replace(ghost, "ID"), name
+    assert retry.is_error and _said(retry).replace(board_id, "ID") == _said(ghost_retry).replace(ghost, "ID")
+    assert as_input.is_error and f"{video_id}.mp4 names no task of this server" in _said(as_input), _said(as_input)
+    assert (listed.structured_content or {}).get("tasks") == [], listed.structured_content
     assert set(reads.values()) == {"refused"}, reads

@@ -79,7 +79,7 @@ async def replica(tmp_path: Path, name: str, env: dict[str, str]) -> AsyncIterat
 
 @asynccontextmanager
 async def session(url: str, token: str) -> AsyncIterator[Client]:
-    bearer = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+    bearer = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120)
     async with bearer, Client(streamable_http_client(url, http_client=bearer)) as client:
         yield client
 
