@@ -123,6 +123,20 @@ class StoreUnavailable(WanError):
         self.path = path
 
 
+class StoreUnreachable(WanError):
+    """The task store's database server did not answer (a network or server outage): try again once it is back."""
+
+    code = "store_unreachable"
+    retryable = True
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(
+            f"the task store {where} could not be reached: {reason}",
+            hint="Try again in a moment. Before calling generate_video again, call list_tasks to see whether a task "
+            "was recorded.",
+        )
+
+
 class InputsPending(WanError):
     """Local inputs still being uploaded when the call's time ran out: nothing is paid yet, and the upload goes on."""
 

@@ -57,6 +57,19 @@ class Cluster:
     directory: Path
     _bin: Path
     _as_postgres: bool
+    _options: str = ""
+
+    def halt(self) -> None:
+        """Stop the server at once, keeping its data (``restart`` brings it back on the same port)."""
+        _run(self._bin / "pg_ctl", ["-D", str(self.directory / "data"), "-m", "immediate", "stop"], self._as_postgres)
+
+    def restart(self) -> None:
+        data, log = str(self.directory / "data"), str(self.directory / "log")
+        _run(
+            self._bin / "pg_ctl",
+            ["-D", data, "-l", log, "-o", self._options, "-w", "-t", "60", "start"],
+            self._as_postgres,
+        )
 
     def stop(self) -> None:
         _run(self._bin / "pg_ctl", ["-D", str(self.directory / "data"), "-m", "immediate", "stop"], self._as_postgres)
@@ -97,7 +110,7 @@ def start_cluster(*, durable: bool = False) -> Cluster:
         ["-D", str(data), "-l", str(directory / "log"), "-o", options, "-w", "-t", "60", "start"],
         as_postgres,
     )
-    return Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", directory, programs, as_postgres)
+    return Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", directory, programs, as_postgres, options)
 
 
 @contextmanager

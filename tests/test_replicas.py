@@ -227,3 +227,35 @@ def test_a_database_url_is_never_shown_with_its_password(tmp_path: Path) -> None
     assert "WAN_DATABASE_URL" in said["wrong scheme"] and "'mysql'" in said["wrong scheme"]
     assert "postgresql://wan:***@127.0.0.1" in said["unreachable"] and "cannot be reached" in said["unreachable"]
     assert "postgresql://wan:***@127.0.0.1" in said["doctor"], doctor.stdout + doctor.stderr
+
+
+async def test_a_database_outage_is_a_retryable_error_that_pays_nothing_and_the_server_recovers(tmp_path: Path) -> None:
+    """With the database server stopped, tools answer a retryable ``store_unreachable`` naming the store (never its
+    password) and nothing is submitted; once it is back, the same server goes on without a restart."""
+    from pydantic import SecretStr
+
+    from tests.pgcluster import start_cluster
+    from tests.simulated import served
+
+    try:
+        cluster = start_cluster()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    try:
+        settings = {"database_url": SecretStr(cluster.url.replace("postgres@", "postgres:pw-never-shown@"))}
+        async with served(tmp_path, settings) as (client, sim, _):
+            before = await client.call_tool("list_tasks", {})
+            cluster.halt()
+            listed = await client.call_tool("list_tasks", {})
+            made = await client.call_tool("generate_video", {"prompt": "a heron", "duration": 2, "wait_seconds": 0})
+            cluster.restart()
+            after = await client.call_tool("generate_video", {"prompt": "a heron", "duration": 2, "wait_seconds": 0})
+            submits = sim.stats.submits
+    finally:
+        cluster.stop()
+    assert not before.is_error and not after.is_error, after.content
+    for result in (listed, made):
+        said = result.structured_content or {}
+        assert (result.is_error, said.get("error_code"), said.get("retryable")) == (True, "store_unreachable", True)
+        assert "postgres:***@127.0.0.1" in said.get("message", "") and "pw-never-shown" not in str(result.content)
+    assert submits == 1  # the one made after the outage

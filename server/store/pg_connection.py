@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from wan_video_mcp.server.errors import StoreUnavailable
+from wan_video_mcp.server.errors import StoreUnavailable, StoreUnreachable
 from wan_video_mcp.server.store.migrations import SCHEMA_VERSION, postgres_statements
 from wan_video_mcp.server.store.records import COLUMNS, TaskRecord, from_row
 
@@ -99,9 +99,19 @@ class PgDatabase:
         self.pool.close()
 
     @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """A pooled connection; an outage (no connection, a lost one) is ``StoreUnreachable``, which says so."""
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnreachable(self.where, reason) from exc
+
+    @contextmanager
     def transaction(self, *locks: int) -> Iterator[Any]:
         """One transaction on a pooled connection, holding the advisory ``locks`` (released at its end)."""
-        with self.pool.connection() as conn, conn.transaction():
+        with self.connection() as conn, conn.transaction():
             for key in locks:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
             yield conn
@@ -110,11 +120,11 @@ class PgDatabase:
 
     def execute(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """Run a statement outside any transaction: the number of rows it touched."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             return int(conn.execute(query, params).rowcount)
 
     def rows(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             rows: list[Row] = conn.execute(query, params).fetchall()
             return rows
 

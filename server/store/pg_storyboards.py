@@ -40,7 +40,7 @@ class PgStoryboardTable:
     def repeated_storyboard_sync(
         self, record: StoryboardRecord, dedupe_since: float | None
     ) -> tuple[StoryboardRecord, str] | None:
-        with self._db.pool.connection() as conn:
+        with self._db.connection() as conn:
             return self._repeated_storyboard(conn, record, dedupe_since)
 
     @staticmethod

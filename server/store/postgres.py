@@ -67,7 +67,7 @@ class PostgresStore(PgStoryboardTable):
         dedupe_since: float | None,
         principal: str = LOCAL_PRINCIPAL,
     ) -> tuple[TaskRecord, str] | None:
-        with self._db.pool.connection() as conn:
+        with self._db.connection() as conn:
             return self._repeated(conn, idempotency_key, fingerprint, endpoint, dedupe_since, principal)
 
     @staticmethod
@@ -96,7 +96,7 @@ class PostgresStore(PgStoryboardTable):
         return None
 
     def spent_since_sync(self, since: float, principal: str = LOCAL_PRINCIPAL) -> float:
-        with self._db.pool.connection() as conn:
+        with self._db.connection() as conn:
             return self._spent_since(conn, since, principal)
 
     @staticmethod
