@@ -20,6 +20,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.http_serving import replica
 from tests.simulated import free_port
 from tests.stdio_server import REPO
 from wan_video_mcp.server.auth import StaticTokens, parse_token_file
@@ -49,30 +50,9 @@ def tokens_file(tmp_path: Path) -> Path:
 @asynccontextmanager
 async def serving(tmp_path: Path, *arguments: str, **env: str) -> AsyncIterator[tuple[int, Path]]:
     """``serve --http`` with the simulator; its port and its log file, once it answers."""
-    port = free_port()
-    log = tmp_path / "server.log"
-    environment = {**os.environ, "WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(tmp_path / "data"), **env}
-    with log.open("wb") as sink:
-        process = await anyio.open_process(
-            [sys.executable, "-m", "wan_video_mcp.server.cli", "serve", "--http", "--port", str(port), *arguments],
-            env=environment,
-            cwd=str(REPO),
-            stdout=sink,
-            stderr=sink,
-        )
-        try:
-            with anyio.fail_after(30):
-                async with httpx.AsyncClient() as http:
-                    while True:
-                        try:
-                            await http.get(f"http://127.0.0.1:{port}/mcp")
-                            break
-                        except httpx.ConnectError:
-                            await anyio.sleep(0.2)
-            yield port, log
-        finally:
-            process.terminate()
-            await process.wait()
+    environment = {"WAN_PROVIDER": "simulator", "WAN_MCP_DATA_DIR": str(tmp_path / "data"), **env}
+    async with replica(tmp_path, "server", environment, arguments) as server:
+        yield server.port, server.log
 
 
 async def post(port: int, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -14,67 +14,23 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import httpx2
 import pytest
-from anyio.abc import Process
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.http_serving import replica
 from tests.simulated import free_port, sim_env, simulator
-from tests.stdio_server import REPO
 from tests.test_http_auth import ALICE, BOB, tokens_file
 
 pytestmark = pytest.mark.anyio
 
 QUICK = {"WAN_POLL_MIN_SECONDS": "0.2", "WAN_POLL_MAX_SECONDS": "1", "WAN_RETRY_BASE_SECONDS": "0.1"}
 REQUEST = {"model": "wan2.7-t2v", "prompt": "a red kite over dunes", "duration": 2, "resolution": "720P"}
-
-
-@dataclass
-class Replica:
-    port: int
-    log: Path
-    process: Process
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/mcp"
-
-
-@asynccontextmanager
-async def replica(tmp_path: Path, name: str, env: dict[str, str]) -> AsyncIterator[Replica]:
-    """One ``serve --http`` process, answering; stopped (if still running) after."""
-    port, log = free_port(), tmp_path / f"{name}.log"
-    with log.open("ab") as sink:
-        process = await anyio.open_process(
-            [sys.executable, "-m", "wan_video_mcp.server.cli", "serve", "--http", "--auth", "required"]
-            + ["--port", str(port)],
-            env={**os.environ, **env},
-            cwd=str(REPO),
-            stdout=sink,
-            stderr=sink,
-        )
-        try:
-            with anyio.fail_after(30):
-                async with httpx.AsyncClient() as http:
-                    while True:
-                        try:
-                            await http.get(f"http://127.0.0.1:{port}/mcp")
-                            break
-                        except httpx.ConnectError:
-                            assert process.returncode is None, log.read_text(errors="replace")
-                            await anyio.sleep(0.2)
-            yield Replica(port, log, process)
-        finally:
-            if process.returncode is None:
-                process.terminate()
-            await process.wait()
 
 
 @asynccontextmanager

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import anyio
+
 from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, TaskRecord
 from wan_video_mcp.server.store.storyboards import StoryboardRecord
 
@@ -54,6 +56,25 @@ def pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
+
+
+class OffLoop:
+    """The async methods of a store, on its blocking ones: each runs on a worker thread, off the event loop."""
+
+    def update_sync(self, task_id: str, now: float, **changes: Any) -> TaskRecord:
+        raise NotImplementedError
+
+    def get_sync(self, task_id: str) -> TaskRecord | None:
+        raise NotImplementedError
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+    async def update(self, task_id: str, now: float, **changes: Any) -> TaskRecord:
+        return await self.run(self.update_sync, task_id, now, **changes)
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        return await self.run(self.get_sync, task_id)
 
 
 class Store(Protocol):

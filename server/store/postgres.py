@@ -17,21 +17,17 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
-
-from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Upload, pid_alive
+from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, OffLoop, Upload, pid_alive
 from wan_video_mcp.server.store.pg_connection import PgDatabase, lock_key
 from wan_video_mcp.server.store.pg_storyboards import PgStoryboardTable
 from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, OPEN_STATES, TaskRecord, from_row
 
-T = TypeVar("T")
-
 _SETTLED_OUT = "('failed', 'canceled', 'expired')"  # states never billed: not twins, not spent
 
 
-class PostgresStore(PgStoryboardTable):
+class PostgresStore(OffLoop, PgStoryboardTable):
     """Durable task rows in PostgreSQL. Methods ending in ``_sync`` block the calling thread."""
 
     def __init__(self, url: str) -> None:
@@ -338,14 +334,3 @@ class PostgresStore(PgStoryboardTable):
             "AND download_state IN ('none', 'downloading') ORDER BY finished_at",
             (endpoint,),
         )
-
-    # -- async wrappers ---------------------------------------------------------------
-
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
-
-    async def update(self, task_id: str, now: float, **changes: Any) -> TaskRecord:
-        return await self.run(self.update_sync, task_id, now, **changes)
-
-    async def get(self, task_id: str) -> TaskRecord | None:
-        return await self.run(self.get_sync, task_id)

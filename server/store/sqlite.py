@@ -11,19 +11,15 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
-
-import anyio
+from typing import Any
 
 from wan_video_mcp.server.store.connection import Database
-from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, Upload, pid_alive
+from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, OffLoop, Upload, pid_alive
 from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, OPEN_STATES, TaskRecord
 from wan_video_mcp.server.store.sqlite_storyboards import StoryboardTable
 
-T = TypeVar("T")
 
-
-class TaskStore(StoryboardTable):
+class TaskStore(OffLoop, StoryboardTable):
     """Durable task rows in SQLite. Methods ending in ``_sync`` run on the calling thread."""
 
     def __init__(self, path: Path) -> None:
@@ -355,14 +351,3 @@ class TaskStore(StoryboardTable):
             "AND download_state IN ('none', 'downloading') ORDER BY finished_at",
             (endpoint,),
         )
-
-    # -- async wrappers ---------------------------------------------------------------
-
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
-
-    async def update(self, task_id: str, now: float, **changes: Any) -> TaskRecord:
-        return await self.run(self.update_sync, task_id, now, **changes)
-
-    async def get(self, task_id: str) -> TaskRecord | None:
-        return await self.run(self.get_sync, task_id)
