@@ -7,6 +7,7 @@ authentication (server/auth.py), and the host names clients use (``WAN_ALLOWED_H
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -16,6 +17,9 @@ from typing import Any, Literal
 from mcp.server.transport_security import TransportSecuritySettings
 
 from wan_video_mcp.server.config import Settings
+from wan_video_mcp.server.store.interface import Store, cell_rate
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["LOOPBACK_HOSTS", "AuthMode", "CallRate", "HttpAccess"]
 
@@ -74,20 +78,27 @@ class HttpAccess:
 
 @dataclass
 class CallRate:
-    """At most ``per_minute`` tool calls per principal (a token bucket: bursts up to the limit, then one call
-    every 60/``per_minute`` seconds). Kept in this process: each replica counts its own calls."""
+    """At most ``per_minute`` tool calls per principal: bursts up to the limit, then one call every
+    60/``per_minute`` seconds. Counted in the task store once the server has one (``store``), so replicas on one
+    store share each principal's limit; in this process until then."""
 
     per_minute: int
-    clock: Callable[[], float] = time.monotonic
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # principal: (tokens, when)
+    clock: Callable[[], float] = time.time
+    store: Store | None = None
+    _due: dict[str, float] = field(default_factory=dict)  # principal: when its next call is due (in-process)
 
-    def wait_for(self, principal: str) -> float:
+    async def wait_for(self, principal: str) -> float:
         """0 when this call may go ahead (and it is counted); else the seconds until one may."""
-        now = self.clock()
-        tokens, then = self._buckets.get(principal, (float(self.per_minute), now))
-        tokens = min(float(self.per_minute), tokens + (now - then) * self.per_minute / 60.0)
-        if tokens >= 1.0:
-            self._buckets[principal] = (tokens - 1.0, now)
-            return 0.0
-        self._buckets[principal] = (tokens, now)
-        return math.ceil((1.0 - tokens) * 60.0 / self.per_minute * 10) / 10
+        interval, now = 60.0 / self.per_minute, self.clock()
+        wait: float | None = None
+        if self.store is not None:
+            store = self.store
+            try:
+                wait = await store.run(store.admit_call_sync, f"calls:{principal}", interval, self.per_minute, now)
+            except Exception:  # the store is down: the call itself will say so; count it here meanwhile
+                logger.warning("the shared call limit could not be read; counting in this process", exc_info=True)
+        if wait is None:
+            wait, due = cell_rate(self._due.get(principal), interval, self.per_minute, now)
+            if due is not None:
+                self._due[principal] = due
+        return math.ceil(wait * 10) / 10

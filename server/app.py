@@ -140,7 +140,7 @@ class WanServer(MCPServer[AppState]):
 
         if self.rate is not None:
             principal = current_principal()
-            wait = self.rate.wait_for(principal)
+            wait = await self.rate.wait_for(principal)
             if wait:
                 return error_result(
                     WanError(
@@ -179,6 +179,9 @@ def build_server(settings: Settings, http: HttpAccess | None = None) -> WanServe
                 )
                 return
             stack.callback(store.close)
+            if server.rate is not None:  # each principal's limit counted in the store, shared by replicas
+                server.rate.store = store
+                stack.callback(setattr, server.rate, "store", None)
             base_url = None
             if settings.simulated:
                 from wan_video_mcp.server.simulator import Simulator, SimulatorConfig

@@ -1240,6 +1240,22 @@ def test_concurrent_poll_reservations_each_get_their_own_slot(open_store: Opener
     assert sorted(slots) == [1000.0 + 0.25 * index for index in range(THREADS)]
 
 
+def test_calls_are_admitted_in_a_burst_then_one_per_interval_on_every_handle(open_store: Opener) -> None:
+    first_store, second_store = open_store(), open_store()
+    burst = [store.admit_call_sync("calls:alice", 20.0, 3, 1000.0) for store in (first_store, second_store) * 2]
+    assert burst == [0.0, 0.0, 0.0, 20.0]
+    assert second_store.admit_call_sync("calls:bob", 20.0, 3, 1000.0) == 0.0
+    assert first_store.admit_call_sync("calls:alice", 20.0, 3, 1020.0) == 0.0
+    assert second_store.admit_call_sync("calls:alice", 20.0, 3, 1020.0) == 20.0  # refused calls are not counted
+    assert first_store.admit_call_sync("calls:alice", 20.0, 3, 1200.0) == 0.0  # idle: a burst again
+
+
+def test_concurrent_calls_admit_exactly_the_burst(open_store: Opener) -> None:
+    stores = [open_store() for _ in range(THREADS)]
+    waits = at_once(THREADS, lambda i: stores[i].admit_call_sync("calls:alice", 10.0, 3, 1000.0))
+    assert sorted(wait == 0.0 for wait in waits) == [False] * (THREADS - 3) + [True] * 3
+
+
 def test_one_handle_at_a_time_claims_a_due_sweep_and_each_learns_when_one_last_worked(open_store: Opener) -> None:
     first_store, second_store = open_store(), open_store()
     assert first_store.claim_sweep_sync("acct", 1000.0, 2.0) == (True, None)

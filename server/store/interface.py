@@ -58,6 +58,16 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def cell_rate(due: float | None, interval: float, burst: int, now: float) -> tuple[float, float | None]:
+    """The generic cell rate algorithm: ``(0, the key's next due time)`` when a call fits, else ``(seconds to wait,
+    None)``. ``due`` is the key's theoretical arrival time (None: never called)."""
+    arrival = max(due if due is not None else now, now)
+    early = arrival - now - (burst - 1) * interval
+    if early > 0:
+        return early, None
+    return 0.0, arrival + interval
+
+
 class OffLoop:
     """The async methods of a store, on its blocking ones: each runs on a worker thread, off the event loop."""
 
@@ -147,6 +157,12 @@ class Store(Protocol):
     def reserve_poll_sync(self, account: str, interval: float, now: float) -> float:
         """The time this process may make its next provider query on ``account`` (a shared budget: every process on
         the store spaces its queries ``interval`` apart from everyone's)."""
+        ...
+
+    def admit_call_sync(self, key: str, interval: float, burst: int, now: float) -> float:
+        """0 when one more call on ``key`` fits (and it is counted), else the seconds until one will: at most ``burst``
+        at once, then one per ``interval`` (the generic cell rate algorithm on the row's ``next_at``), shared by every
+        process and replica on the store."""
         ...
 
     def claim_sweep_sync(self, account: str, now: float, every: float) -> tuple[bool, float | None]:

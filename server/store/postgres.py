@@ -19,7 +19,7 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, OffLoop, Upload, pid_alive
+from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, OffLoop, Upload, cell_rate, pid_alive
 from wan_video_mcp.server.store.pg_connection import PgDatabase, lock_key
 from wan_video_mcp.server.store.pg_storyboards import PgStoryboardTable
 from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, OPEN_STATES, TaskRecord, from_row
@@ -206,6 +206,18 @@ class PostgresStore(OffLoop, PgStoryboardTable):
         )
         assert row is not None
         return float(row["next_at"]) - interval
+
+    def admit_call_sync(self, key: str, interval: float, burst: int, now: float) -> float:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO poll_budget (account, next_at) VALUES (%s, %s) ON CONFLICT (account) DO NOTHING",
+                (key, now),
+            )
+            row = conn.execute("SELECT next_at FROM poll_budget WHERE account = %s FOR UPDATE", (key,)).fetchone()
+            wait, due = cell_rate(row["next_at"], interval, burst, now)
+            if due is not None:
+                conn.execute("UPDATE poll_budget SET next_at = %s WHERE account = %s", (due, key))
+        return wait
 
     def claim_sweep_sync(self, account: str, now: float, every: float) -> tuple[bool, float | None]:
         with self._db.transaction() as conn:

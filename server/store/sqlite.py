@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wan_video_mcp.server.store.connection import Database
-from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, OffLoop, Upload, pid_alive
+from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, OffLoop, Upload, cell_rate, pid_alive
 from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, OPEN_STATES, TaskRecord
 from wan_video_mcp.server.store.sqlite_storyboards import StoryboardTable
 
@@ -215,6 +215,19 @@ class TaskStore(OffLoop, StoryboardTable):
                 {"account": account, "now": now, "interval": interval},
             ).fetchone()
         return float(row[0]) - interval
+
+    def admit_call_sync(self, key: str, interval: float, burst: int, now: float) -> float:
+        db = self._db
+        with db.lock, db.transaction():
+            row = db.conn.execute("SELECT next_at FROM poll_budget WHERE account = ?", (key,)).fetchone()
+            wait, due = cell_rate(None if row is None else row[0], interval, burst, now)
+            if due is not None:
+                db.conn.execute(
+                    "INSERT INTO poll_budget (account, next_at) VALUES (?, ?) "
+                    "ON CONFLICT (account) DO UPDATE SET next_at = excluded.next_at",
+                    (key, due),
+                )
+        return wait
 
     def claim_sweep_sync(self, account: str, now: float, every: float) -> tuple[bool, float | None]:
         db = self._db

@@ -956,7 +956,7 @@ def report_correctness(o: Outcome, report: Report, problems: list[str]) -> None:
     unknown = [r for r in rows if not r.remote_id or r.remote_id not in o.sim_tasks]
     detail = "".join(
         f"\n      {r.id} key={r.idempotency_key} state={r.state} download={r.download_state} remote={r.remote_id}"
-        for r in (unfinished + unsaved + unknown)[:10]
+        for r in list({r.id: r for r in unfinished + unsaved + unknown}.values())[:10]
     )
     line(
         "tasks succeeded and saved",
