@@ -49,6 +49,7 @@ class Sweeper:
         self._schedule = schedule
         self._poll_now = poll_now
         self._listless = False  # the provider has no task list: never sweep
+        self._swept = False  # this process made the last sweep
 
     async def run(self) -> None:
         while not self._listless:
@@ -73,6 +74,10 @@ class Sweeper:
             if record.remote_id and record.state in ("queued", "running")
         ]
         if not ctx.settings.sweep_min_tasks or len(open_tasks) < ctx.settings.sweep_min_tasks:
+            if self._swept:  # sweeps stop: the few tasks left were polled sparsely meanwhile; poll them now
+                self._swept = False
+                for record in open_tasks:
+                    await self._due_now(record.id, now)
             return 0
         oldest = min(record.submitted_at or record.created_at for record in open_tasks)
         since = self._skew.to_provider(oldest) - MARGIN_SECONDS
@@ -91,11 +96,16 @@ class Sweeper:
         ended = {status.remote_id for status in listed if status.terminal}
         finished = [record for record in open_tasks if record.remote_id in ended]
         for record in finished:
-            await store.run(store.hurry_sync, record.id, now)  # due now, for whichever process claims it
-            await self._poll_now(record.id)
+            await self._due_now(record.id, now)
         await store.run(store.swept_sync, self._limiter.account, ctx.clock())
-        self._schedule.sweeping = True
+        self._schedule.sweeping = self._swept = True
         return len(finished)
+
+    async def _due_now(self, task_id: str, now: float) -> None:
+        """Poll the task now: its shared poll time brought to now (for whichever process claims it), and here."""
+        store = self._ctx.store
+        await store.run(store.hurry_sync, task_id, now)
+        await self._poll_now(task_id)
 
 
 def _utc(ts: float) -> datetime:
