@@ -9,6 +9,9 @@ import respx
 
 from tests import pgcluster
 
+# The task store's contract suite (tests/test_store_contract_*.py) takes its fixtures from this plugin module.
+pytest_plugins = ["tests.store_contract"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

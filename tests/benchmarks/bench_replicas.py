@@ -475,19 +475,20 @@ class Pool:
         n = len(self.urls)
         for attempt in range(attempts):
             index = (replica + attempt) % n
-            token, active = next(self._count), self.active.setdefault(index, {})
             try:
                 session = await self.session(principal, index)
+                token, active = next(self._count), self.active.setdefault(index, {})
                 active[token] = (time.monotonic(), label)
-                return await session.call(action), index, attempt + 1
+                try:
+                    return await session.call(action), index, attempt + 1
+                finally:
+                    del active[token]
             except (Down, MCPError) as exc:
                 self.failures.append(f"{principal}@replica{index}: {describe(exc)}")
                 self.discard(principal, index)
                 if attempt + 1 == attempts:
                     raise Down(f"failed on every attempt: {describe(exc)}") from exc
                 await anyio.sleep(0.2 if (attempt + 1) % n else 1.0)
-            finally:
-                active.pop(token, None)
         raise AssertionError("unreachable")
 
     async def close(self) -> None:
