@@ -98,7 +98,9 @@ class FakeProvider:
     async def cancel(self, remote_id: str) -> None:
         self.tasks[remote_id]["state"] = "canceled"
 
-    async def list_recent(self, since: datetime, until: datetime | None = None) -> list[RemoteStatus] | None:
+    async def list_recent(
+        self, since: datetime, until: datetime | None = None, pace: object = None
+    ) -> list[RemoteStatus] | None:
         self.lists += 1
         if not self.has_list:
             return None

@@ -132,9 +132,8 @@ class Reconciler:
         window = submit_window(skew, record.created_at, sent_until + SUBMIT_RETRY_BUDGET_SECONDS)
         since = window.earliest
         until = min(max(window.latest, skew.to_provider(now)), since + transitions.TASK_LIFETIME_SECONDS - 60)
-        await self._limiter.acquire()
         try:
-            listed = await provider.list_recent(_from_ts(since), _from_ts(until))
+            listed = await provider.list_recent(_from_ts(since), _from_ts(until), pace=self._limiter.acquire)
         except ProviderError as exc:
             self._recorder.last_poll_error[record.id] = exc.message
             return now + backoff(1, base=interval, retry_after=exc.retry_after)

@@ -19,6 +19,7 @@ from wan_video_mcp.server.store import Store, TaskRecord
 logger = logging.getLogger(__name__)
 
 HISTORY_SAMPLES = 20
+SWEPT_POLL_FACTOR = 4  # while sweeps of the task list see the ends, a task is polled this many times more sparsely
 
 
 class RateLimiter:
@@ -130,7 +131,7 @@ class Schedule:
         if self._hot.get(record.id):
             return low
         if self.sweeping:
-            return high  # a sweep will see the end; this poll only keeps the task's state fresh
+            return SWEPT_POLL_FACTOR * high  # a sweep will see the end; this poll only keeps the state fresh
         elapsed = now - (record.submitted_at or record.created_at)
         return poll_interval(expected=self.expected_seconds(record), elapsed=elapsed, low=low, high=high)
 

@@ -5,7 +5,8 @@ hundreds of tasks open each could be polled only every few tens of seconds, and 
 the task list names the states of up to 100 tasks. So when at least ``sweep_min_tasks`` tasks are open, one process
 on the store (whichever claims the sweep: ``claim_sweep_sync``) reads the list of the tasks submitted since the oldest
 open one every ``SWEEP_SECONDS``; each task it shows ended is polled at once (the list has no video URL, no usage), and
-while sweeps work every process stretches the other polls to ``poll_max_seconds`` (``Schedule.sweeping``).
+while sweeps work every process polls the others only now and then (``Schedule.sweeping``). When sweeps stop (few
+tasks left, a list that keeps failing), the open tasks are polled at once and then on their own schedules.
 
 A provider without a list (``list_recent`` is None) or a failing one leaves per-task polling as it was.
 """
@@ -13,7 +14,6 @@ A provider without a list (``list_recent`` is None) or a failing one leaves per-
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -23,13 +23,14 @@ from wan_video_mcp.server.errors import ProviderError
 from wan_video_mcp.server.jobs.clock import ClockSkew
 from wan_video_mcp.server.jobs.context import EngineContext
 from wan_video_mcp.server.jobs.schedule import RateLimiter, Schedule
+from wan_video_mcp.server.store import TaskRecord
 
 logger = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 2.0  # how often the list is read while enough tasks are open (by one process of the store)
 MARGIN_SECONDS = 120.0  # the list's window starts this long before the oldest open task (clocks differ)
 HEALTHY_SECONDS = 3 * SWEEP_SECONDS  # a sweep this recent means the others may poll sparsely
-PAGE_TASKS = 100  # the rows a page of the list holds (DashScope's largest page)
+FAILURES_TO_STOP = 3  # failed sweeps in a row after which the tasks are polled on their own again
 
 
 class Sweeper:
@@ -50,6 +51,7 @@ class Sweeper:
         self._poll_now = poll_now
         self._listless = False  # the provider has no task list: never sweep
         self._swept = False  # this process made the last sweep
+        self._failures = 0  # sweeps that failed in a row
 
     async def run(self) -> None:
         while not self._listless:
@@ -74,24 +76,26 @@ class Sweeper:
             if record.remote_id and record.state in ("queued", "running")
         ]
         if not ctx.settings.sweep_min_tasks or len(open_tasks) < ctx.settings.sweep_min_tasks:
-            if self._swept:  # sweeps stop: the few tasks left were polled sparsely meanwhile; poll them now
-                self._swept = False
-                for record in open_tasks:
-                    await self._due_now(record.id, now)
+            await self._stop(open_tasks, now)
             return 0
         oldest = min(record.submitted_at or record.created_at for record in open_tasks)
         since = self._skew.to_provider(oldest) - MARGIN_SECONDS
         until = self._skew.to_provider(now) + MARGIN_SECONDS
-        for _ in range(math.ceil(len(open_tasks) / PAGE_TASKS)):
-            await self._limiter.acquire()  # a page of the list costs a query, as a poll does
         try:
-            listed = await ctx.provider.list_recent(_utc(since), _utc(min(until, since + 86400 - 60)))
+            # Each page of the list costs a query of the budget, as a poll does.
+            window = (_utc(since), _utc(min(until, since + 86400 - 60)))
+            listed = await ctx.provider.list_recent(*window, pace=self._limiter.acquire)
         except ProviderError as exc:
+            self._failures += 1
             logger.warning("the task list could not be read (%s); polling each task meanwhile", exc.message)
+            if self._failures >= FAILURES_TO_STOP:
+                await self._stop(open_tasks, now)
             return 0
+        self._failures = 0
         if listed is None:
             logger.info("this provider has no task list: each task is polled")
             self._listless = True
+            await self._stop(open_tasks, now)
             return 0
         ended = {status.remote_id for status in listed if status.terminal}
         finished = [record for record in open_tasks if record.remote_id in ended]
@@ -100,6 +104,15 @@ class Sweeper:
         await store.run(store.swept_sync, self._limiter.account, ctx.clock())
         self._schedule.sweeping = self._swept = True
         return len(finished)
+
+    async def _stop(self, open_tasks: list[TaskRecord], now: float) -> None:
+        """Sweeps stop (few tasks left, or the list fails): the tasks were polled sparsely meanwhile; poll them now
+        (as the limit allows), then on their own schedules again."""
+        if not self._swept:
+            return
+        self._swept = self._schedule.sweeping = False
+        for record in open_tasks:
+            await self._due_now(record.id, now)
 
     async def _due_now(self, task_id: str, now: float) -> None:
         """Poll the task now: its shared poll time brought to now (for whichever process claims it), and here."""

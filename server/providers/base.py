@@ -13,6 +13,7 @@ ignores the flag there.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -22,8 +23,9 @@ from wan_video_mcp.server.errors import ProviderError
 if TYPE_CHECKING:
     from wan_video_mcp.server.catalog import GenerationRequest
 
-__all__ = ["ProviderError", "Provider", "RemoteState", "RemoteStatus", "RemoteTask", "TERMINAL_STATES"]
+__all__ = ["Pace", "ProviderError", "Provider", "RemoteState", "RemoteStatus", "RemoteTask", "TERMINAL_STATES"]
 
+Pace = Callable[[], Awaitable[None]]  # awaited before each query of a list (the shared rate limit)
 RemoteState = Literal["queued", "running", "succeeded", "failed", "canceled", "expired"]
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "canceled", "expired"})
 
@@ -79,9 +81,12 @@ class Provider(Protocol):
 
     async def cancel(self, remote_id: str) -> None: ...
 
-    async def list_recent(self, since: datetime, until: datetime | None = None) -> list[RemoteStatus] | None:
+    async def list_recent(
+        self, since: datetime, until: datetime | None = None, pace: Pace | None = None
+    ) -> list[RemoteStatus] | None:
         """Tasks the account submitted between ``since`` and ``until`` (default: now), on the provider's
-        clock; ``None`` if the API has no list.
+        clock; ``None`` if the API has no list. ``pace`` is awaited before each page is asked for (each page is a
+        query of the account's budget).
 
         Items may lack ``video_url`` (DashScope's listing has none): the engine polls the succeeded ones.
         """

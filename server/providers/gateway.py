@@ -19,7 +19,7 @@ import httpx
 
 from wan_video_mcp.server.catalog import GenerationRequest
 from wan_video_mcp.server.errors import ProviderError
-from wan_video_mcp.server.providers.base import RemoteStatus, RemoteTask
+from wan_video_mcp.server.providers.base import Pace, RemoteStatus, RemoteTask
 from wan_video_mcp.server.providers.fields import needs_oss_resolve, unsent_local_error, unsent_local_input
 from wan_video_mcp.server.providers.http import json_or_none, parse_retry_after, send
 from wan_video_mcp.server.providers.parsing import scrub
@@ -242,7 +242,9 @@ class Gateway(ABC):
             hint="Let the task finish and fetch or ignore its video.",
         )
 
-    async def list_recent(self, since: datetime, until: datetime | None = None) -> list[RemoteStatus] | None:
+    async def list_recent(
+        self, since: datetime, until: datetime | None = None, pace: Pace | None = None
+    ) -> list[RemoteStatus] | None:
         """The gateway exposes no task list to API keys."""
         return None
 

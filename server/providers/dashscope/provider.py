@@ -9,7 +9,7 @@ import httpx
 
 from wan_video_mcp.server.catalog import MODEL_INDEX, GenerationRequest, models_for
 from wan_video_mcp.server.errors import NotConfigured, ProviderError
-from wan_video_mcp.server.providers.base import RemoteStatus, RemoteTask
+from wan_video_mcp.server.providers.base import Pace, RemoteStatus, RemoteTask
 from wan_video_mcp.server.providers.dashscope.errors import parse_error, with_suffix
 from wan_video_mcp.server.providers.dashscope.regions import base_url_for, check_region
 from wan_video_mcp.server.providers.dashscope.request import LIST_PAGE_SIZE, build_submit, service_time, task_path
@@ -160,7 +160,9 @@ class DashScopeProvider:
             )
         raise error
 
-    async def list_recent(self, since: datetime, until: datetime | None = None) -> list[RemoteStatus] | None:
+    async def list_recent(
+        self, since: datetime, until: datetime | None = None, pace: Pace | None = None
+    ) -> list[RemoteStatus] | None:
         """Tasks submitted in [since, until] (without video URLs: poll each to get one); None if not offered."""
         start = service_time(since)
         end = service_time(until or datetime.now(UTC))
@@ -168,6 +170,8 @@ class DashScopeProvider:
         page_no = 1
         for _ in range(_MAX_LIST_PAGES):
             params = {"page_no": page_no, "page_size": LIST_PAGE_SIZE, "start_time": start, "end_time": end}
+            if pace is not None:
+                await pace()
             response = await send(self._client, "GET", f"{self.base_url}/tasks", headers=self._headers(), params=params)
             if response.status_code in (404, 405, 501) and page_no == 1:
                 # A gateway passthrough may forward /tasks/{id} but not the list: report "no list API".
