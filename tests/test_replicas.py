@@ -171,6 +171,9 @@ def test_a_database_url_is_never_shown_with_its_password(tmp_path: Path) -> None
     closed = f"postgresql://wan:{secret}@127.0.0.1:{free_port()}/wan"
     with pytest.raises(StoreUnavailable) as unreachable:
         open_store(Settings.from_env({"WAN_DATABASE_URL": closed, "WAN_MCP_DATA_DIR": str(tmp_path)}))
+    # libpq also takes the password as a parameter, and characters that are not escaped in the user part.
+    odd = [f"postgresql://wan@127.0.0.1:1/wan?password={secret}", f"postgresql://wan:#{secret}?[@127.0.0.1:1/wan"]
+    described = [Settings.from_env({"WAN_DATABASE_URL": url}).describe() for url in odd]
     doctor = subprocess.run(
         [sys.executable, "-m", "wan_video_mcp.server.cli", "doctor"],
         env={**os.environ, "WAN_DATABASE_URL": closed, "WAN_MCP_DATA_DIR": str(tmp_path), "WAN_PROVIDER": "simulator"},
@@ -178,7 +181,13 @@ def test_a_database_url_is_never_shown_with_its_password(tmp_path: Path) -> None
         text=True,
         timeout=60,
     )
-    said = {"wrong scheme": str(wrong.value), "unreachable": str(unreachable.value), "doctor": doctor.stdout}
+    said = {
+        "wrong scheme": str(wrong.value),
+        "unreachable": str(unreachable.value),
+        "doctor": doctor.stdout,
+        "as a parameter": described[0],
+        "unescaped": described[1],
+    }
     assert {name: secret in text for name, text in said.items()} == dict.fromkeys(said, False), said
     assert "WAN_DATABASE_URL" in said["wrong scheme"] and "'mysql'" in said["wrong scheme"]
     assert "postgresql://wan:***@127.0.0.1" in said["unreachable"] and "cannot be reached" in said["unreachable"]

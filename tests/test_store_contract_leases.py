@@ -269,15 +269,19 @@ def test_concurrent_calls_admit_exactly_the_burst(open_store: Opener) -> None:
 
 def test_one_handle_at_a_time_claims_a_due_sweep_and_each_learns_when_one_last_worked(open_store: Opener) -> None:
     first_store, second_store = open_store(), open_store()
-    assert first_store.claim_sweep_sync("acct", 1000.0, 2.0) == (True, None)
-    assert second_store.claim_sweep_sync("acct", 1001.0, 2.0) == (False, None)  # not due until 1002
-    first_store.swept_sync("acct", 1000.5)
-    assert second_store.claim_sweep_sync("acct", 1002.0, 2.0) == (True, 1000.5)
-    assert first_store.claim_sweep_sync("acct", 1003.0, 2.0) == (False, 1000.5)
-    assert first_store.claim_sweep_sync("other", 1003.0, 2.0) == (True, None)
+    assert first_store.claim_sweep_sync("acct", 1000.0, 60.0) == (True, None)
+    assert second_store.claim_sweep_sync("acct", 1030.0, 60.0) == (False, None)  # held until it ends (or 1060)
+    first_store.end_sweep_sync("acct", 1032.0, 1030.5, False)  # it worked; the next is due at 1032
+    assert second_store.claim_sweep_sync("acct", 1031.0, 60.0) == (False, 1030.5)
+    assert second_store.claim_sweep_sync("acct", 1032.0, 60.0) == (True, 1030.5)
+    second_store.end_sweep_sync("acct", 1035.0, None, False)  # it failed: when one last worked is kept
+    assert first_store.claim_sweep_sync("acct", 1035.0, 60.0) == (True, 1030.5)
+    first_store.end_sweep_sync("acct", 1037.0, None, True)  # sweeps stopped: nobody counts on them
+    assert second_store.claim_sweep_sync("acct", 1037.0, 60.0) == (True, None)
+    assert first_store.claim_sweep_sync("other", 1037.0, 60.0) == (True, None)
     # The budget's own slots are untouched by sweeps, and sweeps by the budget.
-    assert first_store.reserve_poll_sync("acct", 0.5, 1003.0) == 1003.0
-    assert second_store.claim_sweep_sync("acct", 1004.0, 2.0) == (True, 1000.5)
+    assert first_store.reserve_poll_sync("acct", 0.5, 1040.0) == 1040.0
+    assert second_store.claim_sweep_sync("acct", 1097.0, 60.0) == (True, None)  # a dead sweeper's turn lapses
 
 
 def test_concurrent_sweep_claims_have_one_winner(open_store: Opener) -> None:

@@ -266,3 +266,13 @@ def test_pending_downloads_are_finished_tasks_whose_video_is_not_saved_yet(open_
     elsewhere = insert(first_store, state="succeeded", endpoint=OTHER_ENDPOINT, finished_at=T0, fingerprint="e")
     assert second_store.pending_downloads_sync(ENDPOINT) == [earlier, later]
     assert second_store.pending_downloads_sync(OTHER_ENDPOINT) == [elsewhere]
+
+
+def test_text_with_a_nul_character_is_stored_without_failing(store: Store) -> None:
+    """A provider's text may carry a NUL, which PostgreSQL refuses in text: the write must not fail (a poll that
+    records a finished task would otherwise fail forever)."""
+    record = insert(store)
+    updated = store.update_sync(record.id, T0 + 1, actual_prompt="a\x00b", error_message="x\x00")
+    got = store.get_sync(record.id)
+    assert got is not None and got == updated
+    assert (got.actual_prompt or "").replace("\x00", "") == "ab"

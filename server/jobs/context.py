@@ -48,6 +48,9 @@ class EngineContext:
         # This process among those sharing the store; leases name it.
         self.instance_id = "p_" + new_task_id()[4:16]
         self.tg: TaskGroup | None = None  # set when the engine starts
+        # Tasks whose submit this process is making now: a 'submitting' row it holds and is not making has lost
+        # its outcome (a store write failed after the paid call) and is reconciled, never resent.
+        self.submitting: set[str] = set()
         self._events: dict[str, anyio.Event] = {}
 
     async def get(self, task_id: str, principal: str | None = None) -> TaskRecord:

@@ -159,7 +159,13 @@ class Poller:
         if record is None or not record.open:
             return None
         if record.lease_owner == ctx.instance_id and record.state == "submitting":
-            return now + ctx.settings.poll_max_seconds  # our own submit in flight
+            if task_id in ctx.submitting:
+                return now + ctx.settings.poll_max_seconds  # our own submit in flight
+            # Our submit ended without recording its outcome (the store failed meanwhile): give its lease up, so
+            # the task is reconciled at once (never resent).
+            store = ctx.store
+            await store.run(store.release_sync, task_id, ctx.instance_id, record.lease_until or 0.0, now)
+            return now
         shared = record.next_poll_at if record.next_poll_at is not None else now
         return now + min(ctx.settings.poll_max_seconds, max(ctx.settings.poll_min_seconds, shared - now))
 

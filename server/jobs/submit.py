@@ -13,8 +13,9 @@ the paid call exactly once, recording every outcome.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 SUBMIT_MAX_ATTEMPTS = 4
 SUBMIT_RETRY_BUDGET_SECONDS = 60.0
+RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # writing a paid call's answer while the store fails
 
 
 class InputsNotSent(Exception):
@@ -93,14 +95,21 @@ class Submitter:
         )
         dedupe_since = self._dedupe_since(call, now)
         unsent = any(source.sent is None for source in request.sources or ())
-        async with self._lock:
-            # Persist before the paid call: from here on this task cannot be lost.
-            found, how = await ctx.store.run(
-                ctx.store.create_sync,
-                record,
-                dedupe_since=dedupe_since,
-                admit=lambda spent: self._admit(cost.amount_max_usd or cost.amount_usd, spent, unsent=unsent),
-            )
+        ctx.submitting.add(record.id)  # (from before its row exists: the poller never takes it for a lost submit)
+        try:
+            async with self._lock:
+                # Persist before the paid call: from here on this task cannot be lost.
+                found, how = await ctx.store.run(
+                    ctx.store.create_sync,
+                    record,
+                    dedupe_since=dedupe_since,
+                    admit=lambda spent: self._admit(cost.amount_max_usd or cost.amount_usd, spent, unsent=unsent),
+                )
+        except BaseException:
+            ctx.submitting.discard(record.id)
+            raise
+        if how != "new":
+            ctx.submitting.discard(record.id)
         if how == "idempotency_key" and found.fingerprint != fingerprint and not _same_as_given(found, call.request):
             raise InvalidRequest(
                 f"idempotency_key '{clip(call.idempotency_key or '')}' was already used for a different request "
@@ -186,7 +195,7 @@ class Submitter:
                     raise ProviderError(f"the submit failed unexpectedly ({type(exc).__name__})", created=None) from exc
                 now = ctx.clock()
                 first = now + self._schedule.interval(record, now)
-                submitted = await ctx.update(record.id, **transitions.submitted(remote, now=now, next_poll_at=first))
+                submitted = await self._record(record.id, transitions.submitted(remote, now=now, next_poll_at=first))
                 logger.info("task %s submitted as %s", record.id, remote.remote_id)
                 self._reschedule(record.id, first)
             return submitted
@@ -201,6 +210,32 @@ class Submitter:
         async def stopped() -> None:
             await ctx.update(record.id, **transitions.stopped_before_retry())
 
+        try:
+            return await self._attempts(record, attempt, refused_for_now, log_retry, stopped)
+        finally:
+            ctx.submitting.discard(record.id)
+
+    async def _record(self, task_id: str, changes: dict[str, Any]) -> TaskRecord:
+        """Write what a paid call answered, trying again while the store fails (a restarting database): the
+        answer exists only in this process until it is written. If it never is, the row stays 'submitting' and
+        is reconciled once this submit ends (``EngineContext.submitting``)."""
+        for delay in RECORD_RETRY_DELAYS:
+            try:
+                return await self._ctx.update(task_id, **changes)
+            except Exception:
+                logger.exception("could not record the submit of %s; trying again in %.0f s", task_id, delay)
+                await anyio.sleep(delay)
+        return await self._ctx.update(task_id, **changes)
+
+    async def _attempts(
+        self,
+        record: TaskRecord,
+        attempt: Callable[[int], Awaitable[TaskRecord]],
+        refused_for_now: Callable[[Exception], bool],
+        log_retry: Callable[[Exception, float], None],
+        stopped: Callable[[], Awaitable[None]],
+    ) -> TaskRecord:
+        ctx = self._ctx
         try:
             return await retry(
                 attempt,

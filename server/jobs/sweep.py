@@ -6,7 +6,8 @@ the task list names the states of up to 100 tasks. So when at least ``sweep_min_
 on the store (whichever claims the sweep: ``claim_sweep_sync``) reads the list of the tasks submitted since the oldest
 open one every ``SWEEP_SECONDS``; each task it shows ended is polled at once (the list has no video URL, no usage), and
 while sweeps work every process polls the others only now and then (``Schedule.sweeping``). When sweeps stop (few
-tasks left, a list that keeps failing), the open tasks are polled at once and then on their own schedules.
+tasks left, a list that keeps failing or leaves open tasks out), the open tasks are polled at once and then on their
+own schedules.
 
 A provider without a list (``list_recent`` is None) or a failing one leaves per-task polling as it was.
 """
@@ -30,7 +31,8 @@ logger = logging.getLogger(__name__)
 SWEEP_SECONDS = 2.0  # how often the list is read while enough tasks are open (by one process of the store)
 MARGIN_SECONDS = 120.0  # the list's window starts this long before the oldest open task (clocks differ)
 HEALTHY_SECONDS = 3 * SWEEP_SECONDS  # a sweep this recent means the others may poll sparsely
-FAILURES_TO_STOP = 3  # failed sweeps in a row after which the tasks are polled on their own again
+SWEEP_LEASE_SECONDS = 60.0  # a sweep's hold on the turn (it ends with the sweep; a dead sweeper's lapses)
+LIST_LAG_SECONDS = 30.0  # a task submitted this recently may not be in the list yet
 
 
 class Sweeper:
@@ -50,8 +52,6 @@ class Sweeper:
         self._schedule = schedule
         self._poll_now = poll_now
         self._listless = False  # the provider has no task list: never sweep
-        self._swept = False  # this process made the last sweep
-        self._failures = 0  # sweeps that failed in a row
 
     async def run(self) -> None:
         while not self._listless:
@@ -63,56 +63,69 @@ class Sweeper:
 
     async def sweep(self) -> int:
         """One turn: sweep if this process's turn has come and enough tasks are open. Returns how many tasks the
-        list showed ended."""
-        ctx, store = self._ctx, self._ctx.store
+        list showed ended.
+
+        The turn is held (``SWEEP_LEASE_SECONDS``) until it ends, so sweeps never overlap across replicas. Sweeps that
+        stop working (few tasks left, a list that fails for ``HEALTHY_SECONDS``, one that does not show every open
+        task) are ended once for all replicas: the open tasks are polled at once, then on their own schedules."""
+        ctx, store, account = self._ctx, self._ctx.store, self._limiter.account
         now = ctx.clock()
-        won, swept_at = await store.run(store.claim_sweep_sync, self._limiter.account, now, SWEEP_SECONDS)
+        won, swept_at = await store.run(store.claim_sweep_sync, account, now, SWEEP_LEASE_SECONDS)
         self._schedule.sweeping = swept_at is not None and now - swept_at < HEALTHY_SECONDS
         if not won:
             return 0
-        open_tasks = [
-            record
-            for record in await store.run(store.open_tasks_sync, ctx.endpoint)
-            if record.remote_id and record.state in ("queued", "running")
-        ]
+        open_tasks: list[TaskRecord] = []
+        outcome, found = "failed", 0
+        try:
+            open_tasks = [
+                record
+                for record in await store.run(store.open_tasks_sync, ctx.endpoint)
+                if record.remote_id and record.state in ("queued", "running")
+            ]
+            outcome, found = await self._read(open_tasks, now)
+            return found
+        finally:
+            end = ctx.clock()
+            stale = swept_at is not None and (
+                outcome == "stopped" or (outcome == "failed" and end - swept_at >= HEALTHY_SECONDS)
+            )
+            with anyio.CancelScope(shield=True):
+                worked = end if outcome == "ok" else None
+                await store.run(store.end_sweep_sync, account, end + SWEEP_SECONDS, worked, stale)
+            self._schedule.sweeping = outcome == "ok" or (self._schedule.sweeping and not stale)
+            if stale:  # the tasks were polled sparsely while sweeps worked: poll them now
+                for record in open_tasks:
+                    await self._due_now(record.id, now)
+
+    async def _read(self, open_tasks: list[TaskRecord], now: float) -> tuple[str, int]:
+        """Read the list for ``open_tasks``: ``("ok", ended)``, ``("failed", 0)`` (try again) or ``("stopped", 0)``
+        (per-task polling from now on)."""
+        ctx = self._ctx
         if not ctx.settings.sweep_min_tasks or len(open_tasks) < ctx.settings.sweep_min_tasks:
-            await self._stop(open_tasks, now)
-            return 0
+            return "stopped", 0
         oldest = min(record.submitted_at or record.created_at for record in open_tasks)
         since = self._skew.to_provider(oldest) - MARGIN_SECONDS
-        until = self._skew.to_provider(now) + MARGIN_SECONDS
+        until = min(self._skew.to_provider(now) + MARGIN_SECONDS, since + 86400 - 60)  # the list's longest window
         try:
             # Each page of the list costs a query of the budget, as a poll does.
-            window = (_utc(since), _utc(min(until, since + 86400 - 60)))
-            listed = await ctx.provider.list_recent(*window, pace=self._limiter.acquire)
+            listed = await ctx.provider.list_recent(_utc(since), _utc(until), pace=self._limiter.acquire)
         except ProviderError as exc:
-            self._failures += 1
             logger.warning("the task list could not be read (%s); polling each task meanwhile", exc.message)
-            if self._failures >= FAILURES_TO_STOP:
-                await self._stop(open_tasks, now)
-            return 0
-        self._failures = 0
+            return "failed", 0
         if listed is None:
             logger.info("this provider has no task list: each task is polled")
             self._listless = True
-            await self._stop(open_tasks, now)
-            return 0
-        ended = {status.remote_id for status in listed if status.terminal}
-        finished = [record for record in open_tasks if record.remote_id in ended]
+            return "stopped", 0
+        shown = {status.remote_id: status for status in listed}
+        settled = now - LIST_LAG_SECONDS
+        missing = [r for r in open_tasks if r.remote_id not in shown and (r.submitted_at or r.created_at) < settled]
+        if missing:  # a window too long for the list's pages, or a list that leaves tasks out: poll each task
+            logger.warning("the task list left out %d open task(s); polling each task", len(missing))
+            return "stopped", 0
+        finished = [r for r in open_tasks if r.remote_id in shown and shown[r.remote_id].terminal]
         for record in finished:
             await self._due_now(record.id, now)
-        await store.run(store.swept_sync, self._limiter.account, ctx.clock())
-        self._schedule.sweeping = self._swept = True
-        return len(finished)
-
-    async def _stop(self, open_tasks: list[TaskRecord], now: float) -> None:
-        """Sweeps stop (few tasks left, or the list fails): the tasks were polled sparsely meanwhile; poll them now
-        (as the limit allows), then on their own schedules again."""
-        if not self._swept:
-            return
-        self._swept = self._schedule.sweeping = False
-        for record in open_tasks:
-            await self._due_now(record.id, now)
+        return "ok", len(finished)
 
     async def _due_now(self, task_id: str, now: float) -> None:
         """Poll the task now: its shared poll time brought to now (for whichever process claims it), and here."""

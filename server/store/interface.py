@@ -15,6 +15,7 @@ off the event loop.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -42,6 +43,16 @@ class Upload:
 
 # An instance whose heartbeat is older than this is gone, and its leases with it.
 INSTANCE_STALE_SECONDS = 15.0
+
+
+def host_identity() -> str:
+    """Where a process's pid means something: the host name and, on Linux, the pid namespace (containers sharing a
+    host name, each with its server as pid 1, are different places)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()} {namespace}"
 
 
 def pid_alive(pid: int) -> bool:
@@ -166,12 +177,13 @@ class Store(Protocol):
         ...
 
     def claim_sweep_sync(self, account: str, now: float, every: float) -> tuple[bool, float | None]:
-        """Whether this process makes the account's next sweep of the task list (one per ``every`` seconds among all
-        processes on the store), and when a sweep last worked."""
+        """Whether this process makes the account's next sweep of the task list (its turn held for ``every`` seconds
+        at most, or until ``end_sweep_sync``), and when a sweep last worked."""
         ...
 
-    def swept_sync(self, account: str, now: float) -> None:
-        """A sweep of the account's task list worked at ``now``."""
+    def end_sweep_sync(self, account: str, next_due: float, worked_at: float | None, forget: bool) -> None:
+        """End a sweep: the next is due at ``next_due``; it worked at ``worked_at`` (None: it did not), or
+        (``forget``) sweeps stopped working: no process counts on them any more."""
         ...
 
     def register_instance_sync(self, instance_id: str, now: float) -> None: ...

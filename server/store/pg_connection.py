@@ -9,11 +9,11 @@ on what they decide about (the principal, the provider id), so replicas decide t
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -28,16 +28,25 @@ CONNECT_SECONDS = 10.0
 MIGRATION_LOCK = 0x57414E00  # the advisory lock replicas starting together migrate under, one at a time
 
 Row = dict[str, Any]
+# SQLSTATEs of an outage: connection exceptions, the server shutting down or starting, too many connections.
+_OUTAGE_STATES = ("08", "57P", "53300")
 
 
 def redacted(url: str) -> str:
-    """The URL without its password (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    """The URL as people may see it: scheme, user, host and database, never a password (neither in the user part,
+    however it is written, nor as a ``password=`` parameter: parameters are left out)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "a PostgreSQL URL"
+    userinfo, at, location = rest.rpartition("@")
+    host, slash, path = location.partition("/")
+    host = re.split(r"[?#]", host, maxsplit=1)[0]
+    database = re.split(r"[?#]", path, maxsplit=1)[0] if slash else ""
+    user = ""
+    if at:
+        name, colon, _ = userinfo.partition(":")
+        user = f"{name}{':***' if colon else ''}@"
+    return f"{scheme}://{user}{host}{'/' + database if database else ''}"
 
 
 def lock_key(*parts: str) -> int:
@@ -46,9 +55,18 @@ def lock_key(*parts: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """Booleans as the integers the schema stores (the columns are shared with SQLite's)."""
-    return {name: int(value) if isinstance(value, bool) else value for name, value in values.items()}
+def plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as the schema stores them: booleans as integers (the columns are shared with SQLite's), and text
+    without NUL characters, which PostgreSQL refuses (a provider's message could carry one; SQLite keeps it)."""
+    return {name: _plain_value(value) for name, value in values.items()}
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "")
+    return value
 
 
 class PgDatabase:
@@ -64,6 +82,7 @@ class PgDatabase:
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": int(CONNECT_SECONDS)},
             open=False,
             name="wan-video-mcp",
+            check=ConnectionPool.check_connection,  # a connection lost to a database restart is replaced, not lent
         )
         try:
             self.pool.open(wait=True, timeout=CONNECT_SECONDS)
@@ -100,11 +119,16 @@ class PgDatabase:
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        """A pooled connection; an outage (no connection, a lost one) is ``StoreUnreachable``, which says so."""
+        """A pooled connection; an outage (no connection, a lost one, none free in time) is ``StoreUnreachable``,
+        which says so and is retryable. Other database errors stay what they are (the engine's bugs to report)."""
         try:
             with self.pool.connection() as conn:
                 yield conn
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except PoolTimeout as exc:
+            raise StoreUnreachable(self.where, f"no connection was free in time ({exc})") from exc
+        except psycopg.OperationalError as exc:
+            if exc.sqlstate is not None and not exc.sqlstate.startswith(_OUTAGE_STATES):
+                raise
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreUnreachable(self.where, reason) from exc
 
@@ -142,7 +166,7 @@ class PgDatabase:
     @staticmethod
     def insert(conn: Any, record: TaskRecord) -> None:
         marks = ", ".join(f"%({name})s" for name in COLUMNS)
-        conn.execute(f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({marks})", _plain(asdict(record)))
+        conn.execute(f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({marks})", plain(asdict(record)))
 
     def update(
         self,
@@ -160,7 +184,7 @@ class PgDatabase:
         changes = {**changes, "updated_at": now}
         assignments = ", ".join(f"{name} = %({name})s" for name in changes)
         query = f"UPDATE tasks SET {assignments} WHERE id = %(__id)s {where} RETURNING *"
-        values = {**_plain(changes), **(params or {}), "__id": task_id}
+        values = {**plain(changes), **(params or {}), "__id": task_id}
         if conn is not None:
             row = conn.execute(query, values).fetchone()
         else:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS
-from wan_video_mcp.server.store.pg_connection import PgDatabase, lock_key
+from wan_video_mcp.server.store.pg_connection import PgDatabase, lock_key, plain
 from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL
 from wan_video_mcp.server.store.storyboards import (
     STORYBOARD_COLUMNS,
@@ -28,7 +28,7 @@ class PgStoryboardTable:
     def create_storyboard_sync(
         self, record: StoryboardRecord, dedupe_since: float | None
     ) -> tuple[StoryboardRecord, str]:
-        row = storyboard_row(record)
+        row = plain(storyboard_row(record))
         with self._db.transaction(lock_key("storyboards", record.principal)) as conn:
             found = self._repeated_storyboard(conn, record, dedupe_since)
             if found is not None:
@@ -79,7 +79,8 @@ class PgStoryboardTable:
             raise ValueError(f"unknown storyboard columns: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = %({name})s" for name in changes)
         row = conn.execute(
-            f"UPDATE storyboards SET {assignments} WHERE id = %(__id)s RETURNING *", {**changes, "__id": storyboard_id}
+            f"UPDATE storyboards SET {assignments} WHERE id = %(__id)s RETURNING *",
+            {**plain(changes), "__id": storyboard_id},
         ).fetchone()
         if row is None:
             raise KeyError(storyboard_id)

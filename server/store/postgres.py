@@ -15,11 +15,17 @@ psycopg 3 in its blocking form, on a pool, from worker threads: the engine calls
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, OffLoop, Upload, cell_rate, pid_alive
+from wan_video_mcp.server.store.interface import (
+    INSTANCE_STALE_SECONDS,
+    OffLoop,
+    Upload,
+    cell_rate,
+    host_identity,
+    pid_alive,
+)
 from wan_video_mcp.server.store.pg_connection import PgDatabase, lock_key
 from wan_video_mcp.server.store.pg_storyboards import PgStoryboardTable
 from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, OPEN_STATES, TaskRecord, from_row
@@ -235,14 +241,18 @@ class PostgresStore(OffLoop, PgStoryboardTable):
             row = conn.execute("SELECT swept_at FROM poll_budget WHERE account = %s", (account,)).fetchone()
         return False, row["swept_at"]
 
-    def swept_sync(self, account: str, now: float) -> None:
-        self._db.execute("UPDATE poll_budget SET swept_at = %s WHERE account = %s", (now, account))
+    def end_sweep_sync(self, account: str, next_due: float, worked_at: float | None, forget: bool) -> None:
+        self._db.execute(
+            "UPDATE poll_budget SET sweep_due_at = %s, swept_at = CASE WHEN %s::double precision IS NOT NULL "
+            "THEN %s WHEN %s THEN NULL ELSE swept_at END WHERE account = %s",
+            (next_due, worked_at, worked_at, forget, account),
+        )
 
     # -- instances ------------------------------------------------------------------------
 
     def register_instance_sync(self, instance_id: str, now: float) -> None:
         """Record this process; forget instances on this host whose process is gone (as ``TaskStore``'s)."""
-        host = socket.gethostname()
+        host = host_identity()
         with self._db.transaction() as conn:
             for row in conn.execute("SELECT id, pid FROM instances WHERE host = %s", (host,)).fetchall():
                 if row["pid"] == os.getpid() or not pid_alive(row["pid"]):
@@ -258,7 +268,7 @@ class PostgresStore(OffLoop, PgStoryboardTable):
         self._db.execute(
             "INSERT INTO instances (id, host, pid, started_at, heartbeat_at) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at",
-            (instance_id, socket.gethostname(), os.getpid(), now, now),
+            (instance_id, host_identity(), os.getpid(), now, now),
         )
 
     def unregister_instance_sync(self, instance_id: str) -> None:

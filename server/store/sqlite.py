@@ -8,13 +8,19 @@ per decision, leases, instances) are in ``wan_video_mcp.server.store.interface``
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from wan_video_mcp.server.store.connection import Database
-from wan_video_mcp.server.store.interface import INSTANCE_STALE_SECONDS, OffLoop, Upload, cell_rate, pid_alive
+from wan_video_mcp.server.store.interface import (
+    INSTANCE_STALE_SECONDS,
+    OffLoop,
+    Upload,
+    cell_rate,
+    host_identity,
+    pid_alive,
+)
 from wan_video_mcp.server.store.records import LOCAL_PRINCIPAL, OPEN_STATES, TaskRecord
 from wan_video_mcp.server.store.sqlite_storyboards import StoryboardTable
 
@@ -243,9 +249,13 @@ class TaskStore(OffLoop, StoryboardTable):
             row = db.conn.execute("SELECT swept_at FROM poll_budget WHERE account = ?", (account,)).fetchone()
         return False, row[0]
 
-    def swept_sync(self, account: str, now: float) -> None:
+    def end_sweep_sync(self, account: str, next_due: float, worked_at: float | None, forget: bool) -> None:
         with self._db.lock:
-            self._db.conn.execute("UPDATE poll_budget SET swept_at = ? WHERE account = ?", (now, account))
+            self._db.conn.execute(
+                "UPDATE poll_budget SET sweep_due_at = ?, swept_at = CASE WHEN ? IS NOT NULL THEN ? "
+                "WHEN ? THEN NULL ELSE swept_at END WHERE account = ?",
+                (next_due, worked_at, worked_at, forget, account),
+            )
 
     # -- instances ------------------------------------------------------------------------
 
@@ -256,7 +266,7 @@ class TaskStore(OffLoop, StoryboardTable):
         previous run in this process (tests restart engines in-process; concurrent ones re-insert themselves
         on their next heartbeat).
         """
-        host = socket.gethostname()
+        host = host_identity()
         db = self._db
         with db.lock, db.transaction():
             for row in db.conn.execute("SELECT id, pid FROM instances WHERE host = ?", (host,)).fetchall():
@@ -273,7 +283,7 @@ class TaskStore(OffLoop, StoryboardTable):
             self._db.conn.execute(
                 "INSERT INTO instances (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-                (instance_id, socket.gethostname(), os.getpid(), now, now),
+                (instance_id, host_identity(), os.getpid(), now, now),
             )
 
     def unregister_instance_sync(self, instance_id: str) -> None:
