@@ -92,6 +92,26 @@ def test_a_dead_owners_lease_is_free_before_it_lapses(open_store: Opener) -> Non
     assert second_store.claim_sync(ghost.id, "B", T0 + 1, T0 + 31) is not None
 
 
+def test_an_attempt_is_counted_only_by_the_submits_holder_and_only_once(open_store: Opener) -> None:
+    """A process taken for gone whose submit was taken over counts nothing (and so sends nothing); the taker counts
+    the attempt the old holder had not; no attempt is counted twice."""
+    first_store, second_store = open_store(), open_store()
+    record = insert(first_store, state="submitting", lease_owner="A", lease_until=T0 + 300)
+    counted = first_store.count_attempt_sync(record.id, "A", 1, T0 + 1, T0 + 301)
+    assert counted is not None and (counted.submit_attempts, counted.lease_until) == (1, T0 + 301)
+    assert first_store.count_attempt_sync(record.id, "A", 1, T0 + 2, T0 + 302) is None  # counted already
+    assert second_store.count_attempt_sync(record.id, "B", 2, T0 + 2, T0 + 302) is None  # not B's submit
+    other = insert(first_store, state="submitting", fingerprint="other", lease_owner="A", lease_until=T0 + 300)
+    later = T0 + INSTANCE_STALE_SECONDS + 1
+    live(second_store, "B", now=later)  # A is gone: B takes its submit over before A counted an attempt
+    assert second_store.claim_sync(other.id, "B", later, later + 300) is not None
+    assert first_store.count_attempt_sync(other.id, "A", 1, later, later + 300) is None  # A woke up: sends nothing
+    taken = second_store.count_attempt_sync(other.id, "B", 1, later, later + 300)
+    assert taken is not None and (taken.submit_attempts, taken.lease_owner) == (1, "B")
+    done = insert(first_store, state="queued", fingerprint="done", lease_owner="A", lease_until=T0 + 300)
+    assert first_store.count_attempt_sync(done.id, "A", 1, T0, T0 + 300) is None  # only a task being submitted
+
+
 def test_a_due_claim_waits_for_the_shared_poll_time(open_store: Opener) -> None:
     first_store, second_store = open_store(), open_store()
     scheduled = insert(first_store, next_poll_at=T0 + 10)

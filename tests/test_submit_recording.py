@@ -7,6 +7,7 @@ task id fails as a database outage does.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,58 @@ async def test_a_paid_submit_whose_answer_cannot_be_written_is_saved_without_pay
     assert (made.is_error, said.get("error_code")) == ((True, "store_unreachable") if failures == 3 else (False, None))
     assert (record.state, record.download_state, submits) == ("succeeded", "downloaded", 1), record
     assert record.adopted is (failures == 3)  # found again in the provider's list, not resent
+
+
+@pytest.mark.parametrize("stopped", ["before its first attempt was counted", "after counting an attempt"])
+async def test_a_submit_a_stopped_process_never_sent_is_sent_once_and_an_ambiguous_one_is_not_resent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stopped: str
+) -> None:
+    """Each attempt is counted in the store before it is sent. The next process sends a submit whose process stopped
+    before counting one (it was never sent), exactly once; one with an attempt counted may have reached the provider,
+    so it is reconciled, never resent."""
+    from mcp import Client
+    from pydantic import SecretStr
+
+    from tests.simulated import QUICK_POLLING, QUICK_RENDER
+    from wan_video_mcp.server.app import build_server
+    from wan_video_mcp.server.config import Settings
+    from wan_video_mcp.server.simulator import Simulator, SimulatorConfig
+
+    async def never(*args: Any, **kwargs: Any) -> Any:
+        await anyio.sleep_forever()  # this process stops here (its submit job is cancelled with it)
+
+    async with Simulator(SimulatorConfig(**QUICK_RENDER)) as sim:
+        settings = Settings(
+            provider="dashscope",
+            api_key=SecretStr("sk-test"),
+            base_url=sim.base_url,
+            data_dir=tmp_path,
+            **(QUICK_POLLING | {"sweep_min_tasks": 0, "reconcile_interval_seconds": 0.5, "max_wait_seconds": 5}),
+        )
+        with monkeypatch.context() as patched:
+            patched.setattr(submit.Submitter, "_submit_once", never)  # the process stops before it sends anything
+            async with Client(build_server(settings)) as client:
+                made = await client.call_tool("generate_video", {**REQUEST, "wait_seconds": 0})
+        if stopped.startswith("after"):  # ... or stops after counting its attempt, before the answer came
+            store = TaskStore(settings.db_path)
+            store.update_sync(store.list_sync(None, 1)[0].id, time.time(), submit_attempts=1)
+            store.close()
+        async with Client(build_server(settings)):  # the next process on the store
+            store = TaskStore(settings.db_path)
+            try:
+                with anyio.move_on_after(20 if stopped.startswith("before") else 5):
+                    while (record := store.list_sync(None, 5)[0]).download_state != "downloaded":
+                        await anyio.sleep(0.2)
+            finally:
+                store.close()
+        submits = sim.stats.submits
+    assert (made.structured_content or {}).get("status") == "submitting", made.content
+    if stopped.startswith("before"):
+        assert (record.state, record.download_state, record.submit_attempts, submits) == (
+            "succeeded",
+            "downloaded",
+            1,
+            1,
+        )
+    else:
+        assert (record.state, record.remote_id, record.submit_attempts, submits) == ("unknown", None, 1, 0)

@@ -103,6 +103,7 @@ class JobEngine:
         self.poller = Poller(ctx, self.schedule, limiter, self.recorder, reconciler, self.saver)
         self.sweeper = Sweeper(ctx, self.skew, limiter, self.schedule, self.poller.poll_now)
         self.submitter = Submitter(ctx, self.schedule, self.poller.reschedule)
+        self.poller.resume_submit = self.submitter.resume
         self.adopter = Adopter(ctx, self.schedule, self.recorder, self.poller.reschedule)
         self.inputs = InputFiles(ctx, self.saver)
         self.storyboards = Storyboards(ctx, self)

@@ -8,6 +8,7 @@ failed polls back off by the one rule in ``retry``, honouring ``Retry-After``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import anyio
 
@@ -50,6 +51,8 @@ class Poller:
         self._due: dict[str, float] = {}  # open task id -> next poll time
         self._inflight: set[str] = set()
         self._wake = anyio.Event()
+        # The submitter's resume (set by the engine): a submit a stopped process never sent is sent once.
+        self.resume_submit: Callable[[TaskRecord], Awaitable[TaskRecord | None]] | None = None
 
     def reschedule(self, task_id: str, when: float) -> None:
         self._due[task_id] = when
@@ -174,7 +177,12 @@ class Poller:
         ctx = self._ctx
         task_id = record.id
         if record.state == "submitting":
-            # Its submitter stopped (the lease was free): the task may or may not exist. Reconcile, never resend.
+            if not record.submit_attempts and self.resume_submit is not None:
+                # Its submitter stopped before counting an attempt: it was never sent. Send it, once.
+                logger.info("task %s was never sent by the process that stopped; sending it", task_id)
+                resumed = await self.resume_submit(record)
+                return None if resumed is None or not resumed.open else resumed.next_poll_at
+            # Its submitter stopped after counting an attempt: the task may or may not exist. Reconcile, never resend.
             record = await ctx.update(
                 task_id, **transitions.unconfirmed("the server stopped while this task was being submitted")
             )

@@ -118,7 +118,7 @@ class Submitter:
             )
         if how != "new":
             return SubmitOutcome(found, how)
-        job = await ctx.start_job(f"submit {record.id}", lambda: self._submit_once(record, call))
+        job = await ctx.start_job(f"submit {record.id}", lambda: self._submit_once(record, call.request))
         if await job.wait(timeout, heartbeat):
             return SubmitOutcome(job.outcome(), "new")
         return SubmitOutcome(await ctx.get(record.id), "new")
@@ -175,19 +175,34 @@ class Submitter:
                 f"cap of ${day_cap:.2f} (WAN_MAX_COST_PER_DAY); nothing was submitted"
             )
 
-    async def _submit_once(self, record: TaskRecord, call: ValidatedCall) -> TaskRecord:
+    async def resume(self, record: TaskRecord) -> TaskRecord | None:
+        """Send a submit whose process stopped before its first attempt was counted (so it was never sent), under
+        the lease this process took over: ``_submit_once``. None when the provider refused it (recorded)."""
+        try:
+            return await self._submit_once(record, GenerationRequest.model_validate_json(record.request_json))
+        except ProviderError:
+            return None
+
+    async def _submit_once(self, record: TaskRecord, request: GenerationRequest) -> TaskRecord:
         """The paid call, retried only while the provider says no task was created; every outcome recorded."""
         ctx = self._ctx
+        ctx.submitting.add(record.id)
 
         async def attempt(number: int) -> TaskRecord:
             # Shielded: a server shutting down mid-submit must not cut us off between the paid
             # call and recording its id (callers no longer wait here: this runs as a background job).
             with anyio.CancelScope(shield=True):
-                await ctx.store.update(
-                    record.id, ctx.clock(), submit_attempts=number, lease_until=ctx.clock() + self._lease
+                # Counted before it is sent, only while this process still holds the submit: one that was taken
+                # for gone (a long pause) and taken over sends nothing.
+                store, now = ctx.store, ctx.clock()
+                counted = await store.run(
+                    store.count_attempt_sync, record.id, ctx.instance_id, number, now, now + self._lease
                 )
+                if counted is None:
+                    logger.warning("task %s: another process took this submit over; not sending it here", record.id)
+                    return await ctx.get(record.id)
                 try:
-                    remote = await ctx.provider.submit(call.request)
+                    remote = await ctx.provider.submit(request)
                 except ProviderError:
                     raise
                 except Exception as exc:  # a bug or a surprise after sending: the task may exist

@@ -157,6 +157,12 @@ class Store(Protocol):
         """Take the task's lease for ``owner`` unless a live instance holds it (None: someone else has it)."""
         ...
 
+    def count_attempt_sync(self, task_id: str, owner: str, attempt: int, now: float, until: float) -> TaskRecord | None:
+        """Count submit attempt ``attempt`` of a task ``owner`` still holds, before it is sent: None (send nothing)
+        when another process has taken the submit over or counted that attempt. A submit with no attempt counted
+        was never sent, so a process that takes it over from a dead one may send it."""
+        ...
+
     def release_sync(self, task_id: str, owner: str, until: float, now: float, **changes: Any) -> TaskRecord | None:
         """Give back the lease ``owner`` took until ``until`` (None: that lease is no longer held)."""
         ...

@@ -186,6 +186,15 @@ class PostgresStore(OffLoop, PgStoryboardTable):
             {"now": now, "fresh": now - INSTANCE_STALE_SECONDS, "owner": owner},
         )
 
+    def count_attempt_sync(self, task_id: str, owner: str, attempt: int, now: float, until: float) -> TaskRecord | None:
+        return self._db.update(
+            task_id,
+            now,
+            {"submit_attempts": attempt, "lease_until": until},
+            "AND lease_owner = %(owner)s AND state = 'submitting' AND submit_attempts = %(before)s",
+            {"owner": owner, "before": attempt - 1},
+        )
+
     def release_sync(self, task_id: str, owner: str, until: float, now: float, **changes: Any) -> TaskRecord | None:
         return self._db.update(
             task_id,

@@ -191,6 +191,16 @@ class TaskStore(OffLoop, StoryboardTable):
                 {"now": now, "fresh": now - INSTANCE_STALE_SECONDS, "owner": owner},
             )
 
+    def count_attempt_sync(self, task_id: str, owner: str, attempt: int, now: float, until: float) -> TaskRecord | None:
+        with self._db.lock:
+            return self._db.update(
+                task_id,
+                now,
+                {"submit_attempts": attempt, "lease_until": until},
+                "AND lease_owner = :owner AND state = 'submitting' AND submit_attempts = :before",
+                {"owner": owner, "before": attempt - 1},
+            )
+
     def release_sync(self, task_id: str, owner: str, until: float, now: float, **changes: Any) -> TaskRecord | None:
         """Give back the lease ``owner`` took until ``until`` (applying ``changes``); None when that lease is no
         longer held (it lapsed, or the same owner took a new one since, say a download after its poll)."""

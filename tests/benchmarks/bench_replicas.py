@@ -7,8 +7,8 @@ take the two CPUs), the server replicas (``wan-video-mcp serve --http --auth req
 tokens file with two principals, ``alice`` and ``bob``) and this process as the MCP client (the Python SDK over
 streamable HTTP with a bearer token). Run from the repository root:
 
-    .venv/bin/python -m tests.benchmarks.bench_replicas              # about 9 minutes
-    .venv/bin/python -m tests.benchmarks.bench_replicas --quick      # about 3-4 minutes
+    .venv/bin/python -m tests.benchmarks.bench_replicas              # about 8 minutes
+    .venv/bin/python -m tests.benchmarks.bench_replicas --quick      # about 2-3 minutes
     options: --tasks N  --open-tasks N  --only A|B  --no-baseline  --store postgres|sqlite  --kill-at S
              --kill-into-call MS  --keep-logs
 
@@ -143,7 +143,7 @@ async def main(args: argparse.Namespace, r: Rig) -> int:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer and shorter tasks (about 3-4 minutes)")
+    parser.add_argument("--quick", action="store_true", help="fewer and shorter tasks (about 2-3 minutes)")
     parser.add_argument("--tasks", type=int, help="tasks in scenario A (default 300, quick 30)")
     parser.add_argument("--open-tasks", type=int, help="tasks in scenario B and its baseline (default 500, quick 60)")
     parser.add_argument("--only", choices=("A", "B"), help="run one scenario (B: with its baseline)")
