@@ -156,6 +156,19 @@ async def session(port: int, token: str) -> AsyncIterator[Client]:
         yield client
 
 
+async def refused_reads(client: Client, known_id: str, *uris: str) -> dict[str, str]:
+    """Each resource read as the client sees it: "refused" when the server says the id is not known, else what it
+    said ("read" when it was served)."""
+    reads = {}
+    for uri in uris:
+        try:
+            await client.read_resource(uri)
+            reads[uri] = "read"
+        except Exception as exc:  # the SDK raises the server's error
+            reads[uri] = "refused" if known_id in str(exc) and "known" in str(exc) else str(exc)
+    return reads
+
+
 def _said(result: object) -> str:
     content = getattr(result, "content", None) or []
     return " ".join(getattr(block, "text", "") for block in content)
@@ -183,13 +196,9 @@ async def test_each_principal_sees_only_its_own_tasks_and_videos(tmp_path: Path)
             by_remote = await bob.call_tool("check_task", {"task_id": remote})
             extend = await bob.call_tool("extend_video", {"task_id": task_id, "prompt": "more", "dry_run": True})
             mine = await bob.call_tool("list_tasks", {})
-            reads = {}
-            for uri in (f"wan-video://tasks/{task_id}", f"wan-video://videos/{task_id}.mp4"):
-                try:
-                    await bob.read_resource(uri)
-                    reads[uri] = "read"
-                except Exception as exc:  # the SDK raises the server's error
-                    reads[uri] = "refused" if task_id in str(exc) and "known" in str(exc) else str(exc)
+            reads = await refused_reads(
+                bob, task_id, f"wan-video://tasks/{task_id}", f"wan-video://videos/{task_id}.mp4"
+            )
     assert (made.is_error, task.get("status")) == (False, "succeeded"), _said(made)
     assert [t["task_id"] for t in (theirs.structured_content or {})["tasks"]] == [task_id]
     for name, result in calls.items():
@@ -229,13 +238,8 @@ async def test_another_principals_storyboard_is_not_found_as_an_unknown_one(tmp_
                 },
             )
             listed = await bob.call_tool("list_tasks", {})
-            reads = {}
-            for uri in (f"wan-video://storyboards/{board_id}", f"wan-video://storyboards/{board_id}.mp4"):
-                try:
-                    await bob.read_resource(uri)
-                    reads[uri] = "read"
-                except Exception as exc:  # the SDK raises the server's error
-                    reads[uri] = "refused" if board_id in str(exc) and "known" in str(exc) else str(exc)
+            uris = (f"wan-video://storyboards/{board_id}", f"wan-video://storyboards/{board_id}.mp4")
+            reads = await refused_reads(bob, board_id, *uris)
     assert not made.is_error and board_id and board_id.startswith("sb_"), _said(made)
     for name, result in calls.items():
         assert result.is_error and _said(result).replace(board_id, "ID") == _said(unknown).replace(ghost, "ID"), name

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -79,14 +80,14 @@ def cell_rate(due: float | None, interval: float, burst: int, now: float) -> tup
     return 0.0, arrival + interval
 
 
-class OffLoop:
+class OffLoop(ABC):
     """The async methods of a store, on its blocking ones: each runs on a worker thread, off the event loop."""
 
-    def update_sync(self, task_id: str, now: float, **changes: Any) -> TaskRecord:
-        raise NotImplementedError
+    @abstractmethod
+    def update_sync(self, task_id: str, now: float, **changes: Any) -> TaskRecord: ...
 
-    def get_sync(self, task_id: str) -> TaskRecord | None:
-        raise NotImplementedError
+    @abstractmethod
+    def get_sync(self, task_id: str) -> TaskRecord | None: ...
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
