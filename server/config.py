@@ -10,6 +10,7 @@ comes in.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -254,8 +255,6 @@ class Settings(BaseModel):
         """Where the task store is, for people (a PostgreSQL URL without its password)."""
         if self.database_url is None:
             return str(self.db_path)
-        from wan_video_mcp.server.store.pg_connection import redacted
-
         return redacted(self.database_url.get_secret_value())
 
     @property
@@ -336,3 +335,20 @@ class SettingsError(ValueError):
             shown = "" if name in _SECRET_FIELDS else f"={value!r}"
             problems.append(f"{_VAR_OF_FIELD.get(name, name)}{shown}: {item['msg']}")
         super().__init__("invalid settings: " + "; ".join(problems))
+
+
+def redacted(url: str) -> str:
+    """The URL as people may see it: scheme, user, host and database, never a password (neither in the user part,
+    however it is written, nor as a ``password=`` parameter: parameters are left out)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "a PostgreSQL URL"
+    userinfo, at, location = rest.rpartition("@")
+    host, slash, path = location.partition("/")
+    host = re.split(r"[?#]", host, maxsplit=1)[0]
+    database = re.split(r"[?#]", path, maxsplit=1)[0] if slash else ""
+    user = ""
+    if at:
+        name, colon, _ = userinfo.partition(":")
+        user = f"{name}{':***' if colon else ''}@"
+    return f"{scheme}://{user}{host}{'/' + database if database else ''}"

@@ -262,7 +262,7 @@ class JobEngine:
         principal: str = LOCAL_PRINCIPAL,
     ) -> TaskRecord:
         """The principal's task by our id or the provider's; a provider id never seen here is adopted (by the
-        local principal only: ``TaskAdopter.get_or_adopt``)."""
+        local principal only: ``Adopter.get_or_adopt``)."""
         return await self.adopter.get_or_adopt(task_id, timeout, heartbeat, principal)
 
     async def owned(self, task_id: str, principal: str) -> TaskRecord:

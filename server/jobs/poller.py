@@ -97,8 +97,11 @@ class Poller:
                 await self._wake.wait()
 
     async def poll_now(self, task_id: str) -> None:
-        """Poll the task as soon as the limit allows (a sweep saw it end; its shared poll time is now)."""
-        self.reschedule(task_id, self._ctx.clock())
+        """Poll the task as soon as the limit allows: its shared poll time brought to now (for whichever process
+        claims it), and here (a sweep saw it end, or sweeps stopped)."""
+        now = self._ctx.clock()
+        await self._ctx.store.run(self._ctx.store.hurry_sync, task_id, now)
+        self.reschedule(task_id, now)
 
     async def hurry(self, record: TaskRecord, now: float) -> None:
         """Someone waits: bring the task's next poll (shared by every process) within the shortest interval."""

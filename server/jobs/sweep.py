@@ -95,7 +95,7 @@ class Sweeper:
             self._schedule.sweeping = outcome == "ok" or (self._schedule.sweeping and not stale)
             if stale:  # the tasks were polled sparsely while sweeps worked: poll them now
                 for record in open_tasks:
-                    await self._due_now(record.id, now)
+                    await self._poll_now(record.id)
 
     async def _read(self, open_tasks: list[TaskRecord], now: float) -> tuple[str, int]:
         """Read the list for ``open_tasks``: ``("ok", ended)``, ``("failed", 0)`` (try again) or ``("stopped", 0)``
@@ -124,14 +124,8 @@ class Sweeper:
             return "stopped", 0
         finished = [r for r in open_tasks if r.remote_id in shown and shown[r.remote_id].terminal]
         for record in finished:
-            await self._due_now(record.id, now)
+            await self._poll_now(record.id)
         return "ok", len(finished)
-
-    async def _due_now(self, task_id: str, now: float) -> None:
-        """Poll the task now: its shared poll time brought to now (for whichever process claims it), and here."""
-        store = self._ctx.store
-        await store.run(store.hurry_sync, task_id, now)
-        await self._poll_now(task_id)
 
 
 def _utc(ts: float) -> datetime:

@@ -9,7 +9,6 @@ on what they decide about (the principal, the provider id), so replicas decide t
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -19,6 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from wan_video_mcp.server.config import redacted
 from wan_video_mcp.server.errors import StoreUnavailable, StoreUnreachable
 from wan_video_mcp.server.store.migrations import SCHEMA_VERSION, postgres_statements
 from wan_video_mcp.server.store.records import COLUMNS, TaskRecord, from_row
@@ -30,23 +30,6 @@ MIGRATION_LOCK = 0x57414E00  # the advisory lock replicas starting together migr
 Row = dict[str, Any]
 # SQLSTATEs of an outage: connection exceptions, the server shutting down or starting, too many connections.
 _OUTAGE_STATES = ("08", "57P", "53300")
-
-
-def redacted(url: str) -> str:
-    """The URL as people may see it: scheme, user, host and database, never a password (neither in the user part,
-    however it is written, nor as a ``password=`` parameter: parameters are left out)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "a PostgreSQL URL"
-    userinfo, at, location = rest.rpartition("@")
-    host, slash, path = location.partition("/")
-    host = re.split(r"[?#]", host, maxsplit=1)[0]
-    database = re.split(r"[?#]", path, maxsplit=1)[0] if slash else ""
-    user = ""
-    if at:
-        name, colon, _ = userinfo.partition(":")
-        user = f"{name}{':***' if colon else ''}@"
-    return f"{scheme}://{user}{host}{'/' + database if database else ''}"
 
 
 def lock_key(*parts: str) -> int:
